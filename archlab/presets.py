@@ -1,0 +1,45 @@
+"""Named specs: the paper's models as data (STYLE: presets are data, names derived from specs)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from archlab.errors import SpecError
+from archlab.space import NetSpec, make_spec
+
+# (template, depth, cardinality, bottleneck width): Tables 1, 3, 4 and 7 of the paper.
+_PRESET_ARGS: tuple[tuple[str, int, int, int], ...] = (
+    ("imagenet", 50, 1, 64),
+    ("imagenet", 101, 1, 64),
+    ("imagenet", 152, 1, 64),
+    ("imagenet", 200, 1, 64),
+    ("imagenet", 50, 2, 40),
+    ("imagenet", 50, 4, 24),
+    ("imagenet", 50, 8, 14),
+    ("imagenet", 50, 32, 4),
+    ("imagenet", 101, 2, 40),
+    ("imagenet", 101, 4, 24),
+    ("imagenet", 101, 8, 14),
+    ("imagenet", 101, 32, 4),
+    ("imagenet", 101, 32, 8),
+    ("imagenet", 101, 64, 4),
+    ("imagenet", 101, 2, 64),
+    ("imagenet", 101, 1, 100),
+    ("imagenet", 152, 32, 4),
+    ("cifar", 29, 8, 64),
+    ("cifar", 29, 16, 64),
+    ("cifar", 29, 1, 64),
+    ("cifar", 29, 4, 4),
+)
+
+PRESETS: MappingProxyType[str, NetSpec] = MappingProxyType(
+    {spec.name: spec for spec in (make_spec(*args) for args in _PRESET_ARGS)}
+)
+
+
+def get_spec(name: str) -> NetSpec:
+    """The preset spec called ``name``; an unknown name lists the valid ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise SpecError(f"unknown model {name!r}; valid: {', '.join(sorted(PRESETS))}") from None

@@ -1,0 +1,325 @@
+"""The ResNeXt design space: frozen specs, the paper's templates and the block iterator.
+
+Glossary (Xie et al., "Aggregated Residual Transformations for Deep Neural Networks", CVPR 2017):
+
+- ``cardinality`` (C): the number of aggregated transformations (paths) in a block (Sec. 3.3).
+- ``bottleneck_width`` (d): the channels of one path, per stage here; "32x4d" names C=32 and
+  d=4 in the first stage (Table 1).
+- ``group_width``: C·d, the width of the 3x3 grouped conv (Table 2's "width of group conv").
+- ``w_in`` / ``w_out`` / ``w_b``: a block's input width, output width and bottleneck (group) width.
+- ``stage``: the blocks that share one spatial size ("conv2" … "conv5" in Table 1).
+- ``block``: one residual bottleneck block; ``depth`` = 3 · (number of blocks) + 2 layers.
+- ``template``: ``imagenet`` (Table 1) or ``cifar`` (Sec. 5.3); both obey the two rules of
+  Sec. 3.1: blocks of one spatial size share hyperparameters, and widths double whenever the
+  spatial map is halved.
+
+No torch here: specs are pure data, so counting and enumerating never build a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from archlab.errors import SpecError
+
+Template = Literal["imagenet", "cifar"]
+TEMPLATES: tuple[str, ...] = ("imagenet", "cifar")
+
+# Table 1 of the paper, plus ResNet-200 (He et al. 2016) and timm's 26-layer variant.
+IMAGENET_BLOCKS: dict[int, tuple[int, ...]] = {
+    26: (2, 2, 2, 2),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+    200: (3, 24, 36, 3),
+}
+# Output widths of the first stage and the stem; later stages double (Sec. 3.1, rule 2).
+BASE_STAGE_WIDTH = 256
+BASE_STEM_WIDTH = 64
+BASELINE_BOTTLENECK_WIDTH = 64  # ResNet's 1x64d (Table 2, C=1)
+DEFAULT_INPUT_SIZE: dict[str, int] = {"imagenet": 224, "cifar": 32}
+DEFAULT_NUM_CLASSES: dict[str, int] = {"imagenet": 1000, "cifar": 10}
+NUM_STAGES: dict[str, int] = {"imagenet": 4, "cifar": 3}
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage: ``depth`` blocks sharing widths; only the first block may downsample."""
+
+    depth: int
+    w_out: int
+    stride: int
+    cardinality: int
+    bottleneck_width: int
+
+    def __post_init__(self) -> None:
+        _positive_int("depth", self.depth)
+        _positive_int("w_out", self.w_out)
+        _positive_int("cardinality", self.cardinality)
+        _positive_int("bottleneck_width", self.bottleneck_width)
+        if self.stride not in (1, 2):
+            raise SpecError(f"stride must be 1 or 2, got {self.stride!r}")
+
+    @property
+    def group_width(self) -> int:
+        """Width of the 3x3 grouped conv, C·d."""
+        return self.cardinality * self.bottleneck_width
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """A whole candidate network: stem, stages, classifier and the input it is meant for."""
+
+    template: str
+    stem_width: int
+    stages: tuple[StageSpec, ...]
+    num_classes: int
+    input_size: int
+
+    def __post_init__(self) -> None:
+        if self.template not in TEMPLATES:
+            raise SpecError(f"template must be one of {', '.join(TEMPLATES)}, got {self.template!r}")
+        _positive_int("stem_width", self.stem_width)
+        _positive_int("num_classes", self.num_classes)
+        _positive_int("input_size", self.input_size)
+        if not isinstance(self.stages, tuple) or not self.stages:
+            raise SpecError("stages must be a non-empty tuple of StageSpec")
+        if not all(isinstance(s, StageSpec) for s in self.stages):
+            raise SpecError("stages must hold StageSpec objects only")
+
+    # Derived, never stored (STYLE: names come from the spec).
+    @property
+    def blocks(self) -> tuple[int, ...]:
+        """Blocks per stage, e.g. (3, 4, 6, 3) for a 50-layer ImageNet network."""
+        return tuple(s.depth for s in self.stages)
+
+    @property
+    def depth(self) -> int:
+        """Weighted layers: 3 per bottleneck block, plus the stem conv and the fc."""
+        return 3 * sum(self.blocks) + 2
+
+    @property
+    def cardinality(self) -> int:
+        """C of the first stage (all stages share it in the paper's templates)."""
+        return self.stages[0].cardinality
+
+    @property
+    def bottleneck_width(self) -> int:
+        """d of the first stage, the number in "32x4d"."""
+        return self.stages[0].bottleneck_width
+
+    @property
+    def group_width(self) -> int:
+        """C·d of the first stage."""
+        return self.stages[0].group_width
+
+    @property
+    def width_multiplier(self) -> float:
+        """Stem width relative to the paper's 64 channels."""
+        return self.stem_width / BASE_STEM_WIDTH
+
+    @property
+    def name(self) -> str:
+        """torchvision-style name: ``resnet50``, ``resnext50_32x4d``, ``resnext29_8x64d``."""
+        return spec_name(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict that :func:`spec_from_dict` turns back into an equal spec."""
+        return asdict(self)
+
+
+def _positive_int(field: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"{field} must be a positive integer, got {value!r}")
+
+
+def spec_from_dict(data: dict[str, Any]) -> NetSpec:
+    """Rebuild a spec from :meth:`NetSpec.to_dict` output (e.g. a ``space --json`` row)."""
+    try:
+        stages = tuple(StageSpec(**dict(s)) for s in data["stages"])
+        fields = {k: data[k] for k in ("template", "stem_width", "num_classes", "input_size")}
+    except (KeyError, TypeError) as exc:
+        raise SpecError(f"not a valid spec dict: {exc}") from None
+    return NetSpec(stages=stages, **fields)
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def template_blocks(template: str, depth: int) -> tuple[int, ...]:
+    """Blocks per stage for a depth of a template (Table 1; CIFAR depth = 9n + 2)."""
+    if template == "imagenet":
+        if depth not in IMAGENET_BLOCKS:
+            valid = ", ".join(str(d) for d in IMAGENET_BLOCKS)
+            raise SpecError(
+                f"depth {depth} is not an ImageNet template depth; valid: {valid} "
+                "(or give explicit block counts)"
+            )
+        return IMAGENET_BLOCKS[depth]
+    if template == "cifar":
+        if depth < 11 or (depth - 2) % 9:
+            raise SpecError(f"CIFAR depth must be 9n+2 with n >= 1 (11, 20, 29, ...), got {depth}")
+        n = (depth - 2) // 9
+        return (n, n, n)
+    raise SpecError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
+
+
+def scaled(width: int, multiplier: float) -> int:
+    """A width times the multiplier, rounded, never below 1 channel."""
+    return max(1, round(width * multiplier))
+
+
+def make_spec(
+    template: str = "imagenet",
+    depth: int = 50,
+    cardinality: int = 1,
+    bottleneck_width: int = BASELINE_BOTTLENECK_WIDTH,
+    *,
+    width_multiplier: float = 1.0,
+    blocks: Sequence[int] | None = None,
+    num_classes: int | None = None,
+    input_size: int | None = None,
+) -> NetSpec:
+    """A spec of the paper's template: widths double and d doubles each time the map halves.
+
+    ``bottleneck_width`` is d in the first stage, before the multiplier; ``width_multiplier``
+    scales the stem, the stage widths and d alike, so a 0.25x model is the same template shrunk.
+    """
+    if template not in TEMPLATES:
+        raise SpecError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
+    _positive_int("cardinality", cardinality)
+    _positive_int("bottleneck_width", bottleneck_width)
+    if not (isinstance(width_multiplier, int | float) and 0 < width_multiplier <= 64):
+        raise SpecError(f"width_multiplier must be in (0, 64], got {width_multiplier!r}")
+    if blocks is None:
+        block_counts = template_blocks(template, depth)
+    else:
+        block_counts = tuple(blocks)
+        if len(block_counts) != NUM_STAGES[template]:
+            raise SpecError(
+                f"blocks must have {NUM_STAGES[template]} entries for the {template} template, "
+                f"got {len(block_counts)}"
+            )
+    d0 = scaled(bottleneck_width, width_multiplier)
+    w0 = scaled(BASE_STAGE_WIDTH, width_multiplier)
+    stages = tuple(
+        StageSpec(
+            depth=n,
+            w_out=w0 * 2**i,  # rule 2: width doubles each time the map is halved
+            stride=1 if i == 0 else 2,
+            cardinality=cardinality,
+            bottleneck_width=d0 * 2**i,
+        )
+        for i, n in enumerate(block_counts)
+    )
+    return NetSpec(
+        template=template,
+        stem_width=scaled(BASE_STEM_WIDTH, width_multiplier),
+        stages=stages,
+        num_classes=num_classes if num_classes is not None else DEFAULT_NUM_CLASSES[template],
+        input_size=input_size if input_size is not None else DEFAULT_INPUT_SIZE[template],
+    )
+
+
+def follows_template(spec: NetSpec) -> bool:
+    """Whether the spec obeys the two rules of Sec. 3.1 with its template's strides."""
+    first = spec.stages[0]
+    for i, stage in enumerate(spec.stages):
+        if (
+            stage.stride != (1 if i == 0 else 2)
+            or stage.cardinality != first.cardinality
+            or stage.w_out != first.w_out * 2**i
+            or stage.bottleneck_width != first.bottleneck_width * 2**i
+        ):
+            return False
+    return len(spec.stages) == NUM_STAGES[spec.template]
+
+
+def spec_name(spec: NetSpec) -> str:
+    """Derive the torchvision-style name; specs off the template get a short content hash."""
+    w0 = spec.stages[0].w_out
+    multiplier = w0 / BASE_STAGE_WIDTH
+    if (
+        spec.template == "imagenet"
+        and spec.cardinality == 1
+        and spec.bottleneck_width == scaled(BASELINE_BOTTLENECK_WIDTH, multiplier)
+    ):
+        name = f"resnet{spec.depth}"
+    else:
+        name = f"resnext{spec.depth}_{spec.cardinality}x{spec.bottleneck_width}d"
+    if spec.blocks != _canonical_blocks(spec):
+        name += "_b" + "-".join(str(b) for b in spec.blocks)
+    if w0 != BASE_STAGE_WIDTH:
+        name += f"_w{multiplier:.4g}"
+    if spec.stem_width != scaled(BASE_STEM_WIDTH, multiplier):
+        name += f"_stem{spec.stem_width}"
+    if not follows_template(spec):
+        digest = hashlib.sha1(repr(spec.stages).encode()).hexdigest()[:6]
+        name += f"_custom{digest}"
+    return name
+
+
+def _canonical_blocks(spec: NetSpec) -> tuple[int, ...] | None:
+    if spec.template == "imagenet":
+        return IMAGENET_BLOCKS.get(spec.depth)
+    n = sum(spec.blocks) // 3
+    return (n, n, n)
+
+
+# --------------------------------------------------------------------------- block iterator
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One bottleneck block as both the builder and the counter see it."""
+
+    stage: int  # 0-based; torchvision's layer{stage + 1}
+    index: int  # block index inside the stage
+    w_in: int
+    w_out: int
+    w_b: int  # group width C·d of the 3x3 conv
+    groups: int  # cardinality C
+    stride: int  # on the 3x3 conv (Sec. 4: the paper's FLOPs need it there)
+
+    @property
+    def has_projection(self) -> bool:
+        """Projection shortcut (type B) where the shape changes, identity otherwise."""
+        return self.stride != 1 or self.w_in != self.w_out
+
+
+def iter_blocks(spec: NetSpec) -> Iterator[BlockSpec]:
+    """Yield every block in forward order; the single source of truth for layout."""
+    w_in = spec.stem_width
+    for s, stage in enumerate(spec.stages):
+        for b in range(stage.depth):
+            yield BlockSpec(
+                stage=s,
+                index=b,
+                w_in=w_in,
+                w_out=stage.w_out,
+                w_b=stage.group_width,
+                groups=stage.cardinality,
+                stride=stage.stride if b == 0 else 1,
+            )
+            w_in = stage.w_out
+
+
+def final_width(spec: NetSpec) -> int:
+    """Channels that reach global pooling and the fc."""
+    return spec.stages[-1].w_out
+
+
+def with_overrides(
+    spec: NetSpec, *, num_classes: int | None = None, input_size: int | None = None
+) -> NetSpec:
+    """The same network for another number of classes or input size."""
+    return NetSpec(
+        template=spec.template,
+        stem_width=spec.stem_width,
+        stages=spec.stages,
+        num_classes=spec.num_classes if num_classes is None else num_classes,
+        input_size=spec.input_size if input_size is None else input_size,
+    )

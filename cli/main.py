@@ -1,0 +1,49 @@
+"""The ``archlab`` entry point: registers the commands and turns user errors into one line + exit 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from archlab.errors import ArchlabError
+
+from . import space_cmds
+
+app = typer.Typer(
+    name="archlab",
+    help="ResNeXt design-space search: exact complexity, matched candidates, short training runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+space_cmds.register(app)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit code; bad input gives one stderr line and 2."""
+    try:
+        rv = app(args=list(argv) if argv is not None else None, prog_name="archlab",
+                 standalone_mode=False)  # fmt: skip
+    except typer.TyperException as exc:  # typer's vendored click: usage and parameter errors
+        ctx = getattr(exc, "ctx", None)
+        where = f" ({ctx.command_path})" if ctx is not None else ""
+        print(f"archlab: error{where}: {exc.format_message()}", file=sys.stderr)
+        return 2
+    except ArchlabError as exc:
+        print(f"archlab: error: {exc}", file=sys.stderr)
+        return 2
+    except typer.Abort:
+        print("archlab: aborted", file=sys.stderr)
+        return 130
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()
