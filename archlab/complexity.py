@@ -140,7 +140,9 @@ def _bn(conv_path: str, channels: int, h: int) -> LayerCount:
     else:
         head, _, leaf = conv_path.rpartition("conv")
         path = head + "bn" + leaf
-    return LayerCount(path, "bn", channels, channels, 1, 1, channels, h, h, 0, bn_params(channels), 0)
+    return LayerCount(
+        path, "bn", channels, channels, 1, 1, channels, h, h, 0, bn_params(channels), 0
+    )
 
 
 def block_layers(block: BlockSpec, h: int) -> tuple[list[LayerCount], int]:

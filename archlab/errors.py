@@ -1,4 +1,4 @@
-"""Project exceptions: a user mistake is a ValueError subclass that names the value and what is allowed."""
+"""Project exceptions: a user mistake is a ValueError naming the value and what is allowed."""
 
 from __future__ import annotations
 

@@ -124,7 +124,9 @@ def match_flops(
     target = cost(baseline) * complexity
 
     def cost_of_d(d: int) -> int:
-        return cost(make_spec(template, depth, cardinality, d, width_multiplier=width_multiplier, **kw))
+        return cost(
+            make_spec(template, depth, cardinality, d, width_multiplier=width_multiplier, **kw)
+        )
 
     d, value, error = _closest(cost_of_d, target, "bottleneck width")
     if error > MAX_RELATIVE_ERROR:
@@ -211,15 +213,18 @@ def _candidates(
         for c in cardinalities:
             if bottleneck_widths is None:
                 m = match_flops(
-                    c, depth, template, complexity_factor, scope,
-                    width_multiplier=width_multiplier, **kw,
-                )  # fmt: skip
+                    c,
+                    depth,
+                    template,
+                    complexity_factor,
+                    scope,
+                    width_multiplier=width_multiplier,
+                    **kw,
+                )
                 yield m.spec, m.relative_error
             else:
                 for d in bottleneck_widths:
-                    spec = make_spec(
-                        template, depth, c, d, width_multiplier=width_multiplier, **kw
-                    )
+                    spec = make_spec(template, depth, c, d, width_multiplier=width_multiplier, **kw)
                     yield spec, None
 
 
@@ -252,9 +257,15 @@ def enumerate_space(
     seen: set[NetSpec] = set()
     rows: list[dict[str, Any]] = []
     for spec, error in _candidates(
-        template, depths, cardinalities, bottleneck_widths, complexity, scope,
-        width_multiplier, kw,
-    ):  # fmt: skip
+        template,
+        depths,
+        cardinalities,
+        bottleneck_widths,
+        complexity,
+        scope,
+        width_multiplier,
+        kw,
+    ):
         if spec in seen:
             continue
         seen.add(spec)

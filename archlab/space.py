@@ -81,7 +81,9 @@ class NetSpec:
 
     def __post_init__(self) -> None:
         if self.template not in TEMPLATES:
-            raise SpecError(f"template must be one of {', '.join(TEMPLATES)}, got {self.template!r}")
+            raise SpecError(
+                f"template must be one of {', '.join(TEMPLATES)}, got {self.template!r}"
+            )
         _positive_int("stem_width", self.stem_width)
         _positive_int("num_classes", self.num_classes)
         _positive_int("input_size", self.input_size)

@@ -1,4 +1,4 @@
-"""The ``archlab`` entry point: registers the commands and turns user errors into one line + exit 2."""
+"""The ``archlab`` entry point: registers commands; user errors become one line and exit 2."""
 
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ space_cmds.register(app)
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code; bad input gives one stderr line and 2."""
     try:
-        rv = app(args=list(argv) if argv is not None else None, prog_name="archlab",
-                 standalone_mode=False)  # fmt: skip
+        rv = app(
+            args=list(argv) if argv is not None else None,
+            prog_name="archlab",
+            standalone_mode=False,
+        )
     except typer.TyperException as exc:  # typer's vendored click: usage and parameter errors
         ctx = getattr(exc, "ctx", None)
         where = f" ({ctx.command_path})" if ctx is not None else ""

@@ -11,9 +11,12 @@ from archlab.solver import Match
 
 from ._common import console, fmt, parse_band, parse_int_list, print_json, table
 
-TemplateOpt = Annotated[str, typer.Option("--template", help="imagenet (Table 1) or cifar (Sec. 5.3).")]
+TemplateOpt = Annotated[
+    str, typer.Option("--template", help="imagenet (Table 1) or cifar (Sec. 5.3).")
+]
 ComplexityOpt = Annotated[
-    float, typer.Option("--complexity", help="Target as a multiple of the ResNet baseline (2 = Table 4).")
+    float,
+    typer.Option("--complexity", help="Target as a multiple of the ResNet baseline (2 = Table 4)."),
 ]
 ScopeOpt = Annotated[
     str, typer.Option("--scope", help="block: Eq. 4 conv2-block params; network: total MACs.")
@@ -31,7 +34,9 @@ def match_flops_cmd(
     bottleneck_width: Annotated[
         int | None, typer.Option("--bottleneck-width", "-d", help="d; solve for the cardinality C.")
     ] = None,
-    depth: Annotated[int, typer.Option("--depth", help="Network depth (50, 101, ...; CIFAR 9n+2).")] = 50,
+    depth: Annotated[
+        int, typer.Option("--depth", help="Network depth (50, 101, ...; CIFAR 9n+2).")
+    ] = 50,
     template: TemplateOpt = "imagenet",
     complexity: ComplexityOpt = 1.0,
     scope: ScopeOpt = "block",
@@ -41,8 +46,13 @@ def match_flops_cmd(
     """Find d for a cardinality C (or C for a d) that matches the ResNet baseline's complexity."""
     if (cardinality is None) == (bottleneck_width is None):
         raise typer.BadParameter("give exactly one of --cardinality or --bottleneck-width")
-    kw = dict(depth=depth, template=template, complexity=complexity, scope=scope,
-              width_multiplier=width_multiplier)  # fmt: skip
+    kw = dict(
+        depth=depth,
+        template=template,
+        complexity=complexity,
+        scope=scope,
+        width_multiplier=width_multiplier,
+    )
     if cardinality is not None:
         match = archlab.match_flops(cardinality, **kw)  # type: ignore[arg-type]
     else:
@@ -57,18 +67,32 @@ def _print_match(match: Match) -> None:
     d = match.to_dict()
     unit = "conv2-block params (Eq. 4)" if match.scope == "block" else "network MACs"
     rows = [
-        [d["baseline_name"], 1, match.baseline.bottleneck_width, match.baseline.group_width,
-         d["baseline_block_params"], *d["baseline_network"].values()],
-        [d["name"], d["cardinality"], d["bottleneck_width"], d["group_width"],
-         d["block_params"], *d["network"].values()],
-    ]  # fmt: skip
+        [
+            d["baseline_name"],
+            1,
+            match.baseline.bottleneck_width,
+            match.baseline.group_width,
+            d["baseline_block_params"],
+            *d["baseline_network"].values(),
+        ],
+        [
+            d["name"],
+            d["cardinality"],
+            d["bottleneck_width"],
+            d["group_width"],
+            d["block_params"],
+            *d["network"].values(),
+        ],
+    ]
     out = console()
-    out.print(table(
-        f"{d['template']} depth {d['depth']}, input {d['input_size']}: "
-        f"matched on {unit} at {d['complexity']:g}x the baseline",
-        ["model", "C", "d", "group width", "block params", "MACs", "params", "acts"],
-        rows,
-    ))  # fmt: skip
+    out.print(
+        table(
+            f"{d['template']} depth {d['depth']}, input {d['input_size']}: "
+            f"matched on {unit} at {d['complexity']:g}x the baseline",
+            ["model", "C", "d", "group width", "block params", "MACs", "params", "acts"],
+            rows,
+        )
+    )
     out.print(
         f"target {fmt(round(d['target']))}, got {fmt(d['value'])}: "
         f"relative error {d['relative_error']:.2%}"
@@ -112,8 +136,18 @@ def space_cmd(
     elif as_csv:
         print(frame.drop(columns="spec").to_csv(index=False), end="")
     else:
-        cols = ["name", "depth", "cardinality", "bottleneck_width", "group_width",
-                "block_params", "macs", "params", "acts", "relative_error"]  # fmt: skip
+        cols = [
+            "name",
+            "depth",
+            "cardinality",
+            "bottleneck_width",
+            "group_width",
+            "block_params",
+            "macs",
+            "params",
+            "acts",
+            "relative_error",
+        ]
         rows = [[_native(v) for v in r] for r in frame[cols].itertuples(index=False)]
         console().print(table(f"{len(frame)} candidates", cols, rows))
 
