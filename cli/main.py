@@ -9,7 +9,7 @@ import typer
 
 from archlab.errors import ArchlabError
 
-from . import space_cmds
+from . import results_cmd, space_cmds, train_cmd
 
 app = typer.Typer(
     name="archlab",
@@ -19,6 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 space_cmds.register(app)
+train_cmd.register(app)
+results_cmd.register(app)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

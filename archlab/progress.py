@@ -1,0 +1,159 @@
+"""Progress reporting for training runs: rich bars for people, plain lines for logs, or nothing."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class Reporter(Protocol):
+    """What the executor tells whoever watches a batch of runs."""
+
+    def start(self, total_runs: int) -> None: ...
+    def run_started(self, label: str, epochs: int | None, steps: int, first_epoch: int) -> None: ...
+    def step(self, epoch: int, step: int, loss: float) -> None: ...
+    def epoch(self, label: str, metrics: dict[str, Any]) -> None: ...
+    def run_finished(self, label: str, status: str, reason: str | None) -> None: ...
+    def message(self, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class NullReporter:
+    """Says nothing (library use and tests)."""
+
+    def start(self, total_runs: int) -> None:
+        """Nothing."""
+
+    def run_started(self, label: str, epochs: int | None, steps: int, first_epoch: int) -> None:
+        """Nothing."""
+
+    def step(self, epoch: int, step: int, loss: float) -> None:
+        """Nothing."""
+
+    def epoch(self, label: str, metrics: dict[str, Any]) -> None:
+        """Nothing."""
+
+    def run_finished(self, label: str, status: str, reason: str | None) -> None:
+        """Nothing."""
+
+    def message(self, text: str) -> None:
+        """Nothing."""
+
+    def close(self) -> None:
+        """Nothing."""
+
+
+def epoch_line(label: str, m: dict[str, Any]) -> str:
+    """One log line for an epoch's metrics."""
+    return (
+        f"{label} epoch {m['epoch']}/{m['budget_epochs']}: loss {m['train_loss']:.4f} "
+        f"train err {m['train_error']:.2%} val err {m['val_error']:.2%} "
+        f"test err {m['test_error']:.2%} {m['images_per_s']:.0f} img/s {m['wall_s']:.1f}s"
+    )
+
+
+class LogReporter(NullReporter):
+    """Plain lines on stderr (``--quiet``): one per epoch and per run, no bars."""
+
+    def __init__(self) -> None:
+        self._done = 0
+        self._total = 0
+
+    def start(self, total_runs: int) -> None:
+        """Remember the total for the run counter."""
+        self._total = total_runs
+
+    def epoch(self, label: str, metrics: dict[str, Any]) -> None:
+        """Print the epoch line."""
+        print(epoch_line(label, metrics), file=sys.stderr)
+
+    def run_finished(self, label: str, status: str, reason: str | None) -> None:
+        """Print the outcome."""
+        self._done += 1
+        tail = f" ({reason})" if reason else ""
+        print(f"[{self._done}/{self._total}] {label}: {status}{tail}", file=sys.stderr)
+
+    def message(self, text: str) -> None:
+        """Print a note."""
+        print(text, file=sys.stderr)
+
+
+class RichReporter(NullReporter):
+    """Two rich bars: runs done of total, and the current run's steps with loss and images/s."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self._console = console or Console(file=sys.stderr)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self._console,
+        )
+        self._overall: TaskID | None = None
+        self._run: TaskID | None = None
+        self._steps = 1
+        self._epochs = 1
+        self._rate = ""
+
+    def start(self, total_runs: int) -> None:
+        """Show the overall bar."""
+        self._progress.start()
+        self._overall = self._progress.add_task("runs", total=total_runs, info="")
+
+    def run_started(self, label: str, epochs: int | None, steps: int, first_epoch: int) -> None:
+        """A fresh bar for the run's steps over all its epochs."""
+        if self._run is not None:
+            self._progress.remove_task(self._run)
+        self._steps, self._epochs, self._rate = steps, epochs or 1, ""
+        self._run = self._progress.add_task(
+            label, total=self._steps * self._epochs, completed=first_epoch * steps, info=""
+        )
+
+    def step(self, epoch: int, step: int, loss: float) -> None:
+        """Advance the run bar."""
+        if self._run is None:
+            return
+        shown = "" if math.isnan(loss) else f"loss {loss:.3f} "
+        self._progress.update(
+            self._run,
+            completed=epoch * self._steps + step + 1,
+            info=f"epoch {epoch + 1}/{self._epochs} step {step + 1} {shown}{self._rate}",
+        )
+
+    def epoch(self, label: str, metrics: dict[str, Any]) -> None:
+        """Print the epoch line above the bars."""
+        self._epochs = metrics["budget_epochs"]
+        self._rate = f"{metrics['images_per_s']:.0f} img/s"
+        if self._run is not None:
+            self._progress.update(self._run, total=self._steps * self._epochs)
+        self._progress.console.print(epoch_line(label, metrics), highlight=False)
+
+    def run_finished(self, label: str, status: str, reason: str | None) -> None:
+        """Advance the overall bar."""
+        if self._overall is not None:
+            self._progress.advance(self._overall)
+        tail = f" ({reason})" if reason else ""
+        self._progress.console.print(f"{label}: {status}{tail}", highlight=False)
+
+    def message(self, text: str) -> None:
+        """Print a note above the bars."""
+        self._progress.console.print(text, highlight=False)
+
+    def close(self) -> None:
+        """Stop drawing."""
+        self._progress.stop()

@@ -1,0 +1,457 @@
+"""The results store: one SQLite file of candidates, runs and epoch metrics that outlives crashes.
+
+WAL journal with ``synchronous=FULL`` and one short transaction per write, so a killed worker
+loses at most the write in flight and readers never block writers. Migrations are additive: a
+store written by an older archlab gets its missing tables, columns and indexes on open; a store
+from a newer archlab is refused rather than guessed at. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from archlab.errors import ArchlabError
+from archlab.space import NetSpec, spec_from_dict
+
+SCHEMA_VERSION = 1
+STATUSES: tuple[str, ...] = ("pending", "running", "finished", "diverged", "failed", "interrupted")
+FINAL_STATUSES: tuple[str, ...] = ("finished", "diverged", "failed", "interrupted")
+EPOCH_METRICS: tuple[str, ...] = (
+    "train_loss", "train_error", "val_error", "test_error", "test_top5_error",
+    "images_per_s", "wall_s", "peak_mem_bytes", "lr",
+)  # fmt: skip
+
+_STATUS_CHECK = "CHECK (status IN ({}))".format(", ".join(f"'{s}'" for s in STATUSES))
+# Version 1. A column added later must suit ALTER TABLE ADD COLUMN (a constant default, no
+# UNIQUE or PRIMARY KEY): _migrate adds whatever an older store lacks, diffed against these.
+_TABLES: dict[str, str] = {
+    "meta": "key TEXT PRIMARY KEY, value TEXT",
+    "candidates": """id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec_json TEXT NOT NULL,
+        template TEXT, depth INTEGER, cardinality INTEGER, bottleneck_width INTEGER,
+        group_width INTEGER, width_multiplier REAL, macs INTEGER, params INTEGER, acts INTEGER,
+        created_at TEXT""",
+    "runs": f"""id INTEGER PRIMARY KEY, candidate_id INTEGER NOT NULL REFERENCES candidates(id),
+        seed INTEGER NOT NULL, config_key TEXT NOT NULL, config_json TEXT, budget_epochs INTEGER,
+        rung INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending' {_STATUS_CHECK},
+        reason TEXT, epochs_done INTEGER NOT NULL DEFAULT 0, device TEXT, archlab_version TEXT,
+        torch_version TEXT, git_commit TEXT, hostname TEXT, pid INTEGER, created_at TEXT,
+        started_at TEXT, updated_at TEXT, finished_at TEXT""",
+    "epochs": """run_id INTEGER NOT NULL REFERENCES runs(id), epoch INTEGER NOT NULL,
+        train_loss REAL, train_error REAL, val_error REAL, test_error REAL, test_top5_error REAL,
+        images_per_s REAL, wall_s REAL, peak_mem_bytes INTEGER, lr REAL,
+        PRIMARY KEY (run_id, epoch)""",
+}
+# Uniqueness lives in indexes, not table constraints, so a migrated table gets it too.
+_INDEXES = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS candidates_spec ON candidates(spec_json)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS runs_identity ON runs(candidate_id, seed, config_key, rung)",
+)
+_RUN_SELECT = (
+    "SELECT runs.*, candidates.name AS name FROM runs "
+    "JOIN candidates ON candidates.id = runs.candidate_id"
+)
+# results_frame columns: who and what ran, then the metrics, then cost and provenance.
+_RESULT_HEAD = (
+    "runs.id AS run_id", "c.name", "c.template", "c.cardinality", "c.bottleneck_width",
+    "c.group_width", "c.depth", "c.width_multiplier", "runs.seed", "runs.rung",
+    "runs.budget_epochs", "runs.status", "runs.reason", "runs.epochs_done AS epochs",
+)  # fmt: skip
+_RESULT_TAIL = (
+    "c.macs", "c.params", "c.acts", "runs.device", "runs.config_key", "runs.candidate_id",
+    "runs.hostname", "runs.archlab_version", "runs.torch_version", "runs.git_commit",
+    "runs.started_at", "runs.finished_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training run of a candidate: identity, progress and where it ran."""
+
+    id: int
+    candidate_id: int
+    name: str
+    seed: int
+    config_key: str
+    config_json: str | None
+    rung: int
+    budget_epochs: int | None
+    status: str
+    reason: str | None
+    epochs_done: int
+    device: str | None
+    pid: int | None
+    hostname: str | None
+    created_at: str | None
+    started_at: str | None
+    updated_at: str | None
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """Metrics after one epoch (1-based); errors are fractions in [0, 1]."""
+
+    epoch: int
+    train_loss: float
+    train_error: float
+    val_error: float
+    test_error: float
+    test_top5_error: float | None = None
+    images_per_s: float = float("nan")
+    wall_s: float = float("nan")
+    peak_mem_bytes: int | None = None
+    lr: float = float("nan")
+
+
+_NAN_FIELDS = ("train_loss", "train_error", "val_error", "test_error", "images_per_s", "wall_s",
+               "lr")  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Store:
+    """An archlab results store at ``path``; ``create=False`` insists it already exists."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise ArchlabError(f"no results store at {str(self.path)!r}")
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in _write), DDL included.
+        # The timeout lets parallel workers queue for the write lock instead of failing.
+        self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._open(create)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self, create: bool) -> None:
+        try:
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            raise ArchlabError(f"{str(self.path)!r} is not a results store: {exc}") from None
+        ours = {"candidates", "runs"}
+        if not ours <= tables and (tables or not create):
+            what = "a SQLite database" if tables else "an empty file"
+            raise ArchlabError(f"{str(self.path)!r} is {what} but not a results store")
+        version = 0  # a store from before the meta table
+        if "meta" in tables:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+            version = int((row.fetchone() or [0])[0])
+        if version > SCHEMA_VERSION:
+            raise ArchlabError(
+                f"{str(self.path)!r} has schema version {version}, newer than this archlab's "
+                f"{SCHEMA_VERSION}; upgrade archlab to read it"
+            )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        if version < SCHEMA_VERSION or not set(_TABLES) <= tables:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring an older (or new, empty) store to SCHEMA_VERSION: tables, columns, indexes."""
+        reference = sqlite3.connect(":memory:")  # the current schema, to diff columns against
+        with self._write() as db:
+            for table, columns in _TABLES.items():
+                reference.execute(f"CREATE TABLE {table} ({columns})")
+                db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+                have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                wanted = reference.execute(f"PRAGMA table_info({table})").fetchall()
+                for _, name, kind, notnull, default, pk in wanted:
+                    if name in have:
+                        continue
+                    if pk or (notnull and default is None):  # an identity column: no default
+                        raise ArchlabError(f"cannot migrate {self.path}: {table} lacks {name}")
+                    extra = f" NOT NULL DEFAULT {default}" if notnull else ""
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}{extra}")
+            for statement in _INDEXES:
+                db.execute(statement)
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        reference.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed whole on exit, rolled back on any exception."""
+        # IMMEDIATE takes the write lock up front, so two workers never deadlock upgrading a read.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (committed writes are already on disk)."""
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writes
+
+    def add_candidate(
+        self, *, name: str, spec: dict[str, Any] | NetSpec, macs: int, params: int, acts: int
+    ) -> int:
+        """Insert a candidate once per spec (by canonical JSON) and return its id."""
+        net = spec if isinstance(spec, NetSpec) else spec_from_dict(spec)
+        # Canonical via the frozen spec, so key order or extra keys never make a second row.
+        spec_json = json.dumps(net.to_dict(), sort_keys=True, separators=(",", ":"))
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO candidates(name, spec_json, template, depth, cardinality, "
+                "bottleneck_width, group_width, width_multiplier, macs, params, acts, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, spec_json, net.template, net.depth, net.cardinality, net.bottleneck_width,
+                 net.group_width, net.width_multiplier, int(macs), int(params), int(acts), _now()),
+            )  # fmt: skip
+            row = db.execute("SELECT id FROM candidates WHERE spec_json = ?", (spec_json,))
+            return int(row.fetchone()["id"])
+
+    def get_or_create_run(self, *, candidate_id: int, seed: int, config_key: str,
+                          config: dict[str, Any], budget_epochs: int | None,
+                          rung: int = 0) -> RunRecord:  # fmt: skip
+        """The run of (candidate, seed, config_key, rung), created as 'pending' if new."""
+        with self._write() as db:
+            found = db.execute("SELECT 1 FROM candidates WHERE id = ?", (candidate_id,))
+            if found.fetchone() is None:
+                raise ArchlabError(f"no candidate with id {candidate_id} in {str(self.path)!r}")
+            now = _now()
+            db.execute(
+                "INSERT OR IGNORE INTO runs(candidate_id, seed, config_key, config_json, "
+                "budget_epochs, rung, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (candidate_id, seed, config_key, json.dumps(config, sort_keys=True),
+                 budget_epochs, rung, now, now),
+            )  # fmt: skip
+            row = db.execute(
+                f"{_RUN_SELECT} WHERE candidate_id = ? AND seed = ? AND config_key = ? "
+                "AND rung = ?",
+                (candidate_id, seed, config_key, rung),
+            ).fetchone()
+        return _run_record(row)
+
+    def start_run(self, run_id: int, *, device: str, archlab_version: str, torch_version: str,
+                  git_commit: str | None) -> None:  # fmt: skip
+        """Mark a run 'running' in this process; refuses one another process is running."""
+        host, pid = socket.gethostname(), os.getpid()
+        with self._write() as db:
+            run = self._get_run(db, run_id)
+            # Checked inside the write lock, so two workers cannot both claim one run.
+            if run.status == "running" and (run.pid, run.hostname) != (pid, host):
+                raise ArchlabError(
+                    f"run {run_id} is already running (pid {run.pid} on {run.hostname}); "
+                    "if that process died, recover stale runs first"
+                )
+            sets = ("status = 'running', reason = NULL, finished_at = NULL, device = ?, "
+                    "archlab_version = ?, torch_version = ?, git_commit = ?, hostname = ?, "
+                    "pid = ?, started_at = ?")  # fmt: skip
+            self._update_run(db, run_id, sets, device, archlab_version, torch_version, git_commit,
+                             host, pid, _now())  # fmt: skip
+
+    def record_epoch(self, run_id: int, rec: EpochRecord) -> None:
+        """Store one epoch's metrics (replacing a re-run epoch) and advance ``epochs_done``."""
+        if isinstance(rec.epoch, bool) or not isinstance(rec.epoch, int) or rec.epoch < 1:
+            raise ArchlabError(f"epoch must be an integer >= 1, got {rec.epoch!r}")
+        values = [_plain(m, getattr(rec, m)) for m in EPOCH_METRICS]
+        with self._write() as db:
+            self._get_run(db, run_id)
+            db.execute(
+                f"INSERT OR REPLACE INTO epochs(run_id, epoch, {', '.join(EPOCH_METRICS)}) "
+                f"VALUES (?, ?, {', '.join('?' * len(EPOCH_METRICS))})",
+                (run_id, rec.epoch, *values),
+            )
+            self._sync_epochs_done(db, run_id)
+
+    def truncate_epochs(self, run_id: int, after_epoch: int) -> None:
+        """Forget epochs after ``after_epoch`` (resuming from an older checkpoint)."""
+        with self._write() as db:
+            self._get_run(db, run_id)
+            db.execute("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", (run_id, after_epoch))
+            self._sync_epochs_done(db, run_id)
+
+    def finish_run(self, run_id: int, status: str, reason: str | None = None) -> None:
+        """Close a run with a final status and, for anything but 'finished', a reason."""
+        if status not in FINAL_STATUSES:
+            raise ArchlabError(
+                f"final status must be one of {', '.join(FINAL_STATUSES)}, got {status!r}"
+            )
+        with self._write() as db:
+            self._get_run(db, run_id)
+            self._update_run(db, run_id, "status = ?, reason = ?, finished_at = ?",
+                             status, reason, _now())  # fmt: skip
+
+    def recover_stale_runs(self) -> list[RunRecord]:
+        """Mark 'running' runs whose process died on this host as 'interrupted'; return them."""
+        host = socket.gethostname()
+        changed: list[int] = []
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT id, pid FROM runs WHERE status = 'running' AND hostname = ?", (host,)
+            ).fetchall()
+            # Runs on other hosts are left alone: their pids mean nothing here.
+            for row in rows:
+                if row["pid"] is not None and _pid_alive(row["pid"]):
+                    continue
+                reason = f"process {row['pid']} on {host} died"
+                self._update_run(db, row["id"], "status = 'interrupted', reason = ?", reason)
+                changed.append(row["id"])
+        return [r for r in self.runs() if r.id in changed]
+
+    # ------------------------------------------------------------------ reads
+
+    def runs(self, *, status: str | None = None) -> list[RunRecord]:
+        """All runs, or those with one status, in creation order."""
+        if status is not None and status not in STATUSES:
+            raise ArchlabError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        rows = self._conn.execute(
+            f"{_RUN_SELECT} WHERE ? IS NULL OR status = ? ORDER BY runs.id", (status, status)
+        )
+        return [_run_record(r) for r in rows]
+
+    def run(self, run_id: int) -> RunRecord:
+        """One run by id."""
+        return self._get_run(self._conn, run_id)
+
+    def epochs(self, run_id: int) -> list[EpochRecord]:
+        """A run's epochs in order."""
+        rows = self._conn.execute(
+            f"SELECT epoch, {', '.join(EPOCH_METRICS)} FROM epochs WHERE run_id = ? ORDER BY epoch",
+            (run_id,),
+        )
+        return [_epoch_record(r) for r in rows]
+
+    def epochs_frame(self) -> pd.DataFrame:
+        """Every epoch of every run, long format, keyed by run_id, name, seed, rung and epoch."""
+        frame = pd.read_sql_query(
+            f"SELECT epochs.run_id, candidates.name, runs.seed, runs.rung, runs.config_key, "
+            f"epochs.epoch, {', '.join('epochs.' + m for m in EPOCH_METRICS)} FROM epochs "
+            "JOIN runs ON runs.id = epochs.run_id "
+            "JOIN candidates ON candidates.id = runs.candidate_id "
+            "ORDER BY candidates.name, runs.seed, runs.rung, epochs.run_id, epochs.epoch",
+            self._conn,
+        )
+        return _typed_metrics(frame)
+
+    def results_frame(self) -> pd.DataFrame:
+        """One row per run: candidate, last and best metrics, throughput and provenance."""
+        runs = pd.read_sql_query(
+            f"SELECT {', '.join(_RESULT_HEAD + _RESULT_TAIL)} "
+            "FROM runs JOIN candidates c ON c.id = runs.candidate_id",
+            self._conn,
+        )
+        runs["budget_epochs"] = runs["budget_epochs"].astype("Int64")
+        ep = _typed_metrics(
+            pd.read_sql_query("SELECT * FROM epochs ORDER BY run_id, epoch", self._conn)
+        )
+        by_run = ep.groupby("run_id")
+        last = by_run.tail(1).set_index("run_id")
+        # Best = lowest val error, earliest on ties; a run whose val errors are all NaN has none.
+        best = ep.loc[ep.dropna(subset=["val_error"]).groupby("run_id")["val_error"].idxmin()]
+        best = best.set_index("run_id")
+        stats = pd.DataFrame(
+            {
+                "val_error": last["val_error"],
+                "best_val_error": best["val_error"],
+                "best_epoch": best["epoch"].astype("Int64"),
+                "test_error": last["test_error"],
+                "test_error_at_best_val": best["test_error"],
+                "test_top5_error": last["test_top5_error"],
+                "train_loss": last["train_loss"],
+                "images_per_s": by_run["images_per_s"].median(),
+                "wall_s": by_run["wall_s"].sum(min_count=1),
+                "peak_mem_bytes": by_run["peak_mem_bytes"].max(),
+            },
+            index=pd.Index(last.index, name="run_id"),
+        )
+        frame = runs.join(stats, on="run_id")
+        head = len(_RESULT_HEAD)
+        order = [*runs.columns[:head], *stats.columns, *runs.columns[head:]]
+        frame = frame[order].sort_values(["name", "seed", "rung", "config_key", "run_id"])
+        return frame.reset_index(drop=True)
+
+    def _get_run(self, db: sqlite3.Connection, run_id: int) -> RunRecord:
+        row = db.execute(f"{_RUN_SELECT} WHERE runs.id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise ArchlabError(f"no run with id {run_id} in {str(self.path)!r}")
+        return _run_record(row)
+
+    def _sync_epochs_done(self, db: sqlite3.Connection, run_id: int) -> None:
+        sql = "epochs_done = (SELECT COALESCE(MAX(epoch), 0) FROM epochs WHERE run_id = ?)"
+        self._update_run(db, run_id, sql, run_id)
+
+    def _update_run(self, db: sqlite3.Connection, run_id: int, assign: str, *args: Any) -> None:
+        """``UPDATE runs SET <assign>`` for one run, stamping ``updated_at``."""
+        db.execute(
+            f"UPDATE runs SET {assign}, updated_at = ? WHERE id = ?", (*args, _now(), run_id)
+        )
+
+
+def _run_record(row: sqlite3.Row) -> RunRecord:
+    keys = row.keys()
+    return RunRecord(**{f: row[f] for f in RunRecord.__dataclass_fields__ if f in keys})
+
+
+def _epoch_record(row: sqlite3.Row) -> EpochRecord:
+    """SQLite stores NaN as NULL; the float fields get their NaN back."""
+    data: dict[str, Any] = dict(row)
+    for field in _NAN_FIELDS:
+        if data[field] is None:
+            data[field] = float("nan")
+    return EpochRecord(**data)
+
+
+def _plain(metric: str, value: Any) -> Any:
+    """A plain Python number: sqlite3 cannot bind numpy float32 or int64 scalars."""
+    if value is None:
+        return None
+    return int(value) if metric == "peak_mem_bytes" else float(value)
+
+
+def _typed_metrics(frame: pd.DataFrame) -> pd.DataFrame:
+    """Metric columns as floats (an all-NULL column reads as object), peak memory as Int64."""
+    for m in EPOCH_METRICS:
+        frame[m] = frame[m].astype("Int64" if m == "peak_mem_bytes" else float)
+    return frame
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists here (a recycled pid looks alive: a known gap)."""
+    try:
+        os.kill(pid, 0)  # signal 0: an existence check only
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        pass
+    return True
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a frame as Parquet, or say which extra to install when no engine is present."""
+    try:
+        frame.to_parquet(path, index=False)
+    except ImportError:
+        raise ArchlabError("parquet export needs pyarrow: pip install 'archlab[parquet]'") from None

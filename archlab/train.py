@@ -1,0 +1,478 @@
+"""One short training run of one candidate: SGD, warm-up + cosine or step schedule, checkpoints.
+
+A run is a pure function of (spec, data, config, seed, device) plus the checkpoint it resumes
+from: the model is initialised from ``seed``, and each epoch's data order and augmentation come
+from a generator seeded by (seed, epoch), so a resumed run continues exactly as an uninterrupted
+one would (bit-identical on the CPU). The run knows nothing of the store; it reports each epoch
+through a callback and the executor above it persists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import resource
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from archlab.data import DatasetSplits, augment, default_pad, iterate_batches, normalize
+from archlab.errors import ArchlabError
+from archlab.models import build_model
+from archlab.space import NetSpec
+
+SCHEDULES = ("cosine", "step")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a run's numbers; its :meth:`key` names "the same run" in a store.
+
+    Defaults follow the paper's CIFAR recipe (Sec. 5.3: SGD, momentum 0.9, weight decay 5e-4,
+    lr 0.1 at batch 128) shortened with warm-up + cosine for brief runs.
+    """
+
+    dataset: str = "digits"
+    epochs: int | None = 10
+    time_budget: float | None = None  # seconds per run; fixes the epoch count after epoch 1
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    schedule: str = "cosine"
+    warmup_epochs: int = 1
+    step_milestones: tuple[float, ...] = (0.5, 0.75)  # fractions of the run (150/300, 225/300)
+    label_smoothing: float = 0.0
+    augment: bool = True
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    limit: int | None = None
+    form: str = "c"
+    zero_init_residual: bool = False
+    channels_last: bool = True
+    amp: bool = True  # bf16 autocast, CUDA only
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epochs is None and self.time_budget is None:
+            raise ArchlabError("give a budget: --epochs N or --time-budget SECONDS")
+        if self.epochs is not None and (isinstance(self.epochs, bool) or self.epochs < 1):
+            raise ArchlabError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ArchlabError(f"time budget must be positive seconds, got {self.time_budget!r}")
+        if self.batch_size < 1:
+            raise ArchlabError(f"batch size must be positive, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ArchlabError(f"lr must be positive, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise ArchlabError(
+                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
+            )
+        if not 0 <= self.label_smoothing < 1:
+            raise ArchlabError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.warmup_epochs < 0:
+            raise ArchlabError(f"warm-up epochs must be >= 0, got {self.warmup_epochs}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready config, stored with every run."""
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """Short hash of the fields that change results; runtime-only switches are left out."""
+        fields = self.to_dict()
+        for runtime_only in ("compile", "channels_last"):
+            fields.pop(runtime_only)
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: ``finished``, ``diverged`` or ``failed`` (with the reason)."""
+
+    status: str
+    reason: str | None
+    epochs_done: int
+    budget_epochs: int
+
+
+EpochCallback = Callable[[dict[str, Any]], None]
+StepCallback = Callable[[int, int, float], None]  # (epoch, step, loss)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` is CUDA when present, else the CPU; asking for absent CUDA is a user error."""
+    if device not in DEVICES:
+        raise ArchlabError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ArchlabError("device cuda requested but torch sees no CUDA device")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write atomically (temporary file, fsync, rename) with a SHA-256 of the payload inside."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(digest + b"\n" + payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The checkpoint's state, or None when it is missing, truncated or fails its checksum."""
+    import io
+
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    digest, _, payload = raw.partition(b"\n")
+    if hashlib.sha256(payload).hexdigest().encode() != digest:
+        return None
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    except Exception:  # a payload that hashes right but will not load is corrupt all the same
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def checkpoint_path(run_dir: Path, epoch: int) -> Path:
+    """Where epoch ``epoch``'s checkpoint lives."""
+    return run_dir / f"epoch-{epoch:04d}.ckpt"
+
+
+def latest_good_checkpoint(run_dir: Path, *, warn: Callable[[str], None]) -> dict[str, Any] | None:
+    """Newest checkpoint that loads; corrupt ones are reported, renamed aside, and skipped."""
+    for path in sorted(run_dir.glob("epoch-*.ckpt"), reverse=True):
+        state = load_checkpoint(path)
+        if state is not None:
+            return state
+        warn(f"checkpoint {path} is corrupt; falling back to the previous one")
+        with contextlib.suppress(OSError):
+            path.rename(path.with_name(path.name + ".corrupt"))
+    return None
+
+
+def _prune(run_dir: Path, keep: int = 2) -> None:
+    # The previous checkpoint stays as the fallback for a corrupt newest one.
+    for path in sorted(run_dir.glob("epoch-*.ckpt"))[:-keep]:
+        path.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def lr_at(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int, epochs: int) -> float:
+    """Learning rate at a step: linear warm-up, then cosine to zero or ÷10 steps (Sec. 5.3)."""
+    t = epoch + step / steps_per_epoch  # epochs elapsed, fractional
+    warmup = min(config.warmup_epochs, max(epochs - 1, 0))
+    if warmup and t < warmup:
+        return config.lr * (t + 1 / steps_per_epoch) / warmup
+    if config.schedule == "cosine":
+        progress = (t - warmup) / max(epochs - warmup, 1e-9)
+        return config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    drops = sum(t >= m * epochs for m in config.step_milestones)
+    return config.lr * 0.1**drops
+
+
+def _generator(seed: int, epoch: int) -> torch.Generator:
+    # One stream per (seed, epoch): a resumed epoch sees the same order and crops.
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    data: DatasetSplits,
+    *,
+    batch_size: int,
+    device: torch.device,
+    channels_last: bool,
+    amp: bool,
+) -> tuple[float, float | None]:
+    """Top-1 error and, with more than 10 classes, top-5 error (fractions)."""
+    model.eval()
+    wrong1 = wrong5 = 0
+    k5 = data.num_classes > 10
+    for xb, yb in iterate_batches(x, y, batch_size, shuffle=False, generator=None):
+        logits = _forward(model, _inputs(xb, data, device, channels_last), device, amp).float()
+        yb = yb.to(device)
+        wrong1 += int((logits.argmax(1) != yb).sum())
+        if k5:
+            top5 = logits.topk(5, dim=1).indices
+            wrong5 += int((top5 != yb[:, None]).all(1).sum())
+    n = max(len(y), 1)
+    return wrong1 / n, (wrong5 / n if k5 else None)
+
+
+def _inputs(xb: Tensor, data: DatasetSplits, device: torch.device, channels_last: bool) -> Tensor:
+    x = normalize(xb.to(device, non_blocking=True), data.mean, data.std)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def _forward(model: nn.Module, x: Tensor, device: torch.device, amp: bool) -> Tensor:
+    if amp and device.type == "cuda":
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            return model(x)
+    return model(x)
+
+
+def _peak_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    # ru_maxrss is KiB on Linux, bytes on macOS: the process-wide peak resident set.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def prepare_model(spec: NetSpec, config: TrainConfig, seed: int, device: torch.device) -> nn.Module:
+    """The freshly initialised model for a seed, on the device, in the configured layout."""
+    torch.manual_seed(seed)
+    model = build_model(spec, form=config.form, zero_init_residual=config.zero_init_residual)
+    model = model.to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
+    """SGD with momentum; no weight decay on BN parameters and biases (1-d tensors)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.SGD(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+    )
+
+
+def train_run(
+    spec: NetSpec,
+    data: DatasetSplits,
+    config: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device,
+    run_dir: Path,
+    on_epoch: EpochCallback,
+    on_step: StepCallback | None = None,
+    budget_epochs: int | None = None,
+    warn: Callable[[str], None] = lambda msg: warnings.warn(msg, stacklevel=2),
+) -> RunOutcome:
+    """Train (or resume) one run; every finished epoch is checkpointed, then reported."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = prepare_model(spec, config, seed, device)
+    optimizer = make_optimizer(model, config)
+    start_epoch, epochs = 0, budget_epochs or config.epochs
+    state = latest_good_checkpoint(run_dir, warn=warn)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, epochs = int(state["epoch"]), int(state["budget_epochs"])
+    step_model: nn.Module = torch.compile(model) if config.compile else model  # type: ignore[assignment]
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    steps = math.ceil(len(data.y_train) / config.batch_size)
+    pad = default_pad(data.image_size)
+    if epochs is None:  # a time budget: the schedule needs its length before the first step
+        assert config.time_budget is not None
+        per_epoch = estimate_epoch_seconds(step_model, optimizer, loss_fn, data, config, device)
+        epochs = max(1, int(config.time_budget // per_epoch))
+    epoch = start_epoch
+    while epoch < epochs:
+        try:
+            metrics = _train_epoch(
+                step_model,
+                model,
+                optimizer,
+                loss_fn,
+                data,
+                config,
+                seed=seed,
+                epoch=epoch,
+                epochs=epochs,
+                steps=steps,
+                pad=pad,
+                device=device,
+                on_step=on_step,
+            )
+        except torch.cuda.OutOfMemoryError as exc:
+            reason = f"CUDA out of memory at epoch {epoch + 1}: {str(exc).splitlines()[0]}"
+            return RunOutcome("failed", reason, epoch, epochs)
+        if metrics is None:
+            return RunOutcome("diverged", f"non-finite loss in epoch {epoch + 1}", epoch, epochs)
+        epoch += 1
+        save_checkpoint(
+            checkpoint_path(run_dir, epoch),
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch,
+                "budget_epochs": epochs,
+                "spec": spec.to_dict(),
+                "seed": seed,
+                "config": config.to_dict(),
+            },
+        )
+        _prune(run_dir)
+        on_epoch({"epoch": epoch, "budget_epochs": epochs, **metrics})
+    return RunOutcome("finished", None, epoch, epochs)
+
+
+def estimate_epoch_seconds(
+    step_model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    data: DatasetSplits,
+    config: TrainConfig,
+    device: torch.device,
+    probe_steps: int = 3,
+) -> float:
+    """Seconds one epoch will take, timed on a few steps whose updates are then undone."""
+    saved = (
+        {k: v.clone() for k, v in step_model.state_dict().items()},
+        copy.deepcopy(optimizer.state_dict()),
+    )
+    step_model.train()
+    batches = iterate_batches(
+        data.x_train, data.y_train, config.batch_size, shuffle=False, generator=None
+    )
+    timings: list[float] = []
+    for i, (xb, yb) in enumerate(batches):
+        if i > probe_steps:
+            break
+        start = time.perf_counter()
+        loss = loss_fn(
+            _forward(
+                step_model, _inputs(xb, data, device, config.channels_last), device, config.amp
+            ).float(),
+            yb.to(device),
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i > 0:  # the first step pays one-off set-up costs
+            timings.append(time.perf_counter() - start)
+    step_model.load_state_dict(saved[0])
+    optimizer.load_state_dict(saved[1])
+    per_image = (sorted(timings)[len(timings) // 2] if timings else 0.0) / config.batch_size
+    # Evaluation is a forward pass only, about a third of a training step per image.
+    images = len(data.y_train) + (len(data.y_val) + len(data.y_test)) / 3
+    return max(per_image * images, 1e-3)
+
+
+def _train_epoch(
+    step_model: nn.Module,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    data: DatasetSplits,
+    config: TrainConfig,
+    *,
+    seed: int,
+    epoch: int,
+    epochs: int,
+    steps: int,
+    pad: int,
+    device: torch.device,
+    on_step: StepCallback | None,
+) -> dict[str, Any] | None:
+    """One epoch of SGD and the evaluations after it; None when the loss is not finite."""
+    generator = _generator(seed, epoch)
+    step_model.train()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    loss_sum = torch.zeros((), device=device)
+    wrong = torch.zeros((), device=device, dtype=torch.long)
+    seen, lr = 0, config.lr
+    start = time.perf_counter()
+    batches = iterate_batches(
+        data.x_train, data.y_train, config.batch_size, shuffle=True, generator=generator
+    )
+    for step, (xb, yb) in enumerate(batches):
+        lr = lr_at(config, epoch, step, steps, epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        if config.augment:
+            xb = augment(xb, pad=pad, flip=data.flip, generator=generator)
+        x = _inputs(xb, data, device, config.channels_last)
+        yb = yb.to(device, non_blocking=True)
+        logits = _forward(step_model, x, device, config.amp)
+        loss = loss_fn(logits.float(), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(yb)
+        wrong += (logits.detach().argmax(1) != yb).sum()
+        seen += len(yb)
+        if on_step is not None:
+            on_step(epoch, step, float(loss.detach()) if device.type == "cpu" else math.nan)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    train_s = time.perf_counter() - start
+    train_loss = float(loss_sum) / max(seen, 1)
+    if not math.isfinite(train_loss):
+        return None
+    kw: dict[str, Any] = {
+        "batch_size": max(config.batch_size, 256),
+        "device": device,
+        "channels_last": config.channels_last,
+        "amp": config.amp,
+    }
+    val_error, _ = evaluate(model, data.x_val, data.y_val, data, **kw)
+    test_error, test_top5 = evaluate(model, data.x_test, data.y_test, data, **kw)
+    return {
+        "train_loss": train_loss,
+        "train_error": float(wrong) / max(seen, 1),
+        "val_error": val_error,
+        "test_error": test_error,
+        "test_top5_error": test_top5,
+        "images_per_s": seen / max(train_s, 1e-9),
+        "wall_s": time.perf_counter() - start,
+        "peak_mem_bytes": _peak_memory(device),
+        "lr": lr,
+    }
+
+
+def iter_epochs_of(run_dir: Path) -> Iterator[int]:
+    """Epochs that have a checkpoint on disk (for inspection and tests)."""
+    for path in sorted(run_dir.glob("epoch-*.ckpt")):
+        yield int(path.stem.split("-")[1])

@@ -1,0 +1,171 @@
+"""The training loop: schedule, checkpoints, determinism, resume, divergence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from archlab.data import DatasetSplits, load_dataset
+from archlab.errors import ArchlabError
+from archlab.space import make_spec, with_overrides
+from archlab.train import (
+    TrainConfig,
+    checkpoint_path,
+    latest_good_checkpoint,
+    load_checkpoint,
+    lr_at,
+    resolve_device,
+    save_checkpoint,
+    train_run,
+)
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def digits() -> DatasetSplits:
+    return load_dataset("digits", limit=400)
+
+
+def _spec(data: DatasetSplits, cardinality: int = 2):  # type: ignore[no-untyped-def]
+    spec = make_spec("cifar", 11, cardinality, 16, width_multiplier=0.125)
+    return with_overrides(spec, num_classes=data.num_classes, input_size=data.image_size)
+
+
+def _train(data: DatasetSplits, run_dir: Path, config: TrainConfig, seed: int = 0) -> list[dict]:
+    epochs: list[dict[str, Any]] = []
+    outcome = train_run(_spec(data), data, config, seed=seed, device=CPU, run_dir=run_dir,
+                        on_epoch=epochs.append)  # fmt: skip
+    assert outcome.status == "finished", outcome
+    return epochs
+
+
+def _strip_timing(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    timing = {"images_per_s", "wall_s", "peak_mem_bytes"}
+    return [{k: v for k, v in r.items() if k not in timing} for r in rows]
+
+
+def test_config_validation_and_key() -> None:
+    with pytest.raises(ArchlabError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ArchlabError, match="time budget"):
+        TrainConfig(epochs=None, time_budget=-1)
+    with pytest.raises(ArchlabError, match="budget"):
+        TrainConfig(epochs=None, time_budget=None)
+    with pytest.raises(ArchlabError, match="schedule"):
+        TrainConfig(schedule="linear")
+    assert TrainConfig().key() == TrainConfig(compile=True, channels_last=False).key()
+    assert TrainConfig().key() != TrainConfig(lr=0.05).key()
+
+
+def test_lr_schedules() -> None:
+    cosine = TrainConfig(epochs=10, warmup_epochs=1, lr=0.1)
+    assert lr_at(cosine, 0, 0, 10, 10) == pytest.approx(0.01)
+    assert lr_at(cosine, 0, 9, 10, 10) == pytest.approx(0.1)
+    assert lr_at(cosine, 1, 0, 10, 10) == pytest.approx(0.1)
+    assert lr_at(cosine, 9, 9, 10, 10) < 0.005
+    step = TrainConfig(epochs=300, schedule="step", warmup_epochs=0, lr=0.1)
+    # Sec. 5.3: divided by 10 at epochs 150 and 225 of 300.
+    assert lr_at(step, 149, 0, 1, 300) == pytest.approx(0.1)
+    assert lr_at(step, 150, 0, 1, 300) == pytest.approx(0.01)
+    assert lr_at(step, 225, 0, 1, 300) == pytest.approx(0.001)
+
+
+def test_checkpoint_round_trip_and_corruption(tmp_path: Path) -> None:
+    path = tmp_path / "epoch-0001.ckpt"
+    save_checkpoint(path, {"epoch": 1, "w": torch.arange(5)})
+    state = load_checkpoint(path)
+    assert state is not None and torch.equal(state["w"], torch.arange(5))
+    assert not list(tmp_path.glob("*.tmp"))
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-10])  # truncated
+    assert load_checkpoint(path) is None
+    path.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))  # one flipped bit
+    assert load_checkpoint(path) is None
+    assert load_checkpoint(tmp_path / "missing.ckpt") is None
+
+
+def test_latest_good_checkpoint_falls_back(tmp_path: Path) -> None:
+    save_checkpoint(checkpoint_path(tmp_path, 1), {"epoch": 1})
+    save_checkpoint(checkpoint_path(tmp_path, 2), {"epoch": 2})
+    checkpoint_path(tmp_path, 2).write_bytes(b"garbage")
+    warnings: list[str] = []
+    state = latest_good_checkpoint(tmp_path, warn=warnings.append)
+    assert state is not None and state["epoch"] == 1
+    assert len(warnings) == 1 and "corrupt" in warnings[0]
+
+
+def test_same_seed_is_bit_identical(digits: DatasetSplits, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=2, batch_size=64)
+    first = _train(digits, tmp_path / "a", config)
+    second = _train(digits, tmp_path / "b", config)
+    assert _strip_timing(first) == _strip_timing(second)
+    other = _train(digits, tmp_path / "c", config, seed=1)
+    assert _strip_timing(other) != _strip_timing(first)
+
+
+def test_resume_continues_exactly(digits: DatasetSplits, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=3, batch_size=64)
+    whole = _train(digits, tmp_path / "whole", config)
+    part = tmp_path / "part"
+    _train(digits, part, TrainConfig(epochs=3, batch_size=64))
+    # Pretend the process died after epoch 1: only the first checkpoint survives.
+    save_checkpoint(checkpoint_path(part, 1), load_checkpoint(checkpoint_path(part, 2)) or {})
+    for later in (2, 3):
+        checkpoint_path(part, later).unlink(missing_ok=True)
+    first_only = tmp_path / "first"
+    first_only.mkdir()
+    # A clean interruption: train one epoch of a 3-epoch run, then resume.
+    seen: list[dict[str, Any]] = []
+
+    def stop_after_one(metrics: dict[str, Any]) -> None:
+        seen.append(metrics)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(_spec(digits), digits, config, seed=0, device=CPU, run_dir=first_only,
+                  on_epoch=stop_after_one)  # fmt: skip
+    resumed = _train(digits, first_only, config)
+    assert [m["epoch"] for m in resumed] == [2, 3]
+    assert _strip_timing(seen + resumed) == _strip_timing(whole)
+
+
+def test_divergence_is_reported(digits: DatasetSplits, tmp_path: Path) -> None:
+    outcome = train_run(_spec(digits), digits, TrainConfig(epochs=2, lr=1e6, warmup_epochs=0),
+                        seed=0, device=CPU, run_dir=tmp_path, on_epoch=lambda m: None)  # fmt: skip
+    assert outcome.status == "diverged"
+    assert "non-finite loss in epoch" in (outcome.reason or "")
+
+
+def test_time_budget_sets_the_epoch_count(digits: DatasetSplits, tmp_path: Path) -> None:
+    epochs: list[dict[str, Any]] = []
+    config = TrainConfig(epochs=None, time_budget=0.5, batch_size=64)
+    outcome = train_run(_spec(digits), digits, config, seed=0, device=CPU, run_dir=tmp_path,
+                        on_epoch=epochs.append)  # fmt: skip
+    assert outcome.status == "finished"
+    assert outcome.budget_epochs >= 1
+    assert [m["epoch"] for m in epochs] == list(range(1, outcome.budget_epochs + 1))
+
+
+def test_devices() -> None:
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ArchlabError, match="device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ArchlabError, match="CUDA"):
+            resolve_device("cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_run_with_bf16(digits: DatasetSplits, tmp_path: Path) -> None:
+    epochs: list[dict[str, Any]] = []
+    cuda = torch.device("cuda")
+    outcome = train_run(_spec(digits), digits.to(cuda), TrainConfig(epochs=2), seed=0,
+                        device=cuda, run_dir=tmp_path, on_epoch=epochs.append)  # fmt: skip
+    assert outcome.status == "finished" and len(epochs) == 2
+    assert epochs[-1]["peak_mem_bytes"] > 0
