@@ -1,0 +1,105 @@
+"""`archlab train-candidates` through the entry point: a real run, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+Cli = Callable[..., tuple[int, str, str]]
+TINY = ["--cardinalities", "1,2", "--depth", "11", "--width-multiplier", "0.125", "--limit", "200"]
+
+
+def test_train_then_results(cli: Cli, tmp_path: Path) -> None:
+    store = str(tmp_path / "runs.db")
+    code, out, err = cli("train-candidates", *TINY, "--epochs", "1", "--store", store, "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert [r["status"] for r in summary["runs"]] == ["finished", "finished"]
+    code, out, _ = cli("results", "--store", store, "--json")
+    rows = json.loads(out)
+    assert code == 0 and {r["cardinality"] for r in rows} == {1, 2}
+    assert all(r["epochs"] == 1 and 0 <= r["val_error"] <= 1 for r in rows)
+
+
+def test_candidates_file_from_space_json(cli: Cli, tmp_path: Path) -> None:
+    code, out, _ = cli("space", "--template", "cifar", "--depth", "11", "--cardinalities", "2",
+                       "--width-multiplier", "0.125", "--json")  # fmt: skip
+    assert code == 0
+    path = tmp_path / "cands.json"
+    path.write_text(out)
+    code, out, err = cli("train-candidates", "--candidates", str(path), "--epochs", "1",
+                         "--limit", "200", "--store", str(tmp_path / "s.db"), "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["runs"][0]["name"] == "resnext11_2x5d_w0.125"
+
+
+def _truncated_cifar(root: Path) -> Path:
+    root.mkdir()
+    batch = {b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 3]}
+    for i in range(1, 6):
+        (root / f"data_batch_{i}").write_bytes(pickle.dumps(batch))
+    (root / "test_batch").write_bytes(pickle.dumps(batch)[:50])
+    return root
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--dataset", "cifar10:/nonexistent/cifar"], "/nonexistent/cifar"),
+        (["--dataset", "mnist:/tmp"], "mnist"),
+        (["--dataset", "npz:WRONG"], "npz"),
+        (["--dataset", "cifar10:TRUNC"], "test_batch"),
+        (["--epochs", "0"], "epochs"),
+        (["--time-budget", "-5"], "time budget"),
+        (["--seeds", ""], "--seeds"),
+        (["--store", "/nonexistent-dir/x.db"], "does not exist"),
+        (["--device", "tpu"], "device"),
+    ],
+)
+def test_bad_input_is_one_line(cli: Cli, tmp_path: Path, extra: list[str], fragment: str) -> None:
+    wrong = tmp_path / "wrong.npz"
+    wrong.write_text("this is not an npz file")
+    trunc = _truncated_cifar(tmp_path / "cifar")
+    extra = [e.replace("WRONG", str(wrong)).replace("TRUNC", str(trunc)) for e in extra]
+    args = [*TINY, "--epochs", "1", "--store", str(tmp_path / "s.db"), *extra]
+    code, out, err = cli("train-candidates", *args)
+    assert code == 2, (out, err)
+    assert "Traceback" not in out + err
+    assert len(err.strip().splitlines()) == 1 and fragment in err
+
+
+def test_no_candidates_and_unknown_model(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli("train-candidates", "--store", str(tmp_path / "s.db"))
+    assert code == 2 and "no candidates" in err
+    code, _, err = cli("train-candidates", "--models", "resnext29_3x3d",
+                       "--store", str(tmp_path / "s.db"))  # fmt: skip
+    assert code == 2 and "valid:" in err
+    code, _, err = cli("train-candidates", "--candidates", str(tmp_path / "none.json"),
+                       "--store", str(tmp_path / "s.db"))  # fmt: skip
+    assert code == 2 and "none.json" in err
+
+
+def test_unwritable_store_dir(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import archlab.run as run_module
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    # Root ignores permission bits, so the check itself is what is exercised here.
+    monkeypatch.setattr(run_module.os, "access", lambda path, mode: Path(path) != locked)
+    code, _, err = cli("train-candidates", *TINY, "--store", str(locked / "s.db"))
+    assert code == 2 and "not writable" in err
+
+
+def test_existing_store_is_never_damaged_by_bad_input(cli: Cli, tmp_path: Path) -> None:
+    store = str(tmp_path / "s.db")
+    assert cli("train-candidates", *TINY, "--epochs", "1", "--store", store)[0] == 0
+    before = json.loads(cli("results", "--store", store, "--json")[1])
+    code, _, _ = cli("train-candidates", *TINY, "--epochs", "1", "--store", store,
+                     "--dataset", "cifar10:/nonexistent")  # fmt: skip
+    assert code == 2
+    assert json.loads(cli("results", "--store", store, "--json")[1]) == before

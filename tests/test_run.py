@@ -1,0 +1,166 @@
+"""The local executor: store, resume after kill -9, corrupt checkpoints, local failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from archlab.complexity import totals
+from archlab.data import DatasetSplits, load_dataset
+from archlab.errors import ArchlabError
+from archlab.progress import NullReporter
+from archlab.run import train_candidates
+from archlab.space import make_spec, with_overrides
+from archlab.store import Store
+from archlab.train import TrainConfig, checkpoint_path
+
+TINY = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2)]
+
+
+@pytest.fixture(scope="module")
+def digits() -> DatasetSplits:
+    return load_dataset("digits", limit=300)
+
+
+def test_runs_are_stored_and_rerun_skips_them(digits: DatasetSplits, tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    config = TrainConfig(epochs=2, batch_size=64)
+    summary = train_candidates(TINY, config=config, seeds=(0, 1), device="cpu",
+                               store_path=store, data=digits)  # fmt: skip
+    assert [r.status for r in summary.results] == ["finished"] * 4
+    frame = Store(store, create=False).results_frame()
+    assert len(frame) == 4 and set(frame.epochs) == {2}
+    for spec in TINY:
+        fitted = with_overrides(spec, num_classes=10, input_size=8)
+        assert set(frame[frame.name == spec.name].macs) == {totals(fitted)[0]}
+    again = train_candidates(TINY, config=config, seeds=(0, 1), device="cpu",
+                             store_path=store, data=digits)  # fmt: skip
+    assert all(r.skipped for r in again.results)
+    assert len(Store(store, create=False).epochs_frame()) == 8
+    logs = sorted((tmp_path / "work").glob("run-*/log.jsonl"))
+    assert len(logs) == 4 and '"event": "epoch"' in logs[0].read_text()
+
+
+def test_diverging_candidate_beside_a_healthy_one(digits: DatasetSplits, tmp_path: Path) -> None:
+    healthy = train_candidates(TINY[:1], config=TrainConfig(epochs=1), device="cpu",
+                               store_path=tmp_path / "s.db", data=digits)  # fmt: skip
+    wild = train_candidates(TINY, config=TrainConfig(epochs=2, lr=1e6, warmup_epochs=0),
+                            device="cpu", store_path=tmp_path / "s.db", data=digits)  # fmt: skip
+    assert healthy.results[0].status == "finished"
+    assert {r.status for r in wild.results} == {"diverged"}
+    statuses = sorted(Store(tmp_path / "s.db", create=False).results_frame().status)
+    assert statuses == ["diverged", "diverged", "finished"]
+    assert not wild.any_failed
+
+
+def test_failure_stays_local(digits: DatasetSplits, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import archlab.run as run_module
+
+    real = run_module.train_run
+
+    def flaky(spec, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if spec.cardinality == 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(run_module, "train_run", flaky)
+    summary = train_candidates(TINY, config=TrainConfig(epochs=1), device="cpu",
+                               store_path=tmp_path / "s.db", data=digits)  # fmt: skip
+    assert [r.status for r in summary.results] == ["failed", "finished"]
+    assert "out of memory" in (summary.results[0].reason or "")
+    assert summary.any_failed
+    # A rerun retries the failed run and keeps the finished one.
+    monkeypatch.setattr(run_module, "train_run", real)
+    again = train_candidates(TINY, config=TrainConfig(epochs=1), device="cpu",
+                             store_path=tmp_path / "s.db", data=digits)  # fmt: skip
+    assert [(r.status, r.skipped) for r in again.results] == [("finished", False),
+                                                               ("finished", True)]  # fmt: skip
+
+
+def test_corrupt_checkpoint_restarts_from_the_previous(digits: DatasetSplits,
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    store = tmp_path / "s.db"
+    config = TrainConfig(epochs=3, batch_size=64)
+    train_candidates(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
+    reference = Store(store, create=False).epochs_frame()
+    run_dir = next((tmp_path / "work").glob("run-*"))
+    # Simulate a crash in epoch 3 whose checkpoint was then damaged on disk.
+    with Store(store) as s:
+        run = s.runs()[0]
+        s.truncate_epochs(run.id, 2)
+        s.finish_run(run.id, "interrupted", "test")
+    checkpoint_path(run_dir, 3).unlink()
+    checkpoint_path(run_dir, 2).write_bytes(b"\x00" * 100)
+    messages: list[str] = []
+
+    class Collect(NullReporter):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    summary = train_candidates(TINY[:1], config=config, device="cpu", store_path=store,
+                               data=digits, reporter=Collect())  # fmt: skip
+    assert summary.results[0].status == "finished"
+    assert any("corrupt" in m for m in messages)
+    after = Store(store, create=False).epochs_frame()
+    assert list(after.epoch) == [1, 2, 3]
+    cols = ["train_loss", "val_error", "test_error"]
+    assert after[cols].equals(reference[cols])  # epochs 2 and 3 redone bit for bit
+
+
+def _epochs_in(store: Path) -> int:
+    if not store.exists():
+        return 0
+    with sqlite3.connect(store, timeout=10) as db:
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+
+def test_resume_after_kill_9(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    cmd = [sys.executable, "-m", "archlab.cli.main", "train-candidates", "--cardinalities",
+           "1,2", "--depth", "11", "--width-multiplier", "0.125", "--epochs", "6",
+           "--batch-size", "32", "--limit", "400", "--seeds", "0", "--device", "cpu",
+           "--quiet", "--store", str(store)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while _epochs_in(store) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Store(store) as s:
+        assert any(r.status == "running" for r in s.runs())  # left behind by the dead process
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with Store(store, create=False) as s:
+        runs = s.runs()
+        assert len(runs) == 2 and {r.status for r in runs} == {"finished"}
+        epochs = s.epochs_frame()
+    assert len(epochs) == 12
+    assert not epochs.duplicated(["run_id", "epoch"]).any()
+    for _, group in epochs.groupby("run_id"):
+        assert list(group.epoch) == [1, 2, 3, 4, 5, 6]
+
+
+def test_bad_store_paths(digits: DatasetSplits, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=1)
+    with pytest.raises(ArchlabError, match="does not exist"):
+        train_candidates(TINY, config=config, store_path=tmp_path / "no" / "s.db", data=digits)
+    with pytest.raises(ArchlabError, match="directory"):
+        train_candidates(TINY, config=config, store_path=tmp_path, data=digits)
+    with pytest.raises(ArchlabError, match="no candidates"):
+        train_candidates([], config=config, store_path=tmp_path / "s.db", data=digits)
+    with pytest.raises(ArchlabError, match="too small"):
+        imagenet = make_spec("imagenet", 26, 2, 4, width_multiplier=0.125)
+        train_candidates([imagenet], config=config, store_path=tmp_path / "s.db", data=digits)
