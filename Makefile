@@ -30,7 +30,7 @@ lint: setup
 	$(PY) -m mypy archlab cli
 
 bench: setup
-	$(PY) benchmarks/bench_complexity.py
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf .venv

@@ -160,32 +160,44 @@ def block_layers(block: BlockSpec, h: int) -> tuple[list[LayerCount], int]:
     return rows, h2
 
 
-def iter_layers(spec: NetSpec, input_size: int | None = None) -> Iterator[LayerCount]:
-    """Every counted layer of the spec in forward order, at ``input_size`` (default: the spec's)."""
-    h = spec.input_size if input_size is None else input_size
+def _check_input_size(h: object) -> int:
     if isinstance(h, bool) or not isinstance(h, int) or h < 1:
         raise SpecError(f"input_size must be a positive integer, got {h!r}")
-    if spec.template == "imagenet":
-        conv, bn, h = _conv("conv1", IN_CHANNELS, spec.stem_width, 7, 2, 1, h)
-        yield conv
-        yield bn
-        if h < 2:
-            raise SpecError("input too small: the stem max pool would downsample a 1x1 map")
-        h_pool = conv_out_size(h, 3, 2, 1)
-        c = spec.stem_width
-        yield LayerCount("maxpool", "maxpool", c, c, 3, 2, 1, h, h_pool, 0, 0, c * h_pool * h_pool)
-        h = h_pool
-    else:
+    return h
+
+
+def stem_layers(spec: NetSpec, h: int) -> tuple[list[LayerCount], int]:
+    """Rows of the stem: Table 1's 7x7/2 conv + 3x3/2 max pool, or Sec. 5.3's 3x3 conv."""
+    if spec.template != "imagenet":
         conv, bn, h = _conv("conv1", IN_CHANNELS, spec.stem_width, 3, 1, 1, h)
-        yield conv
-        yield bn
+        return [conv, bn], h
+    conv, bn, h = _conv("conv1", IN_CHANNELS, spec.stem_width, 7, 2, 1, h)
+    if h < 2:
+        raise SpecError("input too small: the stem max pool would downsample a 1x1 map")
+    h_pool = conv_out_size(h, 3, 2, 1)
+    c = spec.stem_width
+    pool = LayerCount("maxpool", "maxpool", c, c, 3, 2, 1, h, h_pool, 0, 0, c * h_pool * h_pool)
+    return [conv, bn, pool], h_pool
+
+
+def head_layers(spec: NetSpec, h: int) -> list[LayerCount]:
+    """Rows of global average pooling and the fc classifier."""
+    c, n = final_width(spec), spec.num_classes
+    return [
+        LayerCount("avgpool", "avgpool", c, c, h, 1, 1, h, 1, 0, 0, 0),
+        LayerCount("fc", "fc", c, n, 1, 1, 1, 1, 1, fc_macs(c, n), fc_params(c, n), n),
+    ]
+
+
+def iter_layers(spec: NetSpec, input_size: int | None = None) -> Iterator[LayerCount]:
+    """Every counted layer of the spec in forward order, at ``input_size`` (default: the spec's)."""
+    h = _check_input_size(spec.input_size if input_size is None else input_size)
+    rows, h = stem_layers(spec, h)
+    yield from rows
     for block in iter_blocks(spec):
         rows, h = block_layers(block, h)
         yield from rows
-    c = final_width(spec)
-    yield LayerCount("avgpool", "avgpool", c, c, h, 1, 1, h, 1, 0, 0, 0)
-    n = spec.num_classes
-    yield LayerCount("fc", "fc", c, n, 1, 1, 1, 1, 1, fc_macs(c, n), fc_params(c, n), n)
+    yield from head_layers(spec, h)
 
 
 def complexity(spec: NetSpec, input_size: int | None = None) -> Complexity:
@@ -202,13 +214,28 @@ def complexity(spec: NetSpec, input_size: int | None = None) -> Complexity:
 
 
 def totals(spec: NetSpec, input_size: int | None = None) -> tuple[int, int, int]:
-    """(MACs, params, acts) without keeping the rows: the streaming path for big enumerations."""
-    macs = params = acts = 0
-    for row in iter_layers(spec, input_size):
-        macs += row.macs
-        params += row.params
-        acts += row.acts
-    return macs, params, acts
+    """(MACs, params, acts) without keeping the rows: the fast path for big enumerations.
+
+    Same rows as :func:`iter_layers`; blocks repeated inside a stage (same shapes, same input
+    size) are summed once per call, which makes a 101-layer spec cost about as much as a 50.
+    """
+    h = _check_input_size(spec.input_size if input_size is None else input_size)
+    rows, h = stem_layers(spec, h)
+    sums = [_sum(rows)]
+    seen: dict[tuple[int, int, int, int, int, int], tuple[tuple[int, int, int], int]] = {}
+    for block in iter_blocks(spec):
+        key = (block.w_in, block.w_out, block.w_b, block.groups, block.stride, h)
+        if key not in seen:
+            block_rows, h_out = block_layers(block, h)
+            seen[key] = (_sum(block_rows), h_out)
+        block_sum, h = seen[key]
+        sums.append(block_sum)
+    sums.append(_sum(head_layers(spec, h)))
+    return sum(m for m, _, _ in sums), sum(p for _, p, _ in sums), sum(a for _, _, a in sums)
+
+
+def _sum(rows: list[LayerCount]) -> tuple[int, int, int]:
+    return sum(r.macs for r in rows), sum(r.params for r in rows), sum(r.acts for r in rows)
 
 
 def template_block_params(spec: NetSpec) -> int:

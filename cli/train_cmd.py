@@ -188,7 +188,7 @@ def train_candidates_cmd(
     if as_json:
         print_json(_summary_dict(summary))
     else:
-        _print_summary(summary)
+        print_summary(summary)
     return 1 if summary.any_failed else 0
 
 
@@ -200,7 +200,8 @@ def _summary_dict(summary: Summary) -> dict[str, Any]:
     }
 
 
-def _print_summary(summary: Summary) -> None:
+def print_summary(summary: Summary) -> None:
+    """The runs table and where results went."""
     rows = [
         [
             r.name,

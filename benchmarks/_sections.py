@@ -1,0 +1,42 @@
+"""Shared by the benchmark scripts: each owns one marked section of reports/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS_MD = ROOT / "reports" / "benchmarks.md"
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The start and end markers of a script's section."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
+    """Replace section ``name`` in ``path`` (or append it); other sections stay as they are."""
+    start, end = markers(name)
+    block = f"{start}\n{body.strip()}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def machine_line() -> str:
+    """Where and when a benchmark ran, in one line."""
+    import torch
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; torch {torch.__version__}, "
+        f"{platform.platform()}, {os.cpu_count()} CPUs, load average {load:.2f} at the end"
+    )
