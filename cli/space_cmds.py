@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import Annotated, TypeVar
 
+import pandas as pd
 import typer
 
 import archlab
+from archlab.sampling import Band, default_space, load_space, sample_space
 from archlab.solver import Match
 
 from ._common import console, fmt, parse_band, parse_int_list, print_json, table
+
+T = TypeVar("T")
 
 TemplateOpt = Annotated[
     str, typer.Option("--template", help="imagenet (Table 1) or cifar (Sec. 5.3).")
@@ -100,37 +106,132 @@ def _print_match(match: Match) -> None:
 
 
 def space_cmd(
-    depth: Annotated[str, typer.Option("--depth", help="Depth or comma list, e.g. 50,101.")] = "50",
+    depth: Annotated[
+        str | None,
+        typer.Option("--depth", help="Depth or comma list, e.g. 50,101 (default 50; cifar: 29)."),
+    ] = None,
     cardinalities: Annotated[
-        str, typer.Option("--cardinalities", help="Comma list of C, e.g. 1,2,4,8,32.")
-    ] = "1,2,4,8,32",
+        str | None,
+        typer.Option(
+            "--cardinalities",
+            help="Comma list of C (default 1,2,4,8,32; --sample: powers of two 1..64).",
+        ),
+    ] = None,
     bottleneck_widths: Annotated[
         str | None,
-        typer.Option("--bottleneck-widths", help="Comma list of d (a grid); default: solve d."),
+        typer.Option(
+            "--bottleneck-widths",
+            help="Comma list of d (a grid); default: solve d (--sample: log-uniform 1..64).",
+        ),
     ] = None,
-    template: TemplateOpt = "imagenet",
-    complexity: ComplexityOpt = 1.0,
-    scope: ScopeOpt = "block",
-    width_multiplier: MultOpt = 1.0,
+    template: Annotated[
+        str | None,
+        typer.Option("--template", help="imagenet (Table 1, the default) or cifar (Sec. 5.3)."),
+    ] = None,
+    complexity: Annotated[
+        float | None,
+        typer.Option(
+            "--complexity", help="Target as a multiple of the ResNet baseline (default 1)."
+        ),
+    ] = None,
+    scope: Annotated[
+        str | None,
+        typer.Option("--scope", help="block (default): Eq. 4 conv2-block params; network: MACs."),
+    ] = None,
+    width_multiplier: Annotated[
+        float | None,
+        typer.Option(
+            "--width-multiplier", help="Scale every width (tiny CPU variants; default 1)."
+        ),
+    ] = None,
     macs: Annotated[str | None, typer.Option("--macs", help="Keep MACs in MIN:MAX.")] = None,
     params: Annotated[str | None, typer.Option("--params", help="Keep params in MIN:MAX.")] = None,
+    acts: Annotated[str | None, typer.Option("--acts", help="Keep activations in MIN:MAX.")] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option("--sample", min=1, help="Draw N distinct specs inside the band at random."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed of --sample (default 0): same seed, same specs."),
+    ] = None,
+    space_file: Annotated[
+        Path | None,
+        typer.Option("--space", help="TOML design space for --sample (format: archlab.sampling)."),
+    ] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
 ) -> None:
-    """Enumerate candidates over depth x cardinality with matched (or given) bottleneck widths."""
-    frame = archlab.enumerate_space(
-        depths=parse_int_list(depth, "--depth"),
-        cardinalities=parse_int_list(cardinalities, "--cardinalities"),
-        bottleneck_widths=(
-            parse_int_list(bottleneck_widths, "--bottleneck-widths") if bottleneck_widths else None
-        ),
-        template=template,
-        complexity=complexity,
-        scope=scope,
-        width_multiplier=width_multiplier,
-        macs_band=parse_band(macs, "--macs"),
-        params_band=parse_band(params, "--params"),
-    )
+    """Enumerate candidates over depth x cardinality, or sample them from a space (--sample N)."""
+    bounds = {
+        "macs": parse_band(macs, "--macs"),
+        "params": parse_band(params, "--params"),
+        "acts": parse_band(acts, "--acts"),
+    }
+    if sample is None:
+        _refuse("needs --sample N", ("--seed", seed), ("--space", space_file))
+        frame = archlab.enumerate_space(
+            depths=parse_int_list(_or(depth, "50"), "--depth"),
+            cardinalities=parse_int_list(_or(cardinalities, "1,2,4,8,32"), "--cardinalities"),
+            bottleneck_widths=(
+                parse_int_list(bottleneck_widths, "--bottleneck-widths")
+                if bottleneck_widths
+                else None
+            ),
+            template=_or(template, "imagenet"),
+            complexity=_or(complexity, 1.0),
+            scope=_or(scope, "block"),
+            width_multiplier=_or(width_multiplier, 1.0),
+            macs_band=bounds["macs"],
+            params_band=bounds["params"],
+        )
+        frame = Band().replaced(acts=bounds["acts"]).filter(frame)
+        title = f"{len(frame)} candidates"
+    else:
+        why = "does not apply to --sample (d is drawn, not solved)"
+        _refuse(why, ("--complexity", complexity), ("--scope", scope))
+        if space_file is not None:
+            why = "does not apply with --space (the file describes the space)"
+            shape = ("--depth", depth), ("--cardinalities", cardinalities), ("--template", template)
+            more = (
+                ("--bottleneck-widths", bottleneck_widths),
+                ("--width-multiplier", width_multiplier),
+            )
+            _refuse(why, *shape, *more)
+            space = load_space(space_file).with_band(**bounds)
+        else:
+            space = default_space(
+                _or(template, "imagenet"),
+                _int_tuple(depth, "--depth"),
+                _int_tuple(cardinalities, "--cardinalities"),
+                _int_tuple(bottleneck_widths, "--bottleneck-widths"),
+                width_multiplier=_or(width_multiplier, 1.0),
+            ).with_band(**bounds)
+        result = sample_space(space, sample, 0 if seed is None else seed)
+        print(result.summary(), file=sys.stderr)
+        frame = result.to_frame()
+        title = f"{len(frame)} sampled candidates (seed {result.seed})"
+    _print_frame(frame, title, as_json=as_json, as_csv=as_csv, sampled=sample is not None)
+
+
+def _refuse(why: str, *given: tuple[str, object]) -> None:
+    """A usage error for the first option that was given but does not apply."""
+    for option, value in given:
+        if value is not None:
+            raise typer.BadParameter(f"{option} {why}")
+
+
+def _or(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+def _int_tuple(text: str | None, option: str) -> tuple[int, ...] | None:
+    return None if text is None else tuple(parse_int_list(text, option))
+
+
+def _print_frame(
+    frame: pd.DataFrame, title: str, *, as_json: bool, as_csv: bool, sampled: bool
+) -> None:
     if as_json:
         print_json(frame.to_dict(orient="records"))
     elif as_csv:
@@ -146,10 +247,11 @@ def space_cmd(
             "macs",
             "params",
             "acts",
-            "relative_error",
         ]
+        if not sampled:
+            cols.append("relative_error")
         rows = [[_native(v) for v in r] for r in frame[cols].itertuples(index=False)]
-        console().print(table(f"{len(frame)} candidates", cols, rows))
+        console().print(table(title, cols, rows))
 
 
 def _native(value: object) -> object:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from archlab.cli.train_cmd import read_candidates
+
+from archlab.solver import SPACE_COLUMNS
+from archlab.space import NetSpec, spec_from_dict
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -66,3 +71,113 @@ def test_bad_input_is_one_line_exit_2(cli: Cli, args: tuple[str, ...], fragment:
     assert "Traceback" not in err + out
     assert len(err.strip().splitlines()) == 1
     assert fragment in err
+
+
+# --------------------------------------------------------------------------- space --sample
+
+_SAMPLE = ("space", "--sample", "8", "--template", "cifar", "--depth", "11,20,29")
+_TINY = ("--width-multiplier", "0.25", "--macs", ":5e7")
+
+
+def test_space_sample_json_reads_back_as_candidates(cli: Cli, tmp_path: Path) -> None:
+    code, out, err = cli(*_SAMPLE, *_TINY, "--seed", "3", "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert len(rows) == 8 and len({r["name"] for r in rows}) == 8
+    assert all(r["macs"] <= 5e7 and r["relative_error"] is None for r in rows)
+    assert set(rows[0]) == set(SPACE_COLUMNS)
+    assert err.startswith("kept 8 of ") and "outside the band" in err
+    assert len(err.strip().splitlines()) == 1
+    path = tmp_path / "candidates.json"
+    path.write_text(out)
+    specs = read_candidates(path)
+    assert specs == [spec_from_dict(r["spec"]) for r in rows]
+    assert all(isinstance(s, NetSpec) for s in specs)
+    # Reproducible by seed; another seed draws other specs.
+    assert cli(*_SAMPLE, *_TINY, "--seed", "3", "--json")[1] == out
+    assert cli(*_SAMPLE, *_TINY, "--seed", "4", "--json")[1] != out
+
+
+def test_space_sample_table_and_csv(cli: Cli) -> None:
+    code, out, err = cli(*_SAMPLE, *_TINY, "--acts", ":1e6")
+    assert code == 0, err
+    assert "8 sampled candidates (seed 0)" in out and "relative_error" not in out
+    code, out, _ = cli(*_SAMPLE, *_TINY, "--csv")
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].startswith("name,") and len(lines) == 9
+
+
+def test_space_sample_from_a_file_with_band_override(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "space.toml"
+    path.write_text(
+        'template = "cifar"\ndepth = [11, 20]\nwidth_multiplier = 0.25\n'
+        '[cardinality]\nsampler = "pow2"\nlow = 1\nhigh = 16\n'
+        '[bottleneck_width]\nsampler = "log-uniform"\nlow = 1\nhigh = 64\n'
+        "[band]\nmacs = [1e6, 1e9]\n"
+    )
+    code, out, err = cli("space", "--sample", "5", "--space", str(path), "--json")
+    assert code == 0, err
+    assert all(r["depth"] in (11, 20) for r in json.loads(out))
+    code, out, err = cli(
+        "space", "--sample", "5", "--space", str(path), "--params", ":1.5e5", "--json"
+    )
+    assert code == 0, err
+    rows = json.loads(out)
+    assert len(rows) == 5 and all(r["params"] <= 1.5e5 and r["macs"] >= 1e6 for r in rows)
+
+
+def test_space_grid_acts_band(cli: Cli) -> None:
+    code, out, _ = cli("space", "--acts", ":1.3e7", "--json")
+    rows = json.loads(out)
+    assert code == 0
+    assert [r["name"] for r in rows] == ["resnet50", "resnext50_2x40d", "resnext50_4x24d"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("space", "--sample", "0"), "--sample"),
+        (("space", "--sample", "x"), "--sample"),
+        (("space", "--sample", "3", "--macs", "1e15:"), "empty band: macs must be >= 1e+15"),
+        (("space", "--sample", "3", "--acts", ":10"), "empty band: acts must be <= 10"),
+        (("space", "--sample", "3", "--macs", "5:1"), "--macs"),
+        (("space", "--sample", "3", "--acts", "1"), "--acts"),
+        (("space", "--sample", "2", "--macs", "4e9:4.0000001e9"), "too narrow"),
+        (("space", "--sample", "3", "--depth", "51"), "no imagenet template depth"),
+        (("space", "--sample", "3", "--space", "/nonexistent/space.toml"), "not found"),
+        (("space", "--seed", "3"), "--seed needs --sample"),
+        (("space", "--space", "x.toml"), "--space needs --sample"),
+        (("space", "--sample", "3", "--complexity", "2"), "--complexity does not apply"),
+        (("space", "--sample", "3", "--scope", "network"), "--scope does not apply"),
+    ],
+)
+def test_sample_bad_input_is_one_line_exit_2(
+    cli: Cli, args: tuple[str, ...], fragment: str
+) -> None:
+    code, out, err = cli(*args)
+    assert code == 2
+    assert "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
+    assert fragment in err
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("template = \n", "not valid TOML"),
+        ('template = "cifar"\ncardinality = 1\nbottleneck_width = 1\nstages = 3\n', "'stages'"),
+        ('template = "cifar"\ndepth = 29\nbottleneck_width = 1\n', "'cardinality'"),
+        ('template = "cifar"\ndepth = 29\ncardinality = 1\nbottleneck_width = [2.5]\n', "integer"),
+    ],
+)
+def test_malformed_space_file_is_one_line_exit_2(
+    cli: Cli, tmp_path: Path, text: str, fragment: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    code, out, err = cli("space", "--sample", "3", "--space", str(path))
+    assert code == 2 and "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
+    assert str(path) in err and fragment in err
+    code, _, err = cli("space", "--sample", "3", "--space", str(path), "--depth", "29")
+    assert code == 2 and "--depth does not apply with --space" in err

@@ -1,0 +1,666 @@
+"""Random sampling of a design space inside a complexity band (Radosavovic et al. 2019; pycls).
+
+A :class:`DesignSpace` gives each free parameter a :class:`ParamRange`; :func:`sample_space`
+draws specs from it with a seeded ``random.Random``, keeps those whose MACs, params and
+activations fall inside the :class:`Band`, drops repeats, and counts what it threw away.
+
+Samplers (integers for every parameter but the width multiplier):
+
+- ``uniform``: uniform over [low, high];
+- ``log-uniform``: log-uniform over [low, high], then rounded for integers (pycls's habit);
+- ``pow2``: uniform over the powers of two in [low, high] (0.125, 0.25, ... for multipliers);
+- ``choice``: uniform over ``values``.
+
+Depth draws that are no template depth (ImageNet: 26, 50, 101, 152, 200; CIFAR: 9n+2) and group
+widths that C does not divide count as *invalid* draws; prefer ``choice`` for depth.
+
+The TOML format of :func:`load_space` (every parameter is a table as below, a bare number for
+one fixed value, or a list as shorthand for ``choice``)::
+
+    template = "cifar"           # required: imagenet | cifar
+    input_size = 32              # optional: the template's default
+    num_classes = 10             # optional: the template's default
+
+    [depth]                      # exactly one of [depth] or blocks
+    sampler = "choice"
+    values = [11, 20, 29]
+    # blocks = [[1, 2], 2, { low = 1, high = 4 }]   one entry per stage, or one
+    # [blocks] table applied to every stage independently
+
+    [cardinality]                # required: C
+    sampler = "pow2"             # default: choice with values, uniform without
+    low = 1
+    high = 32
+
+    [bottleneck_width]           # exactly one of [bottleneck_width] (d) or [group_width] (C·d;
+    sampler = "log-uniform"      # d = group_width / C, draws C does not divide are invalid)
+    low = 1
+    high = 64
+
+    [width_multiplier]           # optional: 1.0
+    sampler = "choice"
+    values = [0.125, 0.25]
+
+    [band]                       # optional; [min, max], or { min = ... } / { max = ... }
+    macs = [1e6, 5e7]
+    params = { max = 2e6 }
+    acts = [0, 1e7]
+
+Widths are given before the multiplier, as in :func:`archlab.space.make_spec`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from archlab.complexity import template_block_params, totals
+from archlab.errors import ArchlabError, SpecError
+from archlab.solver import SPACE_COLUMNS
+from archlab.space import (
+    IMAGENET_BLOCKS,
+    NUM_STAGES,
+    TEMPLATES,
+    NetSpec,
+    make_spec,
+    template_blocks,
+)
+
+SAMPLERS: tuple[str, ...] = ("uniform", "log-uniform", "pow2", "choice")
+QUANTITIES: tuple[str, ...] = ("macs", "params", "acts")
+MAX_WIDTH_MULTIPLIER = 64  # make_spec's limit
+Bound = tuple[float | None, float | None]
+Number = int | float
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """How one parameter is drawn: ``low``/``high`` with a sampler, or ``values`` for choice."""
+
+    low: Number | None = None
+    high: Number | None = None
+    sampler: str = "uniform"
+    values: tuple[Number, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise SpecError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if self.sampler == "choice":
+            if self.low is not None or self.high is not None:
+                raise SpecError("the choice sampler takes values, not low/high")
+            if not isinstance(self.values, tuple) or not self.values:
+                raise SpecError("the choice sampler needs a non-empty tuple of values")
+            if not all(_is_number(v) for v in self.values):
+                raise SpecError(f"values must be numbers, got {self.values!r}")
+            return
+        if self.values is not None:
+            raise SpecError(f"values apply only to the choice sampler, not {self.sampler!r}")
+        for name in ("low", "high"):
+            if not _is_number(getattr(self, name)):
+                raise SpecError(f"{name} must be a number, got {getattr(self, name)!r}")
+        if self.low > self.high:  # type: ignore[operator]
+            raise SpecError(f"low {self.low} is above high {self.high}")
+        if self.sampler in ("log-uniform", "pow2") and self.low <= 0:  # type: ignore[operator]
+            raise SpecError(f"the {self.sampler} sampler needs low > 0, got {self.low}")
+        if self.sampler == "pow2" and self._exponents()[0] > self._exponents()[1]:
+            raise SpecError(f"no power of two lies in [{self.low}, {self.high}]")
+
+    @classmethod
+    def choice(cls, *values: Number) -> ParamRange:
+        """Uniform over the given values (one value: a fixed parameter)."""
+        return cls(sampler="choice", values=tuple(values))
+
+    def _exponents(self) -> tuple[int, int]:
+        return math.ceil(math.log2(self.low)), math.floor(math.log2(self.high))  # type: ignore[arg-type]
+
+    def sample(self, rng: random.Random, *, integer: bool = True) -> Number:
+        """One draw; ``integer`` rounds log-uniform draws and makes powers of two ints."""
+        if self.values is not None:
+            return rng.choice(self.values)
+        low, high = self.low, self.high
+        assert low is not None and high is not None  # validated
+        if self.sampler == "pow2":
+            k = rng.randint(*self._exponents())
+            return 1 << k if integer and k >= 0 else 2.0**k
+        if self.sampler == "uniform":
+            return rng.randint(int(low), int(high)) if integer else rng.uniform(low, high)
+        x = math.exp(rng.uniform(math.log(low), math.log(high)))
+        return min(max(round(x) if integer else x, low), high)
+
+    def bounds(self) -> tuple[Number, Number]:
+        """The smallest and the largest value a draw can take."""
+        if self.values is not None:
+            return min(self.values), max(self.values)
+        if self.sampler == "pow2":
+            k_lo, k_hi = self._exponents()
+            return 2.0**k_lo, 2.0**k_hi
+        return self.low, self.high  # type: ignore[return-value]
+
+    def allows(self, x: Number) -> bool:
+        """Whether ``x`` is a value a draw can take."""
+        if self.values is not None:
+            return x in self.values
+        lo, hi = self.bounds()
+        return lo <= x <= hi and (self.sampler != "pow2" or math.log2(x).is_integer())
+
+
+@dataclass(frozen=True)
+class Band:
+    """Inclusive (min, max) bounds on MACs, params and activations; None leaves a side open."""
+
+    macs: Bound = (None, None)
+    params: Bound = (None, None)
+    acts: Bound = (None, None)
+
+    def __post_init__(self) -> None:
+        for name in QUANTITIES:
+            bound = getattr(self, name)
+            if bound is None:
+                object.__setattr__(self, name, (None, None))
+                continue
+            if (
+                not isinstance(bound, tuple)
+                or len(bound) != 2
+                or not all(v is None or _is_number(v) for v in bound)
+            ):
+                raise SpecError(f"band.{name} must be a (min, max) pair of numbers or None")
+            lo, hi = bound
+            if lo is not None and hi is not None and lo > hi:
+                raise SpecError(f"band.{name}: min {lo:g} is above max {hi:g}, the band is empty")
+
+    def contains(self, macs: int, params: int, acts: int) -> bool:
+        """Whether all three counts lie inside their bounds."""
+        return all(
+            (lo is None or v >= lo) and (hi is None or v <= hi)
+            for v, (lo, hi) in zip((macs, params, acts), self._bounds(), strict=True)
+        )
+
+    def _bounds(self) -> tuple[Bound, Bound, Bound]:
+        return self.macs, self.params, self.acts
+
+    def replaced(
+        self, *, macs: Bound | None = None, params: Bound | None = None, acts: Bound | None = None
+    ) -> Band:
+        """This band with the given quantities' bounds replaced (None keeps the current one)."""
+        new = {"macs": macs, "params": params, "acts": acts}
+        return replace(self, **{k: v for k, v in new.items() if v is not None})
+
+    def filter(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a ``space`` frame (macs, params, acts columns) inside the band."""
+        keep = [self.contains(*row) for row in frame[list(QUANTITIES)].itertuples(index=False)]
+        return frame[keep].reset_index(drop=True)
+
+
+def _check_integral(name: str, prange: ParamRange) -> None:
+    for key in ("low", "high"):
+        value = getattr(prange, key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise SpecError(f"{name}.{key} must be an integer, got {value!r}")
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in prange.values or ()):
+        raise SpecError(f"{name}.values must be integers, got {list(prange.values or ())!r}")
+    if prange.bounds()[0] < 1:
+        raise SpecError(f"{name} must be at least 1, got a range from {prange.bounds()[0]:g}")
+
+
+def _depth_bounds(template: str, prange: ParamRange) -> tuple[int, int]:
+    """The smallest and largest template depth a draw can take; an error when there is none."""
+    lo, hi = (int(b) for b in prange.bounds())
+    if template == "imagenet":
+        depths = [d for d in sorted(IMAGENET_BLOCKS) if prange.allows(d)]
+    else:
+        ns = range(max(1, math.ceil((lo - 2) / 9)), (hi - 2) // 9 + 1)
+        first = next((9 * n + 2 for n in ns if prange.allows(9 * n + 2)), None)
+        last = next((9 * n + 2 for n in reversed(ns) if prange.allows(9 * n + 2)), None)
+        depths = [d for d in (first, last) if d is not None]
+    if not depths:
+        valid = ", ".join(map(str, IMAGENET_BLOCKS)) if template == "imagenet" else "9n+2"
+        raise SpecError(f"depth: no {template} template depth ({valid}) in the range")
+    return depths[0], depths[-1]
+
+
+def _is_template_depth(template: str, depth: int) -> bool:
+    try:
+        template_blocks(template, depth)
+    except SpecError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class DesignSpace:
+    """Ranges to draw specs from, the complexity band to keep them in, and the data's shape."""
+
+    template: str
+    cardinality: ParamRange
+    depth: ParamRange | None = None
+    blocks: tuple[ParamRange, ...] | None = None  # one range per stage
+    bottleneck_width: ParamRange | None = None  # d
+    group_width: ParamRange | None = None  # C·d
+    width_multiplier: ParamRange = field(default_factory=lambda: ParamRange.choice(1.0))
+    band: Band = field(default_factory=Band)
+    num_classes: int | None = None
+    input_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.template not in TEMPLATES:
+            raise SpecError(
+                f"template must be one of {', '.join(TEMPLATES)}, got {self.template!r}"
+            )
+        if (self.depth is None) == (self.blocks is None):
+            raise SpecError("give exactly one of depth or blocks")
+        if (self.bottleneck_width is None) == (self.group_width is None):
+            raise SpecError("give exactly one of bottleneck_width or group_width")
+        for name in ("depth", "cardinality", "bottleneck_width", "group_width", "width_multiplier"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, ParamRange):
+                raise SpecError(f"{name} must be a ParamRange, got {value!r}")
+        if self.blocks is not None:
+            n = NUM_STAGES[self.template]
+            if not isinstance(self.blocks, tuple) or len(self.blocks) != n:
+                raise SpecError(f"blocks must hold {n} ranges for the {self.template} template")
+            for i, prange in enumerate(self.blocks):
+                if not isinstance(prange, ParamRange):
+                    raise SpecError(f"blocks[{i}] must be a ParamRange, got {prange!r}")
+                _check_integral(f"blocks[{i}]", prange)
+        if self.depth is not None:
+            _check_integral("depth", self.depth)
+            _depth_bounds(self.template, self.depth)
+        for name in ("cardinality", "bottleneck_width", "group_width"):
+            if getattr(self, name) is not None:
+                _check_integral(name, getattr(self, name))
+        lo, hi = self.width_multiplier.bounds()
+        if not 0 < lo <= hi <= MAX_WIDTH_MULTIPLIER:
+            raise SpecError(
+                f"width_multiplier must lie in (0, {MAX_WIDTH_MULTIPLIER}], got [{lo:g}, {hi:g}]"
+            )
+        if not isinstance(self.band, Band):
+            raise SpecError(f"band must be a Band, got {self.band!r}")
+        for name in ("num_classes", "input_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise SpecError(f"{name} must be a positive integer, got {value!r}")
+            if value is not None and value < 1:
+                raise SpecError(f"{name} must be a positive integer, got {value!r}")
+        if self.group_width is not None and self._d_bounds()[1] < 1:
+            raise SpecError(
+                f"group_width: the largest group width {self.group_width.bounds()[1]} is below "
+                f"the smallest cardinality {self.cardinality.bounds()[0]}"
+            )
+
+    def with_band(
+        self, *, macs: Bound | None = None, params: Bound | None = None, acts: Bound | None = None
+    ) -> DesignSpace:
+        """This space with some band bounds replaced (None keeps the file's)."""
+        return replace(self, band=self.band.replaced(macs=macs, params=params, acts=acts))
+
+    def _d_bounds(self) -> tuple[int, int]:
+        """Bounds on d over every valid draw (with group width: d = C·d / C)."""
+        c_lo, c_hi = (int(b) for b in self.cardinality.bounds())
+        if self.bottleneck_width is not None:
+            d_lo, d_hi = self.bottleneck_width.bounds()
+            return int(d_lo), int(d_hi)
+        assert self.group_width is not None
+        g_lo, g_hi = (int(b) for b in self.group_width.bounds())
+        return max(1, -(-g_lo // c_hi)), g_hi // c_lo
+
+    def _corner(self, end: int) -> NetSpec:
+        """The spec of all lower (end 0) or all upper (end 1) bounds: complexity is monotone."""
+        blocks = None if self.blocks is None else [int(r.bounds()[end]) for r in self.blocks]
+        depth = 0 if self.depth is None else _depth_bounds(self.template, self.depth)[end]
+        return make_spec(
+            self.template,
+            depth,
+            int(self.cardinality.bounds()[end]),
+            self._d_bounds()[end],
+            width_multiplier=float(self.width_multiplier.bounds()[end]),
+            blocks=blocks,
+            num_classes=self.num_classes,
+            input_size=self.input_size,
+        )
+
+    def draw(self, rng: random.Random) -> NetSpec | None:
+        """One spec, or None for an invalid draw (no template depth, C not dividing C·d)."""
+        # Every parameter is drawn on every call, in a fixed order, so a seed fixes the sequence.
+        depth = 0 if self.depth is None else int(self.depth.sample(rng))
+        blocks = None if self.blocks is None else [int(r.sample(rng)) for r in self.blocks]
+        c = int(self.cardinality.sample(rng))
+        width = self.bottleneck_width or self.group_width
+        assert width is not None
+        w = int(width.sample(rng))
+        m = float(self.width_multiplier.sample(rng, integer=False))
+        if self.group_width is not None:
+            if w % c:
+                return None
+            w //= c
+        if blocks is None and not _is_template_depth(self.template, depth):
+            return None
+        return make_spec(
+            self.template,
+            depth,
+            c,
+            w,
+            width_multiplier=m,
+            blocks=blocks,
+            num_classes=self.num_classes,
+            input_size=self.input_size,
+        )
+
+
+def default_space(
+    template: str = "imagenet",
+    depths: tuple[int, ...] | None = None,
+    cardinalities: tuple[int, ...] | None = None,
+    bottleneck_widths: tuple[int, ...] | None = None,
+    *,
+    width_multiplier: float = 1.0,
+    band: Band | None = None,
+) -> DesignSpace:
+    """The space ``archlab space --sample`` draws from without ``--space``: lists become choices.
+
+    Defaults: the template's usual depth (50 or 29), C a power of two in 1..64, d log-uniform
+    in 1..64.
+    """
+    return DesignSpace(
+        template=template,
+        depth=ParamRange.choice(*(depths or ((29,) if template == "cifar" else (50,)))),
+        cardinality=(
+            ParamRange.choice(*cardinalities) if cardinalities else ParamRange(1, 64, "pow2")
+        ),
+        bottleneck_width=(
+            ParamRange.choice(*bottleneck_widths)
+            if bottleneck_widths
+            else ParamRange(1, 64, "log-uniform")
+        ),
+        width_multiplier=ParamRange.choice(width_multiplier),
+        band=band or Band(),
+    )
+
+
+def complexity_bounds(space: DesignSpace) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(MACs, params, acts) at the space's lower and upper corners: bounds on every draw."""
+    return totals(space._corner(0)), totals(space._corner(1))
+
+
+def check_band(space: DesignSpace) -> None:
+    """Refuse a band that no spec of the space can reach, judged from the corners alone."""
+    lower, upper = complexity_bounds(space)
+    for name, (lo, hi), small, large in zip(
+        QUANTITIES, space.band._bounds(), lower, upper, strict=True
+    ):
+        if lo is not None and large < lo:
+            raise ArchlabError(
+                f"empty band: {name} must be >= {lo:g}, but no spec of this space has more than "
+                f"{large:,} {name}"
+            )
+        if hi is not None and small > hi:
+            raise ArchlabError(
+                f"empty band: {name} must be <= {hi:g}, but no spec of this space has fewer than "
+                f"{small:,} {name}"
+            )
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """Kept specs in draw order with their (MACs, params, acts), and what the draws lost."""
+
+    specs: tuple[NetSpec, ...]
+    complexities: tuple[tuple[int, int, int], ...]
+    draws: int
+    rejected: int  # distinct specs outside the band
+    duplicates: int  # repeats of a spec drawn before
+    invalid: int  # no template depth, or C not dividing the group width
+    seed: int
+
+    def summary(self) -> str:
+        """One line: how many draws were kept and why the others were not."""
+        return (
+            f"kept {len(self.specs)} of {self.draws} draws (seed {self.seed}): "
+            f"{self.rejected} outside the band, {self.duplicates} duplicates, "
+            f"{self.invalid} invalid"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows of :func:`archlab.solver.enumerate_space` (``relative_error`` is None)."""
+        rows = [
+            {
+                "name": spec.name,
+                "template": spec.template,
+                "depth": spec.depth,
+                "cardinality": spec.cardinality,
+                "bottleneck_width": spec.bottleneck_width,
+                "group_width": spec.group_width,
+                "width_multiplier": spec.width_multiplier,
+                "macs": macs,
+                "params": params,
+                "acts": acts,
+                "block_params": template_block_params(spec),
+                "relative_error": None,
+                "spec": spec.to_dict(),
+            }
+            for spec, (macs, params, acts) in zip(self.specs, self.complexities, strict=True)
+        ]
+        return pd.DataFrame(rows, columns=list(SPACE_COLUMNS))
+
+
+def sample_space(
+    space: DesignSpace, n: int, seed: int, *, max_draws: int | None = None
+) -> SampleResult:
+    """Draw until ``n`` distinct specs lie in the band; at most ``max_draws`` (200·n + 1000)."""
+    for name, value in (("n", n), ("max_draws", 1 if max_draws is None else max_draws)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ArchlabError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ArchlabError(f"seed must be an integer, got {seed!r}")
+    limit = 200 * n + 1000 if max_draws is None else max_draws
+    check_band(space)
+    rng = random.Random(seed)
+    seen: set[NetSpec] = set()
+    specs: list[NetSpec] = []
+    counts: list[tuple[int, int, int]] = []
+    draws = rejected = duplicates = invalid = 0
+    while len(specs) < n and draws < limit:
+        draws += 1
+        spec = space.draw(rng)
+        if spec is None:
+            invalid += 1
+            continue
+        if spec in seen:
+            duplicates += 1
+            continue
+        seen.add(spec)
+        count = totals(spec)
+        if not space.band.contains(*count):
+            rejected += 1
+            continue
+        specs.append(spec)
+        counts.append(count)
+    if len(specs) < n:
+        raise ArchlabError(
+            f"found {len(specs)} of {n} specs inside the band in {draws:,} draws ({rejected:,} "
+            f"outside the band, {duplicates:,} duplicates, {invalid:,} invalid): the band may be "
+            "empty or too narrow for this space, or the space too small"
+        )
+    return SampleResult(tuple(specs), tuple(counts), draws, rejected, duplicates, invalid, seed)
+
+
+def sample_frame(
+    space: DesignSpace, n: int, seed: int, *, max_draws: int | None = None
+) -> pd.DataFrame:
+    """:func:`sample_space` as a ``space --json``-shaped DataFrame."""
+    return sample_space(space, n, seed, max_draws=max_draws).to_frame()
+
+
+# --------------------------------------------------------------------------- TOML
+
+_TOP_KEYS = (
+    "template",
+    "input_size",
+    "num_classes",
+    "depth",
+    "blocks",
+    "cardinality",
+    "bottleneck_width",
+    "group_width",
+    "width_multiplier",
+    "band",
+)
+_RANGE_KEYS = ("low", "high", "sampler", "values")
+
+
+def _unknown(keys: Any, allowed: tuple[str, ...], where: str) -> None:
+    extra = [k for k in keys if k not in allowed]
+    if extra:
+        raise ArchlabError(f"{where}unknown key {extra[0]!r}; allowed: {', '.join(allowed)}")
+
+
+def _range_from(name: str, value: Any) -> ParamRange:
+    try:
+        return _parse_range(name, value)
+    except SpecError as exc:
+        raise SpecError(f"{name}: {exc}") from None
+
+
+def _parse_range(name: str, value: Any) -> ParamRange:
+    if _is_number(value):
+        return ParamRange.choice(value)
+    if isinstance(value, list):
+        return ParamRange.choice(*value)
+    if not isinstance(value, dict):
+        raise ArchlabError(f"{name} must be a table, a number or a list, got {value!r}")
+    _unknown(value, _RANGE_KEYS, f"[{name}]: ")
+    sampler = value.get("sampler", "choice" if "values" in value else "uniform")
+    if not isinstance(sampler, str):
+        raise ArchlabError(f"{name}.sampler must be a string, got {sampler!r}")
+    if sampler != "choice":
+        for key in ("low", "high"):
+            if key not in value:
+                raise ArchlabError(f"[{name}]: missing required key {key!r}")
+    values = value.get("values")
+    if values is not None and not isinstance(values, list):
+        raise ArchlabError(f"{name}.values must be a list, got {values!r}")
+    return ParamRange(
+        value.get("low"), value.get("high"), sampler, None if values is None else tuple(values)
+    )
+
+
+def _bound_from(name: str, value: Any) -> Bound:
+    if isinstance(value, list) and len(value) == 2:
+        return value[0], value[1]
+    if isinstance(value, dict):
+        _unknown(value, ("min", "max"), f"band.{name}: ")
+        return value.get("min"), value.get("max")
+    raise ArchlabError(f"band.{name} must be [min, max] or {{ min = ..., max = ... }}")
+
+
+def space_from_dict(data: dict[str, Any]) -> DesignSpace:
+    """A space from the parsed TOML document (the format in this module's docstring)."""
+    _unknown(data, _TOP_KEYS, "")
+    for key in ("template", "cardinality"):
+        if key not in data:
+            raise ArchlabError(f"missing required key {key!r}")
+    template = data["template"]
+    if template not in TEMPLATES:
+        raise SpecError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
+    kw: dict[str, Any] = {
+        k: _range_from(k, data[k])
+        for k in ("depth", "cardinality", "bottleneck_width", "group_width", "width_multiplier")
+        if k in data
+    }
+    if "blocks" in data:
+        raw = data["blocks"]
+        per_stage = raw if isinstance(raw, list) else [raw] * NUM_STAGES[template]
+        kw["blocks"] = tuple(_range_from(f"blocks[{i}]", r) for i, r in enumerate(per_stage))
+    band = data.get("band", {})
+    if not isinstance(band, dict):
+        raise ArchlabError(f"band must be a table, got {band!r}")
+    _unknown(band, QUANTITIES, "[band]: ")
+    kw["band"] = Band(**{k: _bound_from(k, v) for k, v in band.items()})
+    return DesignSpace(
+        template=template,
+        num_classes=data.get("num_classes"),
+        input_size=data.get("input_size"),
+        **kw,
+    )
+
+
+def parse_space(text: str, source: str = "<string>") -> DesignSpace:
+    """A space from TOML text; errors name ``source`` and the problem on one line."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        raise ArchlabError(f"{source}: reading TOML space files needs Python 3.11+") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ArchlabError(f"{source}: not valid TOML: {_one_line(exc)}") from None
+    try:
+        return space_from_dict(data)
+    except ArchlabError as exc:
+        raise type(exc)(f"{source}: {_one_line(exc)}") from None
+
+
+def load_space(path: str | Path) -> DesignSpace:
+    """A space from a TOML file (the format in this module's docstring)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ArchlabError(f"space file {str(path)!r} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArchlabError(f"cannot read space file {str(path)!r}: {_one_line(exc)}") from None
+    return parse_space(text, str(path))
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)  # int, or a float such as 1e-06 or inf: both valid TOML
+
+
+def _range_toml(prange: ParamRange) -> list[str]:
+    lines = [f"sampler = {_toml(prange.sampler)}"]
+    for f in ("low", "high", "values"):
+        if getattr(prange, f) is not None:
+            lines.append(f"{f} = {_toml(getattr(prange, f))}")
+    return lines
+
+
+def space_to_toml(space: DesignSpace) -> str:
+    """TOML text that :func:`parse_space` reads back into an equal space."""
+    lines = [f"template = {_toml(space.template)}"]
+    lines += [
+        f"{k} = {getattr(space, k)}"
+        for k in ("num_classes", "input_size")
+        if getattr(space, k) is not None
+    ]
+    for name in ("depth", "cardinality", "bottleneck_width", "group_width", "width_multiplier"):
+        prange = getattr(space, name)
+        if prange is not None:
+            lines += ["", f"[{name}]", *_range_toml(prange)]
+    for prange in space.blocks or ():
+        lines += ["", "[[blocks]]", *_range_toml(prange)]
+    bounds = [
+        (f.name, getattr(space.band, f.name))
+        for f in fields(space.band)
+        if getattr(space.band, f.name) != (None, None)
+    ]
+    if bounds:
+        lines += ["", "[band]"]
+        for name, (lo, hi) in bounds:
+            sides = [f"{k} = {_toml(v)}" for k, v in (("min", lo), ("max", hi)) if v is not None]
+            lines.append(f"{name} = {{ {', '.join(sides)} }}")
+    return "\n".join(lines) + "\n"

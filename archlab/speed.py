@@ -1,0 +1,287 @@
+"""The cost of training and running a spec: training-step MACs and measured latency.
+
+Two questions the forward count does not answer:
+
+- What does one training step cost? Analytically, every conv and fc layer runs its multiply-adds
+  three times (forward, data gradient, weight gradient). torch's FlopCounterMode can measure it,
+  but in torch 2.13 its ``convolution_backward`` formula counts a grouped conv's weight gradient
+  ``groups`` times too high (ResNeXt-29 8x64d reads ~6.5x its forward instead of ~3x);
+  :func:`conv_backward_flop_corrected` is the fixed formula, registered through FlopCounterMode's
+  ``custom_mapping``.
+- How fast does it run? :func:`measure_speed` times forward and forward + backward.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from archlab.complexity import complexity
+from archlab.errors import ArchlabError
+from archlab.models import build_model, resolve_spec
+from archlab.space import NetSpec
+
+TRAINING_NOTE = (
+    "Analytic step = forward + data gradient + weight gradient (each = the forward MACs of every "
+    "conv and fc without bias; no data gradient for the first conv, whose input is the image) + "
+    "fc bias gradient (one MAC per output). FlopCounterMode's convolution_backward formula sums "
+    "the weight gradient over all input channels instead of in_channels / groups, so a grouped "
+    "conv's weight gradient reads `groups` times too high (raw); corrected counts 2 FLOPs x weight "
+    "elements x batch x output pixels. Its MACs = FLOPs / 2 + fc bias forward and gradient."
+)
+
+
+@dataclass(frozen=True)
+class TrainingStep:
+    """MACs of one training step (forward + backward), analytic and as FlopCounterMode sees it.
+
+    Analytic: the data gradient and the weight gradient of a conv or fc layer each cost its
+    forward multiply-adds without bias. The first conv gets no data gradient (the image needs
+    none, and autograd skips it). The fc bias costs one MAC per output forward and one for its
+    gradient (a sum of the output gradient), as in the forward convention.
+    """
+
+    forward_macs: int
+    data_grad_macs: int
+    weight_grad_macs: int
+    bias_grad_macs: int
+    torch_forward_flops: int | None = None  # conv + addmm in the same pass
+    torch_raw_flops: int | None = None  # FlopCounterMode as it ships, forward + backward
+    torch_corrected_flops: int | None = None  # grouped-conv weight gradient counted once
+    torch_corrected_macs: int | None = None  # corrected / 2 + fc bias forward and gradient
+    error: str | None = None
+
+    @property
+    def step_macs(self) -> int:
+        """Forward + data gradient + weight gradient + bias gradient."""
+        return self.forward_macs + self.data_grad_macs + self.weight_grad_macs + self.bias_grad_macs
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields with the step total and the (forward + backward) / forward ratios."""
+        fwd = self.torch_forward_flops
+
+        def ratio(flops: int | None) -> float | None:
+            return round(flops / fwd, 4) if flops is not None and fwd else None
+
+        return {
+            "forward_macs": self.forward_macs,
+            "data_grad_macs": self.data_grad_macs,
+            "weight_grad_macs": self.weight_grad_macs,
+            "bias_grad_macs": self.bias_grad_macs,
+            "step_macs": self.step_macs,
+            "torch_forward_flops": fwd,
+            "torch_raw_flops": self.torch_raw_flops,
+            "torch_raw_ratio": ratio(self.torch_raw_flops),
+            "torch_corrected_flops": self.torch_corrected_flops,
+            "torch_corrected_ratio": ratio(self.torch_corrected_flops),
+            "torch_corrected_macs": self.torch_corrected_macs,
+            "error": self.error,
+            "note": TRAINING_NOTE,
+        }
+
+
+def linear_bias_macs(model: nn.Module) -> int:
+    """Bias adds of the linear layers at batch 1: the MACs that bias-free counters leave out."""
+    return sum(
+        m.out_features for m in model.modules() if isinstance(m, nn.Linear) and m.bias is not None
+    )
+
+
+def training_step_macs(spec: NetSpec, input_size: int | None = None) -> TrainingStep:
+    """Analytic MACs of forward + backward at batch 1 (see :class:`TrainingStep`)."""
+    layers = complexity(spec, input_size).layers
+    bias = sum(r.c_out for r in layers if r.kind == "fc")
+    weight = sum(r.macs for r in layers if r.kind in ("conv", "fc")) - bias
+    stem = next(r for r in layers if r.kind == "conv")  # its input is the image: no data gradient
+    return TrainingStep(sum(r.macs for r in layers), weight - stem.macs, weight, bias)
+
+
+def conv_backward_flop_corrected(
+    grad_out_shape: Sequence[int],
+    x_shape: Sequence[int],
+    w_shape: Sequence[int],
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    transposed: bool,
+    output_padding: Any,
+    groups: int,
+    output_mask: Sequence[bool],
+    out_shape: Any = None,
+    **kwargs: Any,
+) -> int:
+    """FlopCounterMode's convolution_backward, with the weight gradient counted once per weight.
+
+    Each of the prod(w_shape) weights sums N·H'·W' products (2 FLOPs each); torch 2.13 reduces
+    over all input channels instead of in_channels / groups. Equal to torch's for groups = 1.
+    """
+    from torch.utils.flop_counter import conv_backward_flop
+
+    torch_formula: Callable[..., int] = conv_backward_flop  # shape-wrapped: takes out_val=
+    args = (grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed,
+            output_padding, groups)  # fmt: skip
+    if transposed or not output_mask[1]:
+        return int(torch_formula(*args, output_mask, out_val=out_shape))
+    data = int(torch_formula(*args, [output_mask[0], False, False], out_val=out_shape))
+    n, pixels = int(grad_out_shape[0]), _prod(grad_out_shape[2:])
+    return data + 2 * _prod(w_shape) * n * pixels
+
+
+def _prod(shape: Sequence[int]) -> int:
+    out = 1
+    for s in shape:
+        out *= int(s)
+    return out
+
+
+def count_training_step(model: nn.Module, x: Tensor, step: TrainingStep) -> TrainingStep:
+    """Add FlopCounterMode's raw and corrected counts of forward + backward (loss = out.sum())."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    aten = torch.ops.aten
+    fixed = {aten.convolution_backward: conv_backward_flop_corrected}
+    try:
+        # Nested modes both see every op: the raw and the corrected count from one pass.
+        with (
+            FlopCounterMode(display=False) as raw,
+            FlopCounterMode(display=False, custom_mapping=fixed) as corrected,
+        ):
+            model(x).sum().backward()
+    except Exception as exc:  # reported like a counter row, never a crash
+        return replace(step, error=f"{type(exc).__name__}: {exc}")
+    ops = raw.get_flop_counts().get("Global", {})
+    forward = sum(v for op, v in ops.items() if op in (aten.convolution, aten.addmm))
+    fixed_total = int(corrected.get_total_flops())
+    return replace(
+        step,
+        torch_forward_flops=int(forward),
+        torch_raw_flops=int(raw.get_total_flops()),
+        torch_corrected_flops=fixed_total,
+        torch_corrected_macs=fixed_total // 2 + 2 * linear_bias_macs(model) * int(x.shape[0]),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- wall clock
+
+
+@dataclass(frozen=True)
+class SpeedResult:
+    """Median latencies over timed iterations after warm-up, and the throughput they imply."""
+
+    name: str
+    device: str  # "cpu" or "cuda:<name>"
+    batch_size: int
+    input_size: int
+    channels_last: bool
+    warmup: int
+    iters: int
+    forward_ms: float
+    forward_images_per_s: float
+    forward_macs_per_s: float  # analytic forward MACs x batch / latency
+    train_ms: float | None  # forward + backward (loss = out.sum()), no optimizer step
+    train_images_per_s: float | None
+    train_macs_per_s: float | None  # analytic training-step MACs x batch / latency
+    torch_version: str
+    threads: int
+    machine: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> cuda if available else cpu; 'cuda' without CUDA is a user error."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ArchlabError(f"device must be one of auto, cpu, cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ArchlabError("device 'cuda' asked for, but torch sees no CUDA device")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def _median_ms(fn: Any, warmup: int, iters: int, cuda: bool) -> float:
+    times = []
+    for i in range(warmup + iters):
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()  # the kernels are asynchronous: wait before reading the clock
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def measure_speed(
+    spec: NetSpec | str,
+    *,
+    device: str = "auto",
+    batch_size: int = 8,
+    input_size: int | None = None,
+    channels_last: bool = False,
+    warmup: int = 3,
+    iters: int = 10,
+    train: bool = True,
+) -> SpeedResult:
+    """Median forward and forward + backward latency of ``spec``, images/s and achieved MACs/s."""
+    for name, value, low in (
+        ("batch_size", batch_size, 1),
+        ("warmup", warmup, 0),
+        ("iters", iters, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ArchlabError(f"{name} must be an integer >= {low}, got {value!r}")
+    net = resolve_spec(spec)
+    dev = resolve_device(device)
+    cx = complexity(net, input_size)  # SpecError for a collapsing input, before building anything
+    final = next(r for r in cx.layers if r.kind == "avgpool").h_in
+    if train and batch_size == 1 and final == 1:
+        raise ArchlabError(
+            "batch size 1 with a 1x1 final map: BN cannot train; use batch size >= 2"
+        )
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = build_model(net).to(dev)
+    if channels_last:  # Module.to takes memory_format at run time; its type stubs do not say so
+        model = model.to(memory_format=fmt)  # type: ignore[call-overload]
+    x = torch.randn(batch_size, 3, cx.input_size, cx.input_size, device=dev).to(memory_format=fmt)
+    cuda = dev.type == "cuda"
+
+    def forward() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        model(x).float().sum().backward()
+
+    model.eval()
+    fwd_ms = _median_ms(forward, warmup, iters, cuda)
+    train_ms = None
+    if train:
+        model.train()
+        train_ms = _median_ms(step, warmup, iters, cuda)
+    step_macs = training_step_macs(net, cx.input_size).step_macs
+    per_s = 1e3 / fwd_ms
+    return SpeedResult(
+        name=net.name,
+        device=f"cuda:{torch.cuda.get_device_name(dev)}" if cuda else "cpu",
+        batch_size=batch_size, input_size=cx.input_size, channels_last=channels_last,
+        warmup=warmup, iters=iters, forward_ms=fwd_ms,
+        forward_images_per_s=batch_size * per_s, forward_macs_per_s=cx.macs * batch_size * per_s,
+        train_ms=train_ms,
+        train_images_per_s=batch_size * 1e3 / train_ms if train_ms else None,
+        train_macs_per_s=step_macs * batch_size * 1e3 / train_ms if train_ms else None,
+        torch_version=torch.__version__, threads=torch.get_num_threads(),
+        machine=f"{platform.platform()}, {platform.processor() or platform.machine()}",
+    )  # fmt: skip
