@@ -10,8 +10,9 @@ import pandas as pd
 import typer
 
 import archlab
-from archlab.sampling import Band, default_space, load_space, sample_space
+from archlab.sampling import Band, default_space, sample_space
 from archlab.solver import Match
+from archlab.space_file import load_space
 
 from ._common import console, fmt, parse_band, parse_int_list, print_json, table
 

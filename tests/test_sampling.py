@@ -20,14 +20,12 @@ from archlab.sampling import (
     ParamRange,
     complexity_bounds,
     default_space,
-    load_space,
-    parse_space,
     sample_frame,
     sample_space,
-    space_to_toml,
 )
 from archlab.solver import SPACE_COLUMNS
 from archlab.space import make_spec, spec_from_dict
+from archlab.space_file import load_space, parse_space, space_to_toml
 
 # A small finite space (2 depths x 4 C x 4 d x 2 multipliers = 64 distinct specs: d is scaled
 # by the multiplier, so 4..32 at 0.25x and 0.5x stay distinct) to check against brute force.
