@@ -1,16 +1,21 @@
-"""The local executor of ``train-candidates``: every (candidate, seed) run, stored and resumable.
+"""The driver of ``train-candidates``: plan the runs, hand them to an executor, store everything.
 
 Rerunning the same command is the resume: finished and diverged runs are skipped, interrupted
 and failed runs continue from their newest good checkpoint, and a run left ``running`` by a dead
 process is first marked interrupted. Only this process writes the store.
+
+Strategies: ``grid`` trains every candidate at one budget. ``halving`` is successive halving
+(Jamieson & Talwalkar 2016; Li et al.'s Hyperband): every candidate trains ``min_epochs``, the
+best 1/eta by mean validation error go on from their checkpoints to eta times the budget, and
+so on up to ``max_epochs``. All rungs share one learning-rate schedule over ``max_epochs``, so a
+rung's result is exactly the prefix of a full run and continuing from its checkpoint is exact.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import subprocess
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,15 +24,55 @@ from typing import Any
 import torch
 
 import archlab
+from archlab.checkpoint import checkpoint_path
 from archlab.complexity import totals
 from archlab.data import DatasetSplits, load_dataset
 from archlab.errors import ArchlabError
+from archlab.executors import ExecutionOptions, make_executor
 from archlab.progress import NullReporter, Reporter
 from archlab.space import NetSpec, with_overrides
 from archlab.store import EpochRecord, RunRecord, Store
-from archlab.train import TrainConfig, checkpoint_path, resolve_device, train_run
+from archlab.tasks import RunTask, TaskResult
+from archlab.train import TrainConfig, resolve_device
 
 SKIP_STATUSES = ("finished", "diverged")  # results: rerunning them would repeat them
+STRATEGIES = ("grid", "halving")
+
+
+@dataclass(frozen=True)
+class Halving:
+    """Successive halving: keep the best 1/eta at each rung, from min to max epochs."""
+
+    eta: int = 2
+    min_epochs: int = 1
+    max_epochs: int = 8
+
+    def __post_init__(self) -> None:
+        if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
+            raise ArchlabError(f"eta must be an integer >= 2, got {self.eta!r}")
+        if self.min_epochs < 1:
+            raise ArchlabError(f"min epochs must be at least 1, got {self.min_epochs}")
+        if self.min_epochs > self.max_epochs:
+            raise ArchlabError(
+                f"min epochs {self.min_epochs} is above max epochs {self.max_epochs}"
+            )
+
+    @property
+    def rungs(self) -> tuple[int, ...]:
+        """The epoch budget of each rung: min, min·eta, …, max (the last one capped)."""
+        budgets, budget = [], self.min_epochs
+        while budget < self.max_epochs:
+            budgets.append(budget)
+            budget *= self.eta
+        return (*budgets, self.max_epochs)
+
+    def survivors(self, n: int) -> int:
+        """How many of ``n`` candidates go on to the next rung."""
+        return max(1, n // self.eta)
+
+    def key_suffix(self) -> str:
+        """Marks halving runs apart from grid runs of the same training config."""
+        return f"-halving-eta{self.eta}-min{self.min_epochs}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +81,7 @@ class RunResult:
 
     name: str
     seed: int
+    rung: int
     status: str
     reason: str | None
     epochs: int
@@ -86,7 +132,7 @@ def git_commit() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def fit_to_data(specs: Sequence[NetSpec], data: DatasetSplits) -> list[NetSpec]:
@@ -112,12 +158,17 @@ def train_candidates(
     workdir: str | Path | None = None,
     reporter: Reporter | None = None,
     data: DatasetSplits | None = None,
+    halving: Halving | None = None,
+    execution: ExecutionOptions | None = None,
 ) -> Summary:
-    """Train every candidate for every seed, storing all of it; resume whatever is unfinished."""
+    """Train every candidate for every seed (by grid or halving), storing all of it."""
     store_file = Path(store_path)
     check_store_path(store_file)
-    if not seeds:
-        raise ArchlabError("seeds must not be empty")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ArchlabError(f"seeds must be a non-empty list without repeats, got {list(seeds)}")
+    if halving is not None and config.epochs != halving.max_epochs:
+        raise ArchlabError("with halving, the schedule length must be --max-epochs")
+    execution = execution or ExecutionOptions()
     torch_device = resolve_device(device)
     if data is None:
         data = load_dataset(
@@ -129,145 +180,202 @@ def train_candidates(
     candidates = fit_to_data(specs, data)
     work = Path(workdir) if workdir is not None else store_file.parent / "work"
     work.mkdir(parents=True, exist_ok=True)
-    data_on_device = data.to(torch_device)  # the airbench pattern: the whole set on the GPU
     reporter = reporter or NullReporter()
-    results: list[RunResult] = []
+    executor = make_executor(
+        execution, device_type=torch_device.type, data=data.to(torch_device), reporter=reporter
+    )
+    driver = _Driver(
+        config=config,
+        seeds=tuple(seeds),
+        device=device,
+        work=work,
+        reporter=reporter,
+        threads=execution.threads or torch.get_num_threads(),
+        halving=halving,
+    )
     with Store(store_file) as store:
+        driver.store = store
         for run in store.recover_stale_runs():
             reporter.message(f"run {run.id} ({run.name} seed {run.seed}) was interrupted: resuming")
-        plan = [(spec, seed) for spec in candidates for seed in seeds]
-        reporter.start(len(plan))
+        reporter.start(driver.planned_runs(len(candidates)))
         try:
-            for spec, seed in plan:
-                results.append(
-                    _one_run(
-                        store, spec, seed, config, torch_device, data_on_device, work, reporter
-                    )
-                )
+            survivors = candidates
+            for rung, stop in enumerate(driver.rungs):
+                tasks = driver.prepare(survivors, rung, stop)
+                _run_tasks(executor, driver, tasks)
+                if halving is not None and rung + 1 < len(driver.rungs):
+                    survivors = driver.select(survivors, rung, halving.survivors(len(survivors)))
         finally:
             reporter.close()
-    return Summary(str(store_file), str(work), tuple(results))
+    ordered = sorted(driver.results, key=lambda r: (r.rung, r.name, r.seed))
+    return Summary(str(store_file), str(work), tuple(ordered))
 
 
-def _one_run(
-    store: Store,
-    spec: NetSpec,
-    seed: int,
-    config: TrainConfig,
-    device: torch.device,
-    data: DatasetSplits,
-    work: Path,
-    reporter: Reporter,
-) -> RunResult:
-    macs, params, acts = totals(spec)
-    cid = store.add_candidate(
-        name=spec.name, spec=spec.to_dict(), macs=macs, params=params, acts=acts
-    )
-    run = store.get_or_create_run(
-        candidate_id=cid,
-        seed=seed,
-        config_key=config.key(),
-        config=_stored_config(config, data),
-        budget_epochs=config.epochs,
-    )
-    label = f"{spec.name} seed {seed}"
-    if run.status in SKIP_STATUSES:
-        reporter.run_finished(label, f"{run.status} (stored)", run.reason)
-        return _result(store, run, skipped=True)
-    run_dir = work / f"run-{run.id:05d}-{spec.name}-s{seed}"
-    log = _RunLog(run_dir / "log.jsonl")
-    store.start_run(
-        run.id,
-        device=str(device),
-        archlab_version=archlab.__version__,
-        torch_version=torch.__version__,
-        git_commit=git_commit(),
-    )
+def _run_tasks(executor: Any, driver: _Driver, tasks: list[RunTask]) -> None:
+    pending = {task.run_id for task in tasks}
 
-    def warn(text: str) -> None:
-        reporter.message(f"warning: {label}: {text}")
-        log.write({"event": "warning", "message": text})
-
-    def on_epoch(metrics: dict[str, Any]) -> None:
-        record = EpochRecord(**{k: v for k, v in metrics.items() if k != "budget_epochs"})
-        store.record_epoch(run.id, record)
-        log.write({"event": "epoch", **metrics})
-        reporter.epoch(label, metrics)
+    def on_done(task: RunTask, result: TaskResult) -> None:
+        try:
+            driver.on_done(task, result)
+        finally:
+            pending.discard(task.run_id)
 
     try:
-        first = _resume_point(store, run, run_dir, warn)
-        log.write(
-            {
-                "event": "start",
-                "resume_from_epoch": first,
-                "device": str(device),
-                "config": config.to_dict(),
-            }
-        )
-        steps = -(-len(data.y_train) // config.batch_size)
-        reporter.run_started(label, run.budget_epochs or config.epochs, steps, first)
-        outcome = train_run(
-            spec,
-            data,
-            config,
-            seed=seed,
-            device=device,
-            run_dir=run_dir,
-            on_epoch=on_epoch,
-            on_step=reporter.step,
-            warn=warn,
-        )
-        status, reason = outcome.status, outcome.reason
+        executor.run(tasks, on_epoch=driver.on_epoch, on_done=on_done)
     except KeyboardInterrupt:
-        store.finish_run(run.id, "interrupted", "stopped by the user")
-        log.write({"event": "finish", "status": "interrupted"})
+        for run_id in pending:  # stored as interrupted now, resumed by the next invocation
+            driver.store.finish_run(run_id, "interrupted", "stopped by the user")
         raise
-    except Exception as exc:  # a failure stays with its run; the others go on
-        status, reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
-        log.write({"event": "error", "traceback": traceback.format_exc()})
-    store.finish_run(run.id, status, reason)
-    log.write({"event": "finish", "status": status, "reason": reason})
-    reporter.run_finished(label, status, reason)
-    return _result(store, store.run(run.id))
 
 
-def _resume_point(store: Store, run: RunRecord, run_dir: Path, warn: Any) -> int:
-    """Drop stored epochs beyond the newest checkpoint, so none is duplicated or lost."""
-    on_disk = sorted(run_dir.glob("epoch-*.ckpt"))
-    newest = int(on_disk[-1].stem.split("-")[1]) if on_disk else 0
-    if run.epochs_done > newest:
-        warn(f"store has {run.epochs_done} epochs but the newest checkpoint is epoch {newest}")
-    # The trainer may still fall back past a corrupt newest checkpoint: it reports epochs again.
-    store.truncate_epochs(run.id, min(newest, run.epochs_done))
-    return newest if checkpoint_path(run_dir, newest).exists() else 0
+@dataclass
+class _Driver:
+    """What one invocation knows while it plans, dispatches and stores runs."""
+
+    config: TrainConfig
+    seeds: tuple[int, ...]
+    device: str
+    work: Path
+    reporter: Reporter
+    threads: int
+    halving: Halving | None
+    store: Store = field(init=False)
+    results: list[RunResult] = field(default_factory=list)
+
+    @property
+    def rungs(self) -> tuple[int | None, ...]:
+        return self.halving.rungs if self.halving is not None else (None,)
+
+    @property
+    def config_key(self) -> str:
+        suffix = self.halving.key_suffix() if self.halving is not None else ""
+        return self.config.key() + suffix
+
+    def planned_runs(self, n: int) -> int:
+        if self.halving is None:
+            return n * len(self.seeds)
+        total, alive = 0, n
+        for _ in self.rungs:
+            total, alive = total + alive * len(self.seeds), self.halving.survivors(alive)
+        return total
+
+    def _run(self, spec: NetSpec, seed: int, rung: int, stop: int | None) -> RunRecord:
+        macs, params, acts = totals(spec)
+        cid = self.store.add_candidate(
+            name=spec.name, spec=spec.to_dict(), macs=macs, params=params, acts=acts
+        )
+        return self.store.get_or_create_run(
+            candidate_id=cid,
+            seed=seed,
+            config_key=self.config_key,
+            rung=rung,
+            config={
+                **self.config.to_dict(),
+                "threads": self.threads,
+                "rung": rung,
+                "stop_epoch": stop,
+            },
+            budget_epochs=stop or self.config.epochs,
+        )
+
+    def _run_dir(self, run: RunRecord) -> Path:
+        return self.work / f"run-{run.id:05d}-{run.name}-s{run.seed}"
+
+    def prepare(self, specs: Sequence[NetSpec], rung: int, stop: int | None) -> list[RunTask]:
+        """Store the rung's runs; tasks for those not already done."""
+        tasks = []
+        for spec in specs:
+            for seed in self.seeds:
+                run = self._run(spec, seed, rung, stop)
+                if run.status in SKIP_STATUSES:
+                    self.reporter.run_finished(_label(run), f"{run.status} (stored)", run.reason)
+                    self.results.append(self._result(run, skipped=True))
+                    continue
+                start_from = None
+                if rung > 0:
+                    previous = self._run(spec, seed, rung - 1, self.rungs[rung - 1])
+                    if previous.epochs_done:  # else this rung trains from scratch
+                        path = checkpoint_path(self._run_dir(previous), previous.epochs_done)
+                        start_from = str(path)
+                run_dir = self._run_dir(run)
+                self._forget_unsaved_epochs(run, run_dir)
+                self.store.start_run(
+                    run.id,
+                    device=self.device,
+                    archlab_version=archlab.__version__,
+                    torch_version=torch.__version__,
+                    git_commit=git_commit(),
+                )
+                tasks.append(
+                    RunTask(
+                        run_id=run.id,
+                        label=_label(run),
+                        spec=spec,
+                        seed=seed,
+                        config=self.config,
+                        device=self.device,
+                        threads=self.threads,
+                        run_dir=str(run_dir),
+                        stop_epoch=stop,
+                        start_from=start_from,
+                    )
+                )
+        return tasks
+
+    def _forget_unsaved_epochs(self, run: RunRecord, run_dir: Path) -> None:
+        # Epochs stored after the newest checkpoint are trained again: drop them now, so none is
+        # duplicated; the task reports the checkpointed ones again from the checkpoint's history.
+        on_disk = sorted(run_dir.glob("epoch-*.ckpt"))
+        newest = int(on_disk[-1].stem.split("-")[1]) if on_disk else 0
+        if run.epochs_done > newest:
+            self.store.truncate_epochs(run.id, newest)
+
+    def on_epoch(self, task: RunTask, metrics: dict[str, Any]) -> None:
+        """Store an epoch the moment it is checkpointed (in-process executors stream these)."""
+        self.store.record_epoch(task.run_id, _epoch_record(metrics))
+        self.reporter.epoch(task.label, metrics)
+
+    def on_done(self, task: RunTask, result: TaskResult) -> None:
+        """Store the whole history (idempotent), then the run's final status."""
+        for metrics in result.history:
+            self.store.record_epoch(task.run_id, _epoch_record(metrics))
+        self.store.truncate_epochs(task.run_id, len(result.history))
+        self.store.finish_run(task.run_id, result.status, result.reason)
+        self.reporter.run_finished(task.label, result.status, result.reason)
+        self.results.append(self._result(self.store.run(task.run_id)))
+
+    def select(self, specs: Sequence[NetSpec], rung: int, keep: int) -> list[NetSpec]:
+        """The ``keep`` best candidates of a rung by mean final validation error (ties: name)."""
+        scored = []
+        for spec in specs:
+            errors = []
+            for seed in self.seeds:
+                run = self._run(spec, seed, rung, self.rungs[rung])
+                epochs = self.store.epochs(run.id) if run.status == "finished" else []
+                errors.append(epochs[-1].val_error if epochs else math.inf)
+            scored.append((sum(errors) / len(errors), spec.name, spec))
+        return [spec for _, _, spec in sorted(scored, key=lambda s: s[:2])[:keep]]
+
+    def _result(self, run: RunRecord, skipped: bool = False) -> RunResult:
+        epochs = self.store.epochs(run.id)
+        last = epochs[-1] if epochs else None
+        return RunResult(
+            name=run.name,
+            seed=run.seed,
+            rung=run.rung,
+            status=run.status,
+            reason=run.reason,
+            epochs=run.epochs_done,
+            val_error=last.val_error if last else None,
+            test_error=last.test_error if last else None,
+            skipped=skipped,
+        )
 
 
-def _stored_config(config: TrainConfig, data: DatasetSplits) -> dict[str, Any]:
-    return {**config.to_dict(), "data": data.describe()}
+def _label(run: RunRecord) -> str:
+    rung = f" rung {run.rung}" if run.rung else ""
+    return f"{run.name} seed {run.seed}{rung}"
 
 
-def _result(store: Store, run: RunRecord, skipped: bool = False) -> RunResult:
-    epochs = store.epochs(run.id)
-    last = epochs[-1] if epochs else None
-    return RunResult(
-        name=run.name,
-        seed=run.seed,
-        status=run.status,
-        reason=run.reason,
-        epochs=run.epochs_done,
-        val_error=last.val_error if last else None,
-        test_error=last.test_error if last else None,
-        skipped=skipped,
-    )
-
-
-class _RunLog:
-    """A JSON-lines log per run, appended and flushed line by line."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-
-    def write(self, event: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event, default=str) + "\n")
+def _epoch_record(metrics: dict[str, Any]) -> EpochRecord:
+    return EpochRecord(**{k: v for k, v in metrics.items() if k != "budget_epochs"})

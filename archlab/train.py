@@ -9,18 +9,16 @@ through a callback and the executor above it persists.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import hashlib
 import json
 import math
-import os
 import resource
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from archlab.checkpoint import checkpoint_path, latest_good_checkpoint, prune, save_checkpoint
 from archlab.data import DatasetSplits, augment, default_pad, iterate_batches, normalize
 from archlab.errors import ArchlabError
 from archlab.models import build_model
@@ -107,6 +106,7 @@ class RunOutcome:
     reason: str | None
     epochs_done: int
     budget_epochs: int
+    history: tuple[dict[str, Any], ...] = ()  # every epoch's metrics, resumed ones included
 
 
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -122,72 +122,6 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write atomically (temporary file, fsync, rename) with a SHA-256 of the payload inside."""
-    import io
-
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    payload = buffer.getvalue()
-    digest = hashlib.sha256(payload).hexdigest().encode()
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(digest + b"\n" + payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any] | None:
-    """The checkpoint's state, or None when it is missing, truncated or fails its checksum."""
-    import io
-
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return None
-    digest, _, payload = raw.partition(b"\n")
-    if hashlib.sha256(payload).hexdigest().encode() != digest:
-        return None
-    try:
-        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
-    except Exception:  # a payload that hashes right but will not load is corrupt all the same
-        return None
-    return state if isinstance(state, dict) else None
-
-
-def checkpoint_path(run_dir: Path, epoch: int) -> Path:
-    """Where epoch ``epoch``'s checkpoint lives."""
-    return run_dir / f"epoch-{epoch:04d}.ckpt"
-
-
-def latest_good_checkpoint(run_dir: Path, *, warn: Callable[[str], None]) -> dict[str, Any] | None:
-    """Newest checkpoint that loads; corrupt ones are reported, renamed aside, and skipped."""
-    for path in sorted(run_dir.glob("epoch-*.ckpt"), reverse=True):
-        state = load_checkpoint(path)
-        if state is not None:
-            return state
-        warn(f"checkpoint {path} is corrupt; falling back to the previous one")
-        with contextlib.suppress(OSError):
-            path.rename(path.with_name(path.name + ".corrupt"))
-    return None
-
-
-def _prune(run_dir: Path, keep: int = 2) -> None:
-    # The previous checkpoint stays as the fallback for a corrupt newest one.
-    for path in sorted(run_dir.glob("epoch-*.ckpt"))[:-keep]:
-        path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -294,50 +228,45 @@ def train_run(
     on_epoch: EpochCallback,
     on_step: StepCallback | None = None,
     budget_epochs: int | None = None,
+    stop_epoch: int | None = None,
     warn: Callable[[str], None] = lambda msg: warnings.warn(msg, stacklevel=2),
 ) -> RunOutcome:
-    """Train (or resume) one run; every finished epoch is checkpointed, then reported."""
+    """Train (or resume) one run; every finished epoch is checkpointed, then reported.
+
+    The schedule runs over ``budget_epochs`` (default: the config's); ``stop_epoch`` ends the
+    run early on that schedule, as a rung of successive halving does.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     model = prepare_model(spec, config, seed, device)
     optimizer = make_optimizer(model, config)
     start_epoch, epochs = 0, budget_epochs or config.epochs
+    history: list[dict[str, Any]] = []
     state = latest_good_checkpoint(run_dir, warn=warn)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, epochs = int(state["epoch"]), int(state["budget_epochs"])
+        history = list(state.get("history", []))[:start_epoch]
     step_model: nn.Module = torch.compile(model) if config.compile else model  # type: ignore[assignment]
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    steps = math.ceil(len(data.y_train) / config.batch_size)
-    pad = default_pad(data.image_size)
     if epochs is None:  # a time budget: the schedule needs its length before the first step
         assert config.time_budget is not None
         per_epoch = estimate_epoch_seconds(step_model, optimizer, loss_fn, data, config, device)
         epochs = max(1, int(config.time_budget // per_epoch))
+    last = epochs if stop_epoch is None else min(stop_epoch, epochs)
+    loop = _EpochLoop(step_model, model, optimizer, loss_fn, data, config, seed, device, on_step)
     epoch = start_epoch
-    while epoch < epochs:
+    while epoch < last:
         try:
-            metrics = _train_epoch(
-                step_model,
-                model,
-                optimizer,
-                loss_fn,
-                data,
-                config,
-                seed=seed,
-                epoch=epoch,
-                epochs=epochs,
-                steps=steps,
-                pad=pad,
-                device=device,
-                on_step=on_step,
-            )
+            metrics = loop.run(epoch, epochs)
         except torch.cuda.OutOfMemoryError as exc:
             reason = f"CUDA out of memory at epoch {epoch + 1}: {str(exc).splitlines()[0]}"
-            return RunOutcome("failed", reason, epoch, epochs)
+            return RunOutcome("failed", reason, epoch, epochs, tuple(history))
         if metrics is None:
-            return RunOutcome("diverged", f"non-finite loss in epoch {epoch + 1}", epoch, epochs)
+            reason = f"non-finite loss in epoch {epoch + 1}"
+            return RunOutcome("diverged", reason, epoch, epochs, tuple(history))
         epoch += 1
+        history.append({"epoch": epoch, "budget_epochs": epochs, **metrics})
         save_checkpoint(
             checkpoint_path(run_dir, epoch),
             {
@@ -345,14 +274,48 @@ def train_run(
                 "optimizer": optimizer.state_dict(),
                 "epoch": epoch,
                 "budget_epochs": epochs,
+                "history": history,
                 "spec": spec.to_dict(),
                 "seed": seed,
                 "config": config.to_dict(),
             },
         )
-        _prune(run_dir)
-        on_epoch({"epoch": epoch, "budget_epochs": epochs, **metrics})
-    return RunOutcome("finished", None, epoch, epochs)
+        prune(run_dir)
+        on_epoch(history[-1])
+    return RunOutcome("finished", None, epoch, epochs, tuple(history))
+
+
+@dataclass
+class _EpochLoop:
+    """What every epoch of one run shares."""
+
+    step_model: nn.Module
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    loss_fn: nn.Module
+    data: DatasetSplits
+    config: TrainConfig
+    seed: int
+    device: torch.device
+    on_step: StepCallback | None
+
+    def run(self, epoch: int, epochs: int) -> dict[str, Any] | None:
+        """One epoch's metrics, or None when the loss went non-finite."""
+        return _train_epoch(
+            self.step_model,
+            self.model,
+            self.optimizer,
+            self.loss_fn,
+            self.data,
+            self.config,
+            seed=self.seed,
+            epoch=epoch,
+            epochs=epochs,
+            steps=math.ceil(len(self.data.y_train) / self.config.batch_size),
+            pad=default_pad(self.data.image_size),
+            device=self.device,
+            on_step=self.on_step,
+        )
 
 
 def estimate_epoch_seconds(
@@ -470,9 +433,3 @@ def _train_epoch(
         "peak_mem_bytes": _peak_memory(device),
         "lr": lr,
     }
-
-
-def iter_epochs_of(run_dir: Path) -> Iterator[int]:
-    """Epochs that have a checkpoint on disk (for inspection and tests)."""
-    for path in sorted(run_dir.glob("epoch-*.ckpt")):
-        yield int(path.stem.split("-")[1])

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from archlab.errors import ArchlabError
+from archlab.executors import ExecutionOptions
 from archlab.presets import get_spec
 from archlab.progress import LogReporter, RichReporter
-from archlab.run import Summary, train_candidates
+from archlab.run import STRATEGIES, Halving, Summary, train_candidates
 from archlab.solver import match_flops
 from archlab.space import NetSpec, spec_from_dict
 from archlab.train import TrainConfig
@@ -143,6 +144,26 @@ def train_candidates_cmd(
         Path | None,
         typer.Option("--workdir", help="Checkpoints and logs (default: beside the store)."),
     ] = None,
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="grid (all at one budget) or halving.")
+    ] = "grid",
+    eta: Annotated[int, typer.Option("--eta", help="Halving: keep the best 1/eta per rung.")] = 2,
+    min_epochs: Annotated[int, typer.Option("--min-epochs", help="Halving: first rung.")] = 1,
+    max_epochs: Annotated[int, typer.Option("--max-epochs", help="Halving: last rung.")] = 8,
+    executor: Annotated[str, typer.Option("--executor", help="local or ray.")] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Local worker processes (default: one per GPU, else 1)."),
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="auto or HOST:PORT of a Ray cluster.")
+    ] = None,
+    gpus_per_run: Annotated[
+        float | None, typer.Option("--gpus-per-run", help="Ray: GPUs per run (default 1 on CUDA).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="torch CPU threads per run (default: all).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON.")] = False,
 ) -> int:
@@ -157,9 +178,16 @@ def train_candidates_cmd(
         complexity=complexity,
         scope=scope,
     )
+    halving = _halving(strategy, eta, min_epochs, max_epochs, epochs, time_budget)
     config = TrainConfig(
         dataset=dataset,
-        epochs=epochs if epochs is not None or time_budget else 10,
+        epochs=(
+            halving.max_epochs
+            if halving
+            else epochs
+            if epochs is not None or time_budget is not None
+            else 10
+        ),
         time_budget=time_budget,
         batch_size=batch_size,
         lr=lr,
@@ -184,12 +212,38 @@ def train_candidates_cmd(
         store_path=store,
         workdir=workdir,
         reporter=reporter,
+        halving=halving,
+        execution=ExecutionOptions(
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+            gpus_per_run=gpus_per_run,
+            threads=threads,
+        ),
     )
     if as_json:
         print_json(_summary_dict(summary))
     else:
         print_summary(summary)
     return 1 if summary.any_failed else 0
+
+
+def _halving(
+    strategy: str,
+    eta: int,
+    min_epochs: int,
+    max_epochs: int,
+    epochs: int | None,
+    time_budget: float | None,
+) -> Halving | None:
+    """The halving plan, or None for a grid; budgets belong to one strategy or the other."""
+    if strategy == "grid":
+        return None
+    if strategy != "halving":
+        raise ArchlabError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if epochs is not None or time_budget is not None:
+        raise ArchlabError("--strategy halving takes --min-epochs/--max-epochs, not --epochs")
+    return Halving(eta=eta, min_epochs=min_epochs, max_epochs=max_epochs)
 
 
 def _summary_dict(summary: Summary) -> dict[str, Any]:
@@ -206,6 +260,7 @@ def print_summary(summary: Summary) -> None:
         [
             r.name,
             r.seed,
+            r.rung,
             r.status + (" (stored)" if r.skipped else ""),
             r.epochs,
             r.val_error,
@@ -218,7 +273,7 @@ def print_summary(summary: Summary) -> None:
     out.print(
         table(
             "runs",
-            ["candidate", "seed", "status", "epochs", "val error", "test error", "reason"],
+            ["candidate", "seed", "rung", "status", "epochs", "val error", "test error", "reason"],
             rows,
         )
     )

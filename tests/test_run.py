@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from archlab.checkpoint import checkpoint_path
 from archlab.complexity import totals
 from archlab.data import DatasetSplits, load_dataset
 from archlab.errors import ArchlabError
@@ -19,7 +20,7 @@ from archlab.progress import NullReporter
 from archlab.run import train_candidates
 from archlab.space import make_spec, with_overrides
 from archlab.store import Store
-from archlab.train import TrainConfig, checkpoint_path
+from archlab.train import TrainConfig
 
 TINY = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2)]
 
@@ -62,23 +63,23 @@ def test_diverging_candidate_beside_a_healthy_one(digits: DatasetSplits, tmp_pat
 
 def test_failure_stays_local(digits: DatasetSplits, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    import archlab.run as run_module
+    import archlab.tasks as tasks_module
 
-    real = run_module.train_run
+    real = tasks_module.train_run
 
     def flaky(spec, *args, **kwargs):  # type: ignore[no-untyped-def]
         if spec.cardinality == 1:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
         return real(spec, *args, **kwargs)
 
-    monkeypatch.setattr(run_module, "train_run", flaky)
+    monkeypatch.setattr(tasks_module, "train_run", flaky)
     summary = train_candidates(TINY, config=TrainConfig(epochs=1), device="cpu",
                                store_path=tmp_path / "s.db", data=digits)  # fmt: skip
     assert [r.status for r in summary.results] == ["failed", "finished"]
     assert "out of memory" in (summary.results[0].reason or "")
     assert summary.any_failed
     # A rerun retries the failed run and keeps the finished one.
-    monkeypatch.setattr(run_module, "train_run", real)
+    monkeypatch.setattr(tasks_module, "train_run", real)
     again = train_candidates(TINY, config=TrainConfig(epochs=1), device="cpu",
                              store_path=tmp_path / "s.db", data=digits)  # fmt: skip
     assert [(r.status, r.skipped) for r in again.results] == [("finished", False),

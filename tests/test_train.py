@@ -8,19 +8,16 @@ from typing import Any
 import pytest
 import torch
 
-from archlab.data import DatasetSplits, load_dataset
-from archlab.errors import ArchlabError
-from archlab.space import make_spec, with_overrides
-from archlab.train import (
-    TrainConfig,
+from archlab.checkpoint import (
     checkpoint_path,
     latest_good_checkpoint,
     load_checkpoint,
-    lr_at,
-    resolve_device,
     save_checkpoint,
-    train_run,
 )
+from archlab.data import DatasetSplits, load_dataset
+from archlab.errors import ArchlabError
+from archlab.space import make_spec, with_overrides
+from archlab.train import TrainConfig, lr_at, resolve_device, train_run
 
 CPU = torch.device("cpu")
 

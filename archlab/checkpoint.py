@@ -1,0 +1,78 @@
+"""Run checkpoints: written atomically, verified by SHA-256, with a fallback to the previous one.
+
+A checkpoint holds the model, the optimizer, the epoch, the schedule's length and the metrics
+history so far, so a run resumed on any machine (or a later rung of successive halving) reports
+its whole curve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write atomically (temporary file, fsync, rename) with a SHA-256 of the payload inside."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(digest + b"\n" + payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The checkpoint's state, or None when it is missing, truncated or fails its checksum."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    digest, _, payload = raw.partition(b"\n")
+    if hashlib.sha256(payload).hexdigest().encode() != digest:
+        return None
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    except Exception:  # a payload that hashes right but will not load is corrupt all the same
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def checkpoint_path(run_dir: Path, epoch: int) -> Path:
+    """Where epoch ``epoch``'s checkpoint lives."""
+    return run_dir / f"epoch-{epoch:04d}.ckpt"
+
+
+def latest_good_checkpoint(run_dir: Path, *, warn: Callable[[str], None]) -> dict[str, Any] | None:
+    """Newest checkpoint that loads; corrupt ones are reported, renamed aside, and skipped."""
+    for path in sorted(run_dir.glob("epoch-*.ckpt"), reverse=True):
+        state = load_checkpoint(path)
+        if state is not None:
+            return state
+        warn(f"checkpoint {path} is corrupt; falling back to the previous one")
+        with contextlib.suppress(OSError):
+            path.rename(path.with_name(path.name + ".corrupt"))
+    return None
+
+
+def prune(run_dir: Path, keep: int = 2) -> None:
+    """Delete all but the newest ``keep`` checkpoints."""
+    # The previous checkpoint stays as the fallback for a corrupt newest one.
+    for path in sorted(run_dir.glob("epoch-*.ckpt"))[:-keep]:
+        path.unlink(missing_ok=True)

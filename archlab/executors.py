@@ -1,0 +1,208 @@
+"""Where tasks run: in this process, in one worker process per GPU, or on a Ray cluster.
+
+Every executor hands each :class:`~archlab.tasks.TaskResult` back to the driver through
+``on_done``; only the driver writes the store, so a worker that dies loses nothing stored.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import multiprocessing
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from archlab.data import DatasetSplits
+from archlab.errors import ArchlabError
+from archlab.progress import Reporter
+from archlab.tasks import RunTask, TaskResult, execute_task
+
+EXECUTORS = ("local", "ray")
+DoneCallback = Callable[[RunTask, TaskResult], None]
+EpochSink = Callable[[RunTask, dict[str, Any]], None]
+
+
+class Executor(Protocol):
+    """Runs tasks and reports each result as it arrives."""
+
+    def run(self, tasks: Sequence[RunTask], *, on_epoch: EpochSink, on_done: DoneCallback) -> None:
+        """Run every task; call ``on_done`` once per task."""
+        ...
+
+
+@dataclass
+class InProcessExecutor:
+    """One task after another in this process, epochs streamed to the store as they finish."""
+
+    data: DatasetSplits
+    reporter: Reporter
+
+    def run(self, tasks: Sequence[RunTask], *, on_epoch: EpochSink, on_done: DoneCallback) -> None:
+        """Run the tasks in order."""
+        steps = -(-len(self.data.y_train) // tasks[0].config.batch_size) if tasks else 0
+        for task in tasks:
+            self.reporter.run_started(task.label, task.stop_epoch or task.config.epochs, steps, 0)
+            result = execute_task(
+                task,
+                data=self.data,
+                on_epoch=lambda metrics, task=task: on_epoch(task, metrics),  # type: ignore[misc]
+                on_step=self.reporter.step,
+                warn=lambda text, task=task: self.reporter.message(  # type: ignore[misc]
+                    f"warning: {task.label}: {text}"
+                ),
+            )
+            on_done(task, result)
+
+
+def _pin_worker(slots: Any, pin_gpus: bool) -> None:
+    # Runs first in each spawned worker, before anything touches CUDA: one GPU per worker.
+    index = slots.get()
+    if pin_gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
+
+
+@dataclass
+class PoolExecutor:
+    """``workers`` processes on this machine; on CUDA each is pinned to one GPU."""
+
+    workers: int
+    pin_gpus: bool
+
+    def run(self, tasks: Sequence[RunTask], *, on_epoch: EpochSink, on_done: DoneCallback) -> None:
+        """Run the tasks across the pool; results arrive in completion order."""
+        context = multiprocessing.get_context("spawn")  # CUDA cannot survive a fork
+        slots = context.Queue()
+        for index in range(self.workers):
+            slots.put(index)
+        with futures.ProcessPoolExecutor(
+            self.workers,
+            mp_context=context,
+            initializer=_pin_worker,
+            initargs=(slots, self.pin_gpus),
+        ) as pool:
+            pending = {pool.submit(execute_task, task): task for task in tasks}
+            for future in futures.as_completed(pending):
+                task = pending[future]
+                try:
+                    result = future.result()
+                except futures.process.BrokenProcessPool as exc:
+                    result = TaskResult(
+                        task.run_id, "failed", f"worker died: {exc}", (), task.device, "", 0
+                    )
+                on_done(task, result)
+
+
+def check_ray_address(address: str, timeout: float = 3.0) -> None:
+    """Fail within seconds when HOST:PORT does not answer, instead of hanging in ray.init."""
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ArchlabError(f"--ray-address must be auto or HOST:PORT, got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return
+    except OSError as exc:
+        raise ArchlabError(f"cannot reach the Ray cluster at {address}: {exc}") from None
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ArchlabError(
+            "--executor ray needs Ray: pip install 'archlab[ray]' (or: pip install ray)"
+        ) from None
+    return ray
+
+
+@dataclass
+class RayExecutor:
+    """One Ray task per run, retried when its worker dies; the driver stores the results."""
+
+    address: str | None = None
+    gpus_per_run: float = 0
+    max_retries: int = 3
+
+    def connect(self) -> Any:
+        """Join the cluster (or start a local Ray) unless this process is already connected."""
+        ray = _import_ray()
+        if self.address is not None:
+            check_ray_address(self.address)
+        if ray.is_initialized():
+            return ray
+        try:
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = self.address or "a local instance"
+            raise ArchlabError(f"cannot start or join Ray at {where}: {exc}") from None
+        return ray
+
+    def run(self, tasks: Sequence[RunTask], *, on_epoch: EpochSink, on_done: DoneCallback) -> None:
+        """Submit every task, then store results as they complete."""
+        ray = self.connect()
+        remote = ray.remote(
+            num_cpus=1,
+            num_gpus=self.gpus_per_run,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+        )(execute_task)
+        pending = {remote.remote(task): task for task in tasks}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            task = pending.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayError as exc:  # retries exhausted
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                result = TaskResult(task.run_id, "failed", reason, (), task.device, "", 0)
+            on_done(task, result)
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How to run: where, how many workers, and the torch thread count of each run."""
+
+    executor: str = "local"
+    workers: int | None = None  # local: default one per visible GPU, else 1
+    ray_address: str | None = None
+    gpus_per_run: float | None = None  # ray: default 1 on CUDA, 0 on the CPU
+    threads: int | None = None  # default: this process's torch thread count
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ArchlabError(
+                f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"
+            )
+        if self.workers is not None and self.workers < 1:
+            raise ArchlabError(f"workers must be at least 1, got {self.workers}")
+        if self.threads is not None and self.threads < 1:
+            raise ArchlabError(f"threads must be at least 1, got {self.threads}")
+        if self.gpus_per_run is not None and self.gpus_per_run < 0:
+            raise ArchlabError(f"gpus per run must be >= 0, got {self.gpus_per_run}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ArchlabError("--ray-address goes with --executor ray")
+
+
+def make_executor(
+    options: ExecutionOptions, *, device_type: str, data: DatasetSplits, reporter: Reporter
+) -> Executor:
+    """The executor the options ask for."""
+    if options.executor == "ray":
+        gpus = options.gpus_per_run
+        return RayExecutor(
+            options.ray_address, gpus if gpus is not None else float(device_type == "cuda")
+        )
+    gpus_here = _visible_gpus() if device_type == "cuda" else 0
+    workers = options.workers or max(gpus_here, 1)
+    if workers == 1:
+        return InProcessExecutor(data, reporter)
+    return PoolExecutor(workers, pin_gpus=gpus_here > 1)
+
+
+def _visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0

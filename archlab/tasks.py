@@ -1,0 +1,147 @@
+"""One unit of work for an executor: train one (candidate, seed, rung) and return its history.
+
+A task is plain, picklable data, so the same function runs in this process, in a worker process
+pinned to one GPU, or in a Ray worker on another machine. It never touches the store: the driver
+alone writes there. It does write checkpoints and a JSON-lines log under its run directory, which
+must be visible to every worker (one machine, or a shared file system for a cluster).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from archlab.checkpoint import checkpoint_path
+from archlab.data import DatasetSplits, load_dataset
+from archlab.space import NetSpec
+from archlab.train import EpochCallback, StepCallback, TrainConfig, resolve_device, train_run
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs to train (or resume) one stored run."""
+
+    run_id: int
+    label: str
+    spec: NetSpec
+    seed: int
+    config: TrainConfig
+    device: str
+    threads: int  # torch CPU threads: results on the CPU depend on it, so it is fixed per task
+    run_dir: str
+    stop_epoch: int | None = None  # a rung of successive halving ends here
+    start_from: str | None = None  # the previous rung's checkpoint, copied in when starting
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """How a task ended, with every epoch's metrics (resumed epochs included)."""
+
+    run_id: int
+    status: str
+    reason: str | None
+    history: tuple[dict[str, Any], ...]
+    device: str
+    host: str
+    pid: int
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_dataset(source: str, val_fraction: float, split_seed: int, limit: int | None) -> Any:
+    # A worker serves many tasks of one invocation: load the data once per process.
+    return load_dataset(source, val_fraction=val_fraction, seed=split_seed, limit=limit)
+
+
+def dataset_for(config: TrainConfig) -> DatasetSplits:
+    """The config's data set with its seeded validation split (cached per process)."""
+    return _cached_dataset(config.dataset, config.val_fraction, config.split_seed, config.limit)
+
+
+def append_log(run_dir: Path, event: dict[str, Any]) -> None:
+    """Append one event to the run's JSON-lines log."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "log.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(event, default=str) + "\n")
+
+
+def _seed_from_previous_rung(task: RunTask, run_dir: Path) -> None:
+    if task.start_from is None or any(run_dir.glob("epoch-*.ckpt")):
+        return
+    source = Path(task.start_from)
+    epoch = int(source.stem.split("-")[1])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    target = checkpoint_path(run_dir, epoch)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)  # atomic: a crash leaves either nothing or the whole checkpoint
+
+
+def execute_task(
+    task: RunTask,
+    *,
+    data: DatasetSplits | None = None,
+    on_epoch: EpochCallback | None = None,
+    on_step: StepCallback | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> TaskResult:
+    """Train the task's run to its stop epoch; a failure is returned, never raised."""
+    torch.set_num_threads(task.threads)
+    run_dir = Path(task.run_dir)
+    host, pid = socket.gethostname(), os.getpid()
+    device_name = task.device
+
+    def log_warning(text: str) -> None:
+        append_log(run_dir, {"event": "warning", "message": text})
+        if warn is not None:
+            warn(text)
+
+    def log_epoch(metrics: dict[str, Any]) -> None:
+        append_log(run_dir, {"event": "epoch", **metrics})
+        if on_epoch is not None:
+            on_epoch(metrics)
+
+    try:
+        device = resolve_device(task.device)
+        device_name = str(device)
+        _seed_from_previous_rung(task, run_dir)
+        append_log(
+            run_dir,
+            {
+                "event": "start",
+                "pid": pid,
+                "host": host,
+                "device": device_name,
+                "threads": task.threads,
+                "config": task.config.to_dict(),
+            },
+        )
+        data = (data if data is not None else dataset_for(task.config)).to(device)
+        outcome = train_run(
+            task.spec,
+            data,
+            task.config,
+            seed=task.seed,
+            device=device,
+            run_dir=run_dir,
+            on_epoch=log_epoch,
+            on_step=on_step,
+            stop_epoch=task.stop_epoch,
+            warn=log_warning,
+        )
+        status, reason, history = outcome.status, outcome.reason, outcome.history
+    except Exception as exc:  # the failure belongs to this run alone
+        status, reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
+        history = ()
+        append_log(run_dir, {"event": "error", "traceback": traceback.format_exc()})
+    append_log(run_dir, {"event": "finish", "status": status, "reason": reason})
+    return TaskResult(task.run_id, status, reason, tuple(history), device_name, host, pid)

@@ -1,0 +1,225 @@
+"""Successive halving, the local worker pool, and the Ray executor against a real local Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from archlab.data import DatasetSplits, load_dataset
+from archlab.errors import ArchlabError
+from archlab.executors import ExecutionOptions, RayExecutor, check_ray_address
+from archlab.run import Halving, train_candidates
+from archlab.sampling import DesignSpace, ParamRange, sample_space
+from archlab.space import make_spec
+from archlab.store import Store
+from archlab.train import TrainConfig
+
+TINY = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2)]
+METRICS = ["train_loss", "train_error", "val_error", "test_error"]
+
+
+@pytest.fixture(scope="module")
+def digits() -> DatasetSplits:
+    return load_dataset("digits", limit=200)
+
+
+def _epochs(store: Path) -> list[tuple[str, int, int, int, tuple[float, ...]]]:
+    frame = Store(store, create=False).epochs_frame()
+    return sorted(
+        (r.name, r.seed, r.rung, r.epoch, tuple(getattr(r, m) for m in METRICS))
+        for r in frame.itertuples()
+    )
+
+
+def test_halving_rungs_and_validation() -> None:
+    assert Halving(2, 1, 8).rungs == (1, 2, 4, 8)
+    assert Halving(3, 1, 10).rungs == (1, 3, 9, 10)
+    assert Halving(2, 4, 4).rungs == (4,)
+    assert [Halving().survivors(n) for n in (16, 5, 1)] == [8, 2, 1]
+    with pytest.raises(ArchlabError, match="eta"):
+        Halving(eta=1)
+    with pytest.raises(ArchlabError, match="above max"):
+        Halving(min_epochs=4, max_epochs=2)
+
+
+def _sixteen() -> list:  # type: ignore[type-arg]
+    space = DesignSpace(
+        template="cifar",
+        depth=ParamRange.choice(11),
+        cardinality=ParamRange(1, 8, "pow2"),
+        bottleneck_width=ParamRange(4, 48, "uniform"),
+        width_multiplier=ParamRange.choice(0.25),
+    )
+    return list(sample_space(space, 16, seed=3).specs)
+
+
+def test_halving_16_candidates(
+    digits: DatasetSplits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "s.db"
+    specs = _sixteen()
+    plan = Halving(eta=2, min_epochs=1, max_epochs=8)
+    config = TrainConfig(epochs=8, batch_size=64)
+    kwargs = {
+        "config": config,
+        "device": "cpu",
+        "store_path": store,
+        "data": digits,
+        "halving": plan,
+        "execution": ExecutionOptions(threads=1),
+    }
+
+    import archlab.run as run_module
+
+    calls = {"done": 0}
+    real_on_done = run_module._Driver.on_done
+
+    def stop_in_rung_2(self, task, result):  # type: ignore[no-untyped-def]
+        real_on_done(self, task, result)
+        calls["done"] += 1
+        if calls["done"] == 16 + 8 + 2:  # two runs into the third rung
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module._Driver, "on_done", stop_in_rung_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_candidates(specs, **kwargs)
+    statuses = Store(store, create=False).results_frame().groupby(["rung", "status"]).size()
+    assert statuses.to_dict() == {
+        (0, "finished"): 16,
+        (1, "finished"): 8,
+        (2, "finished"): 2,
+        (2, "interrupted"): 2,
+    }
+    monkeypatch.setattr(run_module._Driver, "on_done", real_on_done)
+    before = _epochs(store)
+    summary = train_candidates(specs, **kwargs)
+    fresh = [r for r in summary.results if not r.skipped]
+    assert len(fresh) == 2 + 2  # the rest of rung 2, then rung 3: nothing retrained
+    frame = Store(store, create=False).results_frame()
+    assert frame.groupby("rung").size().to_dict() == {0: 16, 1: 8, 2: 4, 3: 2}
+    assert frame.groupby("rung").budget_epochs.first().to_dict() == {0: 1, 1: 2, 2: 4, 3: 8}
+    assert set(frame.status) == {"finished"} and list(frame.epochs) == list(frame.budget_epochs)
+    after = _epochs(store)
+    assert set(before) <= set(after)  # what was stored stays exactly as it was
+    # Survivors are the best half by validation error of the rung before.
+    rung0 = frame[frame.rung == 0].sort_values(["val_error", "name"])
+    assert set(frame[frame.rung == 1].name) == set(rung0.name[:8])
+    # Continuing from checkpoints is exact: the last rung equals a plain 8-epoch run.
+    winner = next(s for s in specs if s.name == frame[frame.rung == 3].name.iloc[0])
+    grid_store = tmp_path / "grid.db"
+    train_candidates(
+        [winner],
+        config=config,
+        device="cpu",
+        store_path=grid_store,
+        data=digits,
+        execution=ExecutionOptions(threads=1),
+    )
+    halved = [e[4] for e in after if e[0] == winner.name and e[2] == 3]
+    plain = [e[4] for e in _epochs(grid_store)]
+    assert halved == plain and len(plain) == 8
+
+
+def test_worker_pool_matches_in_process(digits: DatasetSplits, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=2, batch_size=64, limit=200)
+    for name, workers in (("one.db", 1), ("pool.db", 2)):
+        summary = train_candidates(
+            TINY,
+            config=config,
+            seeds=(0, 1),
+            device="cpu",
+            store_path=tmp_path / name,
+            execution=ExecutionOptions(workers=workers, threads=1),
+        )
+        assert {r.status for r in summary.results} == {"finished"}
+    assert _epochs(tmp_path / "one.db") == _epochs(tmp_path / "pool.db")
+    assert len(_epochs(tmp_path / "pool.db")) == 8
+
+
+def test_ray_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    start = time.monotonic()
+    with pytest.raises(ArchlabError, match="cannot reach"):
+        check_ray_address("127.0.0.1:1")
+    assert time.monotonic() - start < 5
+    with pytest.raises(ArchlabError, match="HOST:PORT"):
+        check_ray_address("nowhere")
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ArchlabError, match="pip install"):
+        RayExecutor().connect()
+
+
+@pytest.fixture(scope="module")
+def ray_local():  # type: ignore[no-untyped-def]
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.ray
+def test_ray_stores_the_same_metrics_as_local(ray_local, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = TrainConfig(epochs=2, batch_size=64, limit=200)
+    for name, executor in (("local.db", "local"), ("ray.db", "ray")):
+        summary = train_candidates(
+            TINY,
+            config=config,
+            seeds=(0, 1),
+            device="cpu",
+            store_path=tmp_path / name,
+            execution=ExecutionOptions(executor=executor, threads=1),
+        )
+        assert {r.status for r in summary.results} == {"finished"}
+    assert _epochs(tmp_path / "local.db") == _epochs(tmp_path / "ray.db")
+
+
+def _starts(work: Path) -> list[dict]:  # type: ignore[type-arg]
+    events = []
+    for log in work.glob("run-*/log.jsonl"):
+        for line in log.read_text().splitlines():
+            event = json.loads(line)
+            if event["event"] == "start":
+                events.append({**event, "log": str(log)})
+    return events
+
+
+@pytest.mark.ray
+def test_ray_worker_killed_mid_task(ray_local, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = TrainConfig(epochs=12, batch_size=32, limit=300)
+    store, work = tmp_path / "s.db", tmp_path / "work"
+    outcome: dict[str, object] = {}
+
+    def drive() -> None:
+        outcome["summary"] = train_candidates(
+            TINY[:1],
+            config=config,
+            device="cpu",
+            store_path=store,
+            workdir=work,
+            execution=ExecutionOptions(executor="ray", threads=1),
+        )
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    deadline = time.monotonic() + 120
+    victim = None
+    while victim is None and time.monotonic() < deadline and driver.is_alive():
+        starts = _starts(work)
+        ckpts = list(work.glob("run-*/epoch-*.ckpt"))
+        if starts and ckpts:
+            victim = starts[0]["pid"]
+        time.sleep(0.05)
+    assert victim is not None, "the task finished before a worker could be killed"
+    os.kill(victim, signal.SIGKILL)
+    driver.join(timeout=300)
+    summary = outcome["summary"]
+    assert [r.status for r in summary.results] == ["finished"]  # type: ignore[attr-defined]
+    assert len(_starts(work)) == 2  # Ray retried the task once, on a new worker
+    epochs = Store(store, create=False).epochs_frame()
+    assert list(epochs.epoch) == list(range(1, 13))  # every epoch stored exactly once
