@@ -9,7 +9,7 @@ import typer
 
 from archlab.errors import ArchlabError
 
-from . import count_cmd, demo_cmd, results_cmd, space_cmds, train_cmd
+from . import count_cmd, demo_cmd, report_cmd, results_cmd, space_cmds, train_cmd
 
 app = typer.Typer(
     name="archlab",
@@ -22,6 +22,7 @@ space_cmds.register(app)
 train_cmd.register(app)
 count_cmd.register(app)
 results_cmd.register(app)
+report_cmd.register(app)
 demo_cmd.register(app)
 
 

@@ -1,0 +1,369 @@
+"""The report's figures: each function takes plain data and returns a matplotlib Figure.
+
+No pyplot: figures get an Agg canvas of their own, so nothing here needs a display or touches
+global state. Every figure is 7 x 4.5 in at 100 dpi (700 x 450 px) with fixed margins, so the
+point labels placed in display coordinates stay where :func:`place_labels` put them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from matplotlib.transforms import Bbox
+
+Floats = Sequence[float] | np.ndarray
+FIGSIZE = (7.0, 4.5)
+DPI = 100
+FONT_SIZE = 9
+LABEL_SIZE = 8
+LEADER_PT = 16  # labels further from their point than this get a leader line
+COLORS = tuple(matplotlib.colormaps["tab10"].colors)  # type: ignore[attr-defined]
+# Reproducible files: no timestamps or software strings, a fixed SVG id salt.
+_RC: Any = {"svg.hashsalt": "archlab", "svg.fonttype": "path", "font.size": FONT_SIZE}
+
+
+def new_figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
+    """A fixed-size figure with an Agg canvas and ``ncols`` axes side by side."""
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=FIGSIZE, dpi=DPI)
+        FigureCanvasAgg(fig)
+        axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.12, top=0.9, wspace=0.28)
+    for ax in axes:
+        ax.grid(True, which="major", color="0.9", linewidth=0.8)
+        ax.set_axisbelow(True)
+    return fig, axes
+
+
+def save(fig: Figure, stem: Path) -> list[Path]:
+    """Write ``stem``.png and ``stem``.svg without timestamps; returns both paths."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    with matplotlib.rc_context(_RC):
+        fig.savefig(png, format="png", dpi=DPI, metadata={"Software": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+    return [png, svg]
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def short_labels(names: Sequence[str]) -> tuple[list[str], str]:
+    """Drop the '_'-separated name parts all names share: ('1x16d', ...) and 'resnext29_*_w0.25'."""
+    parts = [n.split("_") for n in names]
+    if len(names) < 2 or len({len(p) for p in parts}) != 1:
+        return list(names), ""
+    shared = [i for i in range(len(parts[0])) if len({p[i] for p in parts}) == 1]
+    if len(shared) == len(parts[0]):
+        return list(names), ""
+    labels = ["_".join(p[i] for i in range(len(p)) if i not in shared) for p in parts]
+    pattern = "_".join(parts[0][i] if i in shared else "*" for i in range(len(parts[0])))
+    return labels, pattern
+
+
+def _overlap(a: Bbox, others: Sequence[Bbox]) -> float:
+    total = 0.0
+    for b in others:
+        w = min(a.x1, b.x1) - max(a.x0, b.x0)
+        h = min(a.y1, b.y1) - max(a.y0, b.y0)
+        if w > 0 and h > 0:
+            total += w * h
+    return total
+
+
+def _legend_box(ax: Axes) -> Bbox:
+    legend = ax.get_legend()
+    assert legend is not None
+    return legend.get_window_extent(ax.figure.canvas.get_renderer())  # type: ignore[attr-defined]
+
+
+def line_boxes(ax: Axes, xs: Floats, ys: Floats) -> list[Bbox]:
+    """Small boxes along a polyline given in data coordinates, so labels keep off it."""
+    pts = ax.transData.transform(np.column_stack([xs, ys]))
+    boxes = []
+    for start, end in itertools.pairwise(pts):
+        boxes += line_boxes_display(tuple(start), tuple(end))
+    return boxes
+
+
+def line_boxes_display(
+    start: tuple[float, float], end: tuple[float, float], *, skip: float = 0.0, step: float = 4.0
+) -> list[Bbox]:
+    """3-pixel boxes every ``step`` pixels along a segment in display space, after ``skip``."""
+    (x0, y0), (x1, y1) = start, end
+    length = float(np.hypot(x1 - x0, y1 - y0))
+    boxes = []
+    for d in np.arange(skip, length + step / 2, step):
+        t = min(d / length, 1.0) if length else 0.0
+        x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+        boxes.append(Bbox.from_extents(x - 1.5, y - 1.5, x + 1.5, y + 1.5))
+    return boxes
+
+
+def _annotate(
+    ax: Axes, label: str, xy: tuple[float, float], dx: float, dy: float, leader: bool
+) -> Any:
+    ha = "left" if dx > 0 else "right" if dx < 0 else "center"
+    va = "center" if dy == 0 else "bottom" if dy > 0 else "top"
+    arrow = {"arrowstyle": "-", "color": "0.55", "lw": 0.6, "shrinkA": 1, "shrinkB": 4}
+    return ax.annotate(
+        label,
+        xy,
+        xytext=(dx, dy),
+        textcoords="offset points",
+        ha=ha,
+        va=va,
+        fontsize=LABEL_SIZE,
+        arrowprops=arrow if leader else None,
+        zorder=5,
+    )
+
+
+def place_labels(
+    ax: Axes,
+    xs: Floats,
+    ys: Floats,
+    labels: Sequence[str],
+    *,
+    obstacles: Sequence[Bbox] = (),
+) -> None:
+    """Annotate points greedily: the nearest spot clear of markers, lines and earlier labels.
+
+    Axis limits and margins must be final: positions are judged in display coordinates.
+    """
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    inside = ax.get_window_extent(renderer)
+    pts = ax.transData.transform(np.column_stack([xs, ys]))
+    taken: list[Bbox] = [Bbox.from_extents(x - 6, y - 6, x + 6, y + 6) for x, y in pts]
+    taken += obstacles
+    # (dx, dy) in points: beside the point first, then two rings further out with leader lines.
+    ring = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)]
+    spots = [(7, 0), (-7, 0), (0, 9), (0, -9), (7, 8), (7, -8), (-7, 8), (-7, -8)]
+    spots += [(round(r * x), round(r * y)) for r in (22, 36) for x, y in ring]
+    order = np.lexsort((np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)))
+    for i in order:
+        xy = (float(xs[i]), float(ys[i]))
+        best: tuple[float, int, list[Bbox]] | None = None
+        for k, (dx, dy) in enumerate(spots):
+            text = _annotate(ax, labels[i], xy, dx, dy, leader=False)
+            box = text.get_window_extent(renderer).expanded(1.06, 1.2)
+            text.remove()
+            used = [box]
+            if abs(dx) + abs(dy) > LEADER_PT:  # the leader line must keep clear too
+                px, py = pts[i]
+                end = (min(max(px, box.x0), box.x1), min(max(py, box.y0), box.y1))
+                used += line_boxes_display((px, py), end, skip=8.0)
+            outside = max(0.0, inside.x0 - box.x0) + max(0.0, box.x1 - inside.x1)
+            outside += max(0.0, inside.y0 - box.y0) + max(0.0, box.y1 - inside.y1)
+            cost = sum(_overlap(b, taken) for b in used) + 1000.0 * outside
+            if best is None or cost < best[0]:
+                best = (cost, k, used)
+            if cost == 0:
+                break
+        assert best is not None
+        dx, dy = spots[best[1]]
+        _annotate(ax, labels[i], xy, dx, dy, leader=abs(dx) + abs(dy) > LEADER_PT)
+        taken += best[2]
+
+
+def _pad_limits(ax: Axes, xs: np.ndarray, lo: np.ndarray, hi: np.ndarray, logx: bool) -> None:
+    """Limits with room for labels: 25% beyond the points on x (log), 12% on y."""
+    if logx:
+        left, right = np.log10(xs.min()), np.log10(xs.max())
+        span = max(right - left, 0.3)
+        ax.set_xlim(10 ** (left - 0.25 * span), 10 ** (right + 0.25 * span))
+    else:
+        span = float(xs.max() - xs.min()) or max(abs(float(xs.max())), 1e-9)
+        left = xs.min() - 0.2 * span
+        ax.set_xlim(max(left, 0.0) if xs.min() >= 0 else left, xs.max() + 0.25 * span)
+    bottom, top = float(np.nanmin(lo)), float(np.nanmax(hi))
+    span = max(top - bottom, 0.5)
+    ax.set_ylim(bottom - 0.12 * span, top + 0.15 * span)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _plain_log_axis(ax: Axes) -> None:
+    """Log x ticks as plain numbers ('3', '10', '30'), not '3×10^0'."""
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_minor_formatter(fmt)
+    lo, hi = ax.get_xlim()
+    if hi / lo > 30:  # wide ranges: label the decades only
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def error_vs_complexity(
+    x: Floats,
+    error: Floats,
+    std: Floats,
+    names: Sequence[str],
+    *,
+    xlabel: str,
+    title: str,
+    front: Sequence[bool] | np.ndarray | None = None,
+) -> Figure:
+    """One point per candidate with ±std error bars on a log x axis; optional Pareto front."""
+    fig, (ax,) = new_figure()
+    xs, ys = np.asarray(x, dtype=float), np.asarray(error, dtype=float)
+    err = np.nan_to_num(np.asarray(std, dtype=float))
+    ax.set_xscale("log")
+    _pad_limits(ax, xs, ys - err, ys + err, logx=True)
+    _plain_log_axis(ax)
+    ax.errorbar(
+        xs,
+        ys,
+        yerr=err,
+        fmt="o",
+        color=COLORS[0],
+        ecolor="0.45",
+        elinewidth=1,
+        capsize=3,
+        markersize=5,
+        label="candidate (mean ± std over seeds)",
+        zorder=3,
+    )
+    lines: list[Bbox] = []
+    for xi, yi, ei in zip(xs, ys, err, strict=True):
+        lines += line_boxes(ax, [xi, xi], [yi - ei, yi + ei])
+    if front is not None and any(front):
+        mask = np.asarray(front, dtype=bool)
+        order = np.argsort(xs[mask], kind="mergesort")
+        fx, fy = xs[mask][order], ys[mask][order]
+        ax.step(
+            fx,
+            fy,
+            where="post",
+            color=COLORS[3],
+            lw=1.2,
+            zorder=2,
+            label="Pareto front (val error vs MACs)",
+        )
+        ax.scatter(fx, fy, s=90, facecolors="none", edgecolors=COLORS[3], linewidths=1.4, zorder=4)
+        lines += line_boxes(ax, np.repeat(fx, 2)[1:], np.repeat(fy, 2)[:-1])
+    labels, pattern = short_labels(names)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation error (%)")
+    ax.set_title(title + (f"   [names: {pattern}]" if pattern else ""), fontsize=FONT_SIZE + 1)
+    ax.legend(loc="best", fontsize=LABEL_SIZE, framealpha=0.9)
+    legend_box = _legend_box(ax)
+    place_labels(ax, xs, ys, labels, obstacles=[legend_box, *lines])
+    return fig
+
+
+def training_curves(
+    curves: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]], *, title: str
+) -> Figure:
+    """Train (dashed) and val (solid) error vs epoch per candidate, as in the paper's Fig. 5."""
+    fig, (ax,) = new_figure()
+    fig.subplots_adjust(right=0.72)
+    labels, pattern = short_labels([c[0] for c in curves])
+    for i, ((_, epochs, train, val), label) in enumerate(zip(curves, labels, strict=True)):
+        color = COLORS[i % len(COLORS)]
+        marker = "o" if len(epochs) <= 12 else None  # a one-epoch run is a point, not a line
+        ax.plot(epochs, train, ls="--", lw=1.2, color=color, marker=marker, markersize=3)
+        ax.plot(epochs, val, ls="-", lw=1.8, color=color, label=label, marker=marker, markersize=4)
+    ax.plot([], [], ls="--", color="0.3", label="train error")
+    ax.plot([], [], ls="-", color="0.3", label="val error")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("error (%)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    first, last = min(c[1].min() for c in curves), max(c[1].max() for c in curves)
+    if last - first < 2:  # too short for the locator to choose whole epochs by itself
+        ax.set_xlim(first - 1, last + 1)
+    ax.set_title(title + (f"   [names: {pattern}]" if pattern else ""), fontsize=FONT_SIZE + 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=LABEL_SIZE, frameon=False)
+    return fig
+
+
+def cardinality_vs_width(
+    cardinality: tuple[Floats, Floats, Sequence[str]],
+    width: tuple[Floats, Floats, Sequence[str]],
+    *,
+    title: str,
+) -> Figure:
+    """Fig. 7's view: error vs params, one line for more cardinality, one for more width."""
+    fig, (ax,) = new_figure()
+    allx = np.asarray([*cardinality[0], *width[0]], dtype=float) / 1e6
+    ally = np.asarray([*cardinality[1], *width[1]], dtype=float)
+    _pad_limits(ax, allx, ally, ally, logx=False)
+    points: dict[tuple[float, float], str] = {}
+    lines: list[Bbox] = []
+    for (px, py, names), color, marker, label in (
+        (cardinality, COLORS[3], "o", "more cardinality (d fixed)"),
+        (width, COLORS[0], "s", "more width (C = 1)"),
+    ):
+        xs = np.asarray(px, dtype=float) / 1e6
+        ax.plot(xs, py, marker=marker, color=color, lw=1.6, markersize=6, label=label)
+        lines += line_boxes(ax, xs, py)
+        for x, y, n in zip(xs, py, names, strict=True):
+            points[(float(x), float(y))] = n
+    ax.set_xlabel("parameters (millions)")
+    ax.set_ylabel("validation error (%)")
+    ax.set_title(title, fontsize=FONT_SIZE + 1)
+    ax.legend(loc="best", fontsize=LABEL_SIZE, framealpha=0.9)
+    legend_box = _legend_box(ax)
+    keys = sorted(points)
+    labels, _ = short_labels([points[k] for k in keys])
+    place_labels(
+        ax, [k[0] for k in keys], [k[1] for k in keys], labels, obstacles=[legend_box, *lines]
+    )
+    return fig
+
+
+def edf_figure(groups: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
+    """Error EDFs: plain (left) and complexity-normalised (right), one line per design space."""
+    fig, (left, right) = new_figure(ncols=2)
+    for i, (label, errors, weights) in enumerate(groups):
+        color = COLORS[i % len(COLORS)]
+        for ax, w in ((left, None), (right, weights)):
+            order = np.argsort(errors, kind="mergesort")
+            xs = np.asarray(errors, dtype=float)[order]
+            cum = np.cumsum(np.full(xs.size, 1.0 / xs.size) if w is None else w[order])
+            ax.step(
+                np.r_[xs[0], xs],
+                np.r_[0.0, cum],
+                where="post",
+                color=color,
+                lw=1.6,
+                label=f"{label} (n={xs.size})",
+            )
+    for ax, name in ((left, "EDF"), (right, "complexity-normalised EDF")):
+        ax.set_xlabel("validation error (%)")
+        ax.set_ylabel("cumulative fraction of models")
+        ax.set_ylim(0, 1.02)
+        ax.set_title(name, fontsize=FONT_SIZE + 1)
+    left.legend(loc="upper left", fontsize=LABEL_SIZE, framealpha=0.9)
+    return fig
+
+
+def budget_scatter(
+    short: Floats,
+    long: Floats,
+    names: Sequence[str],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+) -> Figure:
+    """Each candidate's error at a short budget against its error at a long one."""
+    fig, (ax,) = new_figure()
+    xs, ys = np.asarray(short, dtype=float), np.asarray(long, dtype=float)
+    _pad_limits(ax, xs, ys, ys, logx=False)
+    ax.scatter(xs, ys, color=COLORS[0], s=30, zorder=3)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=FONT_SIZE + 1)
+    labels, _ = short_labels(names)
+    place_labels(ax, xs, ys, labels)
+    return fig
