@@ -340,6 +340,8 @@ class _Driver:
         for metrics in result.history:
             self.store.record_epoch(task.run_id, _epoch_record(metrics))
         self.store.truncate_epochs(task.run_id, len(result.history))
+        if result.device:
+            self.store.set_device(task.run_id, result.device)
         self.store.finish_run(task.run_id, result.status, result.reason)
         self.reporter.run_finished(task.label, result.status, result.reason)
         self.results.append(self._result(self.store.run(task.run_id)))

@@ -272,6 +272,12 @@ class Store:
             self._update_run(db, run_id, sets, device, archlab_version, torch_version, git_commit,
                              host, pid, _now())  # fmt: skip
 
+    def set_device(self, run_id: int, device: str) -> None:
+        """Where a run really ran, as its worker reports it (``auto`` resolved)."""
+        with self._write() as db:
+            self._get_run(db, run_id)
+            self._update_run(db, run_id, "device = ?", device)
+
     def record_epoch(self, run_id: int, rec: EpochRecord) -> None:
         """Store one epoch's metrics (replacing a re-run epoch) and advance ``epochs_done``."""
         if isinstance(rec.epoch, bool) or not isinstance(rec.epoch, int) or rec.epoch < 1:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -72,3 +74,20 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def default_store_dir(store: Path, default: Path) -> None:
+    """Create the default store's folder; a folder the user named must already exist."""
+    if store == default:
+        store.parent.mkdir(parents=True, exist_ok=True)
+
+
+def command_line(
+    command: str, positional: list[str], options: list[tuple[str, object, object]]
+) -> str:
+    """``archlab COMMAND ...`` as typed, naming only options that differ from their default."""
+    parts = ["archlab", command, *positional]
+    for flag, value, default in options:
+        if value != default:
+            parts += [flag, str(value)]
+    return shlex.join(parts)

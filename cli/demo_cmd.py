@@ -7,7 +7,6 @@ then the report. Rerunning it resumes from the store, so a finished demo only re
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -18,18 +17,18 @@ from archlab.progress import LogReporter, RichReporter
 from archlab.run import train_candidates
 from archlab.train import TrainConfig
 
-from ._common import console, parse_int_list
+from ._common import command_line, console, default_store_dir, parse_int_list
 from .space_cmds import match_flops_cmd, space_cmd
 from .train_cmd import print_summary
 
 DEMO_CARDINALITIES = "1,2,4,8"
+DEFAULT_DEMO_STORE = Path("archlab-runs/demo.db")
+DEFAULT_DEMO_OUT = Path("reports/demo")
 
 
 def demo_cmd(
-    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports/demo"),
-    store: Annotated[Path, typer.Option("--store", help="Results store.")] = Path(
-        "archlab-runs/demo.db"
-    ),
+    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = DEFAULT_DEMO_OUT,
+    store: Annotated[Path, typer.Option("--store", help="Results store.")] = DEFAULT_DEMO_STORE,
     epochs: Annotated[int, typer.Option("--epochs", help="Epochs per run.")] = 12,
     seeds: Annotated[str, typer.Option("--seeds", help="Comma list of seeds.")] = "0,1",
     width_multiplier: Annotated[
@@ -52,6 +51,7 @@ def demo_cmd(
         for c in parse_int_list(DEMO_CARDINALITIES, "--cardinalities")
     ]
     config = TrainConfig(dataset="digits", epochs=epochs, batch_size=64)
+    default_store_dir(store, DEFAULT_DEMO_STORE)
     summary = train_candidates(
         specs,
         config=config,
@@ -62,28 +62,20 @@ def demo_cmd(
     )
     print_summary(summary)
     out_console.rule("4. report")
-    command = _command_line(
-        out=out, store=store, epochs=epochs, seeds=seeds, width_multiplier=width_multiplier
+    command = command_line(
+        "demo",
+        [],
+        [
+            ("--out", out, DEFAULT_DEMO_OUT),
+            ("--store", store, DEFAULT_DEMO_STORE),
+            ("--epochs", epochs, 12),
+            ("--seeds", seeds, "0,1"),
+            ("--width-multiplier", width_multiplier, 0.25),
+        ],
     )
     path = write_report(store, out, command=command)
     out_console.print(f"report written to {path}")
     return 1 if summary.any_failed else 0
-
-
-def _command_line(**given: object) -> str:
-    """The demo command as typed, naming only the options that differ from the defaults."""
-    defaults = {
-        "out": Path("reports/demo"),
-        "store": Path("archlab-runs/demo.db"),
-        "epochs": 12,
-        "seeds": "0,1",
-        "width_multiplier": 0.25,
-    }
-    parts = ["archlab", "demo"]
-    for key, value in given.items():
-        if value != defaults[key]:
-            parts += ["--" + key.replace("_", "-"), str(value)]
-    return shlex.join(parts)
 
 
 def register(app: typer.Typer) -> None:

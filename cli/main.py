@@ -9,7 +9,7 @@ import typer
 
 from archlab.errors import ArchlabError
 
-from . import count_cmd, demo_cmd, report_cmd, results_cmd, space_cmds, train_cmd
+from . import compare_cmd, count_cmd, demo_cmd, report_cmd, results_cmd, space_cmds, train_cmd
 
 app = typer.Typer(
     name="archlab",
@@ -23,6 +23,7 @@ train_cmd.register(app)
 count_cmd.register(app)
 results_cmd.register(app)
 report_cmd.register(app)
+compare_cmd.register(app)
 demo_cmd.register(app)
 
 

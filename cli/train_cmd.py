@@ -17,7 +17,7 @@ from archlab.solver import match_flops
 from archlab.space import NetSpec, spec_from_dict
 from archlab.train import TrainConfig
 
-from ._common import console, parse_int_list, print_json, table
+from ._common import console, default_store_dir, parse_int_list, print_json, table
 
 DEFAULT_STORE = "archlab-runs/store.db"
 
@@ -203,6 +203,7 @@ def train_candidates_cmd(
         limit=limit,
         val_fraction=val_fraction,
     )
+    default_store_dir(store, Path(DEFAULT_STORE))
     reporter = LogReporter() if quiet or as_json else RichReporter()
     summary = train_candidates(
         specs,

@@ -20,7 +20,7 @@ from archlab.progress import NullReporter
 from archlab.run import train_candidates
 from archlab.space import make_spec, with_overrides
 from archlab.store import Store
-from archlab.train import TrainConfig
+from archlab.train import TrainConfig, resolve_device
 
 TINY = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2)]
 
@@ -33,11 +33,12 @@ def digits() -> DatasetSplits:
 def test_runs_are_stored_and_rerun_skips_them(digits: DatasetSplits, tmp_path: Path) -> None:
     store = tmp_path / "s.db"
     config = TrainConfig(epochs=2, batch_size=64)
-    summary = train_candidates(TINY, config=config, seeds=(0, 1), device="cpu",
+    summary = train_candidates(TINY, config=config, seeds=(0, 1), device="auto",
                                store_path=store, data=digits)  # fmt: skip
     assert [r.status for r in summary.results] == ["finished"] * 4
     frame = Store(store, create=False).results_frame()
     assert len(frame) == 4 and set(frame.epochs) == {2}
+    assert set(frame.device) == {str(resolve_device("auto"))}  # what ran, not "auto"
     for spec in TINY:
         fitted = with_overrides(spec, num_classes=10, input_size=8)
         assert set(frame[frame.name == spec.name].macs) == {totals(fitted)[0]}
