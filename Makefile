@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test test-slow lint bench paper-tables clean
+.PHONY: setup demo test test-slow test-gpu lint bench clean
 
 setup: .venv/.installed
 
@@ -23,6 +23,9 @@ test: setup
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
+
+test-gpu: setup
+	$(PY) -m pytest -q -m gpu
 
 lint: setup
 	$(PY) -m ruff check archlab cli tests benchmarks

@@ -277,3 +277,17 @@ def test_resnext50_32x4d_at_224_matches_the_paper_table() -> None:
     }
     assert {r.macs for r in report.results} == {4_230_480_872}
     assert report.result("ptflops_aten").params == 25_028_904
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["resnet50", "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "resnext29_16x64d"],
+)
+def test_full_size_presets_agree_with_ptflops_and_fvcore(name: str) -> None:
+    """At their native input size (224 or 32), on real models: `make test-slow`."""
+    report = count_all(name, counters=("analytic", "ptflops_aten", "fvcore"), per_layer=False)
+    rows = {r.counter: r for r in report.results}
+    assert rows["ptflops_aten"].macs == rows["analytic"].macs
+    assert rows["fvcore"].macs == rows["analytic"].macs
+    assert rows["ptflops_aten"].params == rows["analytic"].params
