@@ -198,7 +198,7 @@ def prepare_model(spec: NetSpec, config: TrainConfig, seed: int, device: torch.d
     model = build_model(spec, form=config.form, zero_init_residual=config.zero_init_residual)
     model = model.to(device)
     if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return model
 
 

@@ -258,7 +258,7 @@ def _print_frame(
 def _native(value: object) -> object:
     """numpy scalars -> Python numbers, NaN -> None, for printing."""
     if hasattr(value, "item"):
-        value = value.item()  # type: ignore[union-attr]
+        value = value.item()
     if isinstance(value, float) and value != value:
         return None
     return value
