@@ -192,9 +192,11 @@ def make_executor(
     """The executor the options ask for."""
     if options.executor == "ray":
         gpus = options.gpus_per_run
-        return RayExecutor(
+        executor = RayExecutor(
             options.ray_address, gpus if gpus is not None else float(device_type == "cuda")
         )
+        executor.connect()  # fail now, before any run is written to the store
+        return executor
     gpus_here = _visible_gpus() if device_type == "cuda" else 0
     workers = options.workers or max(gpus_here, 1)
     if workers == 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,13 +28,33 @@ def test_train_then_results(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_candidates_file_from_space_json(cli: Cli, tmp_path: Path) -> None:
-    code, out, _ = cli("space", "--template", "cifar", "--depth", "11", "--cardinalities", "2",
-                       "--width-multiplier", "0.125", "--json")  # fmt: skip
+    code, out, _ = cli(
+        "space",
+        "--template",
+        "cifar",
+        "--depth",
+        "11",
+        "--cardinalities",
+        "2",
+        "--width-multiplier",
+        "0.125",
+        "--json",
+    )
     assert code == 0
     path = tmp_path / "cands.json"
     path.write_text(out)
-    code, out, err = cli("train-candidates", "--candidates", str(path), "--epochs", "1",
-                         "--limit", "200", "--store", str(tmp_path / "s.db"), "--json")  # fmt: skip
+    code, out, err = cli(
+        "train-candidates",
+        "--candidates",
+        str(path),
+        "--epochs",
+        "1",
+        "--limit",
+        "200",
+        "--store",
+        str(tmp_path / "s.db"),
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["runs"][0]["name"] == "resnext11_2x5d_w0.125"
 
@@ -76,11 +97,17 @@ def test_bad_input_is_one_line(cli: Cli, tmp_path: Path, extra: list[str], fragm
 def test_no_candidates_and_unknown_model(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("train-candidates", "--store", str(tmp_path / "s.db"))
     assert code == 2 and "no candidates" in err
-    code, _, err = cli("train-candidates", "--models", "resnext29_3x3d",
-                       "--store", str(tmp_path / "s.db"))  # fmt: skip
+    code, _, err = cli(
+        "train-candidates", "--models", "resnext29_3x3d", "--store", str(tmp_path / "s.db")
+    )
     assert code == 2 and "valid:" in err
-    code, _, err = cli("train-candidates", "--candidates", str(tmp_path / "none.json"),
-                       "--store", str(tmp_path / "s.db"))  # fmt: skip
+    code, _, err = cli(
+        "train-candidates",
+        "--candidates",
+        str(tmp_path / "none.json"),
+        "--store",
+        str(tmp_path / "s.db"),
+    )
     assert code == 2 and "none.json" in err
 
 
@@ -99,7 +126,80 @@ def test_existing_store_is_never_damaged_by_bad_input(cli: Cli, tmp_path: Path) 
     store = str(tmp_path / "s.db")
     assert cli("train-candidates", *TINY, "--epochs", "1", "--store", store)[0] == 0
     before = json.loads(cli("results", "--store", store, "--json")[1])
-    code, _, _ = cli("train-candidates", *TINY, "--epochs", "1", "--store", store,
-                     "--dataset", "cifar10:/nonexistent")  # fmt: skip
+    code, _, _ = cli(
+        "train-candidates",
+        *TINY,
+        "--epochs",
+        "1",
+        "--store",
+        store,
+        "--dataset",
+        "cifar10:/nonexistent",
+    )
     assert code == 2
     assert json.loads(cli("results", "--store", store, "--json")[1]) == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--strategy", "halving", "--eta", "1"], "eta"),
+        (["--strategy", "halving", "--min-epochs", "4", "--max-epochs", "2"], "above max"),
+        (["--strategy", "halving", "--epochs", "3"], "--max-epochs"),
+        (["--strategy", "random"], "strategy"),
+        (["--executor", "spark"], "executor"),
+        (["--workers", "0"], "workers"),
+        (["--ray-address", "127.0.0.1:1"], "--executor ray"),
+    ],
+)
+def test_search_options_bad_input(
+    cli: Cli, tmp_path: Path, extra: list[str], fragment: str
+) -> None:
+    code, out, err = cli("train-candidates", *TINY, "--store", str(tmp_path / "s.db"), *extra)
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and fragment in err
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_unreachable_ray_address_fails_fast(cli: Cli, tmp_path: Path) -> None:
+    start = time.monotonic()
+    code, _, err = cli(
+        "train-candidates",
+        *TINY,
+        "--store",
+        str(tmp_path / "s.db"),
+        "--executor",
+        "ray",
+        "--ray-address",
+        "127.0.0.1:1",
+    )
+    assert code == 2 and "cannot reach the Ray cluster at 127.0.0.1:1" in err
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "s.db").exists()  # nothing written before the failure
+
+
+def test_halving_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    store = str(tmp_path / "s.db")
+    code, out, err = cli(
+        "train-candidates",
+        "--cardinalities",
+        "1,2,4,8",
+        "--depth",
+        "11",
+        "--width-multiplier",
+        "0.125",
+        "--limit",
+        "200",
+        "--strategy",
+        "halving",
+        "--min-epochs",
+        "1",
+        "--max-epochs",
+        "2",
+        "--store",
+        store,
+        "--json",
+    )
+    assert code == 0, err
+    rungs = [r["rung"] for r in json.loads(out)["runs"]]
+    assert sorted(rungs) == [0, 0, 0, 0, 1, 1]

@@ -155,14 +155,6 @@ def test_ray_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
         RayExecutor().connect()
 
 
-@pytest.fixture(scope="module")
-def ray_local():  # type: ignore[no-untyped-def]
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 @pytest.mark.ray
 def test_ray_stores_the_same_metrics_as_local(ray_local, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = TrainConfig(epochs=2, batch_size=64, limit=200)
