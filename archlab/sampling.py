@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from archlab.complexity import template_block_params, totals
+from archlab.complexity import totals
 from archlab.errors import ArchlabError, SpecError
-from archlab.solver import SPACE_COLUMNS
+from archlab.solver import SPACE_COLUMNS, space_row
 from archlab.space import (
     IMAGENET_BLOCKS,
     NUM_STAGES,
@@ -399,22 +399,8 @@ class SampleResult:
     def to_frame(self) -> pd.DataFrame:
         """The rows of :func:`archlab.solver.enumerate_space` (``relative_error`` is None)."""
         rows = [
-            {
-                "name": spec.name,
-                "template": spec.template,
-                "depth": spec.depth,
-                "cardinality": spec.cardinality,
-                "bottleneck_width": spec.bottleneck_width,
-                "group_width": spec.group_width,
-                "width_multiplier": spec.width_multiplier,
-                "macs": macs,
-                "params": params,
-                "acts": acts,
-                "block_params": template_block_params(spec),
-                "relative_error": None,
-                "spec": spec.to_dict(),
-            }
-            for spec, (macs, params, acts) in zip(self.specs, self.complexities, strict=True)
+            space_row(spec, counts, None)
+            for spec, counts in zip(self.specs, self.complexities, strict=True)
         ]
         return pd.DataFrame(rows, columns=list(SPACE_COLUMNS))
 

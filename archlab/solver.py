@@ -192,6 +192,28 @@ SPACE_COLUMNS: tuple[str, ...] = (
 )
 
 
+def space_row(
+    spec: NetSpec, counts: tuple[int, int, int], relative_error: float | None
+) -> dict[str, Any]:
+    """One row of the design-space table (the ``space`` command's output, SPACE_COLUMNS)."""
+    macs, params, acts = counts
+    return {
+        "name": spec.name,
+        "template": spec.template,
+        "depth": spec.depth,
+        "cardinality": spec.cardinality,
+        "bottleneck_width": spec.bottleneck_width,
+        "group_width": spec.group_width,
+        "width_multiplier": spec.width_multiplier,
+        "macs": macs,
+        "params": params,
+        "acts": acts,
+        "block_params": template_block_params(spec),
+        "relative_error": relative_error,
+        "spec": spec.to_dict(),
+    }
+
+
 def _band_ok(value: int, band: tuple[float | None, float | None] | None) -> bool:
     if band is None:
         return True
@@ -272,21 +294,5 @@ def enumerate_space(
         macs, params, acts = totals(spec)
         if not (_band_ok(macs, macs_band) and _band_ok(params, params_band)):
             continue
-        rows.append(
-            {
-                "name": spec.name,
-                "template": spec.template,
-                "depth": spec.depth,
-                "cardinality": spec.cardinality,
-                "bottleneck_width": spec.bottleneck_width,
-                "group_width": spec.group_width,
-                "width_multiplier": spec.width_multiplier,
-                "macs": macs,
-                "params": params,
-                "acts": acts,
-                "block_params": template_block_params(spec),
-                "relative_error": error,
-                "spec": spec.to_dict(),
-            }
-        )
+        rows.append(space_row(spec, (macs, params, acts), error))
     return pd.DataFrame(rows, columns=list(SPACE_COLUMNS))
