@@ -7,7 +7,9 @@ from types import MappingProxyType
 from archlab.errors import SpecError
 from archlab.space import NetSpec, make_spec
 
-# (template, depth, cardinality, bottleneck width): Tables 1, 3, 4 and 7 of the paper.
+# (template, depth, cardinality, bottleneck width): the models of the paper's Tables 1, 3, 4 and
+# 7, plus torchvision's resnext101_32x8d, ResNeXt-152 32x4d and the small resnext29_4x4d used
+# for CPU runs.
 _PRESET_ARGS: tuple[tuple[str, int, int, int], ...] = (
     ("imagenet", 50, 1, 64),
     ("imagenet", 101, 1, 64),

@@ -47,7 +47,8 @@ Number = int | float
 
 
 def is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite int or float (not a bool): NaN or infinity in a range or band is an error."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,13 @@ class ParamRange:
             if not isinstance(self.values, tuple) or not self.values:
                 raise SpecError("the choice sampler needs a non-empty tuple of values")
             if not all(is_number(v) for v in self.values):
-                raise SpecError(f"values must be numbers, got {self.values!r}")
+                raise SpecError(f"values must be finite numbers, got {self.values!r}")
             return
         if self.values is not None:
             raise SpecError(f"values apply only to the choice sampler, not {self.sampler!r}")
         for name in ("low", "high"):
             if not is_number(getattr(self, name)):
-                raise SpecError(f"{name} must be a number, got {getattr(self, name)!r}")
+                raise SpecError(f"{name} must be a finite number, got {getattr(self, name)!r}")
         if self.low > self.high:  # type: ignore[operator]
             raise SpecError(f"low {self.low} is above high {self.high}")
         if self.sampler in ("log-uniform", "pow2") and self.low <= 0:  # type: ignore[operator]
@@ -140,7 +141,7 @@ class Band:
                 or len(bound) != 2
                 or not all(v is None or is_number(v) for v in bound)
             ):
-                raise SpecError(f"band.{name} must be a (min, max) pair of numbers or None")
+                raise SpecError(f"band.{name} must be a (min, max) pair of finite numbers or None")
             lo, hi = bound
             if lo is not None and hi is not None and lo > hi:
                 raise SpecError(f"band.{name}: min {lo:g} is above max {hi:g}, the band is empty")
@@ -165,7 +166,8 @@ class Band:
     def filter(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of a ``space`` frame (macs, params, acts columns) inside the band."""
         keep = [self.contains(*row) for row in frame[list(QUANTITIES)].itertuples(index=False)]
-        return frame[keep].reset_index(drop=True)
+        # A boolean Series, not a list: pandas reads an empty list as a column selection.
+        return frame.loc[pd.Series(keep, index=frame.index, dtype=bool)].reset_index(drop=True)
 
 
 def _check_integral(name: str, prange: ParamRange) -> None:

@@ -6,6 +6,7 @@ bisects for the first value at or above the target and compares it with its pred
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -70,7 +71,11 @@ def scope_cost(scope: str) -> Callable[[NetSpec], int]:
 
 
 def _check_factor(complexity_factor: float) -> None:
-    if not (isinstance(complexity_factor, int | float) and complexity_factor > 0):
+    if not (
+        isinstance(complexity_factor, int | float)
+        and math.isfinite(complexity_factor)
+        and complexity_factor > 0
+    ):
         raise SolverError(f"complexity must be a positive number, got {complexity_factor!r}")
 
 

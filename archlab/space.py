@@ -19,7 +19,7 @@ No torch here: specs are pure data, so counting and enumerating never build a mo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -60,7 +60,7 @@ class StageSpec:
         _positive_int("w_out", self.w_out)
         _positive_int("cardinality", self.cardinality)
         _positive_int("bottleneck_width", self.bottleneck_width)
-        if self.stride not in (1, 2):
+        if type(self.stride) is not int or self.stride not in (1, 2):
             raise SpecError(f"stride must be 1 or 2, got {self.stride!r}")
 
     @property
@@ -120,8 +120,9 @@ class NetSpec:
 
     @property
     def width_multiplier(self) -> float:
-        """Stem width relative to the paper's 64 channels."""
-        return self.stem_width / BASE_STEM_WIDTH
+        """First-stage width relative to the paper's 256: the multiplier the spec was made with,
+        up to rounding of the widths (0.3 makes 77 channels, read back as 77/256)."""
+        return self.stages[0].w_out / BASE_STAGE_WIDTH
 
     @property
     def name(self) -> str:
@@ -141,9 +142,13 @@ def _positive_int(field: str, value: object) -> None:
 def spec_from_dict(data: dict[str, Any]) -> NetSpec:
     """Rebuild a spec from :meth:`NetSpec.to_dict` output (e.g. a ``space --json`` row)."""
     try:
+        if not all(isinstance(s, Mapping) for s in data["stages"]):
+            raise TypeError("every stage must be an object")
         stages = tuple(StageSpec(**dict(s)) for s in data["stages"])
         fields = {k: data[k] for k in ("template", "stem_width", "num_classes", "input_size")}
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, SpecError):
+            raise
         raise SpecError(f"not a valid spec dict: {exc}") from None
     return NetSpec(stages=stages, **fields)
 
@@ -197,9 +202,12 @@ def make_spec(
     if not (isinstance(width_multiplier, int | float) and 0 < width_multiplier <= 64):
         raise SpecError(f"width_multiplier must be in (0, 64], got {width_multiplier!r}")
     if blocks is None:
+        _positive_int("depth", depth)
         block_counts = template_blocks(template, depth)
     else:
         block_counts = tuple(blocks)
+        if not all(type(b) is int and b >= 1 for b in block_counts):
+            raise SpecError(f"blocks must be positive integers per stage, got {block_counts!r}")
         if len(block_counts) != NUM_STAGES[template]:
             raise SpecError(
                 f"blocks must have {NUM_STAGES[template]} entries for the {template} template, "
@@ -243,11 +251,10 @@ def follows_template(spec: NetSpec) -> bool:
 def spec_name(spec: NetSpec) -> str:
     """Derive the torchvision-style name; specs off the template get a short content hash."""
     w0 = spec.stages[0].w_out
-    multiplier = w0 / BASE_STAGE_WIDTH
     if (
         spec.template == "imagenet"
         and spec.cardinality == 1
-        and spec.bottleneck_width == scaled(BASELINE_BOTTLENECK_WIDTH, multiplier)
+        and _scaled_like(spec.bottleneck_width, BASELINE_BOTTLENECK_WIDTH, w0)
     ):
         name = f"resnet{spec.depth}"
     else:
@@ -255,13 +262,23 @@ def spec_name(spec: NetSpec) -> str:
     if spec.blocks != _canonical_blocks(spec):
         name += "_b" + "-".join(str(b) for b in spec.blocks)
     if w0 != BASE_STAGE_WIDTH:
-        name += f"_w{multiplier:.4g}"
-    if spec.stem_width != scaled(BASE_STEM_WIDTH, multiplier):
+        name += f"_w{spec.width_multiplier:.4g}"
+    if not _scaled_like(spec.stem_width, BASE_STEM_WIDTH, w0):
         name += f"_stem{spec.stem_width}"
     if not follows_template(spec):
         digest = hashlib.sha1(repr(spec.stages).encode()).hexdigest()[:6]
         name += f"_custom{digest}"
     return name
+
+
+def _scaled_like(width: int, base: int, w0: int) -> bool:
+    """Whether ``width`` is ``base`` scaled by the multiplier that made the stage width ``w0``.
+
+    make_spec rounds base·m and 256·m separately, so 256·m is only known to ±0.5 from w0; the
+    tolerance is that uncertainty carried over to base·m, plus its own rounding.
+    """
+    exact = base * w0 / BASE_STAGE_WIDTH
+    return abs(width - exact) <= 0.5 + 0.5 * base / BASE_STAGE_WIDTH + 1e-9
 
 
 def _canonical_blocks(spec: NetSpec) -> tuple[int, ...] | None:

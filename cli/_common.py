@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -37,6 +38,10 @@ def parse_band(text: str | None, option: str) -> tuple[float | None, float | Non
         band = (float(lo) if lo.strip() else None, float(hi) if hi.strip() else None)
     except ValueError:
         raise typer.BadParameter(f"{option} needs numbers as MIN:MAX, got {text!r}") from None
+    if any(v is not None and not math.isfinite(v) for v in band):
+        raise typer.BadParameter(
+            f"{option} needs finite numbers (leave a side empty), got {text!r}"
+        )
     if band[0] is not None and band[1] is not None and band[0] > band[1]:
         raise typer.BadParameter(f"{option}: MIN {band[0]:g} is above MAX {band[1]:g}")
     return band

@@ -7,12 +7,7 @@ from typing import Annotated
 
 import typer
 
-from archlab.compare import compare_from_store, sample_both, write_comparison
-from archlab.executors import ExecutionOptions
-from archlab.progress import LogReporter, RichReporter
-from archlab.run import train_candidates
 from archlab.space_file import load_space
-from archlab.train import TrainConfig
 
 from ._common import command_line, console, default_store_dir, parse_band, parse_int_list
 from .train_cmd import print_summary
@@ -47,6 +42,12 @@ def compare_spaces_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
 ) -> int:
     """Sample K candidates from each space in one complexity band, train them, compare EDFs."""
+    from archlab.compare import compare_from_store, sample_both, write_comparison
+    from archlab.executors import ExecutionOptions
+    from archlab.progress import LogReporter, RichReporter
+    from archlab.run import train_candidates
+    from archlab.train import TrainConfig
+
     if samples < 1:
         raise typer.BadParameter(f"--samples must be at least 1, got {samples}")
     a, b = sample_both(

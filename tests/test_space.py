@@ -158,3 +158,25 @@ def test_presets_registry() -> None:
     assert all(spec.name == name for name, spec in PRESETS.items())
     with pytest.raises(SpecError, match=r"valid: .*resnet50"):
         get_spec("resnet51")
+
+
+def test_names_at_awkward_multipliers_stay_plain() -> None:
+    """Rounding of 64·m and 256·m apart never turns a ResNet into a `_stem` or `1x..d` name."""
+    for step in range(5, 300):
+        m = step / 100
+        resnet = make_spec("imagenet", 50, 1, 64, width_multiplier=m)
+        assert resnet.name.startswith("resnet50") and "_stem" not in resnet.name, m
+        assert resnet.width_multiplier == resnet.stages[0].w_out / 256
+    assert make_spec("imagenet", 50, 1, 64, width_multiplier=0.21).name == "resnet50_w0.2109"
+
+
+def test_malformed_spec_dicts_and_stride_types() -> None:
+    good = make_spec("cifar", 11, 2, 4).to_dict()
+    with pytest.raises(SpecError, match="spec dict"):
+        spec_from_dict({**good, "stages": ["ab"]})
+    with pytest.raises(SpecError, match="stride"):
+        spec_from_dict({**good, "stages": [{**good["stages"][0], "stride": 2.0}]})
+    with pytest.raises(SpecError, match="blocks"):
+        make_spec("imagenet", cardinality=4, blocks=(0, 1, 1, 1))
+    with pytest.raises(SpecError, match="depth"):
+        make_spec("imagenet", "50", 4, 4)  # type: ignore[arg-type]
