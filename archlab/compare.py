@@ -88,7 +88,9 @@ def shared_bin_weights(
 
 
 def _space_errors(label: str, names: list[str], finished: pd.DataFrame) -> SpaceErrors:
-    per = finished[finished["name"].isin(names)].groupby("name", sort=True)
+    # A finished run without a validation error (NaN) tells nothing about the space.
+    scored = finished[finished["name"].isin(names) & finished["val_error"].notna()]
+    per = scored.groupby("name", sort=True)
     errors = per["val_error"].mean()
     macs = per["macs"].first()
     done = tuple(errors.index)

@@ -13,6 +13,7 @@ from ._common import command_line, console, default_store_dir, parse_band, parse
 from .train_cmd import print_summary
 
 DEFAULT_STORE = Path("archlab-runs/compare.db")
+DEFAULT_OUT = Path("archlab-runs/compare")
 
 
 def compare_spaces_cmd(
@@ -36,9 +37,7 @@ def compare_spaces_cmd(
         str | None, typer.Option("--ray-address", help="auto or HOST:PORT.")
     ] = None,
     store: Annotated[Path, typer.Option("--store", help="Results store.")] = DEFAULT_STORE,
-    out: Annotated[Path, typer.Option("--out", help="Where compare.md goes.")] = Path(
-        "archlab-runs/compare"
-    ),
+    out: Annotated[Path, typer.Option("--out", help="Where compare.md goes.")] = DEFAULT_OUT,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
 ) -> int:
     """Sample K candidates from each space in one complexity band, train them, compare EDFs."""
@@ -72,7 +71,12 @@ def compare_spaces_cmd(
     )
     print_summary(summary)
     names = ([s.name for s in a.specs], [s.name for s in b.specs])
-    comparison = compare_from_store(store, (space_a.stem, space_b.stem), names, config.key())
+    labels = (
+        (space_a.stem, space_b.stem)
+        if space_a.stem != space_b.stem
+        else (str(space_a), str(space_b))
+    )
+    comparison = compare_from_store(store, labels, names, config.key())
     command = command_line(
         "compare-spaces",
         [str(space_a), str(space_b)],
@@ -88,6 +92,10 @@ def compare_spaces_cmd(
             ("--batch-size", batch_size, 128),
             ("--limit", limit, None),
             ("--store", store, DEFAULT_STORE),
+            ("--out", out, DEFAULT_OUT),
+            ("--device", device, "auto"),
+            ("--executor", executor, "local"),
+            ("--ray-address", ray_address, None),
         ],
     )
     path = write_comparison(comparison, out, command=command)

@@ -92,3 +92,16 @@ def test_compare_spaces_bad_input(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("compare-spaces", str(tmp_path / "a.toml"), str(tmp_path / "a.toml"),
                        "--samples", "0")  # fmt: skip
     assert code == 2 and "--samples" in err
+
+
+def test_nan_errors_count_as_unfinished() -> None:
+    import pandas as pd
+
+    from archlab.compare import _space_errors
+
+    runs = pd.DataFrame(
+        {"name": ["a", "b", "c"], "val_error": [0.1, float("nan"), 0.3], "macs": [1e6, 2e6, 3e6]}
+    )
+    errors = _space_errors("A", ["a", "b", "c"], runs)
+    assert errors.names == ("a", "c") and errors.unfinished == ("b",)
+    assert list(errors.errors) == [0.1, 0.3]
