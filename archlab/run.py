@@ -119,6 +119,23 @@ def check_store_path(path: Path) -> None:
         raise ArchlabError(f"store directory {str(parent)!r} is not writable")
 
 
+def default_workdir(store: Path) -> Path:
+    """Checkpoints and logs beside the store: ``runs.db`` -> ``runs-work/``."""
+    return store.with_name(store.stem + "-work")
+
+
+def make_workdir(work: Path) -> None:
+    """Create the work folder, or say in one line why it cannot be."""
+    if work.exists() and not work.is_dir():
+        raise ArchlabError(f"workdir {str(work)!r} is a file, not a folder")
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchlabError(f"cannot create workdir {str(work)!r}: {exc.strerror}") from None
+    if not os.access(work, os.W_OK):
+        raise ArchlabError(f"workdir {str(work)!r} is not writable")
+
+
 def git_commit() -> str | None:
     """The commit of the archlab checkout, when it is one."""
     root = Path(archlab.__file__).resolve().parent.parent
@@ -178,8 +195,8 @@ def train_candidates(
             limit=config.limit,
         )
     candidates = fit_to_data(specs, data)
-    work = Path(workdir) if workdir is not None else store_file.parent / "work"
-    work.mkdir(parents=True, exist_ok=True)
+    work = Path(workdir) if workdir is not None else default_workdir(store_file)
+    make_workdir(work)
     reporter = reporter or NullReporter()
     executor = make_executor(
         execution, device_type=torch_device.type, data=data.to(torch_device), reporter=reporter
@@ -279,7 +296,8 @@ class _Driver:
         )
 
     def _run_dir(self, run: RunRecord) -> Path:
-        return self.work / f"run-{run.id:05d}-{run.name}-s{run.seed}"
+        # The store's id keeps runs of two stores sharing a work folder apart (run ids restart).
+        return self.work / f"{self.store.store_id}-run-{run.id:05d}-{run.name}-s{run.seed}"
 
     def prepare(self, specs: Sequence[NetSpec], rung: int, stop: int | None) -> list[RunTask]:
         """Store the rung's runs; tasks for those not already done."""
@@ -337,9 +355,10 @@ class _Driver:
 
     def on_done(self, task: RunTask, result: TaskResult) -> None:
         """Store the whole history (idempotent), then the run's final status."""
-        for metrics in result.history:
-            self.store.record_epoch(task.run_id, _epoch_record(metrics))
-        self.store.truncate_epochs(task.run_id, len(result.history))
+        if result.history:  # a task that failed before reading its checkpoint brings none
+            for metrics in result.history:
+                self.store.record_epoch(task.run_id, _epoch_record(metrics))
+            self.store.truncate_epochs(task.run_id, len(result.history))
         if result.device:
             self.store.set_device(task.run_id, result.device)
         self.store.finish_run(task.run_id, result.status, result.reason)

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,6 +165,19 @@ class Store:
         self._conn.execute("PRAGMA foreign_keys=ON")
         if version < SCHEMA_VERSION or not set(_TABLES) <= tables:
             self._migrate()
+        self.store_id = self._identity()
+
+    def _identity(self) -> str:
+        """This store's own id, made once: it keeps two stores' run folders apart."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        if row is not None:
+            return str(row[0])
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', ?)",
+                (uuid.uuid4().hex[:8],),
+            )
+            return str(db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0])
 
     def _migrate(self) -> None:
         """Bring an older (or new, empty) store to SCHEMA_VERSION: tables, columns, indexes."""

@@ -243,6 +243,7 @@ def train_run(
     history: list[dict[str, Any]] = []
     state = latest_good_checkpoint(run_dir, warn=warn)
     if state is not None:
+        _check_same_run(state, spec, config, seed, run_dir)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, epochs = int(state["epoch"]), int(state["budget_epochs"])
@@ -283,6 +284,19 @@ def train_run(
         prune(run_dir)
         on_epoch(history[-1])
     return RunOutcome("finished", None, epoch, epochs, tuple(history))
+
+
+def _check_same_run(
+    state: dict[str, Any], spec: NetSpec, config: TrainConfig, seed: int, run_dir: Path
+) -> None:
+    """Refuse to resume from a checkpoint of another run (another spec, seed or recipe)."""
+    mine = {"spec": spec.to_dict(), "seed": seed, "config": config.to_dict()}
+    differs = [key for key, value in mine.items() if state.get(key) != value]
+    if differs:
+        raise ArchlabError(
+            f"{run_dir} holds checkpoints of another run (different {', '.join(differs)}); "
+            "give this run its own --workdir"
+        )
 
 
 @dataclass

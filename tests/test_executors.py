@@ -173,7 +173,7 @@ def test_ray_stores_the_same_metrics_as_local(ray_local, tmp_path: Path) -> None
 
 def _starts(work: Path) -> list[dict]:  # type: ignore[type-arg]
     events = []
-    for log in work.glob("run-*/log.jsonl"):
+    for log in work.glob("*-run-*/log.jsonl"):
         for line in log.read_text().splitlines():
             event = json.loads(line)
             if event["event"] == "start":
@@ -203,7 +203,7 @@ def test_ray_worker_killed_mid_task(ray_local, tmp_path: Path) -> None:  # type:
     victim = None
     while victim is None and time.monotonic() < deadline and driver.is_alive():
         starts = _starts(work)
-        ckpts = list(work.glob("run-*/epoch-*.ckpt"))
+        ckpts = list(work.glob("*-run-*/epoch-*.ckpt"))
         if starts and ckpts:
             victim = starts[0]["pid"]
         time.sleep(0.05)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archlab.checkpoint import checkpoint_path
+from archlab.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from archlab.complexity import totals
 from archlab.data import DatasetSplits, load_dataset
 from archlab.errors import ArchlabError
@@ -33,8 +33,9 @@ def digits() -> DatasetSplits:
 def test_runs_are_stored_and_rerun_skips_them(digits: DatasetSplits, tmp_path: Path) -> None:
     store = tmp_path / "s.db"
     config = TrainConfig(epochs=2, batch_size=64)
-    summary = train_candidates(TINY, config=config, seeds=(0, 1), device="auto",
-                               store_path=store, data=digits)  # fmt: skip
+    summary = train_candidates(
+        TINY, config=config, seeds=(0, 1), device="auto", store_path=store, data=digits
+    )
     assert [r.status for r in summary.results] == ["finished"] * 4
     frame = Store(store, create=False).results_frame()
     assert len(frame) == 4 and set(frame.epochs) == {2}
@@ -42,19 +43,30 @@ def test_runs_are_stored_and_rerun_skips_them(digits: DatasetSplits, tmp_path: P
     for spec in TINY:
         fitted = with_overrides(spec, num_classes=10, input_size=8)
         assert set(frame[frame.name == spec.name].macs) == {totals(fitted)[0]}
-    again = train_candidates(TINY, config=config, seeds=(0, 1), device="cpu",
-                             store_path=store, data=digits)  # fmt: skip
+    again = train_candidates(
+        TINY, config=config, seeds=(0, 1), device="cpu", store_path=store, data=digits
+    )
     assert all(r.skipped for r in again.results)
     assert len(Store(store, create=False).epochs_frame()) == 8
-    logs = sorted((tmp_path / "work").glob("run-*/log.jsonl"))
+    logs = sorted((tmp_path / "s-work").glob("*-run-*/log.jsonl"))  # beside s.db
     assert len(logs) == 4 and '"event": "epoch"' in logs[0].read_text()
 
 
 def test_diverging_candidate_beside_a_healthy_one(digits: DatasetSplits, tmp_path: Path) -> None:
-    healthy = train_candidates(TINY[:1], config=TrainConfig(epochs=1), device="cpu",
-                               store_path=tmp_path / "s.db", data=digits)  # fmt: skip
-    wild = train_candidates(TINY, config=TrainConfig(epochs=2, lr=1e6, warmup_epochs=0),
-                            device="cpu", store_path=tmp_path / "s.db", data=digits)  # fmt: skip
+    healthy = train_candidates(
+        TINY[:1],
+        config=TrainConfig(epochs=1),
+        device="cpu",
+        store_path=tmp_path / "s.db",
+        data=digits,
+    )
+    wild = train_candidates(
+        TINY,
+        config=TrainConfig(epochs=2, lr=1e6, warmup_epochs=0),
+        device="cpu",
+        store_path=tmp_path / "s.db",
+        data=digits,
+    )
     assert healthy.results[0].status == "finished"
     assert {r.status for r in wild.results} == {"diverged"}
     statuses = sorted(Store(tmp_path / "s.db", create=False).results_frame().status)
@@ -62,8 +74,9 @@ def test_diverging_candidate_beside_a_healthy_one(digits: DatasetSplits, tmp_pat
     assert not wild.any_failed
 
 
-def test_failure_stays_local(digits: DatasetSplits, tmp_path: Path,
-                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_failure_stays_local(
+    digits: DatasetSplits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import archlab.tasks as tasks_module
 
     real = tasks_module.train_run
@@ -74,26 +87,31 @@ def test_failure_stays_local(digits: DatasetSplits, tmp_path: Path,
         return real(spec, *args, **kwargs)
 
     monkeypatch.setattr(tasks_module, "train_run", flaky)
-    summary = train_candidates(TINY, config=TrainConfig(epochs=1), device="cpu",
-                               store_path=tmp_path / "s.db", data=digits)  # fmt: skip
+    summary = train_candidates(
+        TINY, config=TrainConfig(epochs=1), device="cpu", store_path=tmp_path / "s.db", data=digits
+    )
     assert [r.status for r in summary.results] == ["failed", "finished"]
     assert "out of memory" in (summary.results[0].reason or "")
     assert summary.any_failed
     # A rerun retries the failed run and keeps the finished one.
     monkeypatch.setattr(tasks_module, "train_run", real)
-    again = train_candidates(TINY, config=TrainConfig(epochs=1), device="cpu",
-                             store_path=tmp_path / "s.db", data=digits)  # fmt: skip
-    assert [(r.status, r.skipped) for r in again.results] == [("finished", False),
-                                                               ("finished", True)]  # fmt: skip
+    again = train_candidates(
+        TINY, config=TrainConfig(epochs=1), device="cpu", store_path=tmp_path / "s.db", data=digits
+    )
+    assert [(r.status, r.skipped) for r in again.results] == [
+        ("finished", False),
+        ("finished", True),
+    ]
 
 
-def test_corrupt_checkpoint_restarts_from_the_previous(digits: DatasetSplits,
-                                                       tmp_path: Path) -> None:  # fmt: skip
+def test_corrupt_checkpoint_restarts_from_the_previous(
+    digits: DatasetSplits, tmp_path: Path
+) -> None:
     store = tmp_path / "s.db"
     config = TrainConfig(epochs=3, batch_size=64)
     train_candidates(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
     reference = Store(store, create=False).epochs_frame()
-    run_dir = next((tmp_path / "work").glob("run-*"))
+    run_dir = next((tmp_path / "s-work").glob("*-run-*"))
     # Simulate a crash in epoch 3 whose checkpoint was then damaged on disk.
     with Store(store) as s:
         run = s.runs()[0]
@@ -107,8 +125,9 @@ def test_corrupt_checkpoint_restarts_from_the_previous(digits: DatasetSplits,
         def message(self, text: str) -> None:
             messages.append(text)
 
-    summary = train_candidates(TINY[:1], config=config, device="cpu", store_path=store,
-                               data=digits, reporter=Collect())  # fmt: skip
+    summary = train_candidates(
+        TINY[:1], config=config, device="cpu", store_path=store, data=digits, reporter=Collect()
+    )
     assert summary.results[0].status == "finished"
     assert any("corrupt" in m for m in messages)
     after = Store(store, create=False).epochs_frame()
@@ -129,12 +148,34 @@ def _epochs_in(store: Path) -> int:
 
 def test_resume_after_kill_9(tmp_path: Path) -> None:
     store = tmp_path / "s.db"
-    cmd = [sys.executable, "-m", "archlab.cli.main", "train-candidates", "--cardinalities",
-           "1,2", "--depth", "11", "--width-multiplier", "0.125", "--epochs", "6",
-           "--batch-size", "32", "--limit", "400", "--seeds", "0", "--device", "cpu",
-           "--quiet", "--store", str(store)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "archlab.cli.main",
+        "train-candidates",
+        "--cardinalities",
+        "1,2",
+        "--depth",
+        "11",
+        "--width-multiplier",
+        "0.125",
+        "--epochs",
+        "6",
+        "--batch-size",
+        "32",
+        "--limit",
+        "400",
+        "--seeds",
+        "0",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--store",
+        str(store),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while _epochs_in(store) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -166,3 +207,87 @@ def test_bad_store_paths(digits: DatasetSplits, tmp_path: Path) -> None:
     with pytest.raises(ArchlabError, match="too small"):
         imagenet = make_spec("imagenet", 26, 2, 4, width_multiplier=0.125)
         train_candidates([imagenet], config=config, store_path=tmp_path / "s.db", data=digits)
+
+
+def test_two_stores_sharing_a_workdir_never_share_runs(
+    digits: DatasetSplits, tmp_path: Path
+) -> None:
+    work = tmp_path / "shared-work"
+    first = train_candidates(
+        TINY[:1],
+        config=TrainConfig(epochs=2),
+        device="cpu",
+        store_path=tmp_path / "a.db",
+        workdir=work,
+        data=digits,
+    )
+    second = train_candidates(
+        TINY[:1],
+        config=TrainConfig(epochs=3, lr=0.05),
+        device="cpu",
+        store_path=tmp_path / "b.db",
+        workdir=work,
+        data=digits,
+    )
+    assert first.results[0].epochs == 2
+    assert second.results[0].epochs == 3 and not second.results[0].skipped
+    assert len(list(work.iterdir())) == 2  # one folder per (store, run)
+
+
+def test_a_checkpoint_of_another_run_is_refused(digits: DatasetSplits, tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    train_candidates(
+        TINY[:1], config=TrainConfig(epochs=1), device="cpu", store_path=store, data=digits
+    )
+    run_dir = next((tmp_path / "s-work").glob("*-run-*"))
+    # Pretend the folder was reused by another recipe: same file, different seed inside.
+    state = load_checkpoint(checkpoint_path(run_dir, 1))
+    assert state is not None
+    save_checkpoint(checkpoint_path(run_dir, 1), {**state, "seed": 99})
+    with Store(store) as s:
+        s.finish_run(s.runs()[0].id, "interrupted", "test")
+    summary = train_candidates(
+        TINY[:1], config=TrainConfig(epochs=1), device="cpu", store_path=store, data=digits
+    )
+    assert summary.results[0].status == "failed"
+    assert "checkpoints of another run (different seed)" in (summary.results[0].reason or "")
+
+
+def test_a_failed_retry_keeps_the_stored_epochs(
+    digits: DatasetSplits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archlab.tasks as tasks_module
+
+    store = tmp_path / "s.db"
+    config = TrainConfig(epochs=4, batch_size=64)
+    seen: list[int] = []
+
+    def stop_after_two(metrics):  # type: ignore[no-untyped-def]
+        seen.append(metrics["epoch"])
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    real = tasks_module.train_run
+    monkeypatch.setattr(
+        tasks_module,
+        "train_run",
+        lambda *a, **k: real(*a, **{**k, "on_epoch": _chain(k["on_epoch"], stop_after_two)}),
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train_candidates(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
+    monkeypatch.setattr(tasks_module, "train_run", _raise)
+    summary = train_candidates(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
+    assert summary.results[0].status == "failed"
+    assert len(Store(store, create=False).epochs_frame()) == 2  # nothing stored is lost
+
+
+def _chain(*callbacks):  # type: ignore[no-untyped-def]
+    def call(metrics):  # type: ignore[no-untyped-def]
+        for callback in callbacks:
+            callback(metrics)
+
+    return call
+
+
+def _raise(*args, **kwargs):  # type: ignore[no-untyped-def]
+    raise RuntimeError("disk on fire")
