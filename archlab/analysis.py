@@ -1,22 +1,30 @@
-"""Analysis of stored runs: seed aggregation, budgets, Pareto fronts, EDFs and rank agreement.
+"""Analysis of stored runs: seed aggregation, budgets, comparison groups, Pareto fronts, EDFs,
+rank agreement and Fig. 7 families.
 
 Pure pandas / numpy / scipy on :meth:`archlab.store.Store.results_frame` rows; no plotting here
 (STYLE 13). The rules, stated once:
 
-- A *setting* is the runs of one candidate that share ``(rung, budget_epochs, config_key)``; its
-  seeds are aggregated as mean ± sample std (ddof=1) of the last epoch's error over *finished*
-  runs only. Diverged, failed and interrupted runs are counted, never averaged in.
+- A *setting* is the runs of one candidate that share ``(dataset, rung, budget_epochs,
+  config_key)``; its seeds are aggregated as mean ± sample std (ddof=1) of the last epoch's
+  error over *finished* runs only. Diverged, failed and interrupted runs are counted, never
+  averaged in. A missing dataset or epoch budget (a time-limited run, an older store) is a
+  value of its own, never a reason to drop a run.
+- A *comparison group* is ``(dataset, rung, budget_epochs, config_key)``: candidates are only
+  ever compared with others trained alike, so after successive halving a 1-epoch loser never
+  shares a Pareto front with an 8-epoch survivor.
 - A *budget* orders settings by ``rung``, then ``budget_epochs`` (a time-limited run, which
   stores no epoch budget, sorts below any epoch count).
-- A candidate is reported at its largest budget that has a finished run (its largest budget
-  when none has); ties between configs at one budget go to the one with most finished runs,
-  then to the smaller ``config_key``.
-- EDF (Radosavovic et al. 2019, pycls): EDF(e) = fraction of models with error < e; the
-  complexity-normalised EDF weights each model 1/(models in its complexity bin)/(bins).
+- Where one setting per candidate is wanted (training curves), it is the largest budget that
+  has a finished run (the largest budget when none has); ties between configs at one budget
+  go to the one with most finished runs, then to the smaller ``config_key``.
+- EDF (Radosavovic et al. 2019, pycls): EDF(e) = fraction of models with error at most e; the
+  complexity-normalised EDF weights each model 1/(models in its complexity bin)/(bins), with
+  bins shared by the spaces compared.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,9 +51,14 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
     "params",
     "acts",
 )
-SETTING_KEYS: tuple[str, ...] = ("candidate_id", "rung", "budget_epochs", "config_key")
+# Optional columns the report adds from each run's config and each candidate's stored spec.
+EXTRA_COLUMNS: tuple[str, ...] = ("dataset", "num_classes", "input_size", "family_key")
+GROUP_KEYS: tuple[str, ...] = ("dataset", "rung", "budget_epochs", "config_key")
+SETTING_KEYS: tuple[str, ...] = ("candidate_id", *GROUP_KEYS)
 EDF_MIN_CANDIDATES = 10  # the issue's threshold for drawing an EDF of one design space
 RANK_MIN_CANDIDATES = 3  # fewer common candidates make τ and ρ meaningless
+COMPARE_MIN_CANDIDATES = 2  # a comparison group with one candidate compares nothing
+NORMALISATION_BINS = 5  # log-spaced MACs bins of the complexity-normalised EDF
 
 
 def mean_std(values: Sequence[float] | np.ndarray | pd.Series) -> tuple[float, float, int]:
@@ -75,25 +88,74 @@ def budget_label(rung: int, budget_epochs: Any, *, show_rung: bool = True) -> st
     return f"{text} (rung {int(rung)})" if show_rung else text
 
 
+def shows_rung(frame: pd.DataFrame) -> bool:
+    """Whether budget labels name the rung: only when some run is past rung 0."""
+    return bool((frame["rung"] != 0).any()) if len(frame) else False
+
+
+def shows_config(frame: pd.DataFrame) -> bool:
+    """Whether labels name the config key: only when the store has several."""
+    return bool(frame["config_key"].nunique() > 1) if len(frame) else False
+
+
+def group_label(row: Any, *, show_rung: bool, show_config: bool) -> str:
+    """A comparison group as 'digits, 4 epochs (rung 1)', plus ', config KEY' when needed."""
+    dataset = "dataset not stored" if _missing(row["dataset"]) else str(row["dataset"])
+    text = f"{dataset}, {budget_label(row['rung'], row['budget_epochs'], show_rung=show_rung)}"
+    return text + (f", config {row['config_key']}" if show_config else "")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def with_extra_columns(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with every EXTRA_COLUMNS column, None where the caller did not add it."""
+    missing = {c: None for c in EXTRA_COLUMNS if c not in results.columns}
+    return results.assign(**missing) if missing else results
+
+
+def _keys(frame: pd.DataFrame, columns: Sequence[str]) -> list[pd.Series]:
+    """``columns`` as grouping keys with no missing values, so groupby never drops a row."""
+    keys = []
+    for c in columns:
+        col = frame[c]
+        if c == "budget_epochs":
+            col = col.astype("Float64").fillna(-1.0).astype(float)
+        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            col = col.astype(float).fillna(-1.0) if col.isna().any() else col
+        else:  # text, or None throughout (a column the caller did not have)
+            col = col.map(lambda v: "" if _missing(v) else str(v))
+        keys.append(col.rename(f"_{c}"))
+    return keys
+
+
+def status_text(statuses: pd.Series) -> str:
+    """Runs' statuses as '2 finished, 1 diverged' (in STATUSES order)."""
+    counts = statuses.value_counts()
+    return ", ".join(f"{int(counts[s])} {s}" for s in STATUSES if s in counts.index)
+
+
 def status_counts(results: pd.DataFrame) -> dict[int, str]:
-    """Per candidate id, its runs' statuses as '2 finished, 1 diverged' (in STATUSES order)."""
-    out: dict[int, str] = {}
-    for cid, group in results.groupby("candidate_id", sort=True):
-        counts = group["status"].value_counts()
-        parts = [f"{int(counts[s])} {s}" for s in STATUSES if s in counts.index]
-        out[int(cid)] = ", ".join(parts)
-    return out
+    """Per candidate id, its runs' statuses as '2 finished, 1 diverged'."""
+    return {
+        int(cid): status_text(group["status"])
+        for cid, group in results.groupby("candidate_id", sort=True)
+    }
 
 
 def settings_frame(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per setting: candidate columns, budget, run counts and the seed aggregates."""
+    """One row per setting: candidate columns, dataset and budget, runs and seed aggregates."""
     columns = [
         *CANDIDATE_COLUMNS,
+        *EXTRA_COLUMNS,
         "rung",
         "budget_epochs",
         "config_key",
         "n_runs",
         "n_finished",
+        "runs",
+        "finished_run_ids",
         "val_mean",
         "val_std",
         "val_n",
@@ -101,23 +163,24 @@ def settings_frame(results: pd.DataFrame) -> pd.DataFrame:
         "test_std",
         "test_n",
         "images_per_s",
-        "dataset",
     ]
+    results = with_extra_columns(results)
     rows = []
-    keyed = results.assign(_budget=results["budget_epochs"].astype("Float64").fillna(-1.0))
-    for _, group in keyed.groupby(["candidate_id", "rung", "_budget", "config_key"], sort=True):
+    for _, group in results.groupby(_keys(results, SETTING_KEYS), sort=True):
         first = group.iloc[0]
         done = group[group["status"] == "finished"]
         val = mean_std(done["val_error"])
         test = mean_std(done["test_error"])
         speed = done["images_per_s"].dropna()
-        row = {c: first[c] for c in CANDIDATE_COLUMNS}
+        row = {c: first[c] for c in (*CANDIDATE_COLUMNS, *EXTRA_COLUMNS)}
         row.update(
             rung=int(first["rung"]),
             budget_epochs=first["budget_epochs"],
             config_key=first["config_key"],
             n_runs=len(group),
             n_finished=len(done),
+            runs=status_text(group["status"]),
+            finished_run_ids=tuple(int(i) for i in done["run_id"]),
             val_mean=val[0],
             val_std=val[1],
             val_n=val[2],
@@ -125,7 +188,6 @@ def settings_frame(results: pd.DataFrame) -> pd.DataFrame:
             test_std=test[1],
             test_n=test[2],
             images_per_s=float(speed.median()) if len(speed) else math.nan,
-            dataset=first["dataset"] if "dataset" in group.columns else None,
         )
         rows.append(row)
     frame = pd.DataFrame(rows, columns=columns)
@@ -137,25 +199,62 @@ def pick_settings(settings: pd.DataFrame, by: Sequence[str] = ("candidate_id",))
     """Per group ``by``, the largest budget with a finished run (see the module docstring)."""
     if settings.empty:
         return settings.copy()
+    keys = _keys(settings, by)
     ranked = settings.assign(
+        **{k.name: k for k in keys},
         _has=settings["val_n"] > 0,
-        _budget=settings["budget_epochs"].astype("Float64").fillna(-1.0),
+        _rank=settings["budget_epochs"].astype("Float64").fillna(-1.0).astype(float),
     )
+    names = [str(k.name) for k in keys]
     ranked = ranked.sort_values(
-        [*by, "_has", "rung", "_budget", "n_finished", "config_key"],
-        ascending=[True] * len(by) + [False, False, False, False, True],
+        [*names, "_has", "rung", "_rank", "n_finished", "config_key"],
+        ascending=[True] * len(names) + [False, False, False, False, True],
         kind="mergesort",
     )
-    chosen = ranked.groupby(list(by), sort=True).head(1)
-    return chosen.drop(columns=["_has", "_budget"]).reset_index(drop=True)
+    chosen = ranked.groupby(names, sort=True).head(1)
+    return chosen.drop(columns=[*names, "_has", "_rank"]).reset_index(drop=True)
 
 
 def candidate_results(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per candidate at its reported budget, with its run status counts; by name."""
-    chosen = pick_settings(settings_frame(results))
-    counts = status_counts(results)
-    chosen["runs"] = [counts[int(c)] for c in chosen["candidate_id"]]
-    return chosen.sort_values(["name", "candidate_id"], kind="mergesort").reset_index(drop=True)
+    """One row per (candidate, comparison group), by name, then dataset, budget and config."""
+    table = settings_frame(results)
+    order = [
+        (str(n), int(c), "" if _missing(d) else str(d), *budget_sort_key(r, b), str(k))
+        for n, c, d, r, b, k in zip(
+            table["name"], table["candidate_id"], table["dataset"], table["rung"],
+            table["budget_epochs"], table["config_key"], strict=True,
+        )
+    ]  # fmt: skip
+    index = sorted(range(len(order)), key=order.__getitem__)
+    return table.iloc[index].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ComparisonGroup:
+    """Candidates trained alike (one dataset, rung, epoch budget and config), all finished."""
+
+    label: str
+    candidates: pd.DataFrame  # settings rows with a finished run and stored complexity, by name
+
+
+def comparison_groups(
+    settings: pd.DataFrame, minimum: int = COMPARE_MIN_CANDIDATES
+) -> list[ComparisonGroup]:
+    """Comparison groups with ``minimum`` finished candidates of known MACs and params."""
+    if settings.empty:
+        return []
+    show_rung, show_config = shows_rung(settings), shows_config(settings)
+    done = settings[
+        (settings["val_n"] > 0) & (settings["macs"].fillna(0) > 0)
+        & (settings["params"].fillna(0) > 0)
+    ]  # fmt: skip
+    found = []
+    for _, g in done.groupby(_keys(done, GROUP_KEYS), sort=True):
+        if len(g) >= minimum:
+            label = group_label(g.iloc[0], show_rung=show_rung, show_config=show_config)
+            g = g.sort_values(["name", "candidate_id"], kind="mergesort").reset_index(drop=True)
+            found.append(ComparisonGroup(label, g))
+    return found
 
 
 @dataclass(frozen=True)
@@ -168,11 +267,13 @@ class Curve:
     val_error: np.ndarray
 
 
-def mean_curves(results: pd.DataFrame, epochs: pd.DataFrame, chosen: pd.DataFrame) -> list[Curve]:
+def mean_curves(epochs: pd.DataFrame, chosen: pd.DataFrame) -> list[Curve]:
     """Per chosen setting, train and val error per epoch averaged over its finished runs."""
-    keys = list(SETTING_KEYS)
-    done = results[results["status"] == "finished"].merge(chosen[keys], on=keys, how="inner")
-    candidate = dict(zip(done["run_id"], done["candidate_id"], strict=True))
+    candidate = {
+        run: int(cid)
+        for runs, cid in zip(chosen["finished_run_ids"], chosen["candidate_id"], strict=True)
+        for run in runs
+    }
     ep = epochs[epochs["run_id"].isin(candidate)]
     ep = ep.assign(_cid=ep["run_id"].map(candidate))  # one name may label two specs
     curves = []
@@ -215,37 +316,55 @@ def edf(
     at: Sequence[float] | np.ndarray,
     weights: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """EDF(e) = (weighted) fraction of models with error < e, for each e in ``at``."""
+    """EDF(e) = (weighted) fraction of models with error at most e, for each e in ``at``."""
     err = np.asarray(errors, dtype=float)
     w = _weights(err.size, weights)
     grid = np.asarray(at, dtype=float)
-    return np.array([w[err < e].sum() for e in grid])
+    return np.array([w[err <= e].sum() for e in grid])
 
 
 def edf_curve(
     errors: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted errors and the cumulative weight up to and including each: a steps-post curve."""
+    """Sorted errors and EDF at each, i.e. the weight up to and including it (steps-post)."""
     err = np.asarray(errors, dtype=float)
     w = _weights(err.size, weights)
     order = np.argsort(err, kind="mergesort")
     return err[order], np.cumsum(w[order])
 
 
-def complexity_weights(complexity: Sequence[float] | np.ndarray, bins: int = 5) -> np.ndarray:
-    """pycls's normalisation: 1/(models in the log-complexity bin)/(non-empty bins); sums to 1."""
+def shared_complexity_weights(
+    *macs: Sequence[float] | np.ndarray, bins: int = NORMALISATION_BINS
+) -> tuple[np.ndarray, ...]:
+    """Complexity-normalised EDF weights of several spaces on one set of log-spaced MACs bins.
+
+    Each model weighs 1/(its space's models in its bin)/(bins its space fills), so each space's
+    weights sum to 1 and no space wins by where its samples crowd (pycls). The bins span all
+    spaces' MACs together; bin i holds [edge_i, edge_i+1), the last bin is closed.
+    """
+    logs = [np.log(np.asarray(m, dtype=float)) for m in macs]
+    both = np.concatenate(logs) if logs else np.zeros(0)
+    if both.size == 0:
+        return tuple(np.array([]) for _ in logs)
+    lo, hi = both.min(), both.max()
+    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
+
+    def weights(logm: np.ndarray) -> np.ndarray:
+        index = np.clip(np.searchsorted(edges, logm, "right") - 1, 0, bins - 1)
+        counts = np.bincount(index, minlength=bins)
+        return 1.0 / counts[index] / np.count_nonzero(counts)
+
+    return tuple(weights(m) for m in logs)
+
+
+def complexity_weights(
+    complexity: Sequence[float] | np.ndarray, bins: int = NORMALISATION_BINS
+) -> np.ndarray:
+    """pycls's normalisation of one space: 1/(models in the bin)/(non-empty bins); sums to 1."""
     c = np.asarray(complexity, dtype=float)
-    if c.size == 0:
-        return np.zeros(0)
     if np.any(c <= 0) or np.any(np.isnan(c)):
         raise ValueError("complexity values must be positive numbers")
-    logc = np.log10(c)
-    edges = np.linspace(logc.min(), logc.max(), bins + 1)
-    # digitize against the inner edges: bin i holds [edge_i, edge_i+1), the last bin is closed.
-    index = np.digitize(logc, edges[1:-1], right=False)
-    counts = np.bincount(index, minlength=bins)
-    occupied = int(np.count_nonzero(counts))
-    return 1.0 / counts[index] / occupied
+    return shared_complexity_weights(c, bins=bins)[0]
 
 
 def ks_statistic(
@@ -256,46 +375,43 @@ def ks_statistic(
 ) -> float:
     """Kolmogorov–Smirnov statistic sup_e |EDF_a(e) − EDF_b(e)|, optionally of weighted EDFs."""
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    wa, wb = _weights(xa.size, weights_a), _weights(xb.size, weights_b)
     points = np.union1d(xa, xb)
-    fa = np.array([wa[xa <= p].sum() for p in points])
-    fb = np.array([wb[xb <= p].sum() for p in points])
-    return float(np.max(np.abs(fa - fb))) if points.size else math.nan
+    if not points.size:
+        return math.nan
+    fa, fb = edf(xa, points, weights_a), edf(xb, points, weights_b)
+    return float(np.max(np.abs(fa - fb)))
 
 
 @dataclass(frozen=True)
 class EdfGroup:
-    """Finished candidates of one design space at one budget: errors and complexities."""
+    """Finished candidates of one design space in one comparison group."""
 
-    label: str
+    label: str  # 'cifar on digits, 2 epochs (rung 0)'
+    comparison: str  # the comparison group's label, 'digits, 2 epochs (rung 0)'
     names: tuple[str, ...]
     errors: np.ndarray  # mean val error per candidate, fraction
     macs: np.ndarray
 
 
 def edf_groups(settings: pd.DataFrame, minimum: int = EDF_MIN_CANDIDATES) -> list[EdfGroup]:
-    """Design spaces (template × dataset) per budget with ``minimum`` finished candidates."""
-    by = ["candidate_id", "rung", "budget_epochs"]
-    chosen = pick_settings(settings, by)
-    chosen = chosen[(chosen["val_n"] > 0) & chosen["macs"].notna()]
-    show_rung = bool((settings["rung"] != 0).any()) if len(settings) else False
+    """Design spaces (templates) per comparison group with ``minimum`` finished candidates."""
+    if settings.empty:
+        return []
+    show_rung, show_config = shows_rung(settings), shows_config(settings)
+    # A settings row is already one (candidate, dataset, rung, budget, config): a candidate
+    # trained on two datasets, or at two budgets, counts once in each group it belongs to.
+    done = settings[(settings["val_n"] > 0) & (settings["macs"].fillna(0) > 0)]
+    done = done.assign(template=done["template"].fillna("?"))
     groups = []
-    keyed = chosen.assign(
-        _t=chosen["template"].fillna("?").astype(str),
-        _d=chosen["dataset"].fillna("?").astype(str),
-        _b=[
-            budget_sort_key(r, b)
-            for r, b in zip(chosen["rung"], chosen["budget_epochs"], strict=True)
-        ],
-    )
-    for (template, dataset, _), g in keyed.groupby(["_t", "_d", "_b"], sort=True):
+    for _, g in done.groupby(_keys(done, [*GROUP_KEYS, "template"]), sort=True):
         if len(g) < minimum:
             continue
         g = g.sort_values(["val_mean", "name"], kind="mergesort")
-        budget = budget_label(g["rung"].iloc[0], g["budget_epochs"].iloc[0], show_rung=show_rung)
+        comparison = group_label(g.iloc[0], show_rung=show_rung, show_config=show_config)
         groups.append(
             EdfGroup(
-                label=f"{template} on {dataset}, {budget}",
+                label=f"{g['template'].iloc[0]} on {comparison}",
+                comparison=comparison,
                 names=tuple(g["name"]),
                 errors=g["val_mean"].to_numpy(dtype=float),
                 macs=g["macs"].to_numpy(dtype=float),
@@ -308,39 +424,58 @@ def edf_groups(settings: pd.DataFrame, minimum: int = EDF_MIN_CANDIDATES) -> lis
 
 
 def rank_agreement(settings: pd.DataFrame, minimum: int = RANK_MIN_CANDIDATES) -> pd.DataFrame:
-    """Kendall τ and Spearman ρ of val-error rankings for every pair of budgets (short, long)."""
-    columns = ["short", "long", "n", "kendall_tau", "spearman_rho", "names", "short_errors",
-               "long_errors"]  # fmt: skip
+    """Kendall τ and Spearman ρ of val-error rankings per pair of budgets on one dataset.
+
+    Each level is one comparison group; a pair is a shorter and a longer budget of the same
+    dataset (configs may differ: a grid trained twice at two epoch counts). Constant errors at
+    either budget rank nothing: τ and ρ are NaN and ``constant`` says why.
+    """
+    columns = ["dataset", "short", "long", "n", "kendall_tau", "spearman_rho", "constant",
+               "names", "short_errors", "long_errors"]  # fmt: skip
     if settings.empty:
         return pd.DataFrame(columns=columns)
-    per_budget = pick_settings(settings, ["candidate_id", "rung", "budget_epochs"])
-    per_budget = per_budget[per_budget["val_n"] > 0]
-    show_rung = bool((settings["rung"] != 0).any())
-    levels: dict[tuple[int, int], pd.Series] = {}
-    labels: dict[tuple[int, int], str] = {}
-    for (rung, budget), g in per_budget.groupby(
-        [per_budget["rung"], per_budget["budget_epochs"].astype("Float64").fillna(-1.0)]
-    ):
-        key = budget_sort_key(rung, None if budget < 0 else budget)
-        levels[key] = g.set_index("candidate_id")["val_mean"]
-        labels[key] = budget_label(rung, None if budget < 0 else budget, show_rung=show_rung)
+    show_rung, show_config = shows_rung(settings), shows_config(settings)
+    done = settings[settings["val_n"] > 0]
+    levels = []
+    for _, g in done.groupby(_keys(done, GROUP_KEYS), sort=True):
+        first = g.iloc[0]
+        label = budget_label(first["rung"], first["budget_epochs"], show_rung=show_rung)
+        label += f", config {first['config_key']}" if show_config else ""
+        dataset = "not stored" if _missing(first["dataset"]) else str(first["dataset"])
+        budget = budget_sort_key(first["rung"], first["budget_epochs"])
+        levels.append((dataset, budget, label, g.set_index("candidate_id")["val_mean"]))
     names = dict(zip(settings["candidate_id"], settings["name"], strict=True))
     rows = []
-    for short, long in combinations(sorted(levels), 2):
-        both = pd.concat([levels[short], levels[long]], axis=1, join="inner")
+    for (dataset, budget, short, xs), (other, budget_b, long, ys) in combinations(levels, 2):
+        if dataset != other or budget >= budget_b:  # never across datasets or at one budget
+            continue
+        both = pd.concat([xs, ys], axis=1, join="inner")
         if len(both) < minimum:
             continue
         both.index = [f"{names[c]}#{c}" for c in both.index]  # by name, ids break name ties
         both = both.sort_index()
         x, y = both.iloc[:, 0].to_numpy(), both.iloc[:, 1].to_numpy()
-        tau = float(stats.kendalltau(x, y).statistic)
-        rho = float(stats.spearmanr(x, y).statistic)
+        constant = bool(np.ptp(x) == 0 or np.ptp(y) == 0)  # scipy would warn and give NaN
+        tau = math.nan if constant else float(stats.kendalltau(x, y).statistic)
+        rho = math.nan if constant else float(stats.spearmanr(x, y).statistic)
         ids = tuple(i.rpartition("#")[0] for i in both.index)
-        rows.append([labels[short], labels[long], len(both), tau, rho, ids, tuple(x), tuple(y)])
+        rows.append([dataset, short, long, len(both), tau, rho, constant, ids, tuple(x),
+                     tuple(y)])  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
 # --------------------------------------------------------------------------- Fig. 7 families
+
+# Every spec property but C and d: candidates differing only in C and d belong together.
+FAMILY_KEYS: tuple[str, ...] = ("template", "depth", "width_multiplier", "num_classes",
+                                "input_size", "family_key", "dataset")  # fmt: skip
+
+
+def family_key(spec: dict[str, Any]) -> str:
+    """A spec dict as canonical JSON without any stage's cardinality and bottleneck width."""
+    drop = ("cardinality", "bottleneck_width")
+    stages = [{k: v for k, v in s.items() if k not in drop} for s in spec.get("stages", [])]
+    return json.dumps({**spec, "stages": stages}, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -353,18 +488,29 @@ class Families:
     width: pd.DataFrame  # C == 1, d grows; sorted by params
 
 
-def families(candidates: pd.DataFrame, minimum: int = 2) -> list[Families]:
-    """Per (template, depth, width multiplier), the two families when each has ``minimum`` members.
+def _family_label(row: Any, show_dataset: bool) -> str:
+    label = f"{row['template']}, depth {int(row['depth'])}, width ×{float(row['width_multiplier']):g}"
+    if not _missing(row["num_classes"]):
+        label += f", {int(row['num_classes'])} classes"
+    if not _missing(row["input_size"]):
+        label += f", {int(row['input_size'])}x{int(row['input_size'])} input"
+    return label + (f", {row['dataset']}" if show_dataset else "")
 
-    The baseline is the C=1 candidate with the smallest d. "More cardinality" is every
-    candidate whose d equals the baseline's (1x64d, 2x64d, 3x64d, 4x64d in Fig. 7); "more
-    width" is every C=1 candidate (1x64d, 1x92d, 1x128d, 1x160d). Both start at the baseline.
+
+def families(candidates: pd.DataFrame, minimum: int = 2) -> list[Families]:
+    """Per spec family (FAMILY_KEYS) the two Fig. 7 families when each has ``minimum`` members.
+
+    Give one row per candidate (one comparison group). The baseline is the C=1 candidate with
+    the smallest d. "More cardinality" is every candidate whose d equals the baseline's (1x64d,
+    2x64d, 3x64d, 4x64d in Fig. 7); "more width" is every C=1 candidate (1x64d, 1x92d, 1x128d,
+    1x160d). Both start at the baseline.
     """
-    done = candidates[(candidates["val_n"] > 0) & candidates["params"].notna()]
+    done = with_extra_columns(candidates)
+    done = done[(done["val_n"] > 0) & done["params"].notna()]
     done = done.dropna(subset=["template", "depth", "cardinality", "bottleneck_width"])
+    show_dataset = done["dataset"].map(lambda d: "" if _missing(d) else str(d)).nunique() > 1
     found = []
-    keys = ["template", "depth", "width_multiplier"]
-    for (template, depth, mult), g in done.groupby(keys, sort=True, dropna=False):
+    for _, g in done.groupby(_keys(done, FAMILY_KEYS), sort=True):
         ones = g[g["cardinality"] == 1]
         if ones.empty:
             continue
@@ -374,7 +520,7 @@ def families(candidates: pd.DataFrame, minimum: int = 2) -> list[Families]:
             continue
         found.append(
             Families(
-                label=f"{template}, depth {int(depth)}, width ×{float(mult):g}",
+                label=_family_label(base, show_dataset),
                 baseline=str(base["name"]),
                 cardinality=card.sort_values(["params", "name"], kind="mergesort"),
                 width=ones.sort_values(["params", "name"], kind="mergesort"),

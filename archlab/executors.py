@@ -7,9 +7,13 @@ Every executor hands each :class:`~archlab.tasks.TaskResult` back to the driver 
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -56,42 +60,81 @@ class InProcessExecutor:
             on_done(task, result)
 
 
-def _pin_worker(slots: Any, pin_gpus: bool) -> None:
-    # Runs first in each spawned worker, before anything touches CUDA: one GPU per worker.
+def _init_worker(slots: Any, gpus: int) -> None:
+    """First thing in each spawned worker, before anything touches CUDA."""
+    _die_with_parent()
     index = slots.get()
-    if pin_gpus:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
+    if gpus:  # one GPU per worker, round robin when there are more workers than GPUs
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+
+
+def _die_with_parent() -> None:
+    # A worker orphaned by a killed driver would keep training beside the rerun's new worker.
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 @dataclass
 class PoolExecutor:
-    """``workers`` processes on this machine; on CUDA each is pinned to one GPU."""
+    """``workers`` processes on this machine; on CUDA each is pinned to one GPU.
+
+    A worker that dies breaks the whole pool; the tasks it left unfinished go to a fresh pool
+    (they resume from their checkpoints), at most ``max_retries`` times, as Ray retries a task.
+    """
 
     workers: int
-    pin_gpus: bool
+    gpus: int
+    max_retries: int = 3
 
     def run(self, tasks: Sequence[RunTask], *, on_epoch: EpochSink, on_done: DoneCallback) -> None:
         """Run the tasks across the pool; results arrive in completion order."""
+        pending = list(tasks)
+        for attempt in range(self.max_retries + 1):
+            pending = self._one_pool(pending, on_done)
+            if not pending:
+                return
+            if attempt == self.max_retries:
+                for task in pending:
+                    reason = f"worker died {self.max_retries + 1} times"
+                    on_done(task, TaskResult(task.run_id, "failed", reason, (), task.device, "", 0))
+
+    def _one_pool(self, tasks: Sequence[RunTask], on_done: DoneCallback) -> list[RunTask]:
+        """Run tasks until done or the pool breaks; returns the tasks left unfinished."""
         context = multiprocessing.get_context("spawn")  # CUDA cannot survive a fork
         slots = context.Queue()
         for index in range(self.workers):
             slots.put(index)
-        with futures.ProcessPoolExecutor(
+        pool = futures.ProcessPoolExecutor(
             self.workers,
             mp_context=context,
-            initializer=_pin_worker,
-            initargs=(slots, self.pin_gpus),
-        ) as pool:
-            pending = {pool.submit(execute_task, task): task for task in tasks}
+            initializer=_init_worker,
+            initargs=(slots, self.gpus),
+        )
+        pending = {pool.submit(execute_task, task): task for task in tasks}
+        left: list[RunTask] = []
+        try:
             for future in futures.as_completed(pending):
                 task = pending[future]
                 try:
                     result = future.result()
-                except futures.process.BrokenProcessPool as exc:
-                    result = TaskResult(
-                        task.run_id, "failed", f"worker died: {exc}", (), task.device, "", 0
-                    )
+                except futures.process.BrokenProcessPool:
+                    left.append(task)
+                    continue
                 on_done(task, result)
+        except BaseException:  # Ctrl-C: stop now, do not drain the queue
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True)
+        return left
+
+
+def _stop(pool: futures.ProcessPoolExecutor) -> None:
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
 
 
 def check_ray_address(address: str, timeout: float = 3.0) -> None:
@@ -124,6 +167,7 @@ class RayExecutor:
 
     address: str | None = None
     gpus_per_run: float = 0
+    cpus_per_run: int = 1
     max_retries: int = 3
 
     def connect(self) -> Any:
@@ -144,7 +188,7 @@ class RayExecutor:
         """Submit every task, then store results as they complete."""
         ray = self.connect()
         remote = ray.remote(
-            num_cpus=1,
+            num_cpus=self.cpus_per_run,
             num_gpus=self.gpus_per_run,
             max_retries=self.max_retries,
             retry_exceptions=False,
@@ -187,21 +231,34 @@ class ExecutionOptions:
 
 
 def make_executor(
-    options: ExecutionOptions, *, device_type: str, data: DatasetSplits, reporter: Reporter
-) -> Executor:
-    """The executor the options ask for."""
+    options: ExecutionOptions, *, device: Any, data: DatasetSplits, reporter: Reporter
+) -> tuple[Executor, int]:
+    """The executor the options ask for, and the torch thread count each of its runs gets.
+
+    Threads default to what a run can have without crowding the others: all of this process's
+    in-process, the cores shared out in a pool, one per Ray task (which asks Ray for that many
+    CPUs). Results on the CPU depend on the count, so give --threads to compare executors.
+    """
+    import torch
+
     if options.executor == "ray":
         gpus = options.gpus_per_run
+        threads = options.threads or 1
         executor = RayExecutor(
-            options.ray_address, gpus if gpus is not None else float(device_type == "cuda")
+            options.ray_address,
+            gpus if gpus is not None else float(device.type == "cuda"),
+            cpus_per_run=threads,
         )
         executor.connect()  # fail now, before any run is written to the store
-        return executor
-    gpus_here = _visible_gpus() if device_type == "cuda" else 0
+        return executor, threads
+    gpus_here = _visible_gpus() if device.type == "cuda" else 0
     workers = options.workers or max(gpus_here, 1)
     if workers == 1:
-        return InProcessExecutor(data, reporter)
-    return PoolExecutor(workers, pin_gpus=gpus_here > 1)
+        # The airbench pattern: the whole data set moves to the GPU once, for every run.
+        in_process = InProcessExecutor(data.to(device), reporter)
+        return in_process, options.threads or torch.get_num_threads()
+    threads = options.threads or max(1, (os.cpu_count() or 1) // workers)
+    return PoolExecutor(workers, gpus=gpus_here if gpus_here > 1 else 0), threads
 
 
 def _visible_gpus() -> int:

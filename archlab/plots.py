@@ -20,6 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from matplotlib.transforms import Bbox
 
+from archlab import analysis
+
 Floats = Sequence[float] | np.ndarray
 FIGSIZE = (7.0, 4.5)
 DPI = 100
@@ -297,7 +299,9 @@ def cardinality_vs_width(
     allx = np.asarray([*cardinality[0], *width[0]], dtype=float) / 1e6
     ally = np.asarray([*cardinality[1], *width[1]], dtype=float)
     _pad_limits(ax, allx, ally, ally, logx=False)
-    points: dict[tuple[float, float], str] = {}
+    # One label per candidate: the baseline sits on both lines (one label), but two candidates
+    # at the same point keep a label each.
+    points: set[tuple[float, float, str]] = set()
     lines: list[Bbox] = []
     for (px, py, names), color, marker, label in (
         (cardinality, COLORS[3], "o", "more cardinality (d fixed)"),
@@ -306,15 +310,14 @@ def cardinality_vs_width(
         xs = np.asarray(px, dtype=float) / 1e6
         ax.plot(xs, py, marker=marker, color=color, lw=1.6, markersize=6, label=label)
         lines += line_boxes(ax, xs, py)
-        for x, y, n in zip(xs, py, names, strict=True):
-            points[(float(x), float(y))] = n
+        points.update((float(x), float(y), str(n)) for x, y, n in zip(xs, py, names, strict=True))
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("validation error (%)")
     ax.set_title(title, fontsize=FONT_SIZE + 1)
     ax.legend(loc="best", fontsize=LABEL_SIZE, framealpha=0.9)
     legend_box = _legend_box(ax)
     keys = sorted(points)
-    labels, _ = short_labels([points[k] for k in keys])
+    labels, _ = short_labels([k[2] for k in keys])
     place_labels(
         ax, [k[0] for k in keys], [k[1] for k in keys], labels, obstacles=[legend_box, *lines]
     )
@@ -327,9 +330,7 @@ def edf_figure(groups: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
     for i, (label, errors, weights) in enumerate(groups):
         color = COLORS[i % len(COLORS)]
         for ax, w in ((left, None), (right, weights)):
-            order = np.argsort(errors, kind="mergesort")
-            xs = np.asarray(errors, dtype=float)[order]
-            cum = np.cumsum(np.full(xs.size, 1.0 / xs.size) if w is None else w[order])
+            xs, cum = analysis.edf_curve(errors, w)  # EDF(e): the fraction with error <= e
             ax.step(
                 np.r_[xs[0], xs],
                 np.r_[0.0, cum],

@@ -198,16 +198,14 @@ def train_candidates(
     work = Path(workdir) if workdir is not None else default_workdir(store_file)
     make_workdir(work)
     reporter = reporter or NullReporter()
-    executor = make_executor(
-        execution, device_type=torch_device.type, data=data.to(torch_device), reporter=reporter
-    )
+    executor, threads = make_executor(execution, device=torch_device, data=data, reporter=reporter)
     driver = _Driver(
         config=config,
         seeds=tuple(seeds),
         device=device,
         work=work,
         reporter=reporter,
-        threads=execution.threads or torch.get_num_threads(),
+        threads=threads,
         halving=halving,
     )
     with Store(store_file) as store:

@@ -8,6 +8,7 @@ must be visible to every worker (one machine, or a shared file system for a clus
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -17,12 +18,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
 from archlab.checkpoint import checkpoint_path
 from archlab.data import DatasetSplits, load_dataset
+from archlab.errors import ArchlabError
 from archlab.space import NetSpec
 from archlab.train import EpochCallback, StepCallback, TrainConfig, resolve_device, train_run
 
@@ -86,6 +88,21 @@ def _seed_from_previous_rung(task: RunTask, run_dir: Path) -> None:
     os.replace(tmp, target)  # atomic: a crash leaves either nothing or the whole checkpoint
 
 
+def _lock_run_dir(run_dir: Path) -> IO[str]:
+    """Hold the run folder for this process: two trainers of one run would overwrite each other.
+
+    The lock is the operating system's, so it goes with the process, however that ends.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / ".lock", "w")  # noqa: SIM115 - held for the whole task
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ArchlabError(f"{run_dir} is in use by another process training this run") from None
+    return handle
+
+
 def execute_task(
     task: RunTask,
     *,
@@ -111,37 +128,40 @@ def execute_task(
             on_epoch(metrics)
 
     try:
-        device = resolve_device(task.device)
-        device_name = str(device)
-        _seed_from_previous_rung(task, run_dir)
-        append_log(
-            run_dir,
-            {
+        lock = _lock_run_dir(run_dir)
+    except ArchlabError as exc:
+        return TaskResult(task.run_id, "failed", str(exc), (), device_name, host, pid)
+    with lock:  # released however the task ends, Ctrl-C included
+        try:
+            device = resolve_device(task.device)
+            device_name = str(device)
+            _seed_from_previous_rung(task, run_dir)
+            start = {
                 "event": "start",
                 "pid": pid,
                 "host": host,
                 "device": device_name,
                 "threads": task.threads,
                 "config": task.config.to_dict(),
-            },
-        )
-        data = (data if data is not None else dataset_for(task.config)).to(device)
-        outcome = train_run(
-            task.spec,
-            data,
-            task.config,
-            seed=task.seed,
-            device=device,
-            run_dir=run_dir,
-            on_epoch=log_epoch,
-            on_step=on_step,
-            stop_epoch=task.stop_epoch,
-            warn=log_warning,
-        )
-        status, reason, history = outcome.status, outcome.reason, outcome.history
-    except Exception as exc:  # the failure belongs to this run alone
-        status, reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
-        history = ()
-        append_log(run_dir, {"event": "error", "traceback": traceback.format_exc()})
-    append_log(run_dir, {"event": "finish", "status": status, "reason": reason})
+            }
+            append_log(run_dir, start)
+            data = (data if data is not None else dataset_for(task.config)).to(device)
+            outcome = train_run(
+                task.spec,
+                data,
+                task.config,
+                seed=task.seed,
+                device=device,
+                run_dir=run_dir,
+                on_epoch=log_epoch,
+                on_step=on_step,
+                stop_epoch=task.stop_epoch,
+                warn=log_warning,
+            )
+            status, reason, history = outcome.status, outcome.reason, outcome.history
+        except Exception as exc:  # the failure belongs to this run alone
+            status, reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
+            history = ()
+            append_log(run_dir, {"event": "error", "traceback": traceback.format_exc()})
+        append_log(run_dir, {"event": "finish", "status": status, "reason": reason})
     return TaskResult(task.run_id, status, reason, tuple(history), device_name, host, pid)

@@ -215,3 +215,59 @@ def test_ray_worker_killed_mid_task(ray_local, tmp_path: Path) -> None:  # type:
     assert len(_starts(work)) == 2  # Ray retried the task once, on a new worker
     epochs = Store(store, create=False).epochs_frame()
     assert list(epochs.epoch) == list(range(1, 13))  # every epoch stored exactly once
+
+
+def test_pool_worker_killed_mid_task_is_retried(tmp_path: Path) -> None:
+    config = TrainConfig(epochs=12, batch_size=32, limit=300)
+    store, work = tmp_path / "s.db", tmp_path / "work"
+    outcome: dict[str, object] = {}
+
+    def drive() -> None:
+        outcome["summary"] = train_candidates(
+            TINY,
+            config=config,
+            device="cpu",
+            store_path=store,
+            workdir=work,
+            execution=ExecutionOptions(workers=2, threads=1),
+        )
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    deadline = time.monotonic() + 120
+    victim = None
+    while victim is None and time.monotonic() < deadline and driver.is_alive():
+        starts = _starts(work)
+        if starts and list(work.glob("*-run-*/epoch-*.ckpt")):
+            victim = starts[0]["pid"]
+        time.sleep(0.05)
+    assert victim is not None, "the runs finished before a worker could be killed"
+    os.kill(victim, signal.SIGKILL)
+    driver.join(timeout=300)
+    summary = outcome["summary"]
+    assert [r.status for r in summary.results] == ["finished", "finished"]  # type: ignore[attr-defined]
+    epochs = Store(store, create=False).epochs_frame()
+    assert not epochs.duplicated(["run_id", "epoch"]).any()
+    assert epochs.groupby("run_id").epoch.apply(list).tolist() == [list(range(1, 13))] * 2
+
+
+def test_a_run_folder_in_use_is_not_trained_twice(digits: DatasetSplits, tmp_path: Path) -> None:
+    import fcntl
+
+    store, work = tmp_path / "s.db", tmp_path / "work"
+    with Store(store) as s:
+        store_id = s.store_id
+    run_dir = work / f"{store_id}-run-00001-{TINY[0].name}-s0"
+    run_dir.mkdir(parents=True)
+    with open(run_dir / ".lock", "w") as held:  # another process's trainer, as far as flock knows
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        summary = train_candidates(
+            TINY[:1],
+            config=TrainConfig(epochs=1),
+            device="cpu",
+            store_path=store,
+            workdir=work,
+            data=digits,
+        )
+    assert summary.results[0].status == "failed"
+    assert "in use by another process" in (summary.results[0].reason or "")
