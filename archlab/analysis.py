@@ -489,7 +489,9 @@ class Families:
 
 
 def _family_label(row: Any, show_dataset: bool) -> str:
-    label = f"{row['template']}, depth {int(row['depth'])}, width ×{float(row['width_multiplier']):g}"
+    label = (
+        f"{row['template']}, depth {int(row['depth'])}, width ×{float(row['width_multiplier']):g}"
+    )
     if not _missing(row["num_classes"]):
         label += f", {int(row['num_classes'])} classes"
     if not _missing(row["input_size"]):

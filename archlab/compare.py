@@ -67,26 +67,6 @@ def sample_both(
     return sample_space(a, samples, seed), sample_space(b, samples, seed)
 
 
-def shared_bin_weights(
-    macs_a: np.ndarray, macs_b: np.ndarray, bins: int = NORMALISATION_BINS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Complexity-normalised EDF weights of two spaces on one set of log-spaced MACs bins."""
-    both = np.log(np.r_[macs_a, macs_b].astype(float))
-    if both.size == 0:
-        return np.array([]), np.array([])
-    lo, hi = both.min(), both.max()
-    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
-
-    def weights(macs: np.ndarray) -> np.ndarray:
-        index = np.clip(
-            np.searchsorted(edges, np.log(macs.astype(float)), "right") - 1, 0, bins - 1
-        )
-        counts = np.bincount(index, minlength=bins)
-        return 1.0 / counts[index] / np.count_nonzero(counts)
-
-    return weights(macs_a), weights(macs_b)
-
-
 def _space_errors(label: str, names: list[str], finished: pd.DataFrame) -> SpaceErrors:
     # A finished run without a validation error (NaN) tells nothing about the space.
     scored = finished[finished["name"].isin(names) & finished["val_error"].notna()]
@@ -117,7 +97,7 @@ def compare_from_store(
     b = _space_errors(labels[1], names[1], runs)
     if a.errors.size == 0 or b.errors.size == 0:
         raise ArchlabError("no finished runs in one of the spaces: nothing to compare")
-    wa, wb = shared_bin_weights(a.macs, b.macs)
+    wa, wb = analysis.shared_complexity_weights(a.macs, b.macs, bins=NORMALISATION_BINS)
     return Comparison(
         a=a,
         b=b,
@@ -128,7 +108,7 @@ def compare_from_store(
 
 def render_comparison(c: Comparison, out_dir: Path, *, command: str) -> str:
     """compare.md's text; draws the EDF figure under ``out_dir``/figures."""
-    wa, wb = shared_bin_weights(c.a.macs, c.b.macs)
+    wa, wb = analysis.shared_complexity_weights(c.a.macs, c.b.macs, bins=NORMALISATION_BINS)
     fig = plots.edf_figure([(c.a.label, 100 * c.a.errors, wa), (c.b.label, 100 * c.b.errors, wb)])
     plots.save(fig, out_dir / FIGURES / "edf-compare")
     rows = [

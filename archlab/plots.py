@@ -339,9 +339,12 @@ def edf_figure(groups: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
                 lw=1.6,
                 label=f"{label} (n={xs.size})",
             )
-    for ax, name in ((left, "EDF"), (right, "complexity-normalised EDF")):
-        ax.set_xlabel("validation error (%)")
-        ax.set_ylabel("cumulative fraction of models")
+    for ax, name, ylabel in (
+        (left, "EDF", "fraction of models with error ≤ x"),
+        (right, "complexity-normalised EDF", "weighted fraction with error ≤ x"),
+    ):
+        ax.set_xlabel("validation error x (%)")
+        ax.set_ylabel(ylabel)
         ax.set_ylim(0, 1.02)
         ax.set_title(name, fontsize=FONT_SIZE + 1)
     left.legend(loc="upper left", fontsize=LABEL_SIZE, framealpha=0.9)

@@ -36,6 +36,7 @@ from archlab.tasks import RunTask, TaskResult
 from archlab.train import TrainConfig, resolve_device
 
 SKIP_STATUSES = ("finished", "diverged")  # results: rerunning them would repeat them
+MAX_SEED = 2**31  # torch generators take 64-bit seeds; (seed, epoch) streams need headroom
 STRATEGIES = ("grid", "halving")
 
 
@@ -177,12 +178,15 @@ def train_candidates(
     data: DatasetSplits | None = None,
     halving: Halving | None = None,
     execution: ExecutionOptions | None = None,
+    reclaim: bool = False,
 ) -> Summary:
     """Train every candidate for every seed (by grid or halving), storing all of it."""
     store_file = Path(store_path)
     check_store_path(store_file)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ArchlabError(f"seeds must be a non-empty list without repeats, got {list(seeds)}")
+    if not all(0 <= s < MAX_SEED for s in seeds):
+        raise ArchlabError(f"seeds must be in [0, {MAX_SEED}), got {list(seeds)}")
     if halving is not None and config.epochs != halving.max_epochs:
         raise ArchlabError("with halving, the schedule length must be --max-epochs")
     execution = execution or ExecutionOptions()
@@ -210,7 +214,7 @@ def train_candidates(
     )
     with Store(store_file) as store:
         driver.store = store
-        for run in store.recover_stale_runs():
+        for run in store.recover_stale_runs(other_hosts=reclaim):
             reporter.message(f"run {run.id} ({run.name} seed {run.seed}) was interrupted: resuming")
         reporter.start(driver.planned_runs(len(candidates)))
         try:
@@ -219,7 +223,17 @@ def train_candidates(
                 tasks = driver.prepare(survivors, rung, stop)
                 _run_tasks(executor, driver, tasks)
                 if halving is not None and rung + 1 < len(driver.rungs):
+                    unfinished = driver.unfinished(survivors, rung)
+                    if unfinished:  # promote only from a whole rung, so a rerun promotes the same
+                        reporter.message(
+                            f"rung {rung}: {unfinished} run(s) failed or were interrupted; "
+                            "rerun the same command to retry them before promotion"
+                        )
+                        break
                     survivors = driver.select(survivors, rung, halving.survivors(len(survivors)))
+                    if not survivors:
+                        reporter.message(f"rung {rung}: no candidate finished; nothing to promote")
+                        break
         finally:
             reporter.close()
     ordered = sorted(driver.results, key=lambda r: (r.rung, r.name, r.seed))
@@ -363,8 +377,17 @@ class _Driver:
         self.reporter.run_finished(task.label, result.status, result.reason)
         self.results.append(self._result(self.store.run(task.run_id)))
 
+    def unfinished(self, specs: Sequence[NetSpec], rung: int) -> int:
+        """Runs of the rung that neither finished nor diverged."""
+        stop = self.rungs[rung]
+        runs = [self._run(spec, seed, rung, stop) for spec in specs for seed in self.seeds]
+        return sum(run.status not in SKIP_STATUSES for run in runs)
+
     def select(self, specs: Sequence[NetSpec], rung: int, keep: int) -> list[NetSpec]:
-        """The ``keep`` best candidates of a rung by mean final validation error (ties: name)."""
+        """The ``keep`` best candidates of a rung by mean final validation error (ties: name).
+
+        A candidate with a diverged seed scores infinity and is never promoted.
+        """
         scored = []
         for spec in specs:
             errors = []
@@ -373,7 +396,8 @@ class _Driver:
                 epochs = self.store.epochs(run.id) if run.status == "finished" else []
                 errors.append(epochs[-1].val_error if epochs else math.inf)
             scored.append((sum(errors) / len(errors), spec.name, spec))
-        return [spec for _, _, spec in sorted(scored, key=lambda s: s[:2])[:keep]]
+        ranked = sorted((s for s in scored if math.isfinite(s[0])), key=lambda s: s[:2])
+        return [spec for _, _, spec in ranked[:keep]]
 
     def _result(self, run: RunRecord, skipped: bool = False) -> RunResult:
         epochs = self.store.epochs(run.id)

@@ -278,7 +278,7 @@ class Store:
             if run.status == "running" and (run.pid, run.hostname) != (pid, host):
                 raise ArchlabError(
                     f"run {run_id} is already running (pid {run.pid} on {run.hostname}); "
-                    "if that process died, recover stale runs first"
+                    "if that machine no longer runs it, rerun with --reclaim"
                 )
             sets = ("status = 'running', reason = NULL, finished_at = NULL, device = ?, "
                     "archlab_version = ?, torch_version = ?, git_commit = ?, hostname = ?, "
@@ -324,19 +324,25 @@ class Store:
             self._update_run(db, run_id, "status = ?, reason = ?, finished_at = ?",
                              status, reason, _now())  # fmt: skip
 
-    def recover_stale_runs(self) -> list[RunRecord]:
-        """Mark 'running' runs whose process died on this host as 'interrupted'; return them."""
+    def recover_stale_runs(self, *, other_hosts: bool = False) -> list[RunRecord]:
+        """Mark 'running' runs whose process died on this host as 'interrupted'; return them.
+
+        Runs marked by another host are left alone (their pids mean nothing here) unless
+        ``other_hosts``: the user's word that those machines no longer run them.
+        """
         host = socket.gethostname()
         changed: list[int] = []
         with self._write() as db:
             rows = db.execute(
-                "SELECT id, pid FROM runs WHERE status = 'running' AND hostname = ?", (host,)
+                "SELECT id, pid, hostname FROM runs WHERE status = 'running'"
             ).fetchall()
-            # Runs on other hosts are left alone: their pids mean nothing here.
             for row in rows:
-                if row["pid"] is not None and _pid_alive(row["pid"]):
+                here = row["hostname"] == host
+                if not here and not other_hosts:
                     continue
-                reason = f"process {row['pid']} on {host} died"
+                if here and row["pid"] is not None and _pid_alive(row["pid"]):
+                    continue
+                reason = f"process {row['pid']} on {row['hostname']} died"
                 self._update_run(db, row["id"], "status = 'interrupted', reason = ?", reason)
                 changed.append(row["id"])
         return [r for r in self.runs() if r.id in changed]

@@ -46,7 +46,9 @@ class TrainConfig:
 
     dataset: str = "digits"
     epochs: int | None = 10
-    time_budget: float | None = None  # seconds per run; fixes the epoch count after epoch 1
+    # Seconds per run (with epochs=None): the schedule's length is estimated from a few timed
+    # steps before the first epoch, and no epoch starts once the budget is spent.
+    time_budget: float | None = None
     batch_size: int = 128
     lr: float = 0.1
     momentum: float = 0.9
@@ -71,12 +73,22 @@ class TrainConfig:
             raise ArchlabError("give a budget: --epochs N or --time-budget SECONDS")
         if self.epochs is not None and (isinstance(self.epochs, bool) or self.epochs < 1):
             raise ArchlabError(f"epochs must be a positive integer, got {self.epochs!r}")
-        if self.time_budget is not None and not self.time_budget > 0:
+        if self.time_budget is not None and not (
+            math.isfinite(self.time_budget) and self.time_budget > 0
+        ):
             raise ArchlabError(f"time budget must be positive seconds, got {self.time_budget!r}")
+        if self.epochs is not None and self.time_budget is not None:
+            raise ArchlabError("give one budget: --epochs N or --time-budget SECONDS, not both")
         if self.batch_size < 1:
             raise ArchlabError(f"batch size must be positive, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ArchlabError(f"lr must be positive, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ArchlabError(f"lr must be a positive number, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ArchlabError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ArchlabError(f"weight decay must be >= 0, got {self.weight_decay}")
+        if self.form not in ("a", "b", "c"):
+            raise ArchlabError(f"form must be one of a, b, c, got {self.form!r}")
         if self.schedule not in SCHEDULES:
             raise ArchlabError(
                 f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
@@ -256,8 +268,12 @@ def train_run(
         epochs = max(1, int(config.time_budget // per_epoch))
     last = epochs if stop_epoch is None else min(stop_epoch, epochs)
     loop = _EpochLoop(step_model, model, optimizer, loss_fn, data, config, seed, device, on_step)
+    deadline = time.monotonic() + config.time_budget if config.time_budget else math.inf
     epoch = start_epoch
     while epoch < last:
+        if time.monotonic() >= deadline:  # the estimate was off: the budget is a hard limit
+            warn(f"time budget of {config.time_budget:g} s spent after {epoch} of {epochs} epochs")
+            break
         try:
             metrics = loop.run(epoch, epochs)
         except torch.cuda.OutOfMemoryError as exc:
@@ -339,39 +355,36 @@ def estimate_epoch_seconds(
     data: DatasetSplits,
     config: TrainConfig,
     device: torch.device,
-    probe_steps: int = 3,
+    probe_steps: int = 5,
 ) -> float:
-    """Seconds one epoch will take, timed on a few steps whose updates are then undone."""
+    """Seconds one epoch will take, timed on a few full-size steps whose updates are undone.
+
+    The first two steps are warm-up (one-off set-up, compilation) and are not timed; a data set
+    of a single batch is timed on repeats of it. Evaluation is a forward pass only, about a
+    third of a training step per image.
+    """
     saved = (
         {k: v.clone() for k, v in step_model.state_dict().items()},
         copy.deepcopy(optimizer.state_dict()),
     )
     step_model.train()
-    batches = iterate_batches(
-        data.x_train, data.y_train, config.batch_size, shuffle=False, generator=None
-    )
+    n = min(config.batch_size, len(data.y_train))
+    xb, yb = data.x_train[:n], data.y_train[:n]  # one full batch, repeated: same shape each step
     timings: list[float] = []
-    for i, (xb, yb) in enumerate(batches):
-        if i > probe_steps:
-            break
+    for i in range(probe_steps + 2):
         start = time.perf_counter()
-        loss = loss_fn(
-            _forward(
-                step_model, _inputs(xb, data, device, config.channels_last), device, config.amp
-            ).float(),
-            yb.to(device),
-        )
+        x = _inputs(xb, data, device, config.channels_last)
+        loss = loss_fn(_forward(step_model, x, device, config.amp).float(), yb.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        if i > 0:  # the first step pays one-off set-up costs
+        if i >= 2:
             timings.append(time.perf_counter() - start)
     step_model.load_state_dict(saved[0])
     optimizer.load_state_dict(saved[1])
-    per_image = (sorted(timings)[len(timings) // 2] if timings else 0.0) / config.batch_size
-    # Evaluation is a forward pass only, about a third of a training step per image.
+    per_image = sorted(timings)[len(timings) // 2] / n
     images = len(data.y_train) + (len(data.y_val) + len(data.y_test)) / 3
     return max(per_image * images, 1e-3)
 

@@ -48,6 +48,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     except typer.Abort:
         print("archlab: aborted", file=sys.stderr)
         return 130
+    if rv == 130:  # typer turns Ctrl-C into exit code 130
+        print(
+            "archlab: interrupted; finished epochs are stored, rerun the same command to resume",
+            file=sys.stderr,
+        )
     return rv if isinstance(rv, int) else 0
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from archlab.errors import ArchlabError
 from archlab.store import Store, write_parquet
 
 from ._common import console, print_json, table
@@ -39,11 +40,18 @@ def results_cmd(
     if as_json:
         print_json(json.loads(frame.to_json(orient="records")))  # NaN and NA -> null
     elif (out := csv or parquet) is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if csv is not None:
-            frame.to_csv(out, index=False)
-        else:
-            write_parquet(frame, out)
+        if out.is_dir():
+            raise ArchlabError(f"{str(out)!r} is a folder; give a file name to write")
+        if out.resolve() == store.resolve():
+            raise ArchlabError(f"refusing to write the export over the store {str(store)!r}")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if csv is not None:
+                frame.to_csv(out, index=False)
+            else:
+                write_parquet(frame, out)
+        except OSError as exc:
+            raise ArchlabError(f"cannot write {str(out)!r}: {exc.strerror}") from None
         console().print(f"wrote {len(frame)} runs to {out}")
     else:
         rows = [[_cell(v) for v in r] for r in frame[TABLE_COLUMNS].itertuples(index=False)]

@@ -163,6 +163,13 @@ def train_candidates_cmd(
     threads: Annotated[
         int | None, typer.Option("--threads", help="torch CPU threads per run (default: all).")
     ] = None,
+    reclaim: Annotated[
+        bool,
+        typer.Option(
+            "--reclaim",
+            help="Resume runs left 'running' by another machine (only if it no longer runs them).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON.")] = False,
 ) -> int:
@@ -218,6 +225,7 @@ def train_candidates_cmd(
         workdir=workdir,
         reporter=reporter,
         halving=halving,
+        reclaim=reclaim,
         execution=ExecutionOptions(
             executor=executor,
             workers=workers,

@@ -203,3 +203,54 @@ def test_halving_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
     assert code == 0, err
     rungs = [r["rung"] for r in json.loads(out)["runs"]]
     assert sorted(rungs) == [0, 0, 0, 0, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--momentum", "-1"], "momentum"),
+        (["--weight-decay", "-1"], "weight decay"),
+        (["--lr", "inf"], "lr"),
+        (["--form", "x"], "form"),
+        (["--time-budget", "inf"], "time budget"),
+        (["--epochs", "1", "--time-budget", "5"], "one budget"),
+        (["--seeds", "20000000000000"], "seeds"),
+    ],
+)
+def test_recipe_bad_input(cli: Cli, tmp_path: Path, extra: list[str], fragment: str) -> None:
+    code, out, err = cli("train-candidates", *TINY, "--store", str(tmp_path / "s.db"), *extra)
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and fragment in err
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_workdir_and_export_paths(cli: Cli, tmp_path: Path) -> None:
+    store = str(tmp_path / "s.db")
+    (tmp_path / "file").write_text("x")
+    code, _, err = cli(
+        "train-candidates", *TINY, "--store", store, "--workdir", str(tmp_path / "file")
+    )
+    assert code == 2 and "is a file" in err
+    assert cli("train-candidates", *TINY, "--epochs", "1", "--store", store)[0] == 0
+    code, _, err = cli("results", "--store", store, "--csv", str(tmp_path))
+    assert code == 2 and "is a folder" in err
+    code, _, err = cli("results", "--store", store, "--csv", store)
+    assert code == 2 and "over the store" in err
+    assert cli("results", "--store", store, "--json")[0] == 0  # the store is intact
+
+
+def test_reclaim_runs_left_by_another_machine(cli: Cli, tmp_path: Path) -> None:
+    import sqlite3
+
+    store = str(tmp_path / "s.db")
+    args = ["train-candidates", *TINY, "--epochs", "1", "--store", store]
+    assert cli(*args)[0] == 0
+    with sqlite3.connect(store) as db:  # a run some other, now gone, container was training
+        db.execute(
+            "UPDATE runs SET status = 'running', hostname = 'gone-7f3a', pid = 4242 WHERE id = 1"
+        )
+    code, _, err = cli(*args)
+    assert code == 2 and "--reclaim" in err
+    code, out, err = cli(*args, "--reclaim", "--json")
+    assert code == 0, err
+    assert {r["status"] for r in json.loads(out)["runs"]} == {"finished"}

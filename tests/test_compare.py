@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from archlab.compare import sample_both, shared_bin_weights
+from archlab.analysis import shared_complexity_weights
+from archlab.compare import sample_both
 from archlab.errors import ArchlabError
 from archlab.space_file import parse_space
 from archlab.store import Store
@@ -45,7 +46,7 @@ high = 48
 def test_shared_bin_weights_sum_to_one_per_space() -> None:
     a = np.array([1e6, 1.1e6, 5e6, 9e6])
     b = np.array([1e6, 2e6])
-    wa, wb = shared_bin_weights(a, b, bins=2)
+    wa, wb = shared_complexity_weights(a, b, bins=2)
     assert wa.sum() == pytest.approx(1) and wb.sum() == pytest.approx(1)
     # a: two models in the low bin, two in the high bin -> 1/2/2 each.
     assert np.allclose(wa, [0.25, 0.25, 0.25, 0.25])

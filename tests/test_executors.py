@@ -271,3 +271,35 @@ def test_a_run_folder_in_use_is_not_trained_twice(digits: DatasetSplits, tmp_pat
         )
     assert summary.results[0].status == "failed"
     assert "in use by another process" in (summary.results[0].reason or "")
+
+
+def test_halving_promotes_only_from_a_whole_rung(
+    digits: DatasetSplits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archlab.tasks as tasks_module
+
+    specs = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2, 4, 8)]
+    kwargs = {
+        "config": TrainConfig(epochs=2, batch_size=64),
+        "device": "cpu",
+        "data": digits,
+        "store_path": tmp_path / "s.db",
+        "halving": Halving(2, 1, 2),
+        "execution": ExecutionOptions(threads=1),
+    }
+    real = tasks_module.train_run
+
+    def flaky(spec, *args, **kw):  # type: ignore[no-untyped-def]
+        if spec.cardinality == 4:
+            raise RuntimeError("transient failure")
+        return real(spec, *args, **kw)
+
+    monkeypatch.setattr(tasks_module, "train_run", flaky)
+    first = train_candidates(specs, **kwargs)
+    assert {r.rung for r in first.results} == {0}  # nothing promoted from a broken rung
+    monkeypatch.setattr(tasks_module, "train_run", real)
+    train_candidates(specs, **kwargs)
+    frame = Store(tmp_path / "s.db", create=False).results_frame()
+    assert frame.groupby("rung").size().to_dict() == {0: 4, 1: 2}
+    rung0 = frame[frame.rung == 0].sort_values(["val_error", "name"])
+    assert set(frame[frame.rung == 1].name) == set(rung0.name[:2])

@@ -34,8 +34,9 @@ def _spec(data: DatasetSplits, cardinality: int = 2):  # type: ignore[no-untyped
 
 def _train(data: DatasetSplits, run_dir: Path, config: TrainConfig, seed: int = 0) -> list[dict]:
     epochs: list[dict[str, Any]] = []
-    outcome = train_run(_spec(data), data, config, seed=seed, device=CPU, run_dir=run_dir,
-                        on_epoch=epochs.append)  # fmt: skip
+    outcome = train_run(
+        _spec(data), data, config, seed=seed, device=CPU, run_dir=run_dir, on_epoch=epochs.append
+    )
     assert outcome.status == "finished", outcome
     return epochs
 
@@ -123,28 +124,57 @@ def test_resume_continues_exactly(digits: DatasetSplits, tmp_path: Path) -> None
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_run(_spec(digits), digits, config, seed=0, device=CPU, run_dir=first_only,
-                  on_epoch=stop_after_one)  # fmt: skip
+        train_run(
+            _spec(digits),
+            digits,
+            config,
+            seed=0,
+            device=CPU,
+            run_dir=first_only,
+            on_epoch=stop_after_one,
+        )
     resumed = _train(digits, first_only, config)
     assert [m["epoch"] for m in resumed] == [2, 3]
     assert _strip_timing(seen + resumed) == _strip_timing(whole)
 
 
 def test_divergence_is_reported(digits: DatasetSplits, tmp_path: Path) -> None:
-    outcome = train_run(_spec(digits), digits, TrainConfig(epochs=2, lr=1e6, warmup_epochs=0),
-                        seed=0, device=CPU, run_dir=tmp_path, on_epoch=lambda m: None)  # fmt: skip
+    outcome = train_run(
+        _spec(digits),
+        digits,
+        TrainConfig(epochs=2, lr=1e6, warmup_epochs=0),
+        seed=0,
+        device=CPU,
+        run_dir=tmp_path,
+        on_epoch=lambda m: None,
+    )
     assert outcome.status == "diverged"
     assert "non-finite loss in epoch" in (outcome.reason or "")
 
 
-def test_time_budget_sets_the_epoch_count(digits: DatasetSplits, tmp_path: Path) -> None:
+@pytest.mark.parametrize("limit", [400, 40])  # 40 images: a single batch per epoch
+def test_time_budget_plans_and_enforces(tmp_path: Path, limit: int) -> None:
+    data = load_dataset("digits", limit=limit)
     epochs: list[dict[str, Any]] = []
-    config = TrainConfig(epochs=None, time_budget=0.5, batch_size=64)
-    outcome = train_run(_spec(digits), digits, config, seed=0, device=CPU, run_dir=tmp_path,
-                        on_epoch=epochs.append)  # fmt: skip
+    warnings: list[str] = []
+    config = TrainConfig(epochs=None, time_budget=1.0, batch_size=64)
+    outcome = train_run(
+        _spec(data),
+        data,
+        config,
+        seed=0,
+        device=CPU,
+        run_dir=tmp_path,
+        on_epoch=epochs.append,
+        warn=warnings.append,
+    )
     assert outcome.status == "finished"
-    assert outcome.budget_epochs >= 1
-    assert [m["epoch"] for m in epochs] == list(range(1, outcome.budget_epochs + 1))
+    assert 1 <= len(epochs) <= outcome.budget_epochs < 1000  # no runaway plan from no timings
+    assert [m["epoch"] for m in epochs] == list(range(1, len(epochs) + 1))
+    spent = [m["wall_s"] for m in epochs]
+    # The deadline is checked before each epoch: at most one epoch runs past the budget.
+    assert sum(spent[:-1]) <= config.time_budget + 0.5
+    assert len(epochs) == outcome.budget_epochs or "time budget" in " ".join(warnings)
 
 
 def test_devices() -> None:
@@ -162,7 +192,14 @@ def test_devices() -> None:
 def test_cuda_run_with_bf16(digits: DatasetSplits, tmp_path: Path) -> None:
     epochs: list[dict[str, Any]] = []
     cuda = torch.device("cuda")
-    outcome = train_run(_spec(digits), digits.to(cuda), TrainConfig(epochs=2), seed=0,
-                        device=cuda, run_dir=tmp_path, on_epoch=epochs.append)  # fmt: skip
+    outcome = train_run(
+        _spec(digits),
+        digits.to(cuda),
+        TrainConfig(epochs=2),
+        seed=0,
+        device=cuda,
+        run_dir=tmp_path,
+        on_epoch=epochs.append,
+    )
     assert outcome.status == "finished" and len(epochs) == 2
     assert epochs[-1]["peak_mem_bytes"] > 0
