@@ -15,7 +15,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 
-from _sections import machine_line, write_section
+from _sections import command, machine_line, write_section
 
 from archlab.complexity import totals
 from archlab.space import NetSpec, make_spec
@@ -66,7 +66,7 @@ def main() -> None:
     _, peak_all, _ = count_all(args.specs)
     body = f"""## Analytic complexity: {args.specs:,} enumerated specs
 
-Command: `.venv/bin/python benchmarks/bench_complexity.py`
+Command: `{command()}`
 Run: {machine_line()}
 
 | measure | value |

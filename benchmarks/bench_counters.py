@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import shlex
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from _sections import BENCHMARKS_MD, ROOT, machine_line, write_section
+from _sections import BENCHMARKS_MD, command, machine_line, write_section
 
 from archlab.complexity import complexity
 from archlab.models import build_model
@@ -186,10 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    python = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        python = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
-    command = shlex.join([str(python), *sys.argv]) if argv is None else "main()"
+    command_line = command() if argv is None else "main()"
     rows = []
     for label, spec in default_specs():
         row = bench(label, spec, args.repeats)
@@ -199,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
         rows.append(row)
-    block = render(rows, command)
+    block = render(rows, command_line)
     write_section("bench_counters", block, args.out)
     print(f"wrote the bench_counters section of {args.out}")
 

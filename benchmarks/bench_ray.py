@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import ray
-from _sections import machine_line, write_section
+from _sections import command, machine_line, write_section
 
 from archlab.data import load_dataset
 from archlab.executors import ExecutionOptions
@@ -65,7 +65,7 @@ def main() -> None:
     overhead = (remote - local / 2) / args.runs
     body = f"""## Executors: Ray against local, per-run scheduling overhead
 
-Command: `.venv/bin/python benchmarks/bench_ray.py`
+Command: `{command()}`
 Run: {machine_line()}, Ray {ray.__version__} with 2 CPUs
 
 | measure | value |

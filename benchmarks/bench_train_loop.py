@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _sections import machine_line, write_section
+from _sections import command, machine_line, write_section
 from torch import nn
 
 from archlab.data import DatasetSplits, iterate_batches, load_dataset, normalize
@@ -106,7 +106,7 @@ def main() -> None:
     lines = [
         "## Training loop: train-candidates vs a bare PyTorch loop",
         "",
-        "Command: `.venv/bin/python benchmarks/bench_train_loop.py`",
+        f"Command: `{command()}`",
         f"Run: {machine_line()}, {torch.get_num_threads()} torch threads",
         "",
         f"CPU, batch 128, float32, channels_last, no augmentation; median of {args.rounds} "
