@@ -2,7 +2,7 @@
 
 Sample K candidates from each of two spaces inside one complexity band, train them all with the
 same recipe, and compare the spaces by their error EDFs: EDF(e) is the fraction of a space's
-candidates with validation error below e, and the Kolmogorov–Smirnov statistic sup |EDF_A − EDF_B|
+candidates with validation error at most e, and the Kolmogorov–Smirnov statistic sup |EDF_A − EDF_B|
 says how far apart they are. The complexity-normalised variant bins both spaces' candidates by
 MACs on one shared set of log-spaced bins and weights each 1/(its space's candidates in the
 bin)/(bins that space fills), so neither space wins by where its samples crowd.
@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from archlab import analysis, plots
+from archlab import edf, plots
 from archlab.errors import ArchlabError
 from archlab.report import FIGURES, md_table
 from archlab.sampling import Bound, DesignSpace, SampleResult, sample_space
 from archlab.store import Store
-
-NORMALISATION_BINS = 5
 
 
 @dataclass(frozen=True)
@@ -97,18 +95,18 @@ def compare_from_store(
     b = _space_errors(labels[1], names[1], runs)
     if a.errors.size == 0 or b.errors.size == 0:
         raise ArchlabError("no finished runs in one of the spaces: nothing to compare")
-    wa, wb = analysis.shared_complexity_weights(a.macs, b.macs, bins=NORMALISATION_BINS)
+    wa, wb = edf.shared_complexity_weights(a.macs, b.macs, bins=edf.NORMALISATION_BINS)
     return Comparison(
         a=a,
         b=b,
-        ks=analysis.ks_statistic(a.errors, b.errors),
-        ks_normalised=analysis.ks_statistic(a.errors, b.errors, wa, wb),
+        ks=edf.ks_statistic(a.errors, b.errors),
+        ks_normalised=edf.ks_statistic(a.errors, b.errors, wa, wb),
     )
 
 
 def render_comparison(c: Comparison, out_dir: Path, *, command: str) -> str:
     """compare.md's text; draws the EDF figure under ``out_dir``/figures."""
-    wa, wb = analysis.shared_complexity_weights(c.a.macs, c.b.macs, bins=NORMALISATION_BINS)
+    wa, wb = edf.shared_complexity_weights(c.a.macs, c.b.macs, bins=edf.NORMALISATION_BINS)
     fig = plots.edf_figure([(c.a.label, 100 * c.a.errors, wa), (c.b.label, 100 * c.b.errors, wb)])
     plots.save(fig, out_dir / FIGURES / "edf-compare")
     rows = [
@@ -127,9 +125,9 @@ def render_comparison(c: Comparison, out_dir: Path, *, command: str) -> str:
         "",
         f"Regenerate with: `{command}`",
         "",
-        "EDF(e) = fraction of a space's candidates with validation error below e (mean over "
+        "EDF(e) = fraction of a space's candidates with validation error at most e (mean over "
         "seeds of the last epoch). The complexity-normalised EDF bins both spaces' candidates on "
-        f"{NORMALISATION_BINS} shared log-spaced MACs bins and weights each 1/(its space's "
+        f"{edf.NORMALISATION_BINS} shared log-spaced MACs bins and weights each 1/(its space's "
         "candidates in the bin)/(bins that space fills).",
         "",
         f"![error EDFs of both spaces]({FIGURES}/edf-compare.png) "

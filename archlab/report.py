@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 import archlab
-from archlab import analysis, plots
+from archlab import analysis, edf, plots
 from archlab.errors import ArchlabError
 from archlab.space import spec_from_dict
 from archlab.store import Store
@@ -245,7 +245,7 @@ def _complexity_section(
         lines += [
             "#### Pareto front: validation error vs MACs",
             "",
-            f"Candidates of {group.label} that no other candidate of the group beats on both "
+            "The candidates of this group that no other candidate of the group beats on both "
             "MACs and mean validation error (circled in the first figure), by MACs:",
             "",
             md_table(["candidate", "budget", "MACs (M)", "params", "val error (%)"], rows, [2, 3]),
@@ -307,7 +307,7 @@ def _families_section(out: Path, groups: list[analysis.ComparisonGroup]) -> list
                     for f in (fam.cardinality, fam.width)]  # fmt: skip
             fig = plots.cardinality_vs_width(*data, title=f"{fam.label}; {group.label}")
             stem = f"cardinality-vs-width{_suffix(g, len(groups))}-{k}"
-            alt = f"cardinality vs width, {fam.label}, {group.label}"
+            alt = f"cardinality vs width, {group.label}"
             lines += [_figure(out, stem, fig, alt), ""]
             rows = [
                 [which, f"`{r.name}`", integer(r.cardinality), integer(r.bottleneck_width),
@@ -327,10 +327,10 @@ def _families_section(out: Path, groups: list[analysis.ComparisonGroup]) -> list
 
 def _ks(a: analysis.EdfGroup, b: analysis.EdfGroup) -> list[str]:
     """KS of two spaces' EDFs, plain and normalised on MACs bins shared by the pair."""
-    wa, wb = analysis.shared_complexity_weights(a.macs, b.macs)
+    wa, wb = edf.shared_complexity_weights(a.macs, b.macs)
     ks = (
-        analysis.ks_statistic(a.errors, b.errors),
-        analysis.ks_statistic(a.errors, b.errors, wa, wb),
+        edf.ks_statistic(a.errors, b.errors),
+        edf.ks_statistic(a.errors, b.errors, wa, wb),
     )
     return [f"{k:.3f}" for k in ks]
 
@@ -349,7 +349,7 @@ def _edf_section(out: Path, settings: pd.DataFrame) -> list[str]:
         "EDF(e) = fraction of candidates with mean validation error at most e (Radosavovic et "
         "al. 2019), drawn as steps that rise at each candidate's error. The normalised EDF "
         "weights each candidate 1/(its space's candidates in its MACs bin)/(bins its space "
-        f"fills), on {analysis.NORMALISATION_BINS} log-spaced bins shared by the spaces "
+        f"fills), on {edf.NORMALISATION_BINS} log-spaced bins shared by the spaces "
         "compared, so a space is not judged by where its samples crowd. KS compares two spaces "
         "of one comparison group, binned on the edges that pair shares (as compare-spaces does).",
         "",
@@ -357,7 +357,7 @@ def _edf_section(out: Path, settings: pd.DataFrame) -> list[str]:
     comparisons = list(dict.fromkeys(g.comparison for g in groups))
     for c, comparison in enumerate(comparisons, 1):
         members = [g for g in groups if g.comparison == comparison]
-        weights = analysis.shared_complexity_weights(*(g.macs for g in members))
+        weights = edf.shared_complexity_weights(*(g.macs for g in members))
         data = [(g.label, 100 * g.errors, w) for g, w in zip(members, weights, strict=True)]
         fig = plots.edf_figure(data)
         stem = f"edf{_suffix(c, len(comparisons))}"
@@ -420,9 +420,8 @@ def _ranking_section(out: Path, settings: pd.DataFrame, show: _Show) -> list[str
 
 def _spec_columns(store: Store) -> dict[int, tuple[int | None, int | None, str | None]]:
     """Per candidate id: classes, input size and Fig. 7 family key from its stored spec."""
-    # Store has no public reader of the candidates' specs: this is the one query outside it.
     out: dict[int, tuple[int | None, int | None, str | None]] = {}
-    for cid, text in store._conn.execute("SELECT id, spec_json FROM candidates").fetchall():
+    for cid, text in store.candidate_specs().items():
         try:
             spec = spec_from_dict(json.loads(text)).to_dict()
         except (ValueError, TypeError):  # an older store's placeholder spec, or none

@@ -358,6 +358,11 @@ class Store:
         )
         return [_run_record(r) for r in rows]
 
+    def candidate_specs(self) -> dict[int, str]:
+        """Each candidate's stored spec JSON by candidate id (an older store's may be a stub)."""
+        rows = self._conn.execute("SELECT id, spec_json FROM candidates ORDER BY id")
+        return {int(cid): str(text) for cid, text in rows}
+
     def run(self, run_id: int) -> RunRecord:
         """One run by id."""
         return self._get_run(self._conn, run_id)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from archlab import analysis
+from archlab import analysis, edf
 
 
 def test_mean_std_uses_sample_std_and_ignores_nan() -> None:
@@ -26,47 +26,47 @@ def test_mean_std_uses_sample_std_and_ignores_nan() -> None:
 def test_edf_on_a_hand_example() -> None:
     errors = [0.1, 0.2, 0.2, 0.4]
     # EDF(e) = fraction with error at most e: the value a steps-post curve holds from e on.
-    got = analysis.edf(errors, [0.05, 0.1, 0.15, 0.2, 0.25, 0.5])
+    got = edf.edf(errors, [0.05, 0.1, 0.15, 0.2, 0.25, 0.5])
     np.testing.assert_allclose(got, [0.0, 0.25, 0.25, 0.75, 0.75, 1.0])
-    weighted = analysis.edf(errors, [0.15, 0.3, 1.0], weights=[0.5, 0.1, 0.1, 0.3])
+    weighted = edf.edf(errors, [0.15, 0.3, 1.0], weights=[0.5, 0.1, 0.1, 0.3])
     np.testing.assert_allclose(weighted, [0.5, 0.7, 1.0])
-    xs, cum = analysis.edf_curve([0.4, 0.1, 0.2, 0.2])
+    xs, cum = edf.edf_curve([0.4, 0.1, 0.2, 0.2])
     np.testing.assert_allclose(xs, [0.1, 0.2, 0.2, 0.4])
     np.testing.assert_allclose(cum, [0.25, 0.5, 0.75, 1.0])
     # The curve's last step at each error is the EDF there: the text and the plot agree.
     last = [i for i in range(len(xs)) if i + 1 == len(xs) or xs[i + 1] != xs[i]]
-    np.testing.assert_allclose(cum[last], analysis.edf(errors, xs[last]))
+    np.testing.assert_allclose(cum[last], edf.edf(errors, xs[last]))
     with pytest.raises(ValueError, match="one entry per error"):
-        analysis.edf(errors, [0.2], weights=[1.0])
+        edf.edf(errors, [0.2], weights=[1.0])
 
 
 def test_complexity_weights_hand_example_and_sum() -> None:
     # log10 MACs 0, 0, 0, 2 in two bins: three models share bin 0, one is alone in bin 1.
-    w = analysis.complexity_weights([1, 1, 1, 100], bins=2)
+    w = edf.complexity_weights([1, 1, 1, 100], bins=2)
     np.testing.assert_allclose(w, [1 / 3 / 2, 1 / 3 / 2, 1 / 3 / 2, 1 / 2])
     rng = np.random.default_rng(0)
     for n in (1, 7, 40):
         macs = 10 ** rng.uniform(6, 9, size=n)
         for bins in (1, 3, 5, 10):
-            assert analysis.complexity_weights(macs, bins).sum() == pytest.approx(1.0)
-    assert analysis.complexity_weights([5e6] * 4).sum() == pytest.approx(1.0)  # all in one bin
+            assert edf.complexity_weights(macs, bins).sum() == pytest.approx(1.0)
+    assert edf.complexity_weights([5e6] * 4).sum() == pytest.approx(1.0)  # all in one bin
     with pytest.raises(ValueError, match="positive"):
-        analysis.complexity_weights([0, 1])
+        edf.complexity_weights([0, 1])
 
 
 def test_shared_complexity_weights_bin_all_spaces_on_one_set_of_edges() -> None:
     # On a's own edges (log10 6 to 6.95) three models share the low bin, one is alone in the
     # high one; on the edges shared with b (log10 6 to 8) all four fall in the low bin.
     a, b = np.array([1e6, 1.2e6, 1.5e6, 9e6]), np.array([1e6, 1e8])
-    np.testing.assert_allclose(analysis.complexity_weights(a, bins=2), [1 / 6] * 3 + [1 / 2])
-    wa, wb = analysis.shared_complexity_weights(a, b, bins=2)
+    np.testing.assert_allclose(edf.complexity_weights(a, bins=2), [1 / 6] * 3 + [1 / 2])
+    wa, wb = edf.shared_complexity_weights(a, b, bins=2)
     np.testing.assert_allclose(wa, [0.25] * 4)  # one bin, four models
     np.testing.assert_allclose(wb, [0.5, 0.5])  # two bins, one model each
-    wa, _ = analysis.shared_complexity_weights(a, b, bins=4)  # edges 6, 6.5, 7, 7.5, 8
+    wa, _ = edf.shared_complexity_weights(a, b, bins=4)  # edges 6, 6.5, 7, 7.5, 8
     np.testing.assert_allclose(wa, [1 / 6] * 3 + [1 / 2])
-    assert analysis.shared_complexity_weights() == ()
+    assert edf.shared_complexity_weights() == ()
     np.testing.assert_allclose(
-        analysis.shared_complexity_weights(a, bins=3)[0], analysis.complexity_weights(a, 3)
+        edf.shared_complexity_weights(a, bins=3)[0], edf.complexity_weights(a, 3)
     )
 
 
@@ -84,10 +84,10 @@ def test_ks_statistic_matches_scipy(seed: int) -> None:
     a = rng.normal(0.3, 0.05, size=13).round(2)  # rounding makes ties, within and across
     b = rng.normal(0.32, 0.04, size=9).round(2)
     expected = stats.ks_2samp(a, b).statistic
-    assert analysis.ks_statistic(a, b) == pytest.approx(expected)
-    uniform = analysis.ks_statistic(a, b, np.full(13, 1 / 13), np.full(9, 1 / 9))
+    assert edf.ks_statistic(a, b) == pytest.approx(expected)
+    uniform = edf.ks_statistic(a, b, np.full(13, 1 / 13), np.full(9, 1 / 9))
     assert uniform == pytest.approx(expected)
-    assert analysis.ks_statistic(a, a) == 0.0
+    assert edf.ks_statistic(a, a) == 0.0
 
 
 def _result(

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from archlab.analysis import shared_complexity_weights
 from archlab.compare import sample_both
+from archlab.edf import shared_complexity_weights
 from archlab.errors import ArchlabError
 from archlab.space_file import parse_space
 from archlab.store import Store

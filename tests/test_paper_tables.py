@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -55,6 +56,60 @@ def test_table1_and_table2_numbers_appear_exactly() -> None:
         assert cells[9] == f"{macs:,}"
 
 
+def _rows(text: str, table: str) -> list[list[str]]:
+    """The cells of every markdown table row in one table's section, header rows included."""
+    section = text.split(f"## {table}:")[1].split("\n## ")[0]
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ")
+    ]
+
+
+def _one(rows: list[list[str]]) -> list[str]:
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+TABLE7_ROWS = {
+    "wide_resnet": "Wide ResNet",
+    "resnext29_8x64d": "ResNeXt-29, 8x64d",
+    "resnext29_16x64d": "ResNeXt-29, 16x64d",
+}
+
+
+def _paper_cell(text: str, table: str, model: str, quantity: str) -> str:
+    """Where the page shows one typed-in paper value: its row and column, by table."""
+    rows = _rows(text, table)
+    if table == "Table 1":
+        label = {"params": "params", "flops": "MACs"}[quantity]
+        return _one([r for r in rows if r[:2] == [f"`{model}`", label]])[2]
+    if table == "Table 2":
+        if model == "conv2 template":  # printed once, in the header of its difference column
+            return rows[0][{"block_params": 8, "block_flops": 10}[quantity]].removeprefix(
+                "vs paper "
+            )
+        row = _one([r for r in rows if r[0] == model.removeprefix("C=")])
+        return row[{"d": 1, "group_width": 4}[quantity]]
+    if table == "Table 3":
+        if quantity == "flops":  # one per depth group, repeated on each of its rows
+            (cell,) = {r[5] for r in rows if r[0] == model.removeprefix("depth ")}
+            return cell
+        return _one([r for r in rows if r[1] == f"`{model}`"])[7]
+    if table == "Table 4":
+        if quantity == "flops_vs_resnet101":  # the caption's wording, in the prose
+            section = text.split("## Table 4:")[1]
+            found = re.search(r"puts every model at (.+?) \(ResNet-101", section)
+            assert found is not None
+            return found.group(1)
+        top1, top5 = _one([r for r in rows if r[1] == f"`{model}`"])[8].split(" / ")
+        return {"top1_error": top1, "top5_error": top5}[quantity]
+    if table == "Table 7":
+        row = _one([r for r in rows if r[0] == TABLE7_ROWS[model]])
+        return row[{"params": 1, "cifar10_error": 4, "cifar100_error": 5}[quantity]]
+    raise AssertionError(f"no location for {table}")
+
+
 def test_paper_values_are_typed_once_with_their_table() -> None:
     text = resources.files("archlab").joinpath("data/paper_values.json").read_text("utf-8")
     rows = json.loads(text)["values"]
@@ -64,8 +119,19 @@ def test_paper_values_are_typed_once_with_their_table() -> None:
         r["table"].startswith("Table ") and isinstance(r["value"], int | float) for r in rows
     )
     markdown = paper_tables.paper_tables_markdown()
-    for r in rows:  # every typed-in number is shown somewhere
-        assert r["printed"] in markdown, r
+    for r in rows:  # every typed-in number is shown in its own row and column
+        assert _paper_cell(markdown, r["table"], r["model"], r["quantity"]) == r["printed"], r
+
+
+def test_table4_difference_is_computed_from_the_printed_ratio() -> None:
+    rows = _rows(paper_tables.paper_tables_markdown(), "Table 4")[2:]
+    assert len(rows) == 4
+    for row in rows:
+        ratio, paper = float(row[5]), float(row[6].rstrip("×"))
+        found = re.fullmatch(r"([+-][0-9.]+) \(([+-][0-9.]+)%\)", row[7])
+        assert found is not None, row
+        assert found.group(1) == f"{ratio - paper:+.3f}"
+        assert found.group(2) == f"{100 * (ratio - paper) / paper:+.2f}"
 
 
 def test_wide_resnet_is_paper_only_and_errors_are_labelled() -> None:
