@@ -181,55 +181,24 @@ def _starts(work: Path) -> list[dict]:  # type: ignore[type-arg]
     return events
 
 
-@pytest.mark.ray
-def test_ray_worker_killed_mid_task(ray_local, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _train_and_kill_a_worker(
+    specs: list,
+    tmp_path: Path,
+    execution: ExecutionOptions,  # type: ignore[type-arg]
+) -> tuple[object, Path, Path]:
+    """Train in a thread, SIGKILL the worker of the first run once it has a checkpoint."""
     config = TrainConfig(epochs=12, batch_size=32, limit=300)
     store, work = tmp_path / "s.db", tmp_path / "work"
     outcome: dict[str, object] = {}
 
     def drive() -> None:
         outcome["summary"] = train_candidates(
-            TINY[:1],
+            specs,
             config=config,
             device="cpu",
             store_path=store,
             workdir=work,
-            execution=ExecutionOptions(executor="ray", threads=1),
-        )
-
-    driver = threading.Thread(target=drive)
-    driver.start()
-    deadline = time.monotonic() + 120
-    victim = None
-    while victim is None and time.monotonic() < deadline and driver.is_alive():
-        starts = _starts(work)
-        ckpts = list(work.glob("*-run-*/epoch-*.ckpt"))
-        if starts and ckpts:
-            victim = starts[0]["pid"]
-        time.sleep(0.05)
-    assert victim is not None, "the task finished before a worker could be killed"
-    os.kill(victim, signal.SIGKILL)
-    driver.join(timeout=300)
-    summary = outcome["summary"]
-    assert [r.status for r in summary.results] == ["finished"]  # type: ignore[attr-defined]
-    assert len(_starts(work)) == 2  # Ray retried the task once, on a new worker
-    epochs = Store(store, create=False).epochs_frame()
-    assert list(epochs.epoch) == list(range(1, 13))  # every epoch stored exactly once
-
-
-def test_pool_worker_killed_mid_task_is_retried(tmp_path: Path) -> None:
-    config = TrainConfig(epochs=12, batch_size=32, limit=300)
-    store, work = tmp_path / "s.db", tmp_path / "work"
-    outcome: dict[str, object] = {}
-
-    def drive() -> None:
-        outcome["summary"] = train_candidates(
-            TINY,
-            config=config,
-            device="cpu",
-            store_path=store,
-            workdir=work,
-            execution=ExecutionOptions(workers=2, threads=1),
+            execution=execution,
         )
 
     driver = threading.Thread(target=drive)
@@ -244,7 +213,24 @@ def test_pool_worker_killed_mid_task_is_retried(tmp_path: Path) -> None:
     assert victim is not None, "the runs finished before a worker could be killed"
     os.kill(victim, signal.SIGKILL)
     driver.join(timeout=300)
-    summary = outcome["summary"]
+    return outcome["summary"], store, work
+
+
+@pytest.mark.ray
+def test_ray_worker_killed_mid_task(ray_local, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    summary, store, work = _train_and_kill_a_worker(
+        TINY[:1], tmp_path, ExecutionOptions(executor="ray", threads=1)
+    )
+    assert [r.status for r in summary.results] == ["finished"]  # type: ignore[attr-defined]
+    assert len(_starts(work)) == 2  # Ray retried the task once, on a new worker
+    epochs = Store(store, create=False).epochs_frame()
+    assert list(epochs.epoch) == list(range(1, 13))  # every epoch stored exactly once
+
+
+def test_pool_worker_killed_mid_task_is_retried(tmp_path: Path) -> None:
+    summary, store, _ = _train_and_kill_a_worker(
+        TINY, tmp_path, ExecutionOptions(workers=2, threads=1)
+    )
     assert [r.status for r in summary.results] == ["finished", "finished"]  # type: ignore[attr-defined]
     epochs = Store(store, create=False).epochs_frame()
     assert not epochs.duplicated(["run_id", "epoch"]).any()
