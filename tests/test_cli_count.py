@@ -18,14 +18,7 @@ SMALL = ["-C", "32", "-d", "4", "--width-multiplier", "0.25", "--input-size", "6
 TINY = ["--template", "cifar", "--depth", "11", "-C", "4", "-d", "4", "--width-multiplier", "0.125"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Counting runs tiny batch-1 passes: one thread is as fast and avoids OpenMP stalls when
-    # another job shares the (2-core) machine. Restored afterwards for the other test modules.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -25,14 +25,7 @@ SMALL_SIZE = 64
 TINY_CIFAR = make_spec("cifar", 11, 4, 4, width_multiplier=0.125, num_classes=10)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Counting runs tiny batch-1 passes: one thread is as fast and avoids OpenMP stalls when
-    # another job shares the (2-core) machine. Restored afterwards for the other test modules.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

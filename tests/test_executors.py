@@ -127,20 +127,21 @@ def test_halving_16_candidates(
     assert halved == plain and len(plain) == 8
 
 
-def test_worker_pool_matches_in_process(digits: DatasetSplits, tmp_path: Path) -> None:
+def _same_metrics(tmp_path: Path, first: ExecutionOptions, second: ExecutionOptions) -> None:
+    """The same runs through two executions store exactly the same epochs."""
     config = TrainConfig(epochs=2, batch_size=64, limit=200)
-    for name, workers in (("one.db", 1), ("pool.db", 2)):
+    stores = [tmp_path / "first.db", tmp_path / "second.db"]
+    for store, execution in zip(stores, (first, second), strict=True):
         summary = train_candidates(
-            TINY,
-            config=config,
-            seeds=(0, 1),
-            device="cpu",
-            store_path=tmp_path / name,
-            execution=ExecutionOptions(workers=workers, threads=1),
+            TINY, config=config, seeds=(0, 1), device="cpu", store_path=store, execution=execution
         )
         assert {r.status for r in summary.results} == {"finished"}
-    assert _epochs(tmp_path / "one.db") == _epochs(tmp_path / "pool.db")
-    assert len(_epochs(tmp_path / "pool.db")) == 8
+    assert _epochs(stores[0]) == _epochs(stores[1])
+    assert len(_epochs(stores[1])) == 8
+
+
+def test_worker_pool_matches_in_process(tmp_path: Path) -> None:
+    _same_metrics(tmp_path, ExecutionOptions(threads=1), ExecutionOptions(workers=2, threads=1))
 
 
 def test_ray_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,18 +158,9 @@ def test_ray_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.ray
 def test_ray_stores_the_same_metrics_as_local(ray_local, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    config = TrainConfig(epochs=2, batch_size=64, limit=200)
-    for name, executor in (("local.db", "local"), ("ray.db", "ray")):
-        summary = train_candidates(
-            TINY,
-            config=config,
-            seeds=(0, 1),
-            device="cpu",
-            store_path=tmp_path / name,
-            execution=ExecutionOptions(executor=executor, threads=1),
-        )
-        assert {r.status for r in summary.results} == {"finished"}
-    assert _epochs(tmp_path / "local.db") == _epochs(tmp_path / "ray.db")
+    _same_metrics(
+        tmp_path, ExecutionOptions(threads=1), ExecutionOptions(executor="ray", threads=1)
+    )
 
 
 def _starts(work: Path) -> list[dict]:  # type: ignore[type-arg]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import sqlite3
 import struct
 import warnings
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import make_version0_store
 from scipy import stats
 
 import archlab
@@ -275,22 +275,13 @@ def test_one_candidate(tmp_path: Path) -> None:
 
 
 def test_store_from_an_older_schema(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    # As in test_store: no meta or epochs table, a runs table without the later columns.
-    conn.executescript("""
-        CREATE TABLE candidates (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
-                                 spec_json TEXT NOT NULL UNIQUE, macs INTEGER, params INTEGER,
-                                 acts INTEGER);
-        CREATE TABLE runs (id INTEGER PRIMARY KEY, candidate_id INTEGER NOT NULL,
-                           seed INTEGER NOT NULL, config_key TEXT NOT NULL,
-                           status TEXT NOT NULL, epochs_done INTEGER NOT NULL DEFAULT 0);
-        INSERT INTO candidates VALUES (1, 'old', '{}', 10, 20, 30);
+    path = make_version0_store(
+        tmp_path / "old.db",
+        """
         INSERT INTO candidates VALUES (2, 'older', '{"x": 1}', 40, 50, 60);
-        INSERT INTO runs VALUES (1, 1, 0, 'k', 'finished', 2);
         INSERT INTO runs VALUES (2, 2, 0, 'k', 'failed', 0);
-    """)
-    conn.close()
+        """,
+    )
     text = write_report(path, tmp_path / "out", command="x").read_text()
     assert "| `old` | — | — | — | — | 0.00 | 20 | 30 |" in text
     assert "- date: no finished run" in text and "- dataset: not stored" in text

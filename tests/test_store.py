@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import make_version0_store
 
 from archlab.errors import ArchlabError
 from archlab.space import make_spec
@@ -309,20 +310,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 def test_old_schema_is_migrated_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    # A version-0 store: no meta table, no epochs table, a runs table without the later columns.
-    conn.executescript("""
-        CREATE TABLE candidates (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
-                                 spec_json TEXT NOT NULL UNIQUE, macs INTEGER, params INTEGER,
-                                 acts INTEGER);
-        CREATE TABLE runs (id INTEGER PRIMARY KEY, candidate_id INTEGER NOT NULL,
-                           seed INTEGER NOT NULL, config_key TEXT NOT NULL,
-                           status TEXT NOT NULL, epochs_done INTEGER NOT NULL DEFAULT 0);
-        INSERT INTO candidates VALUES (1, 'old', '{}', 10, 20, 30);
-        INSERT INTO runs VALUES (1, 1, 0, 'k', 'finished', 2);
-    """)
-    conn.close()
+    path = make_version0_store(tmp_path / "old.db")
     with Store(path, create=False) as store:
         (run,) = store.runs()
         assert (run.name, run.status, run.epochs_done) == ("old", "finished", 2)
