@@ -11,7 +11,7 @@ from typing import Any
 from archlab.complexity import Complexity, LayerCount, complexity
 from archlab.errors import ArchlabError, SolverError, SpecError
 from archlab.presets import PRESETS, get_spec
-from archlab.solver import Match, enumerate_space, match_cardinality, match_flops
+from archlab.search.solver import Match, enumerate_space, match_cardinality, match_flops
 from archlab.space import NetSpec, StageSpec, iter_blocks, make_spec, spec_from_dict
 
 __version__ = "0.1.0"

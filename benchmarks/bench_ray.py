@@ -18,11 +18,11 @@ from pathlib import Path
 import ray
 from _sections import command, machine_line, write_section
 
-from archlab.data import load_dataset
-from archlab.executors import ExecutionOptions
-from archlab.run import train_candidates
 from archlab.space import make_spec
-from archlab.train import TrainConfig
+from archlab.train.data import load_dataset
+from archlab.train.driver import train_candidates
+from archlab.train.executors import ExecutionOptions
+from archlab.train.loop import TrainConfig
 
 
 def timed(executor: str, runs: int, folder: Path) -> float:

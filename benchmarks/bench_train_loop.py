@@ -20,9 +20,9 @@ import torch
 from _sections import command, machine_line, write_section
 from torch import nn
 
-from archlab.data import DatasetSplits, iterate_batches, load_dataset, normalize
 from archlab.space import make_spec, with_overrides
-from archlab.train import TrainConfig, make_optimizer, prepare_model, train_run
+from archlab.train.data import DatasetSplits, iterate_batches, load_dataset, normalize
+from archlab.train.loop import TrainConfig, make_optimizer, prepare_model, train_run
 
 GOAL = 0.97
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from archlab.space_file import load_space
+from archlab.search.space_file import load_space
 
 from ._common import command_line, console, default_store_dir, parse_band, parse_int_list
 from .train_cmd import print_summary
@@ -41,11 +41,11 @@ def compare_spaces_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
 ) -> int:
     """Sample K candidates from each space in one complexity band, train them, compare EDFs."""
-    from archlab.compare import compare_from_store, sample_both, write_comparison
-    from archlab.executors import ExecutionOptions
-    from archlab.progress import LogReporter, RichReporter
-    from archlab.run import train_candidates
-    from archlab.train import TrainConfig
+    from archlab.report.compare import compare_from_store, sample_both, write_comparison
+    from archlab.train.driver import train_candidates
+    from archlab.train.executors import ExecutionOptions
+    from archlab.train.loop import TrainConfig
+    from archlab.train.progress import LogReporter, RichReporter
 
     if samples < 1:
         raise typer.BadParameter(f"--samples must be at least 1, got {samples}")

@@ -13,8 +13,8 @@ from archlab.space import NetSpec, make_spec, with_overrides
 from ._common import console, print_json, table
 
 if TYPE_CHECKING:
-    from archlab.counters import CountReport
-    from archlab.speed import SpeedResult
+    from archlab.measure.counters import CountReport
+    from archlab.measure.speed import SpeedResult
 
 DEFAULT_DEPTH = {"imagenet": 50, "cifar": 29}
 
@@ -68,8 +68,8 @@ def count_cmd(
     ] = False,
 ) -> None:
     """Count MACs, params and activations of one model with every counter, side by side."""
-    from archlab.counters import count_all, per_layer_table
-    from archlab.speed import measure_speed
+    from archlab.measure.counters import count_all, per_layer_table
+    from archlab.measure.speed import measure_speed
 
     spec = _resolve_spec(name, cardinality, bottleneck_width, depth, template, width_multiplier)
     spec = with_overrides(spec, num_classes=num_classes)

@@ -35,10 +35,10 @@ def demo_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
 ) -> int:
     """Run the main job on the built-in default: match, enumerate, train on digits, report."""
-    from archlab.progress import LogReporter, RichReporter
-    from archlab.report import write_report
-    from archlab.run import train_candidates
-    from archlab.train import TrainConfig
+    from archlab.report.markdown import write_report
+    from archlab.train.driver import train_candidates
+    from archlab.train.loop import TrainConfig
+    from archlab.train.progress import LogReporter, RichReporter
 
     out_console = console()
     out_console.rule("1. match-flops: d for C=32 at ResNet-50's complexity (Table 2)")

@@ -44,8 +44,8 @@ def report_cmd(
 ) -> None:
     """Write report.md with figures for a results store, or the paper's tables."""
     # Imported here so that matplotlib loads only when a report is asked for.
-    from archlab.paper_tables import write_paper_tables
-    from archlab.report import write_report
+    from archlab.report.markdown import write_report
+    from archlab.report.paper_tables import write_paper_tables
 
     written = []
     if paper_tables:

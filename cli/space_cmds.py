@@ -10,9 +10,9 @@ import pandas as pd
 import typer
 
 import archlab
-from archlab.sampling import Band, default_space, sample_space
-from archlab.solver import Match
-from archlab.space_file import load_space
+from archlab.search.sampling import Band, default_space, sample_space
+from archlab.search.solver import Match
+from archlab.search.space_file import load_space
 
 from ._common import console, fmt, parse_band, parse_int_list, print_json, table
 
@@ -164,7 +164,9 @@ def space_cmd(
     ] = None,
     space_file: Annotated[
         Path | None,
-        typer.Option("--space", help="TOML design space for --sample (format: archlab.sampling)."),
+        typer.Option(
+            "--space", help="TOML design space for --sample (format: archlab.search.sampling)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,

@@ -10,11 +10,11 @@ import typer
 
 from archlab.errors import ArchlabError
 from archlab.presets import get_spec
-from archlab.solver import match_flops
+from archlab.search.solver import match_flops
 from archlab.space import NetSpec, spec_from_dict
 
 if TYPE_CHECKING:  # torch-heavy modules load inside the command, keeping start-up quick
-    from archlab.run import Halving, Summary
+    from archlab.train.driver import Halving, Summary
 
 from ._common import console, default_store_dir, parse_int_list, print_json, table
 
@@ -174,10 +174,10 @@ def train_candidates_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON.")] = False,
 ) -> int:
     """Train candidates briefly on real data; rerun the same command to resume."""
-    from archlab.executors import ExecutionOptions
-    from archlab.progress import LogReporter, RichReporter
-    from archlab.run import train_candidates
-    from archlab.train import TrainConfig
+    from archlab.train.driver import train_candidates
+    from archlab.train.executors import ExecutionOptions
+    from archlab.train.loop import TrainConfig
+    from archlab.train.progress import LogReporter, RichReporter
 
     specs = select_candidates(
         cardinalities=cardinalities,
@@ -250,7 +250,7 @@ def _halving(
     time_budget: float | None,
 ) -> Halving | None:
     """The halving plan, or None for a grid; budgets belong to one strategy or the other."""
-    from archlab.run import STRATEGIES, Halving
+    from archlab.train.driver import STRATEGIES, Halving
 
     if strategy == "grid":
         return None

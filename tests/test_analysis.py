@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from archlab import analysis, edf
+from archlab.report import analysis, edf
 
 
 def test_mean_std_uses_sample_std_and_ignores_nan() -> None:

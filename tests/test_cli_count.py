@@ -9,7 +9,7 @@ import torch
 from archlab.cli import count_cmd
 from archlab.cli import main as climain
 
-from archlab import counters
+from archlab.measure import counters
 
 if "count" not in {c.name for c in climain.app.registered_commands}:
     count_cmd.register(climain.app)

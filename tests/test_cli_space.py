@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from archlab.cli.train_cmd import read_candidates
 
-from archlab.solver import SPACE_COLUMNS
+from archlab.search.solver import SPACE_COLUMNS
 from archlab.space import NetSpec, spec_from_dict
 
 Cli = Callable[..., tuple[int, str, str]]

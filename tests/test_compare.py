@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from archlab.compare import sample_both
-from archlab.edf import shared_complexity_weights
 from archlab.errors import ArchlabError
-from archlab.space_file import parse_space
+from archlab.report.compare import sample_both
+from archlab.report.edf import shared_complexity_weights
+from archlab.search.space_file import parse_space
 from archlab.store import Store
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -98,7 +98,7 @@ def test_compare_spaces_bad_input(cli: Cli, tmp_path: Path) -> None:
 def test_nan_errors_count_as_unfinished() -> None:
     import pandas as pd
 
-    from archlab.compare import _space_errors
+    from archlab.report.compare import _space_errors
 
     runs = pd.DataFrame(
         {"name": ["a", "b", "c"], "val_error": [0.1, float("nan"), 0.3], "macs": [1e6, 2e6, 3e6]}

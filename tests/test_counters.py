@@ -6,17 +6,17 @@ import pytest
 import torch
 from torch import nn
 
-from archlab import counters
 from archlab.complexity import complexity
-from archlab.counters import COUNTERS, count_all, per_layer_table, resolve_counters
 from archlab.errors import ArchlabError, SpecError
-from archlab.space import make_spec
-from archlab.speed import (
+from archlab.measure import counters
+from archlab.measure.counters import COUNTERS, count_all, per_layer_table, resolve_counters
+from archlab.measure.speed import (
     conv_backward_flop_corrected,
     count_training_step,
     measure_speed,
     training_step_macs,
 )
+from archlab.space import make_spec
 
 # ResNeXt-50 32x4d shrunk to a quarter of the widths (C = 32 kept, so conv2 stays grouped).
 SMALL = make_spec("imagenet", 50, 32, 4, width_multiplier=0.25)

@@ -1,4 +1,4 @@
-"""Tests for archlab.data: every source format from tiny fake files, splits, augmentation."""
+"""Tests for archlab.train.data: every source format from tiny fake files, splits, augmentation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from archlab.data import (
+from archlab.errors import ArchlabError
+from archlab.train.data import (
     DatasetSplits,
     augment,
     channel_stats,
@@ -20,7 +21,6 @@ from archlab.data import (
     load_dataset,
     normalize,
 )
-from archlab.errors import ArchlabError
 
 # --------------------------------------------------------------------------- fake files
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from archlab.data import DatasetSplits, load_dataset
 from archlab.errors import ArchlabError
-from archlab.executors import ExecutionOptions, RayExecutor, check_ray_address
-from archlab.run import Halving, train_candidates
-from archlab.sampling import DesignSpace, ParamRange, sample_space
+from archlab.search.sampling import DesignSpace, ParamRange, sample_space
 from archlab.space import make_spec
 from archlab.store import Store
-from archlab.train import TrainConfig
+from archlab.train.data import DatasetSplits, load_dataset
+from archlab.train.driver import Halving, train_candidates
+from archlab.train.executors import ExecutionOptions, RayExecutor, check_ray_address
+from archlab.train.loop import TrainConfig
 
 TINY = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2)]
 METRICS = ["train_loss", "train_error", "val_error", "test_error"]
@@ -76,7 +76,7 @@ def test_halving_16_candidates(
         "execution": ExecutionOptions(threads=1),
     }
 
-    import archlab.run as run_module
+    import archlab.train.driver as run_module
 
     calls = {"done": 0}
     real_on_done = run_module._Driver.on_done
@@ -254,7 +254,7 @@ def test_a_run_folder_in_use_is_not_trained_twice(digits: DatasetSplits, tmp_pat
 def test_halving_promotes_only_from_a_whole_rung(
     digits: DatasetSplits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import archlab.tasks as tasks_module
+    import archlab.train.tasks as tasks_module
 
     specs = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2, 4, 8)]
     kwargs = {

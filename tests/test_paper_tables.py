@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from archlab import paper_tables
 from archlab.errors import ArchlabError
+from archlab.report import paper_tables
 
 COMMITTED = Path(__file__).resolve().parent.parent / "reports" / "paper-tables.md"
 
@@ -111,7 +111,7 @@ def _paper_cell(text: str, table: str, model: str, quantity: str) -> str:
 
 
 def test_paper_values_are_typed_once_with_their_table() -> None:
-    text = resources.files("archlab").joinpath("data/paper_values.json").read_text("utf-8")
+    text = resources.files("archlab").joinpath("resources/paper_values.json").read_text("utf-8")
     rows = json.loads(text)["values"]
     keys = [(r["table"], r["model"], r["quantity"]) for r in rows]
     assert len(keys) == len(set(keys))

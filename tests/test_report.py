@@ -23,10 +23,10 @@ from scipy import stats
 
 import archlab
 import archlab.store as store_module
-from archlab import edf, plots
 from archlab.complexity import totals
 from archlab.errors import ArchlabError
-from archlab.report import write_report
+from archlab.report import edf, plots
+from archlab.report.markdown import write_report
 from archlab.space import make_spec
 from archlab.store import EpochRecord, Store
 

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from archlab.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from archlab.complexity import totals
-from archlab.data import DatasetSplits, load_dataset
 from archlab.errors import ArchlabError
-from archlab.progress import NullReporter
-from archlab.run import train_candidates
 from archlab.space import make_spec, with_overrides
 from archlab.store import Store
-from archlab.train import TrainConfig, resolve_device
+from archlab.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from archlab.train.data import DatasetSplits, load_dataset
+from archlab.train.driver import train_candidates
+from archlab.train.loop import TrainConfig, resolve_device
+from archlab.train.progress import NullReporter
 
 TINY = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2)]
 
@@ -77,7 +77,7 @@ def test_diverging_candidate_beside_a_healthy_one(digits: DatasetSplits, tmp_pat
 def test_failure_stays_local(
     digits: DatasetSplits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import archlab.tasks as tasks_module
+    import archlab.train.tasks as tasks_module
 
     real = tasks_module.train_run
 
@@ -256,7 +256,7 @@ def test_a_checkpoint_of_another_run_is_refused(digits: DatasetSplits, tmp_path:
 def test_a_failed_retry_keeps_the_stored_epochs(
     digits: DatasetSplits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import archlab.tasks as tasks_module
+    import archlab.train.tasks as tasks_module
 
     store = tmp_path / "s.db"
     config = TrainConfig(epochs=4, batch_size=64)

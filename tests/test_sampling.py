@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from archlab.complexity import totals
 from archlab.errors import ArchlabError, SpecError
-from archlab.sampling import (
+from archlab.search.sampling import (
     Band,
     DesignSpace,
     ParamRange,
@@ -23,9 +23,9 @@ from archlab.sampling import (
     sample_frame,
     sample_space,
 )
-from archlab.solver import SPACE_COLUMNS
+from archlab.search.solver import SPACE_COLUMNS
+from archlab.search.space_file import load_space, parse_space, space_to_toml
 from archlab.space import make_spec, spec_from_dict
-from archlab.space_file import load_space, parse_space, space_to_toml
 
 # A small finite space (2 depths x 4 C x 4 d x 2 multipliers = 64 distinct specs: d is scaled
 # by the multiplier, so 4..32 at 0.25x and 0.5x stay distinct) to check against brute force.

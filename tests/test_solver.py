@@ -6,7 +6,7 @@ import pytest
 
 from archlab.complexity import totals
 from archlab.errors import SolverError, SpecError
-from archlab.solver import enumerate_space, match_cardinality, match_flops
+from archlab.search.solver import enumerate_space, match_cardinality, match_flops
 from archlab.space import make_spec
 
 

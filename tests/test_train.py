@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 import torch
 
-from archlab.checkpoint import (
+from archlab.errors import ArchlabError
+from archlab.space import make_spec, with_overrides
+from archlab.train.checkpoint import (
     checkpoint_path,
     latest_good_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
-from archlab.data import DatasetSplits, load_dataset
-from archlab.errors import ArchlabError
-from archlab.space import make_spec, with_overrides
-from archlab.train import TrainConfig, lr_at, resolve_device, train_run
+from archlab.train.data import DatasetSplits, load_dataset
+from archlab.train.loop import TrainConfig, lr_at, resolve_device, train_run
 
 CPU = torch.device("cpu")
 

@@ -26,11 +26,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from archlab.checkpoint import checkpoint_path, latest_good_checkpoint, prune, save_checkpoint
-from archlab.data import DatasetSplits, augment, default_pad, iterate_batches, normalize
 from archlab.errors import ArchlabError
 from archlab.models import build_model
 from archlab.space import NetSpec
+from archlab.train.checkpoint import checkpoint_path, latest_good_checkpoint, prune, save_checkpoint
+from archlab.train.data import DatasetSplits, augment, default_pad, iterate_batches, normalize
 
 SCHEDULES = ("cosine", "step")
 DEVICES = ("auto", "cpu", "cuda")

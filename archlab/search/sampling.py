@@ -14,7 +14,7 @@ Samplers (integers for every parameter but the width multiplier):
 Depth draws that are no template depth (ImageNet: 26, 50, 101, 152, 200; CIFAR: 9n+2) and group
 widths that C does not divide count as *invalid* draws; prefer ``choice`` for depth.
 
-Spaces are read from TOML files by :mod:`archlab.space_file`.
+Spaces are read from TOML files by :mod:`archlab.search.space_file`.
 
 Widths are given before the multiplier, as in :func:`archlab.space.make_spec`.
 """
@@ -29,7 +29,7 @@ import pandas as pd
 
 from archlab.complexity import totals
 from archlab.errors import ArchlabError, SpecError
-from archlab.solver import SPACE_COLUMNS, space_row
+from archlab.search.solver import SPACE_COLUMNS, space_row
 from archlab.space import (
     IMAGENET_BLOCKS,
     NUM_STAGES,
@@ -399,7 +399,7 @@ class SampleResult:
         )
 
     def to_frame(self) -> pd.DataFrame:
-        """The rows of :func:`archlab.solver.enumerate_space` (``relative_error`` is None)."""
+        """The rows of :func:`~archlab.search.solver.enumerate_space` (no ``relative_error``)."""
         rows = [
             space_row(spec, counts, None)
             for spec, counts in zip(self.specs, self.complexities, strict=True)

@@ -1,6 +1,6 @@
 """Where tasks run: in this process, in one worker process per GPU, or on a Ray cluster.
 
-Every executor hands each :class:`~archlab.tasks.TaskResult` back to the driver through
+Every executor hands each :class:`~archlab.train.tasks.TaskResult` back to the driver through
 ``on_done``; only the driver writes the store, so a worker that dies loses nothing stored.
 """
 
@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from archlab.data import DatasetSplits
 from archlab.errors import ArchlabError
-from archlab.progress import Reporter
-from archlab.tasks import RunTask, TaskResult, execute_task
+from archlab.train.data import DatasetSplits
+from archlab.train.progress import Reporter
+from archlab.train.tasks import RunTask, TaskResult, execute_task
 
 EXECUTORS = ("local", "ray")
 DoneCallback = Callable[[RunTask, TaskResult], None]

@@ -24,16 +24,16 @@ from typing import Any
 import torch
 
 import archlab
-from archlab.checkpoint import checkpoint_path
 from archlab.complexity import totals
-from archlab.data import DatasetSplits, load_dataset
 from archlab.errors import ArchlabError
-from archlab.executors import ExecutionOptions, make_executor
-from archlab.progress import NullReporter, Reporter
 from archlab.space import NetSpec, with_overrides
 from archlab.store import EpochRecord, RunRecord, Store
-from archlab.tasks import RunTask, TaskResult
-from archlab.train import TrainConfig, resolve_device
+from archlab.train.checkpoint import checkpoint_path
+from archlab.train.data import DatasetSplits, load_dataset
+from archlab.train.executors import ExecutionOptions, make_executor
+from archlab.train.loop import TrainConfig, resolve_device
+from archlab.train.progress import NullReporter, Reporter
+from archlab.train.tasks import RunTask, TaskResult
 
 SKIP_STATUSES = ("finished", "diverged")  # results: rerunning them would repeat them
 MAX_SEED = 2**31  # torch generators take 64-bit seeds; (seed, epoch) streams need headroom

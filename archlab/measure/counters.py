@@ -30,9 +30,14 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from archlab.complexity import Complexity, LayerCount, complexity
 from archlab.errors import ArchlabError
+from archlab.measure.speed import (
+    TrainingStep,
+    count_training_step,
+    linear_bias_macs,
+    training_step_macs,
+)
 from archlab.models import build_model, resolve_spec
 from archlab.space import NetSpec
-from archlab.speed import TrainingStep, count_training_step, linear_bias_macs, training_step_macs
 
 COUNTERS: tuple[str, ...] = ("analytic", "fvcore", "ptflops_aten", "ptflops_pytorch", "torch")
 ALIASES: dict[str, tuple[str, ...]] = {"ptflops": ("ptflops_aten", "ptflops_pytorch")}

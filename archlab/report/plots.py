@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from matplotlib.transforms import Bbox
 
-from archlab import edf
+from archlab.report import edf
 
 Floats = Sequence[float] | np.ndarray
 FIGSIZE = (7.0, 4.5)

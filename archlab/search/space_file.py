@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from archlab.errors import ArchlabError, SpecError
-from archlab.sampling import QUANTITIES, Band, Bound, DesignSpace, ParamRange, is_number
+from archlab.search.sampling import QUANTITIES, Band, Bound, DesignSpace, ParamRange, is_number
 from archlab.space import NUM_STAGES, TEMPLATES
 
 _TOP_KEYS = (

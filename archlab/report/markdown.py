@@ -3,9 +3,9 @@
 The markdown is deterministic for a given store: rows are sorted, numbers have fixed formats,
 and the date is the newest ``finished_at`` of a finished run, never the wall clock. Candidates
 are compared only within a comparison group (one dataset, rung, epoch budget and config; see
-:mod:`archlab.analysis`). The rules that
-decide which runs are averaged live in :mod:`archlab.analysis`; the figures in
-:mod:`archlab.plots`.
+:mod:`archlab.report.analysis`). The rules that
+decide which runs are averaged live in :mod:`archlab.report.analysis`; the figures in
+:mod:`archlab.report.plots`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 import archlab
-from archlab import analysis, edf, plots
 from archlab.errors import ArchlabError
+from archlab.report import analysis, edf, plots
 from archlab.space import spec_from_dict
 from archlab.store import Store
 

@@ -22,11 +22,11 @@ from typing import IO, Any
 
 import torch
 
-from archlab.checkpoint import checkpoint_path
-from archlab.data import DatasetSplits, load_dataset
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec
-from archlab.train import EpochCallback, StepCallback, TrainConfig, resolve_device, train_run
+from archlab.train.checkpoint import checkpoint_path
+from archlab.train.data import DatasetSplits, load_dataset
+from archlab.train.loop import EpochCallback, StepCallback, TrainConfig, resolve_device, train_run
 
 
 @dataclass(frozen=True)

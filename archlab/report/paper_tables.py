@@ -1,8 +1,9 @@
 """The paper's Tables 1, 2, 3, 4 and 7 reproduced from archlab's analytic model alone.
 
-Every paper number comes from ``archlab/data/paper_values.json`` (typed in once, each with its
-table); every archlab number is computed here from specs: d by :func:`archlab.solver.match_flops`,
-counts by :mod:`archlab.complexity`. No store, no torch, no training.
+Every paper number comes from ``archlab/resources/paper_values.json`` (typed in once, each with
+its table); every archlab number is computed here from specs: d by
+:func:`archlab.search.solver.match_flops`, counts by :mod:`archlab.complexity`. No store, no
+torch, no training.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from archlab.complexity import complexity, template_block_params, totals
 from archlab.errors import ArchlabError
-from archlab.solver import match_flops
+from archlab.search.solver import match_flops
 from archlab.space import NetSpec, iter_blocks, make_spec
 
 COMMAND = "archlab report --paper-tables --out reports"
@@ -39,7 +40,7 @@ class PaperValue:
 @cache
 def paper_values() -> dict[tuple[str, str, str], PaperValue]:
     """The typed-in paper numbers, keyed by (table, model, quantity)."""
-    text = resources.files("archlab").joinpath("data/paper_values.json").read_text("utf-8")
+    text = resources.files("archlab").joinpath("resources/paper_values.json").read_text("utf-8")
     rows = [PaperValue(**row) for row in json.loads(text)["values"]]
     return {(r.table, r.model, r.quantity): r for r in rows}
 
@@ -314,14 +315,14 @@ def table7() -> list[str]:
 def paper_tables_markdown() -> str:
     """The whole paper-tables page; deterministic, it depends on nothing but the code."""
     source = json.loads(
-        resources.files("archlab").joinpath("data/paper_values.json").read_text("utf-8")
+        resources.files("archlab").joinpath("resources/paper_values.json").read_text("utf-8")
     )["source"]
     lines = [
         f"Regenerate with: `{COMMAND}` (generated; do not edit by hand).",
         "",
         "# The paper's tables, from archlab's analytic model",
         "",
-        f"Paper: {source} Paper values are typed in once in `archlab/data/paper_values.json`; "
+        f"Paper: {source} Paper values are typed in once in `archlab/resources/paper_values.json`; "
         "archlab's are exact counts under its convention (1 MAC = one multiply-add of a conv "
         "or fc layer, fc bias counted; BN affine parameters counted). The paper's FLOPs are "
         "multiply-adds (Sec. 3.1). Differences are archlab minus paper.",

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from archlab import edf, plots
 from archlab.errors import ArchlabError
-from archlab.report import FIGURES, md_table
-from archlab.sampling import Bound, DesignSpace, SampleResult, sample_space
+from archlab.report import edf, plots
+from archlab.report.markdown import FIGURES, md_table
+from archlab.search.sampling import Bound, DesignSpace, SampleResult, sample_space
 from archlab.store import Store
 
 

@@ -1,0 +1,1 @@
+"""Measure: other tools' counters reconciled with the analytic count, and timing."""

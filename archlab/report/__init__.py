@@ -1,0 +1,1 @@
+"""Report: analysis of stored runs, EDFs, plots, markdown reports and the paper's tables."""

@@ -1,0 +1,1 @@
+"""Search: complexity matching (solve d, C or depth), design-space sampling, space files."""

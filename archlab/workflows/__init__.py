@@ -1,0 +1,1 @@
+"""Workflows: what a command does end to end, one library function per command."""
