@@ -174,6 +174,17 @@ def template_blocks(template: str, depth: int) -> tuple[int, ...]:
     raise SpecError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
 
 
+# The template's usual depth when none is given: ResNeXt-50 (Table 1), ResNeXt-29 (Sec. 5.3).
+DEFAULT_DEPTHS = {"imagenet": 50, "cifar": 29}
+
+
+def default_depth(template: str) -> int:
+    """The usual depth of a template (50 for imagenet, 29 for cifar)."""
+    if template not in DEFAULT_DEPTHS:
+        raise SpecError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
+    return DEFAULT_DEPTHS[template]
+
+
 def scaled(width: int, multiplier: float) -> int:
     """A width times the multiplier, rounded, never below 1 channel."""
     return max(1, round(width * multiplier))

@@ -245,10 +245,12 @@ class Store:
             row = db.execute("SELECT id FROM candidates WHERE spec_json = ?", (spec_json,))
             return int(row.fetchone()["id"])
 
-    def get_or_create_run(self, *, candidate_id: int, seed: int, config_key: str,
-                          config: dict[str, Any], budget_epochs: int | None,
-                          rung: int = 0) -> RunRecord:  # fmt: skip
-        """The run of (candidate, seed, config_key, rung), created as 'pending' if new."""
+    def add_run(self, *, candidate_id: int, seed: int, config_key: str, config: dict[str, Any],
+                budget_epochs: int | None, rung: int = 0) -> RunRecord:  # fmt: skip
+        """Write the run of (candidate, seed, config_key, rung) as 'pending' unless it exists.
+
+        A write, idempotent like :meth:`add_candidate`: returns the stored run, new or not.
+        """
         with self._write() as db:
             found = db.execute("SELECT 1 FROM candidates WHERE id = ?", (candidate_id,))
             if found.fetchone() is None:
@@ -268,6 +270,9 @@ class Store:
             ).fetchone()
         return _run_record(row)
 
+    # The old name; tests/test_report.py and tests/test_cli_report.py (other owners) still call it.
+    get_or_create_run = add_run
+
     def start_run(self, run_id: int, *, device: str, archlab_version: str, torch_version: str,
                   git_commit: str | None) -> None:  # fmt: skip
         """Mark a run 'running' in this process; refuses one another process is running."""
@@ -278,7 +283,7 @@ class Store:
             if run.status == "running" and (run.pid, run.hostname) != (pid, host):
                 raise ArchlabError(
                     f"run {run_id} is already running (pid {run.pid} on {run.hostname}); "
-                    "if that machine no longer runs it, rerun with --reclaim"
+                    "if that machine no longer runs it, rerun with execution.reclaim"
                 )
             sets = ("status = 'running', reason = NULL, finished_at = NULL, device = ?, "
                     "archlab_version = ?, torch_version = ?, git_commit = ?, hostname = ?, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 
@@ -43,7 +44,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"archlab: error{where}: {exc.format_message()}", file=sys.stderr)
         return 2
     except ArchlabError as exc:
-        print(f"archlab: error: {exc}", file=sys.stderr)
+        print(f"archlab: error: {cli_words(str(exc))}", file=sys.stderr)
         return 2
     except typer.Abort:
         print("archlab: aborted", file=sys.stderr)
@@ -54,6 +55,18 @@ def run(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     return rv if isinstance(rv, int) else 0
+
+
+# The library names plan keys (section.field); the CLI says which option sets each.
+_FLAGS = {
+    key: "--compile" if name == "compile_model" else "--" + name.replace("_", "-")
+    for name, (key, _) in train_cmd.PLAN_OPTIONS.items()
+}
+
+
+def cli_words(message: str) -> str:
+    """A library message with its plan keys (``strategy.max_epochs``) as options."""
+    return re.sub(r"\b[a-z]+\.[a-z_]+\b", lambda m: _FLAGS.get(m.group(0), m.group(0)), message)
 
 
 def main() -> None:

@@ -1,297 +1,184 @@
-"""`archlab train-candidates`: short training runs of candidates, stored and resumable."""
+"""`archlab train-candidates`: short training runs of candidates, stored and resumable.
+
+Every option left out keeps the plan file's value (``--config``) or the library's default; the
+defaults live in :mod:`archlab.train.plan` and :class:`archlab.train.loop.TrainConfig` only.
+"""
 
 from __future__ import annotations
 
-import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from archlab.errors import ArchlabError
-from archlab.presets import get_spec
-from archlab.search.solver import match_flops
-from archlab.space import NetSpec, spec_from_dict
+from ._common import console, parse_int_list, print_json, table
 
 if TYPE_CHECKING:  # torch-heavy modules load inside the command, keeping start-up quick
-    from archlab.train.driver import Halving, Summary
-
-from ._common import console, default_store_dir, parse_int_list, print_json, table
-
-DEFAULT_STORE = "archlab-runs/store.db"
+    from archlab.workflows.train_candidates import InvocationSummary
 
 
-def select_candidates(
-    *,
-    cardinalities: str | None,
-    models: str | None,
-    candidates_file: Path | None,
-    depth: int,
-    template: str,
-    width_multiplier: float,
-    complexity: float,
-    scope: str,
-) -> list[NetSpec]:
-    """Candidates from solved cardinalities, preset names and/or a ``space --json`` file."""
-    specs: list[NetSpec] = []
-    if cardinalities is not None:
-        for c in parse_int_list(cardinalities, "--cardinalities"):
-            specs.append(
-                match_flops(
-                    c, depth, template, complexity, scope, width_multiplier=width_multiplier
-                ).spec
-            )
-    if models is not None:
-        names = [m.strip() for m in models.split(",") if m.strip()]
-        if not names:
-            raise typer.BadParameter(f"--models needs comma-separated preset names, got {models!r}")
-        specs += [get_spec(name) for name in names]
-    if candidates_file is not None:
-        specs += read_candidates(candidates_file)
-    if not specs:
-        raise ArchlabError("no candidates: give --cardinalities, --models or --candidates FILE")
-    return specs
+def _names(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise typer.BadParameter(f"--models needs comma-separated preset names, got {text!r}")
+    return names
 
 
-def read_candidates(path: Path) -> list[NetSpec]:
-    """Specs from the JSON list that ``archlab space --json`` prints (or a list of spec dicts)."""
-    try:
-        rows = json.loads(path.read_text())
-    except OSError as exc:
-        raise ArchlabError(f"cannot read candidates file {str(path)!r}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ArchlabError(f"candidates file {str(path)!r} is not JSON: {exc}") from None
-    if not isinstance(rows, list) or not rows:
-        raise ArchlabError(f"candidates file {str(path)!r} must hold a non-empty JSON list")
-    specs = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ArchlabError(f"candidates file {str(path)!r}: entry {i} is not an object")
-        specs.append(spec_from_dict(row.get("spec", row)))
-    return specs
+# option -> (plan key, how its text becomes the plan's value); main.py maps keys back to flags.
+PLAN_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "cardinalities": ("select.cardinalities", lambda v: parse_int_list(v, "--cardinalities")),
+    "models": ("select.models", _names),
+    "candidates": ("select.files", lambda v: [str(v)]),
+    "depth": ("select.depth", int),
+    "template": ("select.template", str),
+    "width_multiplier": ("select.width_multiplier", float),
+    "complexity": ("select.complexity", float),
+    "scope": ("select.scope", str),
+    "dataset": ("data.name", str),
+    "limit": ("data.limit", int),
+    "val_fraction": ("data.val_fraction", float),
+    "epochs": ("budget.epochs", int),
+    "time_budget": ("budget.time_budget", float),
+    "seeds": ("seeds", lambda v: parse_int_list(v, "--seeds")),
+    "batch_size": ("recipe.batch_size", int),
+    "lr": ("recipe.lr", float),
+    "weight_decay": ("recipe.weight_decay", float),
+    "momentum": ("recipe.momentum", float),
+    "schedule": ("recipe.schedule", str),
+    "warmup_epochs": ("recipe.warmup_epochs", int),
+    "label_smoothing": ("recipe.label_smoothing", float),
+    "augment": ("recipe.augment", bool),
+    "channels_last": ("recipe.channels_last", bool),
+    "compile_model": ("recipe.compile", bool),
+    "form": ("recipe.form", str),
+    "strategy": ("strategy.name", str),
+    "eta": ("strategy.eta", int),
+    "min_epochs": ("strategy.min_epochs", int),
+    "max_epochs": ("strategy.max_epochs", int),
+    "store": ("output.store", str),
+    "workdir": ("output.workdir", str),
+    "executor": ("execution.executor", str),
+    "workers": ("execution.workers", int),
+    "ray_address": ("execution.ray_address", str),
+    "gpus_per_run": ("execution.gpus_per_run", float),
+    "threads": ("execution.threads", int),
+    "device": ("execution.device", str),
+    "reclaim": ("execution.reclaim", bool),
+}
+# Every option's default is None, 'not given': the plan file or the library decides.
+S, N, F, B = str | None, int | None, float | None, bool | None
 
 
 def train_candidates_cmd(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML run plan.")] = None,
+    print_config: Annotated[
+        bool, typer.Option("--print-config", help="Print the resolved plan as TOML and exit.")
+    ] = False,
     cardinalities: Annotated[
-        str | None,
-        typer.Option(
-            "--cardinalities", help="Comma list of C; d is solved for matched complexity."
-        ),
+        S, typer.Option(help="Comma list of C; d is solved for matched complexity.")
     ] = None,
-    models: Annotated[
-        str | None,
-        typer.Option("--models", help="Comma list of preset names, e.g. resnext29_8x64d."),
-    ] = None,
+    models: Annotated[S, typer.Option(help="Comma list of presets, e.g. resnext29_8x64d.")] = None,
     candidates: Annotated[
-        Path | None,
-        typer.Option("--candidates", help="JSON file written by `archlab space --json`."),
+        Path | None, typer.Option(help="JSON file written by `archlab space --json`.")
     ] = None,
-    depth: Annotated[int, typer.Option("--depth", help="Depth for --cardinalities.")] = 29,
-    template: Annotated[str, typer.Option("--template", help="imagenet or cifar.")] = "cifar",
-    width_multiplier: Annotated[
-        float, typer.Option("--width-multiplier", help="Scale every width (tiny CPU variants).")
-    ] = 1.0,
-    complexity: Annotated[
-        float, typer.Option("--complexity", help="Target as a multiple of the baseline.")
-    ] = 1.0,
-    scope: Annotated[str, typer.Option("--scope", help="block or network.")] = "block",
+    depth: Annotated[N, typer.Option(help="Depth for --cardinalities (default: 29 cifar).")] = None,
+    template: Annotated[S, typer.Option(help="imagenet or cifar (default).")] = None,
+    width_multiplier: Annotated[F, typer.Option(help="Scale every width (tiny variants).")] = None,
+    complexity: Annotated[F, typer.Option(help="Target as a multiple of the baseline.")] = None,
+    scope: Annotated[S, typer.Option(help="block or network.")] = None,
     dataset: Annotated[
-        str,
-        typer.Option(
-            "--dataset", help="digits | cifar10:PATH | cifar100:PATH | folder:PATH | npz:PATH"
-        ),
-    ] = "digits",
-    epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs per run.")] = None,
-    time_budget: Annotated[
-        float | None, typer.Option("--time-budget", help="Seconds per run (instead of --epochs).")
+        S, typer.Option(help="digits | cifar10:PATH | cifar100:PATH | folder:PATH | npz:PATH")
     ] = None,
-    seeds: Annotated[str, typer.Option("--seeds", help="Comma list of seeds.")] = "0",
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")] = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per step.")] = 128,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 0.1,
-    weight_decay: Annotated[
-        float, typer.Option("--weight-decay", help="5e-4 for CIFAR-like data, 1e-4 ImageNet-like.")
-    ] = 5e-4,
-    momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum.")] = 0.9,
-    schedule: Annotated[str, typer.Option("--schedule", help="cosine or step.")] = "cosine",
-    warmup_epochs: Annotated[int, typer.Option("--warmup-epochs", help="Linear warm-up.")] = 1,
-    label_smoothing: Annotated[
-        float, typer.Option("--label-smoothing", help="Cross-entropy label smoothing.")
-    ] = 0.0,
-    augment: Annotated[
-        bool, typer.Option("--augment/--no-augment", help="Pad-and-crop (and flips where valid).")
-    ] = True,
+    epochs: Annotated[N, typer.Option(help="Epochs per run (default 10).")] = None,
+    time_budget: Annotated[F, typer.Option(help="Seconds per run (instead of --epochs).")] = None,
+    seeds: Annotated[S, typer.Option(help="Comma list of seeds.")] = None,
+    device: Annotated[S, typer.Option(help="auto | cpu | cuda.")] = None,
+    batch_size: Annotated[N, typer.Option(help="Images per step.")] = None,
+    lr: Annotated[F, typer.Option(help="Peak learning rate.")] = None,
+    weight_decay: Annotated[F, typer.Option(help="SGD weight decay.")] = None,
+    momentum: Annotated[F, typer.Option(help="SGD momentum.")] = None,
+    schedule: Annotated[S, typer.Option(help="cosine or step.")] = None,
+    warmup_epochs: Annotated[N, typer.Option(help="Linear warm-up epochs.")] = None,
+    label_smoothing: Annotated[F, typer.Option(help="Cross-entropy label smoothing.")] = None,
+    augment: Annotated[B, typer.Option("--augment/--no-augment", help="Pad-crop, flips.")] = None,
     channels_last: Annotated[
-        bool, typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.")
-    ] = True,
-    compile_model: Annotated[
-        bool, typer.Option("--compile", help="torch.compile the model.")
-    ] = False,
-    form: Annotated[str, typer.Option("--form", help="Block form a, b or c.")] = "c",
-    limit: Annotated[
-        int | None,
-        typer.Option("--limit", help="Use only this many training images (quick checks)."),
+        B, typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.")
     ] = None,
-    val_fraction: Annotated[
-        float,
-        typer.Option("--val-fraction", help="Share of training data held out for validation."),
-    ] = 0.1,
-    store: Annotated[Path, typer.Option("--store", help="SQLite results store.")] = Path(
-        DEFAULT_STORE
-    ),
+    compile_model: Annotated[B, typer.Option("--compile", help="torch.compile the model.")] = None,
+    form: Annotated[S, typer.Option(help="Block form a, b or c.")] = None,
+    limit: Annotated[N, typer.Option(help="Use only this many training images.")] = None,
+    val_fraction: Annotated[F, typer.Option(help="Share of training data held out.")] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="SQLite results store (default archlab-runs/store.db).")
+    ] = None,
     workdir: Annotated[
-        Path | None,
-        typer.Option("--workdir", help="Checkpoints and logs (default: beside the store)."),
+        Path | None, typer.Option(help="Checkpoints and logs (default: beside the store).")
     ] = None,
-    strategy: Annotated[
-        str, typer.Option("--strategy", help="grid (all at one budget) or halving.")
-    ] = "grid",
-    eta: Annotated[int, typer.Option("--eta", help="Halving: keep the best 1/eta per rung.")] = 2,
-    min_epochs: Annotated[int, typer.Option("--min-epochs", help="Halving: first rung.")] = 1,
-    max_epochs: Annotated[int, typer.Option("--max-epochs", help="Halving: last rung.")] = 8,
-    executor: Annotated[str, typer.Option("--executor", help="local or ray.")] = "local",
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", help="Local worker processes (default: one per GPU, else 1)."),
-    ] = None,
-    ray_address: Annotated[
-        str | None, typer.Option("--ray-address", help="auto or HOST:PORT of a Ray cluster.")
-    ] = None,
-    gpus_per_run: Annotated[
-        float | None, typer.Option("--gpus-per-run", help="Ray: GPUs per run (default 1 on CUDA).")
-    ] = None,
-    threads: Annotated[
-        int | None, typer.Option("--threads", help="torch CPU threads per run (default: all).")
-    ] = None,
+    strategy: Annotated[S, typer.Option(help="grid (all at one budget) or halving.")] = None,
+    eta: Annotated[N, typer.Option(help="Halving: keep the best 1/eta per rung.")] = None,
+    min_epochs: Annotated[N, typer.Option(help="Halving: first rung.")] = None,
+    max_epochs: Annotated[N, typer.Option(help="Halving: last rung.")] = None,
+    executor: Annotated[S, typer.Option(help="local or ray.")] = None,
+    workers: Annotated[N, typer.Option(help="Local worker processes (default: 1 per GPU).")] = None,
+    ray_address: Annotated[S, typer.Option(help="auto or HOST:PORT of a Ray cluster.")] = None,
+    gpus_per_run: Annotated[F, typer.Option(help="Ray: GPUs per run (1 on CUDA).")] = None,
+    threads: Annotated[N, typer.Option(help="torch CPU threads per run (default: all).")] = None,
     reclaim: Annotated[
-        bool,
-        typer.Option(
-            "--reclaim",
-            help="Resume runs left 'running' by another machine (only if it no longer runs them).",
-        ),
-    ] = False,
+        B, typer.Option("--reclaim", help="Resume runs left 'running' by another machine.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON.")] = False,
 ) -> int:
     """Train candidates briefly on real data; rerun the same command to resume."""
-    from archlab.train.driver import train_candidates
-    from archlab.train.executors import ExecutionOptions
-    from archlab.train.loop import TrainConfig
+    from archlab.train.plan import resolve_plan
     from archlab.train.progress import LogReporter, RichReporter
+    from archlab.workflows.train_candidates import train_candidates
 
-    specs = select_candidates(
-        cardinalities=cardinalities,
-        models=models,
-        candidates_file=candidates,
-        depth=depth,
-        template=template,
-        width_multiplier=width_multiplier,
-        complexity=complexity,
-        scope=scope,
-    )
-    halving = _halving(strategy, eta, min_epochs, max_epochs, epochs, time_budget)
-    config = TrainConfig(
-        dataset=dataset,
-        epochs=(
-            halving.max_epochs
-            if halving
-            else epochs
-            if epochs is not None or time_budget is not None
-            else 10
-        ),
-        time_budget=time_budget,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        momentum=momentum,
-        schedule=schedule,
-        warmup_epochs=warmup_epochs,
-        label_smoothing=label_smoothing,
-        augment=augment,
-        channels_last=channels_last,
-        compile=compile_model,
-        form=form,
-        limit=limit,
-        val_fraction=val_fraction,
-    )
-    default_store_dir(store, Path(DEFAULT_STORE))
+    plan = resolve_plan(config, plan_overrides(ctx.params))
+    if print_config:
+        sys.stdout.write(plan.to_toml())
+        return 0
     reporter = LogReporter() if quiet or as_json else RichReporter()
-    summary = train_candidates(
-        specs,
-        config=config,
-        seeds=parse_int_list(seeds, "--seeds"),
-        device=device,
-        store_path=store,
-        workdir=workdir,
-        reporter=reporter,
-        halving=halving,
-        reclaim=reclaim,
-        execution=ExecutionOptions(
-            executor=executor,
-            workers=workers,
-            ray_address=ray_address,
-            gpus_per_run=gpus_per_run,
-            threads=threads,
-        ),
-    )
+    summary = train_candidates(plan, reporter=reporter)
     if as_json:
-        print_json(_summary_dict(summary))
+        print_json(summary_dict(summary))
     else:
         print_summary(summary)
     return 1 if summary.any_failed else 0
 
 
-def _halving(
-    strategy: str,
-    eta: int,
-    min_epochs: int,
-    max_epochs: int,
-    epochs: int | None,
-    time_budget: float | None,
-) -> Halving | None:
-    """The halving plan, or None for a grid; budgets belong to one strategy or the other."""
-    from archlab.train.driver import STRATEGIES, Halving
-
-    if strategy == "grid":
-        return None
-    if strategy != "halving":
-        raise ArchlabError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
-    if epochs is not None or time_budget is not None:
-        raise ArchlabError("--strategy halving takes --min-epochs/--max-epochs, not --epochs")
-    return Halving(eta=eta, min_epochs=min_epochs, max_epochs=max_epochs)
-
-
-def _summary_dict(summary: Summary) -> dict[str, Any]:
+def plan_overrides(params: dict[str, Any]) -> dict[str, Any]:
+    """The plan keys of the options given on the command line, their text parsed."""
     return {
-        "store": summary.store,
-        "workdir": summary.workdir,
-        "runs": [r.__dict__ for r in summary.results],
+        key: parse(params[name])
+        for name, (key, parse) in PLAN_OPTIONS.items()
+        if params.get(name) is not None
     }
 
 
-def print_summary(summary: Summary) -> None:
+def summary_dict(summary: InvocationSummary) -> dict[str, Any]:
+    """The summary as JSON-ready data."""
+    return {
+        "store": summary.store,
+        "workdir": summary.workdir,
+        "config_key": summary.config_key,
+        "runs": [r.__dict__ for r in summary.runs],
+    }
+
+
+def print_summary(summary: InvocationSummary) -> None:
     """The runs table and where results went."""
     rows = [
-        [
-            r.name,
-            r.seed,
-            r.rung,
-            r.status + (" (stored)" if r.skipped else ""),
-            r.epochs,
-            r.val_error,
-            r.test_error,
-            r.reason or "",
-        ]
-        for r in summary.results
-    ]
+        [r.name, r.seed, r.rung, r.status + (" (stored)" if r.skipped else ""), r.epochs,
+         r.val_error, r.test_error, r.reason or ""]
+        for r in summary.runs
+    ]  # fmt: skip
+    columns = ["candidate", "seed", "rung", "status", "epochs", "val error", "test error", "reason"]
     out = console()
-    out.print(
-        table(
-            "runs",
-            ["candidate", "seed", "rung", "status", "epochs", "val error", "test error", "reason"],
-            rows,
-        )
-    )
+    out.print(table("runs", columns, rows))
     out.print(f"store: {summary.store}   checkpoints and logs: {summary.workdir}")
     failed = summary.count("failed")
     if failed:

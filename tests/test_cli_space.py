@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from archlab.cli.train_cmd import read_candidates
 
 from archlab.search.solver import SPACE_COLUMNS
 from archlab.space import NetSpec, spec_from_dict
+from archlab.train.plan import read_candidates
 
 Cli = Callable[..., tuple[int, str, str]]
 

@@ -112,7 +112,7 @@ def test_no_candidates_and_unknown_model(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_unwritable_store_dir(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import archlab.train.driver as run_module
+    import archlab.train.workspace as run_module
 
     locked = tmp_path / "locked"
     locked.mkdir()

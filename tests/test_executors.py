@@ -11,15 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import train_specs
 
 from archlab.errors import ArchlabError
 from archlab.search.sampling import DesignSpace, ParamRange, sample_space
 from archlab.space import make_spec
 from archlab.store import Store
 from archlab.train.data import DatasetSplits, load_dataset
-from archlab.train.driver import Halving, train_candidates
 from archlab.train.executors import ExecutionOptions, RayExecutor, check_ray_address
 from archlab.train.loop import TrainConfig
+from archlab.train.plan import Halving
 
 TINY = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2)]
 METRICS = ["train_loss", "train_error", "val_error", "test_error"]
@@ -89,7 +90,7 @@ def test_halving_16_candidates(
 
     monkeypatch.setattr(run_module._Driver, "on_done", stop_in_rung_2)
     with pytest.raises(KeyboardInterrupt):
-        train_candidates(specs, **kwargs)
+        train_specs(specs, **kwargs)
     statuses = Store(store, create=False).results_frame().groupby(["rung", "status"]).size()
     assert statuses.to_dict() == {
         (0, "finished"): 16,
@@ -99,8 +100,8 @@ def test_halving_16_candidates(
     }
     monkeypatch.setattr(run_module._Driver, "on_done", real_on_done)
     before = _epochs(store)
-    summary = train_candidates(specs, **kwargs)
-    fresh = [r for r in summary.results if not r.skipped]
+    summary = train_specs(specs, **kwargs)
+    fresh = [r for r in summary.runs if not r.skipped]
     assert len(fresh) == 2 + 2  # the rest of rung 2, then rung 3: nothing retrained
     frame = Store(store, create=False).results_frame()
     assert frame.groupby("rung").size().to_dict() == {0: 16, 1: 8, 2: 4, 3: 2}
@@ -114,7 +115,7 @@ def test_halving_16_candidates(
     # Continuing from checkpoints is exact: the last rung equals a plain 8-epoch run.
     winner = next(s for s in specs if s.name == frame[frame.rung == 3].name.iloc[0])
     grid_store = tmp_path / "grid.db"
-    train_candidates(
+    train_specs(
         [winner],
         config=config,
         device="cpu",
@@ -132,10 +133,10 @@ def _same_metrics(tmp_path: Path, first: ExecutionOptions, second: ExecutionOpti
     config = TrainConfig(epochs=2, batch_size=64, limit=200)
     stores = [tmp_path / "first.db", tmp_path / "second.db"]
     for store, execution in zip(stores, (first, second), strict=True):
-        summary = train_candidates(
+        summary = train_specs(
             TINY, config=config, seeds=(0, 1), device="cpu", store_path=store, execution=execution
         )
-        assert {r.status for r in summary.results} == {"finished"}
+        assert {r.status for r in summary.runs} == {"finished"}
     assert _epochs(stores[0]) == _epochs(stores[1])
     assert len(_epochs(stores[1])) == 8
 
@@ -184,7 +185,7 @@ def _train_and_kill_a_worker(
     outcome: dict[str, object] = {}
 
     def drive() -> None:
-        outcome["summary"] = train_candidates(
+        outcome["summary"] = train_specs(
             specs,
             config=config,
             device="cpu",
@@ -213,7 +214,7 @@ def test_ray_worker_killed_mid_task(ray_local, tmp_path: Path) -> None:  # type:
     summary, store, work = _train_and_kill_a_worker(
         TINY[:1], tmp_path, ExecutionOptions(executor="ray", threads=1)
     )
-    assert [r.status for r in summary.results] == ["finished"]  # type: ignore[attr-defined]
+    assert [r.status for r in summary.runs] == ["finished"]  # type: ignore[attr-defined]
     assert len(_starts(work)) == 2  # Ray retried the task once, on a new worker
     epochs = Store(store, create=False).epochs_frame()
     assert list(epochs.epoch) == list(range(1, 13))  # every epoch stored exactly once
@@ -223,7 +224,7 @@ def test_pool_worker_killed_mid_task_is_retried(tmp_path: Path) -> None:
     summary, store, _ = _train_and_kill_a_worker(
         TINY, tmp_path, ExecutionOptions(workers=2, threads=1)
     )
-    assert [r.status for r in summary.results] == ["finished", "finished"]  # type: ignore[attr-defined]
+    assert [r.status for r in summary.runs] == ["finished", "finished"]  # type: ignore[attr-defined]
     epochs = Store(store, create=False).epochs_frame()
     assert not epochs.duplicated(["run_id", "epoch"]).any()
     assert epochs.groupby("run_id").epoch.apply(list).tolist() == [list(range(1, 13))] * 2
@@ -239,7 +240,7 @@ def test_a_run_folder_in_use_is_not_trained_twice(digits: DatasetSplits, tmp_pat
     run_dir.mkdir(parents=True)
     with open(run_dir / ".lock", "w") as held:  # another process's trainer, as far as flock knows
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        summary = train_candidates(
+        summary = train_specs(
             TINY[:1],
             config=TrainConfig(epochs=1),
             device="cpu",
@@ -247,8 +248,8 @@ def test_a_run_folder_in_use_is_not_trained_twice(digits: DatasetSplits, tmp_pat
             workdir=work,
             data=digits,
         )
-    assert summary.results[0].status == "failed"
-    assert "in use by another process" in (summary.results[0].reason or "")
+    assert summary.runs[0].status == "failed"
+    assert "in use by another process" in (summary.runs[0].reason or "")
 
 
 def test_halving_promotes_only_from_a_whole_rung(
@@ -273,10 +274,10 @@ def test_halving_promotes_only_from_a_whole_rung(
         return real(spec, *args, **kw)
 
     monkeypatch.setattr(tasks_module, "train_run", flaky)
-    first = train_candidates(specs, **kwargs)
-    assert {r.rung for r in first.results} == {0}  # nothing promoted from a broken rung
+    first = train_specs(specs, **kwargs)
+    assert {r.rung for r in first.runs} == {0}  # nothing promoted from a broken rung
     monkeypatch.setattr(tasks_module, "train_run", real)
-    train_candidates(specs, **kwargs)
+    train_specs(specs, **kwargs)
     frame = Store(tmp_path / "s.db", create=False).results_frame()
     assert frame.groupby("rung").size().to_dict() == {0: 4, 1: 2}
     rung0 = frame[frame.rung == 0].sort_values(["val_error", "name"])

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import train_specs
 
 from archlab.complexity import totals
 from archlab.errors import ArchlabError
@@ -18,7 +19,6 @@ from archlab.space import make_spec, with_overrides
 from archlab.store import Store
 from archlab.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from archlab.train.data import DatasetSplits, load_dataset
-from archlab.train.driver import train_candidates
 from archlab.train.loop import TrainConfig, resolve_device
 from archlab.train.progress import NullReporter
 
@@ -33,42 +33,42 @@ def digits() -> DatasetSplits:
 def test_runs_are_stored_and_rerun_skips_them(digits: DatasetSplits, tmp_path: Path) -> None:
     store = tmp_path / "s.db"
     config = TrainConfig(epochs=2, batch_size=64)
-    summary = train_candidates(
+    summary = train_specs(
         TINY, config=config, seeds=(0, 1), device="auto", store_path=store, data=digits
     )
-    assert [r.status for r in summary.results] == ["finished"] * 4
+    assert [r.status for r in summary.runs] == ["finished"] * 4
     frame = Store(store, create=False).results_frame()
     assert len(frame) == 4 and set(frame.epochs) == {2}
     assert set(frame.device) == {str(resolve_device("auto"))}  # what ran, not "auto"
     for spec in TINY:
         fitted = with_overrides(spec, num_classes=10, input_size=8)
         assert set(frame[frame.name == spec.name].macs) == {totals(fitted)[0]}
-    again = train_candidates(
+    again = train_specs(
         TINY, config=config, seeds=(0, 1), device="cpu", store_path=store, data=digits
     )
-    assert all(r.skipped for r in again.results)
+    assert all(r.skipped for r in again.runs)
     assert len(Store(store, create=False).epochs_frame()) == 8
     logs = sorted((tmp_path / "s-work").glob("*-run-*/log.jsonl"))  # beside s.db
     assert len(logs) == 4 and '"event": "epoch"' in logs[0].read_text()
 
 
 def test_diverging_candidate_beside_a_healthy_one(digits: DatasetSplits, tmp_path: Path) -> None:
-    healthy = train_candidates(
+    healthy = train_specs(
         TINY[:1],
         config=TrainConfig(epochs=1),
         device="cpu",
         store_path=tmp_path / "s.db",
         data=digits,
     )
-    wild = train_candidates(
+    wild = train_specs(
         TINY,
         config=TrainConfig(epochs=2, lr=1e6, warmup_epochs=0),
         device="cpu",
         store_path=tmp_path / "s.db",
         data=digits,
     )
-    assert healthy.results[0].status == "finished"
-    assert {r.status for r in wild.results} == {"diverged"}
+    assert healthy.runs[0].status == "finished"
+    assert {r.status for r in wild.runs} == {"diverged"}
     statuses = sorted(Store(tmp_path / "s.db", create=False).results_frame().status)
     assert statuses == ["diverged", "diverged", "finished"]
     assert not wild.any_failed
@@ -87,18 +87,18 @@ def test_failure_stays_local(
         return real(spec, *args, **kwargs)
 
     monkeypatch.setattr(tasks_module, "train_run", flaky)
-    summary = train_candidates(
+    summary = train_specs(
         TINY, config=TrainConfig(epochs=1), device="cpu", store_path=tmp_path / "s.db", data=digits
     )
-    assert [r.status for r in summary.results] == ["failed", "finished"]
-    assert "out of memory" in (summary.results[0].reason or "")
+    assert [r.status for r in summary.runs] == ["failed", "finished"]
+    assert "out of memory" in (summary.runs[0].reason or "")
     assert summary.any_failed
     # A rerun retries the failed run and keeps the finished one.
     monkeypatch.setattr(tasks_module, "train_run", real)
-    again = train_candidates(
+    again = train_specs(
         TINY, config=TrainConfig(epochs=1), device="cpu", store_path=tmp_path / "s.db", data=digits
     )
-    assert [(r.status, r.skipped) for r in again.results] == [
+    assert [(r.status, r.skipped) for r in again.runs] == [
         ("finished", False),
         ("finished", True),
     ]
@@ -109,7 +109,7 @@ def test_corrupt_checkpoint_restarts_from_the_previous(
 ) -> None:
     store = tmp_path / "s.db"
     config = TrainConfig(epochs=3, batch_size=64)
-    train_candidates(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
+    train_specs(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
     reference = Store(store, create=False).epochs_frame()
     run_dir = next((tmp_path / "s-work").glob("*-run-*"))
     # Simulate a crash in epoch 3 whose checkpoint was then damaged on disk.
@@ -125,10 +125,10 @@ def test_corrupt_checkpoint_restarts_from_the_previous(
         def message(self, text: str) -> None:
             messages.append(text)
 
-    summary = train_candidates(
+    summary = train_specs(
         TINY[:1], config=config, device="cpu", store_path=store, data=digits, reporter=Collect()
     )
-    assert summary.results[0].status == "finished"
+    assert summary.runs[0].status == "finished"
     assert any("corrupt" in m for m in messages)
     after = Store(store, create=False).epochs_frame()
     assert list(after.epoch) == [1, 2, 3]
@@ -199,21 +199,21 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
 def test_bad_store_paths(digits: DatasetSplits, tmp_path: Path) -> None:
     config = TrainConfig(epochs=1)
     with pytest.raises(ArchlabError, match="does not exist"):
-        train_candidates(TINY, config=config, store_path=tmp_path / "no" / "s.db", data=digits)
+        train_specs(TINY, config=config, store_path=tmp_path / "no" / "s.db", data=digits)
     with pytest.raises(ArchlabError, match="directory"):
-        train_candidates(TINY, config=config, store_path=tmp_path, data=digits)
+        train_specs(TINY, config=config, store_path=tmp_path, data=digits)
     with pytest.raises(ArchlabError, match="no candidates"):
-        train_candidates([], config=config, store_path=tmp_path / "s.db", data=digits)
+        train_specs([], config=config, store_path=tmp_path / "s.db", data=digits)
     with pytest.raises(ArchlabError, match="too small"):
         imagenet = make_spec("imagenet", 26, 2, 4, width_multiplier=0.125)
-        train_candidates([imagenet], config=config, store_path=tmp_path / "s.db", data=digits)
+        train_specs([imagenet], config=config, store_path=tmp_path / "s.db", data=digits)
 
 
 def test_two_stores_sharing_a_workdir_never_share_runs(
     digits: DatasetSplits, tmp_path: Path
 ) -> None:
     work = tmp_path / "shared-work"
-    first = train_candidates(
+    first = train_specs(
         TINY[:1],
         config=TrainConfig(epochs=2),
         device="cpu",
@@ -221,7 +221,7 @@ def test_two_stores_sharing_a_workdir_never_share_runs(
         workdir=work,
         data=digits,
     )
-    second = train_candidates(
+    second = train_specs(
         TINY[:1],
         config=TrainConfig(epochs=3, lr=0.05),
         device="cpu",
@@ -229,16 +229,14 @@ def test_two_stores_sharing_a_workdir_never_share_runs(
         workdir=work,
         data=digits,
     )
-    assert first.results[0].epochs == 2
-    assert second.results[0].epochs == 3 and not second.results[0].skipped
+    assert first.runs[0].epochs == 2
+    assert second.runs[0].epochs == 3 and not second.runs[0].skipped
     assert len(list(work.iterdir())) == 2  # one folder per (store, run)
 
 
 def test_a_checkpoint_of_another_run_is_refused(digits: DatasetSplits, tmp_path: Path) -> None:
     store = tmp_path / "s.db"
-    train_candidates(
-        TINY[:1], config=TrainConfig(epochs=1), device="cpu", store_path=store, data=digits
-    )
+    train_specs(TINY[:1], config=TrainConfig(epochs=1), device="cpu", store_path=store, data=digits)
     run_dir = next((tmp_path / "s-work").glob("*-run-*"))
     # Pretend the folder was reused by another recipe: same file, different seed inside.
     state = load_checkpoint(checkpoint_path(run_dir, 1))
@@ -246,11 +244,11 @@ def test_a_checkpoint_of_another_run_is_refused(digits: DatasetSplits, tmp_path:
     save_checkpoint(checkpoint_path(run_dir, 1), {**state, "seed": 99})
     with Store(store) as s:
         s.finish_run(s.runs()[0].id, "interrupted", "test")
-    summary = train_candidates(
+    summary = train_specs(
         TINY[:1], config=TrainConfig(epochs=1), device="cpu", store_path=store, data=digits
     )
-    assert summary.results[0].status == "failed"
-    assert "checkpoints of another run (different seed)" in (summary.results[0].reason or "")
+    assert summary.runs[0].status == "failed"
+    assert "checkpoints of another run (different seed)" in (summary.runs[0].reason or "")
 
 
 def test_a_failed_retry_keeps_the_stored_epochs(
@@ -274,10 +272,10 @@ def test_a_failed_retry_keeps_the_stored_epochs(
         lambda *a, **k: real(*a, **{**k, "on_epoch": _chain(k["on_epoch"], stop_after_two)}),
     )
     with pytest.raises(KeyboardInterrupt):
-        train_candidates(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
+        train_specs(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
     monkeypatch.setattr(tasks_module, "train_run", _raise)
-    summary = train_candidates(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
-    assert summary.results[0].status == "failed"
+    summary = train_specs(TINY[:1], config=config, device="cpu", store_path=store, data=digits)
+    assert summary.runs[0].status == "failed"
     assert len(Store(store, create=False).epochs_frame()) == 2  # nothing stored is lost
 
 

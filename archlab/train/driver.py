@@ -13,9 +13,8 @@ rung's result is exactly the prefix of a full run and continuing from its checkp
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,227 +24,104 @@ import torch
 
 import archlab
 from archlab.complexity import totals
-from archlab.errors import ArchlabError
-from archlab.space import NetSpec, with_overrides
+from archlab.space import NetSpec
 from archlab.store import EpochRecord, RunRecord, Store
 from archlab.train.checkpoint import checkpoint_path
-from archlab.train.data import DatasetSplits, load_dataset
-from archlab.train.executors import ExecutionOptions, make_executor
-from archlab.train.loop import TrainConfig, resolve_device
+from archlab.train.data import DatasetSplits
+from archlab.train.executors import Executor, make_executor
+from archlab.train.loop import RunOutcome, resolve_device
+from archlab.train.plan import RunPlan
 from archlab.train.progress import NullReporter, Reporter
-from archlab.train.tasks import RunTask, TaskResult
+from archlab.train.tasks import RunTask, dataset_for
+from archlab.train.workspace import (
+    check_store_path,
+    default_workdir,
+    fit_to_data,
+    git_commit,
+    make_workdir,
+)
 
 SKIP_STATUSES = ("finished", "diverged")  # results: rerunning them would repeat them
-MAX_SEED = 2**31  # torch generators take 64-bit seeds; (seed, epoch) streams need headroom
-STRATEGIES = ("grid", "halving")
 
 
 @dataclass(frozen=True)
-class Halving:
-    """Successive halving: keep the best 1/eta at each rung, from min to max epochs."""
+class RunRow:
+    """One run's line in an :class:`InvocationSummary`: how it ended and its final errors."""
 
-    eta: int = 2
-    min_epochs: int = 1
-    max_epochs: int = 8
-
-    def __post_init__(self) -> None:
-        if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
-            raise ArchlabError(f"eta must be an integer >= 2, got {self.eta!r}")
-        if self.min_epochs < 1:
-            raise ArchlabError(f"min epochs must be at least 1, got {self.min_epochs}")
-        if self.min_epochs > self.max_epochs:
-            raise ArchlabError(
-                f"min epochs {self.min_epochs} is above max epochs {self.max_epochs}"
-            )
-
-    @property
-    def rungs(self) -> tuple[int, ...]:
-        """The epoch budget of each rung: min, min·eta, …, max (the last one capped)."""
-        budgets, budget = [], self.min_epochs
-        while budget < self.max_epochs:
-            budgets.append(budget)
-            budget *= self.eta
-        return (*budgets, self.max_epochs)
-
-    def survivors(self, n: int) -> int:
-        """How many of ``n`` candidates go on to the next rung."""
-        return max(1, n // self.eta)
-
-    def key_suffix(self) -> str:
-        """Marks halving runs apart from grid runs of the same training config."""
-        return f"-halving-eta{self.eta}-min{self.min_epochs}"
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One run's outcome as the summary shows it."""
-
+    run_id: int
     name: str
     seed: int
     rung: int
     status: str
     reason: str | None
     epochs: int
-    val_error: float | None
+    val_error: float | None  # the last epoch's, a fraction
     test_error: float | None
-    skipped: bool = False
+    skipped: bool = False  # already finished or diverged in the store: not trained again
 
 
 @dataclass(frozen=True)
-class Summary:
-    """All runs of one ``train-candidates`` invocation."""
+class InvocationSummary:
+    """All runs of one ``train_candidates`` call, and where their results and files went."""
 
     store: str
     workdir: str
-    results: tuple[RunResult, ...] = field(default_factory=tuple)
+    config_key: str  # the store's name for this plan's recipe (runs.config_key)
+    runs: tuple[RunRow, ...] = field(default_factory=tuple)
 
     def count(self, status: str) -> int:
         """Runs that ended with ``status``."""
-        return sum(r.status == status for r in self.results)
+        return sum(r.status == status for r in self.runs)
 
     @property
     def any_failed(self) -> bool:
         """Whether a run failed (the command then exits 1)."""
-        return any(r.status == "failed" for r in self.results)
-
-
-def check_store_path(path: Path) -> None:
-    """A store path must be a file in an existing, writable directory."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ArchlabError(f"store path {str(path)!r} is a directory; give a file such as runs.db")
-    if not parent.is_dir():
-        raise ArchlabError(f"store directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ArchlabError(f"store directory {str(parent)!r} is not writable")
-
-
-def default_workdir(store: Path) -> Path:
-    """Checkpoints and logs beside the store: ``runs.db`` -> ``runs-work/``."""
-    return store.with_name(store.stem + "-work")
-
-
-def make_workdir(work: Path) -> None:
-    """Create the work folder, or say in one line why it cannot be."""
-    if work.exists() and not work.is_dir():
-        raise ArchlabError(f"workdir {str(work)!r} is a file, not a folder")
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ArchlabError(f"cannot create workdir {str(work)!r}: {exc.strerror}") from None
-    if not os.access(work, os.W_OK):
-        raise ArchlabError(f"workdir {str(work)!r} is not writable")
-
-
-def git_commit() -> str | None:
-    """The commit of the archlab checkout, when it is one."""
-    root = Path(archlab.__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
-
-
-def fit_to_data(specs: Sequence[NetSpec], data: DatasetSplits) -> list[NetSpec]:
-    """Each candidate for the dataset's classes and image size, validated before any training."""
-    if not specs:
-        raise ArchlabError("no candidates to train: give --cardinalities, --models or --candidates")
-    fitted: list[NetSpec] = []
-    for spec in specs:
-        spec = with_overrides(spec, num_classes=data.num_classes, input_size=data.image_size)
-        totals(spec)  # raises SpecError now if the images are too small for the template
-        if spec not in fitted:
-            fitted.append(spec)
-    return fitted
+        return any(r.status == "failed" for r in self.runs)
 
 
 def train_candidates(
-    specs: Sequence[NetSpec],
-    *,
-    config: TrainConfig,
-    seeds: Sequence[int] = (0,),
-    device: str = "auto",
-    store_path: str | Path = "archlab-runs/store.db",
-    workdir: str | Path | None = None,
-    reporter: Reporter | None = None,
-    data: DatasetSplits | None = None,
-    halving: Halving | None = None,
-    execution: ExecutionOptions | None = None,
-    reclaim: bool = False,
-) -> Summary:
-    """Train every candidate for every seed (by grid or halving), storing all of it."""
-    store_file = Path(store_path)
+    plan: RunPlan, *, reporter: Reporter | None = None, data: DatasetSplits | None = None
+) -> InvocationSummary:
+    """Train every candidate of the plan for every seed (grid or halving), storing all of it.
+
+    Runs already finished or diverged in the store are skipped (their rows say ``skipped``), so
+    calling again with the same plan resumes. ``data`` replaces loading ``plan.config.dataset``
+    (tests pass a small split). Nothing is written before the plan's paths, device, data and
+    executor have been checked.
+    """
+    store_file = Path(plan.store)
     check_store_path(store_file)
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ArchlabError(f"seeds must be a non-empty list without repeats, got {list(seeds)}")
-    if not all(0 <= s < MAX_SEED for s in seeds):
-        raise ArchlabError(f"seeds must be in [0, {MAX_SEED}), got {list(seeds)}")
-    if halving is not None and config.epochs != halving.max_epochs:
-        raise ArchlabError("with halving, the schedule length must be --max-epochs")
-    execution = execution or ExecutionOptions()
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(plan.execution.device)
     if data is None:
-        data = load_dataset(
-            config.dataset,
-            val_fraction=config.val_fraction,
-            seed=config.split_seed,
-            limit=config.limit,
-        )
-    candidates = fit_to_data(specs, data)
-    work = Path(workdir) if workdir is not None else default_workdir(store_file)
+        data = dataset_for(plan.config)
+    candidates = fit_to_data(plan.candidates, data)
+    work = Path(plan.workdir) if plan.workdir is not None else default_workdir(store_file)
     make_workdir(work)
     reporter = reporter or NullReporter()
-    executor, threads = make_executor(execution, device=torch_device, data=data, reporter=reporter)
-    driver = _Driver(
-        config=config,
-        seeds=tuple(seeds),
-        device=device,
-        work=work,
-        reporter=reporter,
-        threads=threads,
-        halving=halving,
+    executor, threads = make_executor(
+        plan.execution, device=torch_device, data=data, reporter=reporter
     )
+    # The thread count is resolved here (results on the CPU depend on it) and stored with runs.
+    plan = plan.replace(execution=dataclasses.replace(plan.execution, threads=threads))
     with Store(store_file) as store:
-        driver.store = store
-        for run in store.recover_stale_runs(other_hosts=reclaim):
+        driver = _Driver(plan, store, work, reporter)
+        for run in store.recover_stale_runs(other_hosts=plan.execution.reclaim):
             reporter.message(f"run {run.id} ({run.name} seed {run.seed}) was interrupted: resuming")
         reporter.start(driver.planned_runs(len(candidates)))
         try:
-            survivors = candidates
-            for rung, stop in enumerate(driver.rungs):
-                tasks = driver.prepare(survivors, rung, stop)
-                _run_tasks(executor, driver, tasks)
-                if halving is not None and rung + 1 < len(driver.rungs):
-                    unfinished = driver.unfinished(survivors, rung)
-                    if unfinished:  # promote only from a whole rung, so a rerun promotes the same
-                        reporter.message(
-                            f"rung {rung}: {unfinished} run(s) failed or were interrupted; "
-                            "rerun the same command to retry them before promotion"
-                        )
-                        break
-                    survivors = driver.select(survivors, rung, halving.survivors(len(survivors)))
-                    if not survivors:
-                        reporter.message(f"rung {rung}: no candidate finished; nothing to promote")
-                        break
+            driver.run_rungs(executor, candidates)
         finally:
             reporter.close()
-    ordered = sorted(driver.results, key=lambda r: (r.rung, r.name, r.seed))
-    return Summary(str(store_file), str(work), tuple(ordered))
+    rows = sorted(driver.rows, key=lambda r: (r.rung, r.name, r.seed))
+    return InvocationSummary(str(store_file), str(work), plan.config_key, tuple(rows))
 
 
-def _run_tasks(executor: Any, driver: _Driver, tasks: list[RunTask]) -> None:
+def _run_tasks(executor: Executor, driver: _Driver, tasks: list[RunTask]) -> None:
     pending = {task.run_id for task in tasks}
 
-    def on_done(task: RunTask, result: TaskResult) -> None:
+    def on_done(task: RunTask, outcome: RunOutcome) -> None:
         try:
-            driver.on_done(task, result)
+            driver.on_done(task, outcome)
         finally:
             pending.discard(task.run_id)
 
@@ -261,51 +137,65 @@ def _run_tasks(executor: Any, driver: _Driver, tasks: list[RunTask]) -> None:
 class _Driver:
     """What one invocation knows while it plans, dispatches and stores runs."""
 
-    config: TrainConfig
-    seeds: tuple[int, ...]
-    device: str
+    plan: RunPlan
+    store: Store
     work: Path
     reporter: Reporter
-    threads: int
-    halving: Halving | None
-    store: Store = field(init=False)
-    results: list[RunResult] = field(default_factory=list)
+    rows: list[RunRow] = field(default_factory=list)
+    # (spec, seed, rung) -> run id, for the runs this invocation added to the store.
+    run_ids: dict[tuple[NetSpec, int, int], int] = field(default_factory=dict)
 
     @property
     def rungs(self) -> tuple[int | None, ...]:
-        return self.halving.rungs if self.halving is not None else (None,)
-
-    @property
-    def config_key(self) -> str:
-        suffix = self.halving.key_suffix() if self.halving is not None else ""
-        return self.config.key() + suffix
+        return self.plan.halving.rungs if self.plan.halving is not None else (None,)
 
     def planned_runs(self, n: int) -> int:
-        if self.halving is None:
-            return n * len(self.seeds)
+        seeds = len(self.plan.seeds)
+        if self.plan.halving is None:
+            return n * seeds
         total, alive = 0, n
         for _ in self.rungs:
-            total, alive = total + alive * len(self.seeds), self.halving.survivors(alive)
+            total, alive = total + alive * seeds, self.plan.halving.survivors(alive)
         return total
 
-    def _run(self, spec: NetSpec, seed: int, rung: int, stop: int | None) -> RunRecord:
+    def run_rungs(self, executor: Executor, candidates: Sequence[NetSpec]) -> None:
+        """Every rung in turn: train its runs, then promote the best (halving) or stop (grid)."""
+        halving, survivors = self.plan.halving, list(candidates)
+        for rung, stop in enumerate(self.rungs):
+            _run_tasks(executor, self, self.prepare(survivors, rung, stop))
+            if halving is None or rung + 1 == len(self.rungs):
+                return
+            unfinished = self.unfinished(survivors, rung)
+            if unfinished:  # promote only from a whole rung, so a rerun promotes the same
+                self.reporter.message(
+                    f"rung {rung}: {unfinished} run(s) failed or were interrupted; "
+                    "rerun the same command to retry them before promotion"
+                )
+                return
+            survivors = self.select(survivors, rung, halving.survivors(len(survivors)))
+            if not survivors:
+                self.reporter.message(f"rung {rung}: no candidate finished; nothing to promote")
+                return
+
+    def _add_run(self, spec: NetSpec, seed: int, rung: int, stop: int | None) -> RunRecord:
+        """Write the candidate and its run to the store (both idempotent); the stored run."""
         macs, params, acts = totals(spec)
-        cid = self.store.add_candidate(
-            name=spec.name, spec=spec.to_dict(), macs=macs, params=params, acts=acts
-        )
-        return self.store.get_or_create_run(
+        cid = self.store.add_candidate(name=spec.name, spec=spec, macs=macs, params=params,
+                                       acts=acts)  # fmt: skip
+        run = self.store.add_run(
             candidate_id=cid,
             seed=seed,
-            config_key=self.config_key,
+            config_key=self.plan.config_key,
             rung=rung,
-            config={
-                **self.config.to_dict(),
-                "threads": self.threads,
-                "rung": rung,
-                "stop_epoch": stop,
-            },
-            budget_epochs=stop or self.config.epochs,
+            config=self.plan.run_config(rung=rung, stop_epoch=stop),
+            budget_epochs=stop or self.plan.config.epochs,
         )
+        self.run_ids[(spec, seed, rung)] = run.id
+        return run
+
+    def _stored(self, spec: NetSpec, seed: int, rung: int) -> RunRecord:
+        """A run this invocation added, as the store holds it now (a read)."""
+        return self.store.run(self.run_ids[(spec, seed, rung)])
 
     def _run_dir(self, run: RunRecord) -> Path:
         # The store's id keeps runs of two stores sharing a work folder apart (run ids restart).
@@ -315,15 +205,15 @@ class _Driver:
         """Store the rung's runs; tasks for those not already done."""
         tasks = []
         for spec in specs:
-            for seed in self.seeds:
-                run = self._run(spec, seed, rung, stop)
+            for seed in self.plan.seeds:
+                run = self._add_run(spec, seed, rung, stop)
                 if run.status in SKIP_STATUSES:
                     self.reporter.run_finished(_label(run), f"{run.status} (stored)", run.reason)
-                    self.results.append(self._result(run, skipped=True))
+                    self.rows.append(self._row(run, skipped=True))
                     continue
                 start_from = None
                 if rung > 0:
-                    previous = self._run(spec, seed, rung - 1, self.rungs[rung - 1])
+                    previous = self._stored(spec, seed, rung - 1)
                     if previous.epochs_done:  # else this rung trains from scratch
                         path = checkpoint_path(self._run_dir(previous), previous.epochs_done)
                         start_from = str(path)
@@ -331,7 +221,7 @@ class _Driver:
                 self._forget_unsaved_epochs(run, run_dir)
                 self.store.start_run(
                     run.id,
-                    device=self.device,
+                    device=self.plan.execution.device,
                     archlab_version=archlab.__version__,
                     torch_version=torch.__version__,
                     git_commit=git_commit(),
@@ -342,9 +232,8 @@ class _Driver:
                         label=_label(run),
                         spec=spec,
                         seed=seed,
-                        config=self.config,
-                        device=self.device,
-                        threads=self.threads,
+                        config=self.plan.config,
+                        execution=self.plan.execution,
                         run_dir=str(run_dir),
                         stop_epoch=stop,
                         start_from=start_from,
@@ -365,22 +254,21 @@ class _Driver:
         self.store.record_epoch(task.run_id, _epoch_record(metrics))
         self.reporter.epoch(task.label, metrics)
 
-    def on_done(self, task: RunTask, result: TaskResult) -> None:
+    def on_done(self, task: RunTask, outcome: RunOutcome) -> None:
         """Store the whole history (idempotent), then the run's final status."""
-        if result.history:  # a task that failed before reading its checkpoint brings none
-            for metrics in result.history:
+        if outcome.history:  # a task that failed before reading its checkpoint brings none
+            for metrics in outcome.history:
                 self.store.record_epoch(task.run_id, _epoch_record(metrics))
-            self.store.truncate_epochs(task.run_id, len(result.history))
-        if result.device:
-            self.store.set_device(task.run_id, result.device)
-        self.store.finish_run(task.run_id, result.status, result.reason)
-        self.reporter.run_finished(task.label, result.status, result.reason)
-        self.results.append(self._result(self.store.run(task.run_id)))
+            self.store.truncate_epochs(task.run_id, len(outcome.history))
+        if outcome.device:
+            self.store.set_device(task.run_id, outcome.device)
+        self.store.finish_run(task.run_id, outcome.status, outcome.reason)
+        self.reporter.run_finished(task.label, outcome.status, outcome.reason)
+        self.rows.append(self._row(self.store.run(task.run_id)))
 
     def unfinished(self, specs: Sequence[NetSpec], rung: int) -> int:
         """Runs of the rung that neither finished nor diverged."""
-        stop = self.rungs[rung]
-        runs = [self._run(spec, seed, rung, stop) for spec in specs for seed in self.seeds]
+        runs = [self._stored(spec, seed, rung) for spec in specs for seed in self.plan.seeds]
         return sum(run.status not in SKIP_STATUSES for run in runs)
 
     def select(self, specs: Sequence[NetSpec], rung: int, keep: int) -> list[NetSpec]:
@@ -391,18 +279,19 @@ class _Driver:
         scored = []
         for spec in specs:
             errors = []
-            for seed in self.seeds:
-                run = self._run(spec, seed, rung, self.rungs[rung])
+            for seed in self.plan.seeds:
+                run = self._stored(spec, seed, rung)
                 epochs = self.store.epochs(run.id) if run.status == "finished" else []
                 errors.append(epochs[-1].val_error if epochs else math.inf)
             scored.append((sum(errors) / len(errors), spec.name, spec))
         ranked = sorted((s for s in scored if math.isfinite(s[0])), key=lambda s: s[:2])
         return [spec for _, _, spec in ranked[:keep]]
 
-    def _result(self, run: RunRecord, skipped: bool = False) -> RunResult:
+    def _row(self, run: RunRecord, skipped: bool = False) -> RunRow:
         epochs = self.store.epochs(run.id)
         last = epochs[-1] if epochs else None
-        return RunResult(
+        return RunRow(
+            run_id=run.id,
             name=run.name,
             seed=run.seed,
             rung=run.rung,

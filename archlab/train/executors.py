@@ -1,6 +1,6 @@
 """Where tasks run: in this process, in one worker process per GPU, or on a Ray cluster.
 
-Every executor hands each :class:`~archlab.train.tasks.TaskResult` back to the driver through
+Every executor hands each task's :class:`~archlab.train.loop.RunOutcome` back to the driver through
 ``on_done``; only the driver writes the store, so a worker that dies loses nothing stored.
 """
 
@@ -20,11 +20,12 @@ from typing import Any, Protocol
 
 from archlab.errors import ArchlabError
 from archlab.train.data import DatasetSplits
+from archlab.train.loop import RunOutcome
+from archlab.train.plan import ExecutionOptions
 from archlab.train.progress import Reporter
-from archlab.train.tasks import RunTask, TaskResult, execute_task
+from archlab.train.tasks import RunTask, execute_task
 
-EXECUTORS = ("local", "ray")
-DoneCallback = Callable[[RunTask, TaskResult], None]
+DoneCallback = Callable[[RunTask, RunOutcome], None]
 EpochSink = Callable[[RunTask, dict[str, Any]], None]
 
 
@@ -97,7 +98,7 @@ class PoolExecutor:
             if attempt == self.max_retries:
                 for task in pending:
                     reason = f"worker died {self.max_retries + 1} times"
-                    on_done(task, TaskResult(task.run_id, "failed", reason, (), task.device, "", 0))
+                    on_done(task, task.failed(reason))
 
     def _one_pool(self, tasks: Sequence[RunTask], on_done: DoneCallback) -> list[RunTask]:
         """Run tasks until done or the pool breaks; returns the tasks left unfinished."""
@@ -143,7 +144,7 @@ def check_ray_address(address: str, timeout: float = 3.0) -> None:
         return
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise ArchlabError(f"--ray-address must be auto or HOST:PORT, got {address!r}")
+        raise ArchlabError(f"execution.ray_address must be auto or HOST:PORT, got {address!r}")
     try:
         with socket.create_connection((host, int(port)), timeout=timeout):
             return
@@ -156,7 +157,7 @@ def _import_ray() -> Any:
         import ray
     except ImportError:
         raise ArchlabError(
-            "--executor ray needs Ray: pip install 'archlab[ray]' (or: pip install ray)"
+            "execution.executor ray needs Ray: pip install 'archlab[ray]' (or: pip install ray)"
         ) from None
     return ray
 
@@ -201,33 +202,8 @@ class RayExecutor:
                 result = ray.get(done[0])
             except ray.exceptions.RayError as exc:  # retries exhausted
                 reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                result = TaskResult(task.run_id, "failed", reason, (), task.device, "", 0)
+                result = task.failed(reason)
             on_done(task, result)
-
-
-@dataclass(frozen=True)
-class ExecutionOptions:
-    """How to run: where, how many workers, and the torch thread count of each run."""
-
-    executor: str = "local"
-    workers: int | None = None  # local: default one per visible GPU, else 1
-    ray_address: str | None = None
-    gpus_per_run: float | None = None  # ray: default 1 on CUDA, 0 on the CPU
-    threads: int | None = None  # default: this process's torch thread count
-
-    def __post_init__(self) -> None:
-        if self.executor not in EXECUTORS:
-            raise ArchlabError(
-                f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"
-            )
-        if self.workers is not None and self.workers < 1:
-            raise ArchlabError(f"workers must be at least 1, got {self.workers}")
-        if self.threads is not None and self.threads < 1:
-            raise ArchlabError(f"threads must be at least 1, got {self.threads}")
-        if self.gpus_per_run is not None and self.gpus_per_run < 0:
-            raise ArchlabError(f"gpus per run must be >= 0, got {self.gpus_per_run}")
-        if self.ray_address is not None and self.executor != "ray":
-            raise ArchlabError("--ray-address goes with --executor ray")
 
 
 def make_executor(
@@ -237,7 +213,7 @@ def make_executor(
 
     Threads default to what a run can have without crowding the others: all of this process's
     in-process, the cores shared out in a pool, one per Ray task (which asks Ray for that many
-    CPUs). Results on the CPU depend on the count, so give --threads to compare executors.
+    CPUs). Results on the CPU depend on the count, so fix ``threads`` to compare executors.
     """
     import torch
 

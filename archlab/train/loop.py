@@ -70,7 +70,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.epochs is None and self.time_budget is None:
-            raise ArchlabError("give a budget: --epochs N or --time-budget SECONDS")
+            raise ArchlabError("give a budget: epochs or time_budget (seconds)")
         if self.epochs is not None and (isinstance(self.epochs, bool) or self.epochs < 1):
             raise ArchlabError(f"epochs must be a positive integer, got {self.epochs!r}")
         if self.time_budget is not None and not (
@@ -78,7 +78,7 @@ class TrainConfig:
         ):
             raise ArchlabError(f"time budget must be positive seconds, got {self.time_budget!r}")
         if self.epochs is not None and self.time_budget is not None:
-            raise ArchlabError("give one budget: --epochs N or --time-budget SECONDS, not both")
+            raise ArchlabError("give one budget: epochs or time_budget (seconds), not both")
         if self.batch_size < 1:
             raise ArchlabError(f"batch size must be positive, got {self.batch_size}")
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -119,6 +119,10 @@ class RunOutcome:
     epochs_done: int
     budget_epochs: int
     history: tuple[dict[str, Any], ...] = ()  # every epoch's metrics, resumed ones included
+    # Where it ran, filled in by the task that ran it (``auto`` resolved).
+    device: str = ""
+    host: str = ""
+    pid: int = 0
 
 
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -311,7 +315,7 @@ def _check_same_run(
     if differs:
         raise ArchlabError(
             f"{run_dir} holds checkpoints of another run (different {', '.join(differs)}); "
-            "give this run its own --workdir"
+            "give this run its own workdir"
         )
 
 
@@ -330,22 +334,72 @@ class _EpochLoop:
     on_step: StepCallback | None
 
     def run(self, epoch: int, epochs: int) -> dict[str, Any] | None:
-        """One epoch's metrics, or None when the loss went non-finite."""
-        return _train_epoch(
-            self.step_model,
-            self.model,
-            self.optimizer,
-            self.loss_fn,
-            self.data,
-            self.config,
-            seed=self.seed,
-            epoch=epoch,
-            epochs=epochs,
-            steps=math.ceil(len(self.data.y_train) / self.config.batch_size),
-            pad=default_pad(self.data.image_size),
-            device=self.device,
-            on_step=self.on_step,
+        """One epoch of SGD and the evaluations after it; None when the loss is not finite."""
+        config, data, device, optimizer = self.config, self.data, self.device, self.optimizer
+        steps = math.ceil(len(data.y_train) / config.batch_size)
+        pad = default_pad(data.image_size)
+        generator = _generator(self.seed, epoch)
+        self.step_model.train()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        loss_sum = torch.zeros((), device=device)
+        wrong = torch.zeros((), device=device, dtype=torch.long)
+        seen, lr = 0, config.lr
+        start = time.perf_counter()
+        batches = iterate_batches(
+            data.x_train, data.y_train, config.batch_size, shuffle=True, generator=generator
         )
+        for step, (xb, yb) in enumerate(batches):
+            lr = lr_at(config, epoch, step, steps, epochs)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            if config.augment:
+                xb = augment(xb, pad=pad, flip=data.flip, generator=generator)
+            x = _inputs(xb, data, device, config.channels_last)
+            yb = yb.to(device, non_blocking=True)
+            logits = _forward(self.step_model, x, device, config.amp)
+            loss = self.loss_fn(logits.float(), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(yb)
+            wrong += (logits.detach().argmax(1) != yb).sum()
+            seen += len(yb)
+            if self.on_step is not None:
+                self.on_step(
+                    epoch, step, float(loss.detach()) if device.type == "cpu" else math.nan
+                )
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        train_s = time.perf_counter() - start
+        train_loss = float(loss_sum) / max(seen, 1)
+        if not math.isfinite(train_loss):
+            return None
+        val_error, test_error, test_top5 = self._evaluate()
+        return {
+            "train_loss": train_loss,
+            "train_error": float(wrong) / max(seen, 1),
+            "val_error": val_error,
+            "test_error": test_error,
+            "test_top5_error": test_top5,
+            "images_per_s": seen / max(train_s, 1e-9),
+            "wall_s": time.perf_counter() - start,
+            "peak_mem_bytes": _peak_memory(device),
+            "lr": lr,
+        }
+
+    def _evaluate(self) -> tuple[float, float, float | None]:
+        """Validation error, test error and test top-5 error after an epoch."""
+        kw: dict[str, Any] = {
+            "batch_size": max(self.config.batch_size, 256),
+            "device": self.device,
+            "channels_last": self.config.channels_last,
+            "amp": self.config.amp,
+        }
+        data = self.data
+        val_error, _ = evaluate(self.model, data.x_val, data.y_val, data, **kw)
+        test_error, test_top5 = evaluate(self.model, data.x_test, data.y_test, data, **kw)
+        return val_error, test_error, test_top5
 
 
 def estimate_epoch_seconds(
@@ -387,76 +441,3 @@ def estimate_epoch_seconds(
     per_image = sorted(timings)[len(timings) // 2] / n
     images = len(data.y_train) + (len(data.y_val) + len(data.y_test)) / 3
     return max(per_image * images, 1e-3)
-
-
-def _train_epoch(
-    step_model: nn.Module,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: nn.Module,
-    data: DatasetSplits,
-    config: TrainConfig,
-    *,
-    seed: int,
-    epoch: int,
-    epochs: int,
-    steps: int,
-    pad: int,
-    device: torch.device,
-    on_step: StepCallback | None,
-) -> dict[str, Any] | None:
-    """One epoch of SGD and the evaluations after it; None when the loss is not finite."""
-    generator = _generator(seed, epoch)
-    step_model.train()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    loss_sum = torch.zeros((), device=device)
-    wrong = torch.zeros((), device=device, dtype=torch.long)
-    seen, lr = 0, config.lr
-    start = time.perf_counter()
-    batches = iterate_batches(
-        data.x_train, data.y_train, config.batch_size, shuffle=True, generator=generator
-    )
-    for step, (xb, yb) in enumerate(batches):
-        lr = lr_at(config, epoch, step, steps, epochs)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        if config.augment:
-            xb = augment(xb, pad=pad, flip=data.flip, generator=generator)
-        x = _inputs(xb, data, device, config.channels_last)
-        yb = yb.to(device, non_blocking=True)
-        logits = _forward(step_model, x, device, config.amp)
-        loss = loss_fn(logits.float(), yb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_sum += loss.detach() * len(yb)
-        wrong += (logits.detach().argmax(1) != yb).sum()
-        seen += len(yb)
-        if on_step is not None:
-            on_step(epoch, step, float(loss.detach()) if device.type == "cpu" else math.nan)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    train_s = time.perf_counter() - start
-    train_loss = float(loss_sum) / max(seen, 1)
-    if not math.isfinite(train_loss):
-        return None
-    kw: dict[str, Any] = {
-        "batch_size": max(config.batch_size, 256),
-        "device": device,
-        "channels_last": config.channels_last,
-        "amp": config.amp,
-    }
-    val_error, _ = evaluate(model, data.x_val, data.y_val, data, **kw)
-    test_error, test_top5 = evaluate(model, data.x_test, data.y_test, data, **kw)
-    return {
-        "train_loss": train_loss,
-        "train_error": float(wrong) / max(seen, 1),
-        "val_error": val_error,
-        "test_error": test_error,
-        "test_top5_error": test_top5,
-        "images_per_s": seen / max(train_s, 1e-9),
-        "wall_s": time.perf_counter() - start,
-        "peak_mem_bytes": _peak_memory(device),
-        "lr": lr,
-    }

@@ -8,6 +8,7 @@ must be visible to every worker (one machine, or a shared file system for a clus
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import functools
 import json
@@ -26,7 +27,15 @@ from archlab.errors import ArchlabError
 from archlab.space import NetSpec
 from archlab.train.checkpoint import checkpoint_path
 from archlab.train.data import DatasetSplits, load_dataset
-from archlab.train.loop import EpochCallback, StepCallback, TrainConfig, resolve_device, train_run
+from archlab.train.loop import (
+    EpochCallback,
+    RunOutcome,
+    StepCallback,
+    TrainConfig,
+    resolve_device,
+    train_run,
+)
+from archlab.train.plan import ExecutionOptions
 
 
 @dataclass(frozen=True)
@@ -38,24 +47,16 @@ class RunTask:
     spec: NetSpec
     seed: int
     config: TrainConfig
-    device: str
-    threads: int  # torch CPU threads: results on the CPU depend on it, so it is fixed per task
+    # Device and threads (resolved: results on the CPU depend on the thread count).
+    execution: ExecutionOptions
     run_dir: str
     stop_epoch: int | None = None  # a rung of successive halving ends here
     start_from: str | None = None  # the previous rung's checkpoint, copied in when starting
 
-
-@dataclass(frozen=True)
-class TaskResult:
-    """How a task ended, with every epoch's metrics (resumed epochs included)."""
-
-    run_id: int
-    status: str
-    reason: str | None
-    history: tuple[dict[str, Any], ...]
-    device: str
-    host: str
-    pid: int
+    def failed(self, reason: str) -> RunOutcome:
+        """The outcome of this task when it could not run at all (no history)."""
+        return RunOutcome("failed", reason, 0, self.stop_epoch or self.config.epochs or 0,
+                          device=self.execution.device)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=2)
@@ -110,12 +111,13 @@ def execute_task(
     on_epoch: EpochCallback | None = None,
     on_step: StepCallback | None = None,
     warn: Callable[[str], None] | None = None,
-) -> TaskResult:
+) -> RunOutcome:
     """Train the task's run to its stop epoch; a failure is returned, never raised."""
-    torch.set_num_threads(task.threads)
+    assert task.execution.threads is not None  # the driver resolves it before dispatch
+    torch.set_num_threads(task.execution.threads)
     run_dir = Path(task.run_dir)
-    host, pid = socket.gethostname(), os.getpid()
-    device_name = task.device
+    where = {"host": socket.gethostname(), "pid": os.getpid()}
+    device_name = task.execution.device
 
     def log_warning(text: str) -> None:
         append_log(run_dir, {"event": "warning", "message": text})
@@ -130,18 +132,17 @@ def execute_task(
     try:
         lock = _lock_run_dir(run_dir)
     except ArchlabError as exc:
-        return TaskResult(task.run_id, "failed", str(exc), (), device_name, host, pid)
+        return dataclasses.replace(task.failed(str(exc)), **where)
     with lock:  # released however the task ends, Ctrl-C included
         try:
-            device = resolve_device(task.device)
+            device = resolve_device(task.execution.device)
             device_name = str(device)
             _seed_from_previous_rung(task, run_dir)
             start = {
                 "event": "start",
-                "pid": pid,
-                "host": host,
+                **where,
                 "device": device_name,
-                "threads": task.threads,
+                "threads": task.execution.threads,
                 "config": task.config.to_dict(),
             }
             append_log(run_dir, start)
@@ -158,10 +159,8 @@ def execute_task(
                 stop_epoch=task.stop_epoch,
                 warn=log_warning,
             )
-            status, reason, history = outcome.status, outcome.reason, outcome.history
         except Exception as exc:  # the failure belongs to this run alone
-            status, reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
-            history = ()
+            outcome = task.failed(f"{type(exc).__name__}: {exc}".splitlines()[0])
             append_log(run_dir, {"event": "error", "traceback": traceback.format_exc()})
-        append_log(run_dir, {"event": "finish", "status": status, "reason": reason})
-    return TaskResult(task.run_id, status, reason, tuple(history), device_name, host, pid)
+        append_log(run_dir, {"event": "finish", "status": outcome.status, "reason": outcome.reason})
+    return dataclasses.replace(outcome, device=device_name, **where)

@@ -1,0 +1,363 @@
+"""One frozen run plan: which candidates train, on what data, with which recipe, how long, where.
+
+Flags or a TOML file resolve once into a :class:`RunPlan` (STYLE.md principle 7). The driver
+consumes it, every run stores its slice of it (:meth:`RunPlan.run_config`), and
+:meth:`RunPlan.to_toml` writes it back as a file that resolves to the same plan. The TOML layout::
+
+    seeds = [0, 1]
+    [data]       name, val_fraction, split_seed, limit
+    [recipe]     batch_size, lr, momentum, weight_decay, schedule, ... (TrainConfig's recipe)
+    [budget]     epochs or time_budget (none with halving: its max_epochs is the budget)
+    [strategy]   name = "grid" | "halving", and for halving eta, min_epochs, max_epochs
+    [execution]  executor, workers, threads, gpus_per_run, ray_address, device, reclaim
+    [output]     store, workdir
+    [select]     cardinalities, models, files, depth, template, width_multiplier, complexity,
+                 scope: candidates to resolve (read only; a resolved plan lists them instead)
+    [[candidates]]  explicit specs, as NetSpec.to_dict() writes them
+
+Error messages name plan keys as ``section.field`` (``strategy.max_epochs``), never CLI flags:
+the CLI maps those keys to its own words.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from archlab.errors import ArchlabError
+from archlab.presets import get_spec
+from archlab.search.solver import match_flops
+from archlab.space import NetSpec, default_depth, spec_from_dict
+from archlab.train.loop import DEVICES, TrainConfig
+
+DEFAULT_STORE = "archlab-runs/store.db"
+DEFAULT_EPOCHS = 10  # a grid's budget when neither epochs nor a time budget is given
+MAX_SEED = 2**31  # torch generators take 64-bit seeds; (seed, epoch) streams need headroom
+STRATEGIES = ("grid", "halving")
+EXECUTORS = ("local", "ray")
+DATA_FIELDS = {"name": "dataset", "val_fraction": "val_fraction", "split_seed": "split_seed",
+               "limit": "limit"}  # fmt: skip
+BUDGET_FIELDS = ("epochs", "time_budget")
+RECIPE_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(TrainConfig)
+    if f.name not in (*DATA_FIELDS.values(), *BUDGET_FIELDS)
+)
+SELECT_FIELDS = ("cardinalities", "models", "files", "depth", "template", "width_multiplier",
+                 "complexity", "scope")  # fmt: skip
+SELECT_SOURCES = ("cardinalities", "models", "files")
+SECTIONS = ("seeds", "data", "recipe", "budget", "strategy", "execution", "output", "select",
+            "candidates")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Halving:
+    """Successive halving: keep the best 1/eta at each rung, from min to max epochs."""
+
+    eta: int = 2
+    min_epochs: int = 1
+    max_epochs: int = 8
+
+    def __post_init__(self) -> None:
+        if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
+            raise ArchlabError(f"strategy.eta must be an integer >= 2, got {self.eta!r}")
+        if self.min_epochs < 1:
+            raise ArchlabError(f"strategy.min_epochs must be at least 1, got {self.min_epochs}")
+        if self.min_epochs > self.max_epochs:
+            raise ArchlabError(
+                f"strategy.min_epochs {self.min_epochs} is above max epochs {self.max_epochs}"
+            )
+
+    @property
+    def rungs(self) -> tuple[int, ...]:
+        """The epoch budget of each rung: min, min·eta, …, max (the last one capped)."""
+        budgets, budget = [], self.min_epochs
+        while budget < self.max_epochs:
+            budgets.append(budget)
+            budget *= self.eta
+        return (*budgets, self.max_epochs)
+
+    def survivors(self, n: int) -> int:
+        """How many of ``n`` candidates go on to the next rung."""
+        return max(1, n // self.eta)
+
+    def key_suffix(self) -> str:
+        """Marks halving runs apart from grid runs of the same training config."""
+        return f"-halving-eta{self.eta}-min{self.min_epochs}"
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How to run: where, how many workers, each run's torch threads, and reclaiming."""
+
+    executor: str = "local"
+    workers: int | None = None  # local: default one per visible GPU, else 1
+    ray_address: str | None = None
+    gpus_per_run: float | None = None  # ray: default 1 on CUDA, 0 on the CPU
+    threads: int | None = None  # default: what a run can have without crowding the others
+    device: str = "auto"
+    # Resume runs left 'running' by another machine: the user's word that it no longer runs them.
+    reclaim: bool = False
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ArchlabError(
+                f"execution.executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"
+            )
+        if self.workers is not None and self.workers < 1:
+            raise ArchlabError(f"execution.workers must be at least 1, got {self.workers}")
+        if self.threads is not None and self.threads < 1:
+            raise ArchlabError(f"execution.threads must be at least 1, got {self.threads}")
+        if self.gpus_per_run is not None and self.gpus_per_run < 0:
+            raise ArchlabError(f"execution.gpus_per_run must be >= 0, got {self.gpus_per_run}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ArchlabError("execution.ray_address goes with execution.executor ray")
+        if self.device not in DEVICES:
+            raise ArchlabError(
+                f"execution.device must be one of {', '.join(DEVICES)}, got {self.device!r}"
+            )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything one invocation trains, resolved and validated once; frozen from then on."""
+
+    candidates: tuple[NetSpec, ...]
+    config: TrainConfig = field(default_factory=TrainConfig)  # data, recipe and budget
+    seeds: tuple[int, ...] = (0,)
+    halving: Halving | None = None  # None: a grid, every candidate at one budget
+    execution: ExecutionOptions = field(default_factory=ExecutionOptions)
+    store: str = DEFAULT_STORE
+    workdir: str | None = None  # default: beside the store
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "candidates", tuple(self.candidates))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "store", str(self.store))
+        if self.workdir is not None:
+            object.__setattr__(self, "workdir", str(self.workdir))
+        if not self.candidates:
+            raise ArchlabError(
+                "no candidates: give select.cardinalities, select.models, select.files "
+                "or [[candidates]]"
+            )
+        seeds = list(self.seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ArchlabError(f"seeds must be a non-empty list without repeats, got {seeds}")
+        if not all(isinstance(s, int) and 0 <= s < MAX_SEED for s in seeds):
+            raise ArchlabError(f"seeds must be integers in [0, {MAX_SEED}), got {seeds}")
+        if self.halving is not None and self.config.epochs != self.halving.max_epochs:
+            raise ArchlabError(
+                "strategy halving takes strategy.min_epochs and strategy.max_epochs, "
+                "not budget.epochs or budget.time_budget"
+            )
+
+    @property
+    def strategy(self) -> str:
+        """``grid`` or ``halving``."""
+        return "grid" if self.halving is None else "halving"
+
+    @property
+    def config_key(self) -> str:
+        """Names "the same run" in a store: the recipe's key, marked apart for halving."""
+        suffix = self.halving.key_suffix() if self.halving is not None else ""
+        return self.config.key() + suffix
+
+    def replace(self, **changes: Any) -> RunPlan:
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as nested plain data, in the TOML layout (``None`` where a field is unset)."""
+        cfg = self.config.to_dict()
+        strategy: dict[str, Any] = {"name": self.strategy}
+        if self.halving is not None:
+            strategy.update(dataclasses.asdict(self.halving))
+        return {
+            "seeds": list(self.seeds),
+            "data": {key: cfg[name] for key, name in DATA_FIELDS.items()},
+            "recipe": {name: cfg[name] for name in RECIPE_FIELDS},
+            "budget": {
+                "epochs": None if self.halving is not None else cfg["epochs"],
+                "time_budget": cfg["time_budget"],
+            },
+            "strategy": strategy,
+            "execution": dataclasses.asdict(self.execution),
+            "output": {"store": self.store, "workdir": self.workdir},
+            "candidates": [spec.to_dict() for spec in self.candidates],
+        }
+
+    def run_config(self, *, rung: int, stop_epoch: int | None) -> dict[str, Any]:
+        """What one run stores: the plan less candidates, seeds and output, plus its rung."""
+        plan = self.to_dict()
+        for other_runs in ("candidates", "seeds", "output"):
+            plan.pop(other_runs)
+        return {**plan, "rung": rung, "stop_epoch": stop_epoch}
+
+    def to_toml(self) -> str:
+        """The plan as a TOML file that :func:`load_plan` turns back into an equal plan."""
+        import tomli_w
+
+        return tomli_w.dumps(_drop_none(self.to_dict()))
+
+
+def _drop_none(value: Any) -> Any:
+    # TOML has no null: an unset field is left out and reads back as its default.
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def read_plan_file(path: str | Path) -> dict[str, Any]:
+    """The nested dict of a TOML plan file; a missing or malformed file names itself."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ArchlabError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ArchlabError(f"plan file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def resolve_plan(
+    file: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> RunPlan:
+    """The plan of a TOML file (or of defaults), with ``section.field`` overrides on top.
+
+    An override of a candidate source (``select.cardinalities``, ``select.models``,
+    ``select.files``) replaces the file's candidates instead of adding to them.
+    """
+    raw = read_plan_file(file) if file is not None else {}
+    overrides = dict(overrides or {})
+    if any(f"select.{source}" in overrides for source in SELECT_SOURCES):
+        raw.pop("candidates", None)
+        for source in SELECT_SOURCES:
+            raw.get("select", {}).pop(source, None)
+    for key, value in overrides.items():
+        section, _, name = key.rpartition(".")
+        target = raw.setdefault(section, {}) if section else raw
+        if not isinstance(target, dict):
+            raise ArchlabError(f"plan section {section!r} must be a table")
+        target[name] = value
+    return plan_from_dict(raw)
+
+
+def plan_from_dict(raw: Mapping[str, Any]) -> RunPlan:
+    """Build and validate a plan from the nested TOML layout (see the module docstring)."""
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ArchlabError(f"unknown plan section {unknown[0]!r}; valid: {', '.join(SECTIONS)}")
+    data = _section(raw, "data", tuple(DATA_FIELDS))
+    recipe = _section(raw, "recipe", RECIPE_FIELDS)
+    budget = _section(raw, "budget", BUDGET_FIELDS)
+    strategy = _section(raw, "strategy", ("name", "eta", "min_epochs", "max_epochs"))
+    name = strategy.pop("name", "grid")
+    if name not in STRATEGIES:
+        raise ArchlabError(f"strategy.name must be one of {', '.join(STRATEGIES)}, got {name!r}")
+    if name == "grid" and strategy:
+        raise ArchlabError(f"strategy.{sorted(strategy)[0]} goes with strategy.name halving")
+    halving = Halving(**strategy) if name == "halving" else None
+    if halving is not None:
+        if budget:
+            raise ArchlabError(
+                "strategy halving takes strategy.min_epochs and strategy.max_epochs, "
+                f"not budget.{sorted(budget)[0]}"
+            )
+        budget = {"epochs": halving.max_epochs}
+    elif not budget:
+        budget = {"epochs": DEFAULT_EPOCHS}
+    budget.setdefault("epochs", None)
+    if "step_milestones" in recipe:
+        recipe["step_milestones"] = tuple(recipe["step_milestones"])
+    config = TrainConfig(**{DATA_FIELDS[k]: v for k, v in data.items()}, **budget, **recipe)
+    output = _section(raw, "output", ("store", "workdir"))
+    return RunPlan(
+        candidates=_candidates(raw),
+        config=config,
+        seeds=tuple(_list(raw.get("seeds", [0]), "seeds")),
+        halving=halving,
+        execution=ExecutionOptions(**_section(raw, "execution", _EXECUTION_FIELDS)),
+        store=str(output.get("store", DEFAULT_STORE)),
+        workdir=None if output.get("workdir") is None else str(output["workdir"]),
+    )
+
+
+_EXECUTION_FIELDS = tuple(f.name for f in dataclasses.fields(ExecutionOptions))
+
+
+def _section(raw: Mapping[str, Any], name: str, allowed: Sequence[str]) -> dict[str, Any]:
+    """One table of the plan, its keys checked against the allowed ones."""
+    table = raw.get(name, {})
+    if not isinstance(table, Mapping):
+        raise ArchlabError(f"plan section {name!r} must be a table, got {table!r}")
+    for key in table:
+        if key not in allowed:
+            raise ArchlabError(f"unknown plan key {name}.{key}; valid: {', '.join(allowed)}")
+    return {k: v for k, v in table.items() if v is not None}
+
+
+def _list(value: Any, key: str) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise ArchlabError(f"{key} must be a list, got {value!r}")
+    return list(value)
+
+
+def _candidates(raw: Mapping[str, Any]) -> tuple[NetSpec, ...]:
+    """Explicit ``[[candidates]]`` specs, then those the ``[select]`` table resolves to."""
+    specs: list[NetSpec] = []
+    for i, entry in enumerate(_list(raw.get("candidates", []), "candidates")):
+        if not isinstance(entry, Mapping):
+            raise ArchlabError(f"candidates entry {i} must be a table (a spec), got {entry!r}")
+        specs.append(spec_from_dict(dict(entry)))
+    select = _section(raw, "select", SELECT_FIELDS)
+    if any(source in select for source in SELECT_SOURCES):
+        specs += select_candidates(**select)
+    return tuple(specs)
+
+
+def select_candidates(
+    *,
+    cardinalities: Sequence[int] = (),
+    models: Sequence[str] = (),
+    files: Sequence[str | Path] = (),
+    depth: int | None = None,
+    template: str = "cifar",
+    width_multiplier: float = 1.0,
+    complexity: float = 1.0,
+    scope: str = "block",
+) -> list[NetSpec]:
+    """Candidates from solved cardinalities (d matched, Sec. 4), preset names and spec files."""
+    depth = default_depth(template) if depth is None else depth
+    specs = [
+        match_flops(c, depth, template, complexity, scope, width_multiplier=width_multiplier).spec
+        for c in _list(cardinalities, "select.cardinalities")
+    ]
+    specs += [get_spec(name) for name in _list(models, "select.models")]
+    for path in _list(files, "select.files"):
+        specs += read_candidates(path)
+    return specs
+
+
+def read_candidates(path: str | Path) -> list[NetSpec]:
+    """Specs from the JSON list that ``archlab space --json`` prints (or a list of spec dicts)."""
+    try:
+        rows = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ArchlabError(f"cannot read candidates file {str(path)!r}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ArchlabError(f"candidates file {str(path)!r} is not JSON: {exc}") from None
+    if not isinstance(rows, list) or not rows:
+        raise ArchlabError(f"candidates file {str(path)!r} must hold a non-empty JSON list")
+    specs = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ArchlabError(f"candidates file {str(path)!r}: entry {i} is not an object")
+        specs.append(spec_from_dict(row.get("spec", row)))
+    return specs
