@@ -6,7 +6,6 @@ import json
 import math
 import shlex
 import sys
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -81,18 +80,35 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def default_store_dir(store: Path, default: Path) -> None:
-    """Create the default store's folder; a folder the user named must already exist."""
-    if store == default:
-        store.parent.mkdir(parents=True, exist_ok=True)
+def command_line(ctx: typer.Context, *, skip: tuple[str, ...] = ("quiet", "as_json")) -> str:
+    """``archlab COMMAND ...`` as typed: arguments, then only the options given on the line.
 
-
-def command_line(
-    command: str, positional: list[str], options: list[tuple[str, object, object]]
-) -> str:
-    """``archlab COMMAND ...`` as typed, naming only options that differ from their default."""
-    parts = ["archlab", command, *positional]
-    for flag, value, default in options:
-        if value != default:
-            parts += [flag, str(value)]
+    Read back from click's record of where each value came from, so no default is restated.
+    """
+    parts = ["archlab", ctx.info_name or ""]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if param.name in skip or value is None:
+            continue
+        if param.param_type_name == "argument":
+            parts.append(str(value))
+            continue
+        source = ctx.get_parameter_source(param.name or "")
+        if source is None or source.name != "COMMANDLINE":  # typer vendors its own click enum
+            continue
+        if getattr(param, "is_flag", False):
+            flag = param.opts[0] if value else (param.secondary_opts or param.opts)[0]
+            parts.append(flag)
+        else:
+            parts += [param.opts[0], str(value)]
     return shlex.join(parts)
+
+
+def given(params: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The named parameters that were given (not None), for a library call's keywords."""
+    return {name: params[name] for name in names if params.get(name) is not None}
+
+
+def seeds_given(text: str | None) -> dict[str, Any]:
+    """``{"seeds": [...]}`` when --seeds was given, else nothing (the library's default)."""
+    return {} if text is None else {"seeds": parse_int_list(text, "--seeds")}

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 import archlab
-from archlab.search.sampling import Band, default_space, sample_space
 from archlab.search.solver import Match
-from archlab.search.space_file import load_space
+from archlab.space import default_depth
 
-from ._common import console, fmt, parse_band, parse_int_list, print_json, table
+from ._common import console, fmt, given, parse_band, parse_int_list, print_json, table
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from archlab.workflows.space import CandidateTable
 
 TemplateOpt = Annotated[
     str, typer.Option("--template", help="imagenet (Table 1) or cifar (Sec. 5.3).")
@@ -60,7 +59,7 @@ def match_flops_cmd(
     if (cardinality is None) == (bottleneck_width is None):
         raise typer.BadParameter("give exactly one of --cardinality or --bottleneck-width")
     kw = dict(
-        depth=depth if depth is not None else (29 if template == "cifar" else 50),
+        depth=depth if depth is not None else default_depth(template),
         template=template,
         complexity=complexity,
         scope=scope,
@@ -73,10 +72,11 @@ def match_flops_cmd(
     if as_json:
         print_json(match.to_dict())
     else:
-        _print_match(match)
+        print_match(match)
 
 
-def _print_match(match: Match) -> None:
+def print_match(match: Match) -> None:
+    """The matched spec beside its baseline, and how close the match is."""
     d = match.to_dict()
     unit = "conv2-block params (Eq. 4)" if match.scope == "block" else "network MACs"
     rows = [
@@ -113,6 +113,7 @@ def _print_match(match: Match) -> None:
 
 
 def space_cmd(
+    ctx: typer.Context,
     depth: Annotated[
         str | None,
         typer.Option("--depth", help="Depth or comma list, e.g. 50,101 (default 50; cifar: 29)."),
@@ -172,99 +173,69 @@ def space_cmd(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
 ) -> None:
     """Enumerate candidates over depth x cardinality, or sample them from a space (--sample N)."""
-    bounds = {
-        "macs": parse_band(macs, "--macs"),
-        "params": parse_band(params, "--params"),
-        "acts": parse_band(acts, "--acts"),
+    from archlab.workflows.space import Draw, Grid, band_of, space_candidates
+
+    band = band_of(parse_band(macs, "--macs"), parse_band(params, "--params"),
+                   parse_band(acts, "--acts"))  # fmt: skip
+    p = ctx.params
+    shape: dict[str, Any] = {
+        "template": template,
+        "depths": _int_tuple(depth, "--depth"),
+        "cardinalities": _int_tuple(cardinalities, "--cardinalities"),
+        "bottleneck_widths": _int_tuple(bottleneck_widths, "--bottleneck-widths"),
+        "width_multiplier": width_multiplier,
     }
+    request: Grid | Draw
     if sample is None:
-        _refuse("needs --sample N", ("--seed", seed), ("--space", space_file))
+        _refuse("needs --sample N", p, "seed", "space_file")
         if bottleneck_widths:
-            why = "does not apply with --bottleneck-widths (d is given, not solved)"
-            _refuse(why, ("--complexity", complexity), ("--scope", scope))
-        default_depth = "29" if template == "cifar" else "50"
-        frame = archlab.enumerate_space(
-            depths=parse_int_list(_or(depth, default_depth), "--depth"),
-            cardinalities=parse_int_list(_or(cardinalities, "1,2,4,8,32"), "--cardinalities"),
-            bottleneck_widths=(
-                parse_int_list(bottleneck_widths, "--bottleneck-widths")
-                if bottleneck_widths
-                else None
-            ),
-            template=_or(template, "imagenet"),
-            complexity=_or(complexity, 1.0),
-            scope=_or(scope, "block"),
-            width_multiplier=_or(width_multiplier, 1.0),
-            macs_band=bounds["macs"],
-            params_band=bounds["params"],
-        )
-        frame = Band().replaced(acts=bounds["acts"]).filter(frame)
-        title = f"{len(frame)} candidates"
+            _refuse("does not apply with --bottleneck-widths (d is given, not solved)", p,
+                    "complexity", "scope")  # fmt: skip
+        chosen = {k: v for k, v in shape.items() if v is not None}
+        request = Grid(**chosen, **given(p, "complexity", "scope"), band=band)
     else:
-        why = "does not apply to --sample (d is drawn, not solved)"
-        _refuse(why, ("--complexity", complexity), ("--scope", scope))
+        _refuse("does not apply to --sample (d is drawn, not solved)", p, "complexity", "scope")
         if space_file is not None:
             why = "does not apply with --space (the file describes the space)"
-            shape = ("--depth", depth), ("--cardinalities", cardinalities), ("--template", template)
-            more = (
-                ("--bottleneck-widths", bottleneck_widths),
-                ("--width-multiplier", width_multiplier),
-            )
-            _refuse(why, *shape, *more)
-            space = load_space(space_file).with_band(**bounds)
-        else:
-            space = default_space(
-                _or(template, "imagenet"),
-                _int_tuple(depth, "--depth"),
-                _int_tuple(cardinalities, "--cardinalities"),
-                _int_tuple(bottleneck_widths, "--bottleneck-widths"),
-                width_multiplier=_or(width_multiplier, 1.0),
-            ).with_band(**bounds)
-        result = sample_space(space, sample, 0 if seed is None else seed)
-        print(result.summary(), file=sys.stderr)
-        frame = result.to_frame()
-        title = f"{len(frame)} sampled candidates (seed {result.seed})"
-    _print_frame(frame, title, as_json=as_json, as_csv=as_csv, sampled=sample is not None)
+            _refuse(why, p, "depth", "cardinalities", "template", *_WIDTHS)
+        chosen = {k: v for k, v in shape.items() if v is not None}
+        request = Draw(sample, **given(p, "seed", "space_file"), **chosen, band=band)
+    result = space_candidates(request)
+    if result.note:
+        print(result.note, file=sys.stderr)
+    print_table(result, as_json=as_json, as_csv=as_csv)
 
 
-def _refuse(why: str, *given: tuple[str, object]) -> None:
-    """A usage error for the first option that was given but does not apply."""
-    for option, value in given:
-        if value is not None:
-            raise typer.BadParameter(f"{option} {why}")
+_FLAGS = {"space_file": "--space", "depth": "--depth"}
+_WIDTHS = ("bottleneck_widths", "width_multiplier")
 
 
-def _or(value: T | None, default: T) -> T:
-    return default if value is None else value
+def _refuse(why: str, params: dict[str, object], *names: str) -> None:
+    """A usage error for the first named option that was given but does not apply."""
+    for name in names:
+        if params.get(name) is not None:
+            flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+            raise typer.BadParameter(f"{flag} {why}")
 
 
 def _int_tuple(text: str | None, option: str) -> tuple[int, ...] | None:
     return None if text is None else tuple(parse_int_list(text, option))
 
 
-def _print_frame(
-    frame: pd.DataFrame, title: str, *, as_json: bool, as_csv: bool, sampled: bool
-) -> None:
+def print_table(result: CandidateTable, *, as_json: bool, as_csv: bool) -> None:
+    """Candidates as JSON, CSV or a table."""
+    frame = result.frame
     if as_json:
         print_json(frame.to_dict(orient="records"))
     elif as_csv:
         print(frame.drop(columns="spec").to_csv(index=False), end="")
     else:
-        cols = [
-            "name",
-            "depth",
-            "cardinality",
-            "bottleneck_width",
-            "group_width",
-            "block_params",
-            "macs",
-            "params",
-            "acts",
-        ]
-        if not sampled:
+        cols = ["name", "depth", "cardinality", "bottleneck_width", "group_width",
+                "block_params", "macs", "params", "acts"]  # fmt: skip
+        if not result.sampled:
             cols.append("relative_error")
         rows = [[_native(v) for v in r] for r in frame[cols].itertuples(index=False)]
-        console().print(table(title, cols, rows))
+        console().print(table(result.title, cols, rows))
 
 
 def _native(value: object) -> object:

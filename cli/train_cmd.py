@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import typer
 
@@ -68,7 +68,10 @@ PLAN_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "reclaim": ("execution.reclaim", bool),
 }
 # Every option's default is None, 'not given': the plan file or the library decides.
-S, N, F, B = str | None, int | None, float | None, bool | None
+S: TypeAlias = str | None
+N: TypeAlias = int | None
+F: TypeAlias = float | None
+B: TypeAlias = bool | None
 
 
 def train_candidates_cmd(

@@ -59,8 +59,8 @@ def sample_both(
     b = b.with_band(macs=macs, params=params, acts=acts)
     if a.band != b.band:
         raise ArchlabError(
-            "the two spaces have different complexity bands; give --macs/--params/--acts so "
-            "both are sampled in the same band"
+            "the two spaces have different complexity bands; give macs, params or acts bounds "
+            "so both are sampled in the same band"
         )
     return sample_space(a, samples, seed), sample_space(b, samples, seed)
 

@@ -116,7 +116,7 @@ def execute_task(
     assert task.execution.threads is not None  # the driver resolves it before dispatch
     torch.set_num_threads(task.execution.threads)
     run_dir = Path(task.run_dir)
-    where = {"host": socket.gethostname(), "pid": os.getpid()}
+    where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
     device_name = task.execution.device
 
     def log_warning(text: str) -> None:
