@@ -23,20 +23,43 @@ __all__ = [
     "LayerCount",
     "Match",
     "NetSpec",
+    "RunPlan",
     "SolverError",
     "SpecError",
     "StageSpec",
     "__version__",
     "build_model",
+    "compare_spaces",
     "complexity",
+    "demo",
     "enumerate_space",
     "get_spec",
     "iter_blocks",
     "make_spec",
     "match_cardinality",
     "match_flops",
+    "resolve_plan",
     "spec_from_dict",
+    "train_candidates",
 ]
+
+# The workflows import torch: they load on first use, so `import archlab` stays quick.
+_LAZY = {
+    "RunPlan": "archlab.train.plan",
+    "resolve_plan": "archlab.train.plan",
+    "train_candidates": "archlab.workflows.train_candidates",
+    "compare_spaces": "archlab.workflows.compare_spaces",
+    "demo": "archlab.workflows.demo",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The workflows and the run plan, imported when first asked for (PEP 562)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'archlab' has no attribute {name!r}")
 
 
 def build_model(spec: Any, form: str = "c", num_classes: int | None = None, **kw: Any) -> Any:

@@ -21,3 +21,20 @@ def test_demo_runs_match_space_train_and_report(cli: Cli, tmp_path: Path) -> Non
     assert (out / "figures" / "error-vs-macs.png").exists()
     again = cli(*args)  # rerun: every run is stored, only the report is redrawn
     assert again[0] == 0 and "(stored)" in again[1]
+
+
+def test_demo_is_a_library_call(tmp_path: Path) -> None:
+    import archlab
+    from archlab.train.data import load_dataset
+
+    steps: list[str] = []
+    result = archlab.demo(
+        out=tmp_path / "demo", store=tmp_path / "demo.db", epochs=1, seeds=(0,),
+        width_multiplier=0.125, device="cpu", command="demo(test)",
+        show=lambda step, _: steps.append(step), data=load_dataset("digits", limit=100),
+    )  # fmt: skip
+    assert result.match.spec.name == "resnext50_32x4d"  # Table 2: d = 4 at C = 32
+    assert "resnext50_32x4d" in set(result.family.frame.name)
+    assert [r.status for r in result.summary.runs] == ["finished"] * 4
+    assert [s[:2] for s in steps] == ["1.", "2.", "3.", "4."]
+    assert "Regenerate with: `demo(test)`" in result.report.read_text()

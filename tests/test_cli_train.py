@@ -254,3 +254,95 @@ def test_reclaim_runs_left_by_another_machine(cli: Cli, tmp_path: Path) -> None:
     code, out, err = cli(*args, "--reclaim", "--json")
     assert code == 0, err
     assert {r["status"] for r in json.loads(out)["runs"]} == {"finished"}
+
+
+def test_config_file_trains_the_same_runs_as_flags(cli: Cli, tmp_path: Path) -> None:
+    import sqlite3
+
+    from archlab.store import Store
+
+    args = [*TINY, "--epochs", "1", "--threads", "1", "--device", "cpu", "--quiet"]
+    by_flags, by_file = tmp_path / "flags.db", tmp_path / "file.db"
+    assert cli("train-candidates", *args, "--store", str(by_flags))[0] == 0
+    code, toml_text, err = cli("train-candidates", *args, "--store", str(by_file), "--print-config")
+    assert code == 0, err
+    assert not by_file.exists()  # printing the plan trains nothing
+    plan = tmp_path / "plan.toml"
+    plan.write_text(toml_text)
+    code, _, err = cli("train-candidates", "--config", str(plan), "--quiet")
+    assert code == 0, err
+    columns = ["name", "seed", "config_key", "epochs", "train_loss", "val_error", "test_error"]
+    frames = [Store(s, create=False).results_frame()[columns] for s in (by_flags, by_file)]
+    assert len(frames[0]) == 2 and frames[0].equals(frames[1])  # bit-identical on the CPU
+    stored = []
+    for store in (by_flags, by_file):
+        with sqlite3.connect(store) as db:
+            stored.append([row[0] for row in db.execute("SELECT config_json FROM runs")])
+    assert stored[0] == stored[1]
+    config = json.loads(stored[0][0])
+    assert config["data"]["name"] == "digits" and config["execution"]["threads"] == 1
+
+
+def test_print_config_round_trips(cli: Cli, tmp_path: Path) -> None:
+    import tomllib
+
+    from archlab.train.plan import resolve_plan
+
+    args = [*TINY, "--strategy", "halving", "--max-epochs", "4", "--seeds", "3,1", "--lr", "0.05"]
+    code, first, err = cli("train-candidates", *args, "--no-augment", "--print-config")
+    assert code == 0, err
+    path = tmp_path / "plan.toml"
+    path.write_text(first)
+    code, second, err = cli("train-candidates", "--config", str(path), "--print-config")
+    assert code == 0 and second == first, err
+    plan = resolve_plan(path)
+    assert plan == resolve_plan(None, {"output.store": plan.store, **_keys(tomllib.loads(first))})
+    assert plan.halving is not None and plan.halving.max_epochs == 4 == plan.config.epochs
+    assert plan.seeds == (3, 1) and plan.config.lr == 0.05 and not plan.config.augment
+
+
+def _keys(plan: dict) -> dict:  # type: ignore[type-arg]
+    """A printed plan as section.field overrides (what the flags would give)."""
+    flat = {f"{section}.{k}": v for section, table in plan.items() if isinstance(table, dict)
+            for k, v in table.items()}  # fmt: skip
+    return {**flat, "seeds": plan["seeds"], "candidates": plan["candidates"]}
+
+
+def test_flags_override_the_config_file(cli: Cli, tmp_path: Path) -> None:
+    import tomllib
+
+    path = tmp_path / "plan.toml"
+    path.write_text(
+        "seeds = [0, 1]\n[select]\ncardinalities = [1, 2]\ndepth = 11\nwidth_multiplier = 0.125\n"
+        "[budget]\nepochs = 3\n[recipe]\nlr = 0.05\n"
+    )
+    code, out, err = cli("train-candidates", "--config", str(path), "--epochs", "1",
+                         "--print-config")  # fmt: skip
+    assert code == 0, err
+    plan = tomllib.loads(out)
+    assert plan["budget"]["epochs"] == 1 and plan["recipe"]["lr"] == 0.05
+    assert plan["seeds"] == [0, 1]
+    assert [c["stages"][0]["cardinality"] for c in plan["candidates"]] == [1, 2]
+    code, out, _ = cli("train-candidates", "--config", str(path), "--cardinalities", "4",
+                       "--print-config")  # fmt: skip
+    assert [c["stages"][0]["cardinality"] for c in tomllib.loads(out)["candidates"]] == [4]
+    path.write_text("[recipe]\nlearning_rate = 0.1\n")
+    code, _, err = cli("train-candidates", "--config", str(path), *TINY, "--print-config")
+    assert code == 2 and "recipe.learning_rate" in err and len(err.strip().splitlines()) == 1
+
+
+def test_exits_1_when_a_run_failed(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archlab.train.tasks as tasks_module
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(tasks_module, "train_run", broken)
+    store = str(tmp_path / "s.db")
+    code, out, err = cli("train-candidates", *TINY, "--epochs", "1", "--store", store)
+    assert code == 1, err
+    assert "2 run(s) failed" in out and "disk on fire" in out
+    monkeypatch.undo()
+    assert cli("train-candidates", *TINY, "--epochs", "1", "--store", store, "--quiet")[0] == 0

@@ -106,3 +106,26 @@ def test_nan_errors_count_as_unfinished() -> None:
     errors = _space_errors("A", ["a", "b", "c"], runs)
     assert errors.names == ("a", "c") and errors.unfinished == ("b",)
     assert list(errors.errors) == [0.1, 0.3]
+
+
+def test_compare_spaces_is_a_library_call(tmp_path: Path) -> None:
+    import archlab
+    from archlab.train.data import load_dataset
+    from archlab.train.plan import ExecutionOptions
+    from archlab.workflows.compare_spaces import compare_config
+
+    for name, text in (("a", SPACE_A), ("b", SPACE_B)):  # narrower, to train in seconds
+        (tmp_path / f"{name}.toml").write_text(text.replace("0.25", "0.0625"))
+    result = archlab.compare_spaces(
+        tmp_path / "a.toml", tmp_path / "b.toml", samples=2, macs=(1e4, 2e7),
+        config=compare_config(epochs=1, limit=100), store=tmp_path / "c.db",
+        out=tmp_path / "cmp", command="compare_spaces(test)",
+        data=load_dataset("digits", limit=100),
+        execution=ExecutionOptions(device="cpu", threads=1),
+    )  # fmt: skip
+    assert [r.status for r in result.summary.runs] == ["finished"] * 4
+    assert result.comparison.a.errors.size == result.comparison.b.errors.size == 2
+    assert 0 <= result.comparison.ks <= 1
+    assert "Regenerate with: `compare_spaces(test)`" in result.report.read_text()
+    with pytest.raises(ArchlabError, match="samples must be at least 1"):
+        archlab.compare_spaces(tmp_path / "a.toml", tmp_path / "b.toml", samples=0)
