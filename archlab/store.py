@@ -15,108 +15,32 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from archlab import _store_frames
+from archlab._store_schema import (
+    EPOCH_METRICS,
+    FINAL_STATUSES,
+    INDEXES,
+    RUN_SELECT,
+    SCHEMA_VERSION,
+    STATUSES,
+    TABLES,
+    EpochRecord,
+    RunRecord,
+    epoch_record,
+    plain,
+    run_record,
+)
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec, spec_from_dict
 
-SCHEMA_VERSION = 1
-STATUSES: tuple[str, ...] = ("pending", "running", "finished", "diverged", "failed", "interrupted")
-FINAL_STATUSES: tuple[str, ...] = ("finished", "diverged", "failed", "interrupted")
-EPOCH_METRICS: tuple[str, ...] = (
-    "train_loss", "train_error", "val_error", "test_error", "test_top5_error",
-    "images_per_s", "wall_s", "peak_mem_bytes", "lr",
-)  # fmt: skip
-
-_STATUS_CHECK = "CHECK (status IN ({}))".format(", ".join(f"'{s}'" for s in STATUSES))
-# Version 1. A column added later must suit ALTER TABLE ADD COLUMN (a constant default, no
-# UNIQUE or PRIMARY KEY): _migrate adds whatever an older store lacks, diffed against these.
-_TABLES: dict[str, str] = {
-    "meta": "key TEXT PRIMARY KEY, value TEXT",
-    "candidates": """id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec_json TEXT NOT NULL,
-        template TEXT, depth INTEGER, cardinality INTEGER, bottleneck_width INTEGER,
-        group_width INTEGER, width_multiplier REAL, macs INTEGER, params INTEGER, acts INTEGER,
-        created_at TEXT""",
-    "runs": f"""id INTEGER PRIMARY KEY, candidate_id INTEGER NOT NULL REFERENCES candidates(id),
-        seed INTEGER NOT NULL, config_key TEXT NOT NULL, config_json TEXT, budget_epochs INTEGER,
-        rung INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending' {_STATUS_CHECK},
-        reason TEXT, epochs_done INTEGER NOT NULL DEFAULT 0, device TEXT, archlab_version TEXT,
-        torch_version TEXT, git_commit TEXT, hostname TEXT, pid INTEGER, created_at TEXT,
-        started_at TEXT, updated_at TEXT, finished_at TEXT""",
-    "epochs": """run_id INTEGER NOT NULL REFERENCES runs(id), epoch INTEGER NOT NULL,
-        train_loss REAL, train_error REAL, val_error REAL, test_error REAL, test_top5_error REAL,
-        images_per_s REAL, wall_s REAL, peak_mem_bytes INTEGER, lr REAL,
-        PRIMARY KEY (run_id, epoch)""",
-}
-# Uniqueness lives in indexes, not table constraints, so a migrated table gets it too.
-_INDEXES = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS candidates_spec ON candidates(spec_json)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS runs_identity ON runs(candidate_id, seed, config_key, rung)",
-)
-_RUN_SELECT = (
-    "SELECT runs.*, candidates.name AS name FROM runs "
-    "JOIN candidates ON candidates.id = runs.candidate_id"
-)
-# results_frame columns: who and what ran, then the metrics, then cost and provenance.
-_RESULT_HEAD = (
-    "runs.id AS run_id", "c.name", "c.template", "c.cardinality", "c.bottleneck_width",
-    "c.group_width", "c.depth", "c.width_multiplier", "runs.seed", "runs.rung",
-    "runs.budget_epochs", "runs.status", "runs.reason", "runs.epochs_done AS epochs",
-)  # fmt: skip
-_RESULT_TAIL = (
-    "c.macs", "c.params", "c.acts", "runs.device", "runs.config_key", "runs.candidate_id",
-    "runs.hostname", "runs.archlab_version", "runs.torch_version", "runs.git_commit",
-    "runs.started_at", "runs.finished_at",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One training run of a candidate: identity, progress and where it ran."""
-
-    id: int
-    candidate_id: int
-    name: str
-    seed: int
-    config_key: str
-    config_json: str | None
-    rung: int
-    budget_epochs: int | None
-    status: str
-    reason: str | None
-    epochs_done: int
-    device: str | None
-    pid: int | None
-    hostname: str | None
-    created_at: str | None
-    started_at: str | None
-    updated_at: str | None
-    finished_at: str | None
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """Metrics after one epoch (1-based); errors are fractions in [0, 1]."""
-
-    epoch: int
-    train_loss: float
-    train_error: float
-    val_error: float
-    test_error: float
-    test_top5_error: float | None = None
-    images_per_s: float = float("nan")
-    wall_s: float = float("nan")
-    peak_mem_bytes: int | None = None
-    lr: float = float("nan")
-
-
-_NAN_FIELDS = ("train_loss", "train_error", "val_error", "test_error", "images_per_s", "wall_s",
-               "lr")  # fmt: skip
+__all__ = ["EPOCH_METRICS", "FINAL_STATUSES", "SCHEMA_VERSION", "STATUSES", "EpochRecord",
+           "RunRecord", "Store", "write_parquet"]  # fmt: skip
 
 
 def _now() -> str:
@@ -163,7 +87,7 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        if version < SCHEMA_VERSION or not set(_TABLES) <= tables:
+        if version < SCHEMA_VERSION or not set(TABLES) <= tables:
             self._migrate()
         self.store_id = self._identity()
 
@@ -183,7 +107,7 @@ class Store:
         """Bring an older (or new, empty) store to SCHEMA_VERSION: tables, columns, indexes."""
         reference = sqlite3.connect(":memory:")  # the current schema, to diff columns against
         with self._write() as db:
-            for table, columns in _TABLES.items():
+            for table, columns in TABLES.items():
                 reference.execute(f"CREATE TABLE {table} ({columns})")
                 db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
                 have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
@@ -195,7 +119,7 @@ class Store:
                         raise ArchlabError(f"cannot migrate {self.path}: {table} lacks {name}")
                     extra = f" NOT NULL DEFAULT {default}" if notnull else ""
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}{extra}")
-            for statement in _INDEXES:
+            for statement in INDEXES:
                 db.execute(statement)
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
@@ -264,11 +188,10 @@ class Store:
                  budget_epochs, rung, now, now),
             )  # fmt: skip
             row = db.execute(
-                f"{_RUN_SELECT} WHERE candidate_id = ? AND seed = ? AND config_key = ? "
-                "AND rung = ?",
+                f"{RUN_SELECT} WHERE candidate_id = ? AND seed = ? AND config_key = ? AND rung = ?",
                 (candidate_id, seed, config_key, rung),
             ).fetchone()
-        return _run_record(row)
+        return run_record(row)
 
     # The old name; tests/test_report.py and tests/test_cli_report.py (other owners) still call it.
     get_or_create_run = add_run
@@ -301,7 +224,7 @@ class Store:
         """Store one epoch's metrics (replacing a re-run epoch) and advance ``epochs_done``."""
         if isinstance(rec.epoch, bool) or not isinstance(rec.epoch, int) or rec.epoch < 1:
             raise ArchlabError(f"epoch must be an integer >= 1, got {rec.epoch!r}")
-        values = [_plain(m, getattr(rec, m)) for m in EPOCH_METRICS]
+        values = [plain(m, getattr(rec, m)) for m in EPOCH_METRICS]
         with self._write() as db:
             self._get_run(db, run_id)
             db.execute(
@@ -359,9 +282,9 @@ class Store:
         if status is not None and status not in STATUSES:
             raise ArchlabError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         rows = self._conn.execute(
-            f"{_RUN_SELECT} WHERE ? IS NULL OR status = ? ORDER BY runs.id", (status, status)
+            f"{RUN_SELECT} WHERE ? IS NULL OR status = ? ORDER BY runs.id", (status, status)
         )
-        return [_run_record(r) for r in rows]
+        return [run_record(r) for r in rows]
 
     def candidate_specs(self) -> dict[int, str]:
         """Each candidate's stored spec JSON by candidate id (an older store's may be a stub)."""
@@ -378,62 +301,21 @@ class Store:
             f"SELECT epoch, {', '.join(EPOCH_METRICS)} FROM epochs WHERE run_id = ? ORDER BY epoch",
             (run_id,),
         )
-        return [_epoch_record(r) for r in rows]
+        return [epoch_record(r) for r in rows]
 
     def epochs_frame(self) -> pd.DataFrame:
         """Every epoch of every run, long format, keyed by run_id, name, seed, rung and epoch."""
-        frame = pd.read_sql_query(
-            f"SELECT epochs.run_id, candidates.name, runs.seed, runs.rung, runs.config_key, "
-            f"epochs.epoch, {', '.join('epochs.' + m for m in EPOCH_METRICS)} FROM epochs "
-            "JOIN runs ON runs.id = epochs.run_id "
-            "JOIN candidates ON candidates.id = runs.candidate_id "
-            "ORDER BY candidates.name, runs.seed, runs.rung, epochs.run_id, epochs.epoch",
-            self._conn,
-        )
-        return _typed_metrics(frame)
+        return _store_frames.epochs_frame(self._conn)
 
     def results_frame(self) -> pd.DataFrame:
         """One row per run: candidate, last and best metrics, throughput and provenance."""
-        runs = pd.read_sql_query(
-            f"SELECT {', '.join(_RESULT_HEAD + _RESULT_TAIL)} "
-            "FROM runs JOIN candidates c ON c.id = runs.candidate_id",
-            self._conn,
-        )
-        runs["budget_epochs"] = runs["budget_epochs"].astype("Int64")
-        ep = _typed_metrics(
-            pd.read_sql_query("SELECT * FROM epochs ORDER BY run_id, epoch", self._conn)
-        )
-        by_run = ep.groupby("run_id")
-        last = by_run.tail(1).set_index("run_id")
-        # Best = lowest val error, earliest on ties; a run whose val errors are all NaN has none.
-        best = ep.loc[ep.dropna(subset=["val_error"]).groupby("run_id")["val_error"].idxmin()]
-        best = best.set_index("run_id")
-        stats = pd.DataFrame(
-            {
-                "val_error": last["val_error"],
-                "best_val_error": best["val_error"],
-                "best_epoch": best["epoch"].astype("Int64"),
-                "test_error": last["test_error"],
-                "test_error_at_best_val": best["test_error"],
-                "test_top5_error": last["test_top5_error"],
-                "train_loss": last["train_loss"],
-                "images_per_s": by_run["images_per_s"].median(),
-                "wall_s": by_run["wall_s"].sum(min_count=1),
-                "peak_mem_bytes": by_run["peak_mem_bytes"].max(),
-            },
-            index=pd.Index(last.index, name="run_id"),
-        )
-        frame = runs.join(stats, on="run_id")
-        head = len(_RESULT_HEAD)
-        order = [*runs.columns[:head], *stats.columns, *runs.columns[head:]]
-        frame = frame[order].sort_values(["name", "seed", "rung", "config_key", "run_id"])
-        return frame.reset_index(drop=True)
+        return _store_frames.results_frame(self._conn)
 
     def _get_run(self, db: sqlite3.Connection, run_id: int) -> RunRecord:
-        row = db.execute(f"{_RUN_SELECT} WHERE runs.id = ?", (run_id,)).fetchone()
+        row = db.execute(f"{RUN_SELECT} WHERE runs.id = ?", (run_id,)).fetchone()
         if row is None:
             raise ArchlabError(f"no run with id {run_id} in {str(self.path)!r}")
-        return _run_record(row)
+        return run_record(row)
 
     def _sync_epochs_done(self, db: sqlite3.Connection, run_id: int) -> None:
         sql = "epochs_done = (SELECT COALESCE(MAX(epoch), 0) FROM epochs WHERE run_id = ?)"
@@ -444,34 +326,6 @@ class Store:
         db.execute(
             f"UPDATE runs SET {assign}, updated_at = ? WHERE id = ?", (*args, _now(), run_id)
         )
-
-
-def _run_record(row: sqlite3.Row) -> RunRecord:
-    keys = row.keys()
-    return RunRecord(**{f: row[f] for f in RunRecord.__dataclass_fields__ if f in keys})
-
-
-def _epoch_record(row: sqlite3.Row) -> EpochRecord:
-    """SQLite stores NaN as NULL; the float fields get their NaN back."""
-    data: dict[str, Any] = dict(row)
-    for field in _NAN_FIELDS:
-        if data[field] is None:
-            data[field] = float("nan")
-    return EpochRecord(**data)
-
-
-def _plain(metric: str, value: Any) -> Any:
-    """A plain Python number: sqlite3 cannot bind numpy float32 or int64 scalars."""
-    if value is None:
-        return None
-    return int(value) if metric == "peak_mem_bytes" else float(value)
-
-
-def _typed_metrics(frame: pd.DataFrame) -> pd.DataFrame:
-    """Metric columns as floats (an all-NULL column reads as object), peak memory as Int64."""
-    for m in EPOCH_METRICS:
-        frame[m] = frame[m].astype("Int64" if m == "peak_mem_bytes" else float)
-    return frame
 
 
 def _pid_alive(pid: int) -> bool:

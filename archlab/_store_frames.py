@@ -1,0 +1,58 @@
+"""The results store's frames: every epoch (long format) and one row per run, for reports."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+
+from archlab._store_schema import EPOCH_METRICS, RESULT_HEAD, RESULT_TAIL, typed_metrics
+
+
+def epochs_frame(conn: sqlite3.Connection) -> pd.DataFrame:
+    """Every epoch of every run, long format, keyed by run_id, name, seed, rung and epoch."""
+    frame = pd.read_sql_query(
+        f"SELECT epochs.run_id, candidates.name, runs.seed, runs.rung, runs.config_key, "
+        f"epochs.epoch, {', '.join('epochs.' + m for m in EPOCH_METRICS)} FROM epochs "
+        "JOIN runs ON runs.id = epochs.run_id "
+        "JOIN candidates ON candidates.id = runs.candidate_id "
+        "ORDER BY candidates.name, runs.seed, runs.rung, epochs.run_id, epochs.epoch",
+        conn,
+    )
+    return typed_metrics(frame)
+
+
+def results_frame(conn: sqlite3.Connection) -> pd.DataFrame:
+    """One row per run: candidate, last and best metrics, throughput and provenance."""
+    runs = pd.read_sql_query(
+        f"SELECT {', '.join(RESULT_HEAD + RESULT_TAIL)} "
+        "FROM runs JOIN candidates c ON c.id = runs.candidate_id",
+        conn,
+    )
+    runs["budget_epochs"] = runs["budget_epochs"].astype("Int64")
+    ep = typed_metrics(pd.read_sql_query("SELECT * FROM epochs ORDER BY run_id, epoch", conn))
+    by_run = ep.groupby("run_id")
+    last = by_run.tail(1).set_index("run_id")
+    # Best = lowest val error, earliest on ties; a run whose val errors are all NaN has none.
+    best = ep.loc[ep.dropna(subset=["val_error"]).groupby("run_id")["val_error"].idxmin()]
+    best = best.set_index("run_id")
+    stats = pd.DataFrame(
+        {
+            "val_error": last["val_error"],
+            "best_val_error": best["val_error"],
+            "best_epoch": best["epoch"].astype("Int64"),
+            "test_error": last["test_error"],
+            "test_error_at_best_val": best["test_error"],
+            "test_top5_error": last["test_top5_error"],
+            "train_loss": last["train_loss"],
+            "images_per_s": by_run["images_per_s"].median(),
+            "wall_s": by_run["wall_s"].sum(min_count=1),
+            "peak_mem_bytes": by_run["peak_mem_bytes"].max(),
+        },
+        index=pd.Index(last.index, name="run_id"),
+    )
+    frame = runs.join(stats, on="run_id")
+    head = len(RESULT_HEAD)
+    order = [*runs.columns[:head], *stats.columns, *runs.columns[head:]]
+    frame = frame[order].sort_values(["name", "seed", "rung", "config_key", "run_id"])
+    return frame.reset_index(drop=True)
