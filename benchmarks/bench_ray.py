@@ -20,9 +20,9 @@ from _sections import command, machine_line, write_section
 
 from archlab.space import make_spec
 from archlab.train.data import load_dataset
-from archlab.train.driver import train_candidates
-from archlab.train.executors import ExecutionOptions
 from archlab.train.loop import TrainConfig
+from archlab.train.plan import ExecutionOptions, RunPlan
+from archlab.workflows.train_candidates import train_candidates
 
 
 def timed(executor: str, runs: int, folder: Path) -> float:
@@ -33,16 +33,15 @@ def timed(executor: str, runs: int, folder: Path) -> float:
     data = load_dataset("digits", limit=200)
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    train_candidates(
-        specs,
+    plan = RunPlan(
+        candidates=tuple(specs),
         config=config,
         seeds=seeds,
-        device="cpu",
-        data=data,
-        store_path=folder / f"{executor}.db",
-        workdir=folder / executor,
-        execution=ExecutionOptions(executor=executor, threads=1),
+        execution=ExecutionOptions(executor=executor, threads=1, device="cpu"),
+        store=str(folder / f"{executor}.db"),
+        workdir=str(folder / executor),
     )
+    train_candidates(plan, data=data)
     return time.perf_counter() - start
 
 

@@ -9,13 +9,10 @@ through a callback and the executor above it persists.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
 import math
-import resource
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -24,13 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from archlab.errors import ArchlabError
 from archlab.models import build_model
 from archlab.space import NetSpec
+from archlab.train._evaluate import (
+    estimate_epoch_seconds,
+    evaluate,
+    forward,
+    model_inputs,
+    peak_memory,
+)
 from archlab.train.checkpoint import checkpoint_path, latest_good_checkpoint, prune, save_checkpoint
-from archlab.train.data import DatasetSplits, augment, default_pad, iterate_batches, normalize
+from archlab.train.data import DatasetSplits, augment, default_pad, iterate_batches
 
 SCHEDULES = ("cosine", "step")
 DEVICES = ("auto", "cpu", "cuda")
@@ -159,53 +163,6 @@ def lr_at(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int, epoc
 def _generator(seed: int, epoch: int) -> torch.Generator:
     # One stream per (seed, epoch): a resumed epoch sees the same order and crops.
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    data: DatasetSplits,
-    *,
-    batch_size: int,
-    device: torch.device,
-    channels_last: bool,
-    amp: bool,
-) -> tuple[float, float | None]:
-    """Top-1 error and, with more than 10 classes, top-5 error (fractions)."""
-    model.eval()
-    wrong1 = wrong5 = 0
-    k5 = data.num_classes > 10
-    for xb, yb in iterate_batches(x, y, batch_size, shuffle=False, generator=None):
-        logits = _forward(model, _inputs(xb, data, device, channels_last), device, amp).float()
-        yb = yb.to(device)
-        wrong1 += int((logits.argmax(1) != yb).sum())
-        if k5:
-            top5 = logits.topk(5, dim=1).indices
-            wrong5 += int((top5 != yb[:, None]).all(1).sum())
-    n = max(len(y), 1)
-    return wrong1 / n, (wrong5 / n if k5 else None)
-
-
-def _inputs(xb: Tensor, data: DatasetSplits, device: torch.device, channels_last: bool) -> Tensor:
-    x = normalize(xb.to(device, non_blocking=True), data.mean, data.std)
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-
-def _forward(model: nn.Module, x: Tensor, device: torch.device, amp: bool) -> Tensor:
-    if amp and device.type == "cuda":
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            return model(x)
-    return model(x)
-
-
-def _peak_memory(device: torch.device) -> int:
-    if device.type == "cuda":
-        return int(torch.cuda.max_memory_allocated(device))
-    # ru_maxrss is KiB on Linux, bytes on macOS: the process-wide peak resident set.
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
 def prepare_model(spec: NetSpec, config: TrainConfig, seed: int, device: torch.device) -> nn.Module:
@@ -355,9 +312,9 @@ class _EpochLoop:
                 group["lr"] = lr
             if config.augment:
                 xb = augment(xb, pad=pad, flip=data.flip, generator=generator)
-            x = _inputs(xb, data, device, config.channels_last)
+            x = model_inputs(xb, data, device, config.channels_last)
             yb = yb.to(device, non_blocking=True)
-            logits = _forward(self.step_model, x, device, config.amp)
+            logits = forward(self.step_model, x, device, config.amp)
             loss = self.loss_fn(logits.float(), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -384,7 +341,7 @@ class _EpochLoop:
             "test_top5_error": test_top5,
             "images_per_s": seen / max(train_s, 1e-9),
             "wall_s": time.perf_counter() - start,
-            "peak_mem_bytes": _peak_memory(device),
+            "peak_mem_bytes": peak_memory(device),
             "lr": lr,
         }
 
@@ -400,44 +357,3 @@ class _EpochLoop:
         val_error, _ = evaluate(self.model, data.x_val, data.y_val, data, **kw)
         test_error, test_top5 = evaluate(self.model, data.x_test, data.y_test, data, **kw)
         return val_error, test_error, test_top5
-
-
-def estimate_epoch_seconds(
-    step_model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: nn.Module,
-    data: DatasetSplits,
-    config: TrainConfig,
-    device: torch.device,
-    probe_steps: int = 5,
-) -> float:
-    """Seconds one epoch will take, timed on a few full-size steps whose updates are undone.
-
-    The first two steps are warm-up (one-off set-up, compilation) and are not timed; a data set
-    of a single batch is timed on repeats of it. Evaluation is a forward pass only, about a
-    third of a training step per image.
-    """
-    saved = (
-        {k: v.clone() for k, v in step_model.state_dict().items()},
-        copy.deepcopy(optimizer.state_dict()),
-    )
-    step_model.train()
-    n = min(config.batch_size, len(data.y_train))
-    xb, yb = data.x_train[:n], data.y_train[:n]  # one full batch, repeated: same shape each step
-    timings: list[float] = []
-    for i in range(probe_steps + 2):
-        start = time.perf_counter()
-        x = _inputs(xb, data, device, config.channels_last)
-        loss = loss_fn(_forward(step_model, x, device, config.amp).float(), yb.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i >= 2:
-            timings.append(time.perf_counter() - start)
-    step_model.load_state_dict(saved[0])
-    optimizer.load_state_dict(saved[1])
-    per_image = sorted(timings)[len(timings) // 2] / n
-    images = len(data.y_train) + (len(data.y_val) + len(data.y_test)) / 3
-    return max(per_image * images, 1e-3)
