@@ -251,6 +251,13 @@ def resolve_plan(
 
 def plan_from_dict(raw: Mapping[str, Any]) -> RunPlan:
     """Build and validate a plan from the nested TOML layout (see the module docstring)."""
+    try:
+        return _build(raw)
+    except TypeError as exc:  # e.g. lr = "fast": a comparison in a validator fails
+        raise ArchlabError(f"a plan value has the wrong type: {exc}") from None
+
+
+def _build(raw: Mapping[str, Any]) -> RunPlan:
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ArchlabError(f"unknown plan section {unknown[0]!r}; valid: {', '.join(SECTIONS)}")
