@@ -45,7 +45,7 @@ def compare_spaces_cmd(
     from archlab.train.driver import train_candidates
     from archlab.train.executors import ExecutionOptions
     from archlab.train.loop import TrainConfig
-    from archlab.train.progress import LogReporter, RichReporter
+    from archlab.train.progress import make_reporter
 
     if samples < 1:
         raise typer.BadParameter(f"--samples must be at least 1, got {samples}")
@@ -66,7 +66,7 @@ def compare_spaces_cmd(
         seeds=parse_int_list(seeds, "--seeds"),
         device=device,
         store_path=store,
-        reporter=LogReporter() if quiet else RichReporter(),
+        reporter=make_reporter(quiet=quiet),
         execution=ExecutionOptions(executor=executor, ray_address=ray_address),
     )
     print_summary(summary)

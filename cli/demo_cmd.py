@@ -38,7 +38,7 @@ def demo_cmd(
     from archlab.report.markdown import write_report
     from archlab.train.driver import train_candidates
     from archlab.train.loop import TrainConfig
-    from archlab.train.progress import LogReporter, RichReporter
+    from archlab.train.progress import make_reporter
 
     out_console = console()
     out_console.rule("1. match-flops: d for C=32 at ResNet-50's complexity (Table 2)")
@@ -58,7 +58,7 @@ def demo_cmd(
         seeds=parse_int_list(seeds, "--seeds"),
         device=device,
         store_path=store,
-        reporter=LogReporter() if quiet else RichReporter(),
+        reporter=make_reporter(quiet=quiet),
     )
     print_summary(summary)
     out_console.rule("4. report")

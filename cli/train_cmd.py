@@ -177,7 +177,7 @@ def train_candidates_cmd(
     from archlab.train.driver import train_candidates
     from archlab.train.executors import ExecutionOptions
     from archlab.train.loop import TrainConfig
-    from archlab.train.progress import LogReporter, RichReporter
+    from archlab.train.progress import make_reporter
 
     specs = select_candidates(
         cardinalities=cardinalities,
@@ -215,7 +215,7 @@ def train_candidates_cmd(
         val_fraction=val_fraction,
     )
     default_store_dir(store, Path(DEFAULT_STORE))
-    reporter = LogReporter() if quiet or as_json else RichReporter()
+    reporter = make_reporter(quiet=quiet or as_json)
     summary = train_candidates(
         specs,
         config=config,
