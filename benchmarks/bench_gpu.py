@@ -22,8 +22,9 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -184,26 +185,40 @@ def loop_pair(
     step_model: nn.Module = torch.compile(model) if compiled else model  # type: ignore[assignment]
     epochs = range(1 + plan.rounds)
     rates = [bare_epoch(step_model, data, config, epoch, optimizer) for epoch in epochs]
-    macs = training_step_macs(spec, spec.input_size).step_macs
+    macs = training_step_macs(spec).step_macs
     return LoopRow(label, compiled, ours, statistics.median(rates[1:]), macs)
 
 
-def measure_loops(plan: Plan, device: torch.device, deadline: float) -> list[LoopRow]:
-    """Eager rows for every model, then compiled rows while the time budget lasts."""
-    modes = [False, True] if plan.compile else [False]
-    rows = []
-    for compiled in modes:
-        for label, spec in plan.models:
-            macs = training_step_macs(spec, spec.input_size).step_macs
-            if time.monotonic() > deadline:
-                rows.append(LoopRow(label, compiled, None, None, macs, "time budget spent"))
-                continue
+def measure_loops(
+    plan: Plan,
+    device: torch.device,
+    deadline: float,
+    on_row: Callable[[list[LoopRow]], None] = lambda rows: None,
+) -> list[LoopRow]:
+    """Eager rows for every model, then compiled ones while the budget lasts.
+
+    ``on_row`` sees the full table after each row (rows still to come marked so), so a run cut
+    short by a timeout leaves what it measured; a row that raises is recorded, not fatal.
+    """
+    planned = [(label, spec, compiled) for compiled in (False, True) for label, spec in plan.models]
+    rows = [
+        LoopRow(label, compiled, None, None, training_step_macs(spec).step_macs, "not reached")
+        for label, spec, compiled in planned
+    ]
+    for i, (label, spec, compiled) in enumerate(planned):
+        if compiled and not plan.compile:
+            rows[i] = replace(rows[i], note="not run (--tiny)")
+        elif time.monotonic() > deadline:
+            rows[i] = replace(rows[i], note="time budget spent")
+        else:
             print(f"  {label} ({'compiled' if compiled else 'eager'}) ...", flush=True)
-            rows.append(loop_pair(label, spec, plan, device, compiled=compiled))
-    if not plan.compile:
-        rows += [
-            LoopRow(label, True, None, None, 0, "not run (--tiny)") for label, _ in plan.models
-        ]
+            try:
+                rows[i] = loop_pair(label, spec, plan, device, compiled=compiled)
+            except Exception as exc:  # one broken row (OOM, compiler) must not lose the rest
+                traceback.print_exc()
+                first = " ".join(str(exc).split())[:120]
+                rows[i] = replace(rows[i], note=f"failed: {type(exc).__name__}: {first}")
+        on_row(rows)
     return rows
 
 
@@ -323,14 +338,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--family", default="1,2,4,8", help="cardinalities of the w0.25 family")
     parser.add_argument(
-        "--budget", type=float, default=300.0, help="seconds; loop rows not started by then are "
+        "--budget", type=float, default=210.0, help="seconds; loop rows not started by then are "
         "marked, not run",
     )  # fmt: skip
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure, write the report section and print the summary; 2 when no device fits."""
+    """Measure, write the report section and print the summary; 1 when a row failed, 2 when
+    there is no CUDA device (without --tiny)."""
     args = parse_args(argv)
     started = time.monotonic()
     device = torch.device("cpu" if args.tiny else "cuda")
@@ -350,12 +366,15 @@ def main(argv: list[str] | None = None) -> int:
     print("grouped convolutions ...", flush=True)
     convs = conv_rates(plan, device)
     print("training loops ...", flush=True)
-    loops = measure_loops(plan, device, started + args.budget)
-    body = report_body(plan, device, peak, loops, convs, time.monotonic() - started)
-    write_section(SECTION, body, out)
+
+    def write(rows: list[LoopRow]) -> None:
+        body = report_body(plan, device, peak, rows, convs, time.monotonic() - started)
+        write_section(SECTION, body, out)
+
+    loops = measure_loops(plan, device, started + args.budget, on_row=write)
     print(summary(device, peak, loops, convs))
     print(f"section written to {out}")
-    return 0
+    return 1 if any(r.note.startswith("failed") for r in loops) else 0
 
 
 if __name__ == "__main__":
