@@ -76,9 +76,12 @@ def make_plan(tiny: bool, *, family: tuple[int, ...], rounds: int, batch_size: i
     return Plan(False, tuple(models), 48, batch_size, 1024, rounds, True, 8192, 512, 128, 32)
 
 
-def timed(fn: Callable[[], object], device: torch.device, *, inner: int, outer: int) -> float:
-    """Median seconds per call of ``fn`` over ``outer`` groups of ``inner`` calls, after two."""
-    for _ in range(2):
+def timed(
+    fn: Callable[[], object], device: torch.device, *, inner: int, outer: int, warmup: int = 2
+) -> float:
+    """Median seconds per call of ``fn`` over ``outer`` groups of ``inner`` calls, after
+    ``warmup`` untimed calls (algorithm choice; clocks ramping up from idle)."""
+    for _ in range(warmup):
         fn()
     times = []
     for _ in range(outer):
@@ -108,7 +111,7 @@ def matmul_peak(n: int, device: torch.device) -> float:
     gen = torch.Generator(device=device).manual_seed(0)
     a = torch.randn(n, n, device=device, dtype=compute_dtype(device), generator=gen)
     b = torch.randn(n, n, device=device, dtype=compute_dtype(device), generator=gen)
-    return n**3 / timed(lambda: a @ b, device, inner=10, outer=5)
+    return n**3 / timed(lambda: a @ b, device, inner=10, outer=5, warmup=20)
 
 
 def conv_rate(plan: Plan, device: torch.device, groups: int) -> tuple[int, float, float]:
@@ -126,6 +129,7 @@ def conv_rate(plan: Plan, device: torch.device, groups: int) -> tuple[int, float
             conv(x)
 
     def step() -> None:
+        x.grad = conv.weight.grad = None  # no accumulation adds in the timing
         conv(x).backward(grad)  # data and weight gradient: 2x the forward MACs
 
     inner = 2 if plan.tiny else 20
