@@ -116,3 +116,20 @@ def test_train_candidates_into_a_file_gives_plain_lines(tmp_path: Path) -> None:
     table = [line for line in stdout.splitlines() if line[:1] in "┏┃┡│└"]
     assert len(table) >= 5 and len({len(line) for line in table}) == 1  # one fixed width
     assert epochs[0]["label"].split()[0] in stdout
+
+
+def test_rich_reporter_draws_bars_on_a_terminal() -> None:
+    from rich.console import Console
+
+    screen = _Tty()
+    reporter = RichReporter(Console(file=screen, force_terminal=True, width=160))
+    reporter.start(1)
+    reporter.run_started("a seed 0", 12, 4, 0)
+    for step in range(4):
+        reporter.step(0, step, 0.5)
+    reporter.epoch("a seed 0", _METRICS)
+    reporter.run_finished("a seed 0", "finished", None)
+    reporter.close()
+    text = screen.getvalue()
+    assert "━" in text and "a seed 0 epoch 3/12: loss 0.5000" in text
+    assert "a seed 0: finished" in text
