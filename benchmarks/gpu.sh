@@ -57,9 +57,18 @@ elif [ -z "$py" ]; then
 fi
 
 if ! "$py" -c 'import archlab.cli.main' 2>/dev/null; then
-    echo "gpu.sh: installing archlab (editable, no dependencies) into $py"
-    "$py" -m pip install -q --no-deps --no-build-isolation --no-index -e . \
-        || "$py" -m pip install -q --no-deps --no-build-isolation --no-index .
+    # Editable: cli/ is installed as archlab.cli by a finder that also works when the checkout's
+    # archlab/ shadows site-packages (python -m puts the current folder first on sys.path).
+    echo "gpu.sh: installing archlab (editable, no dependencies, no network) into $py"
+    if ! "$py" -m pip install -q --no-deps --no-build-isolation --no-index -e .; then
+        # No usable build backend there: run from the checkout, with cli/ linked in as
+        # archlab/cli for the length of this script.
+        echo "gpu.sh: pip could not install it; linking archlab/cli -> cli for this run"
+        ln -s ../cli archlab/cli
+        trap 'rm -f archlab/cli' EXIT
+        export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+        "$py" -c 'import archlab.cli.main' || exit 2
+    fi
 fi
 
 start=$SECONDS
@@ -75,6 +84,6 @@ else
 fi
 echo "== benchmarks/bench_gpu.py"
 # bench_gpu.py rewrites its report section after every row, so a timeout keeps what it measured.
-timeout 330 "$py" benchmarks/bench_gpu.py "${bench_args[@]}" || status=$?
+timeout 330 "$py" benchmarks/bench_gpu.py ${bench_args[@]+"${bench_args[@]}"} || status=$?
 echo "== gpu.sh done in $((SECONDS - start)) s, exit status $status"
 exit "$status"
