@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test test-slow test-gpu lint bench clean
+.PHONY: setup demo test test-slow test-gpu lint bench bench-gpu clean
 
 setup: .venv/.installed
 
@@ -33,7 +33,11 @@ lint: setup
 	$(PY) -m mypy archlab cli
 
 bench: setup
-	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+	for script in benchmarks/bench_*.py; do \
+		case $$script in *bench_gpu.py) continue;; esac; $(PY) $$script || exit 1; done
+
+bench-gpu:
+	bash benchmarks/gpu.sh
 
 clean:
 	rm -rf .venv

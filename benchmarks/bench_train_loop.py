@@ -20,34 +20,57 @@ import torch
 from _sections import command, machine_line, write_section
 from torch import nn
 
-from archlab.space import make_spec, with_overrides
+from archlab.space import NetSpec, make_spec, with_overrides
 from archlab.train.data import DatasetSplits, iterate_batches, load_dataset, normalize
 from archlab.train.loop import TrainConfig, make_optimizer, prepare_model, train_run
 
 GOAL = 0.97
 
 
-def bare_epoch(model: nn.Module, data: DatasetSplits, config: TrainConfig, seed: int) -> float:
-    """Images/s of one epoch of a plain loop: normalise, forward, loss, backward, step."""
-    optimizer = make_optimizer(model, config)
+def bare_epoch(
+    model: nn.Module,
+    data: DatasetSplits,
+    config: TrainConfig,
+    seed: int,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> float:
+    """Images/s of one epoch of a plain loop: normalise, forward, loss, backward, step.
+
+    Runs where the model and data are; on CUDA with bf16 autocast when ``config.amp`` (as
+    archlab's loop does) and synchronised before the clock stops.
+    """
+    device = next(model.parameters()).device
+    optimizer = optimizer or make_optimizer(model, config)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    amp = config.amp and device.type == "cuda"
     model.train()
     start, seen = time.perf_counter(), 0
     for xb, yb in iterate_batches(
         data.x_train, data.y_train, config.batch_size, shuffle=True, generator=generator
     ):
-        x = normalize(xb, data.mean, data.std).contiguous(memory_format=torch.channels_last)
-        loss = loss_fn(model(x), yb)
+        x = normalize(xb, data.mean, data.std).contiguous(memory_format=layout)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(x)
+        loss = loss_fn(logits.float(), yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         seen += len(yb)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     return seen / (time.perf_counter() - start)
 
 
-def archlab_epoch(data: DatasetSplits, config: TrainConfig, spec, seed: int) -> float:  # type: ignore[no-untyped-def]
-    """Images/s of one epoch of train_run, as it records it (training steps only)."""
+def archlab_rates(
+    data: DatasetSplits,
+    config: TrainConfig,
+    spec: NetSpec,
+    seed: int,
+    device: torch.device = torch.device("cpu"),
+) -> list[float]:
+    """Images/s of each of ``config.epochs`` epochs of train_run, as it records them."""
     history: list[dict] = []  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as run_dir:
         train_run(
@@ -55,11 +78,11 @@ def archlab_epoch(data: DatasetSplits, config: TrainConfig, spec, seed: int) -> 
             data,
             config,
             seed=seed,
-            device=torch.device("cpu"),
+            device=device,
             run_dir=Path(run_dir),
             on_epoch=history.append,
         )
-    return float(history[0]["images_per_s"])
+    return [float(h["images_per_s"]) for h in history]
 
 
 def synthetic(folder: Path) -> DatasetSplits:
@@ -85,7 +108,7 @@ def bench(label: str, data: DatasetSplits, width: float, rounds: int) -> tuple[s
     config = TrainConfig(epochs=1, batch_size=128, augment=False, warmup_epochs=0)
     ours, bare = [], []
     for seed in range(rounds):
-        ours.append(archlab_epoch(data, config, spec, seed))
+        ours.append(archlab_rates(data, config, spec, seed)[0])
         bare.append(
             bare_epoch(prepare_model(spec, config, seed, torch.device("cpu")), data, config, seed)
         )

@@ -39,7 +39,7 @@ def compare_spaces_cmd(
 ) -> int:
     """Sample K candidates from each space in one complexity band, train them, compare EDFs."""
     from archlab.train.plan import ExecutionOptions
-    from archlab.train.progress import LogReporter, RichReporter
+    from archlab.train.progress import make_reporter
     from archlab.workflows.compare_spaces import compare_config, compare_spaces
 
     from .train_cmd import print_summary
@@ -56,7 +56,7 @@ def compare_spaces_cmd(
         config=compare_config(**given(p, "dataset", "epochs", "batch_size", "limit")),
         execution=ExecutionOptions(**given(p, "device", "executor", "ray_address")),
         command=command_line(ctx),
-        reporter=LogReporter() if quiet else RichReporter(),
+        reporter=make_reporter(quiet=quiet),
     )
     print_summary(result.summary)
     c = result.comparison

@@ -25,14 +25,14 @@ def demo_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
 ) -> int:
     """Run the main job on the built-in default: match, enumerate, train on digits, report."""
-    from archlab.train.progress import LogReporter, RichReporter
+    from archlab.train.progress import make_reporter
     from archlab.workflows.demo import demo
 
     result = demo(
         **given(ctx.params, "out", "store", "epochs", "width_multiplier", "device"),
         **seeds_given(seeds),
         command=command_line(ctx),
-        reporter=LogReporter() if quiet else RichReporter(),
+        reporter=make_reporter(quiet=quiet),
         show=_show,
     )
     return 1 if result.summary.any_failed else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
@@ -19,6 +20,44 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def version_line() -> str:
+    """``archlab X.Y.Z (torch A.B.C)``, read from the installed metadata: importing torch costs
+    seconds, and start-up must not pay that for every command."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from archlab import __version__
+
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = "not installed"
+    return f"archlab {__version__} (torch {torch_version})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_line())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print archlab's and torch's versions and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """ResNeXt design-space search: exact complexity, matched candidates, short training runs."""
+
+
 space_cmds.register(app)
 train_cmd.register(app)
 count_cmd.register(app)
@@ -49,6 +88,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     except typer.Abort:
         print("archlab: aborted", file=sys.stderr)
         return 130
+    except (RecursionError, MemoryError) as exc:
+        # Last resort: loaders turn these into ArchlabError naming the file; this catches an
+        # input path that does not (e.g. a deeply nested --candidates JSON), one line, no trace.
+        what = "nested too deeply" if isinstance(exc, RecursionError) else "too large"
+        print(f"archlab: error: input {what} to process ({type(exc).__name__})", file=sys.stderr)
+        return 2
     if rv == 130:  # typer turns Ctrl-C into exit code 130
         print(
             "archlab: interrupted; finished epochs are stored, rerun the same command to resume",

@@ -137,14 +137,14 @@ def train_candidates_cmd(
 ) -> int:
     """Train candidates briefly on real data; rerun the same command to resume."""
     from archlab.train.plan import resolve_plan
-    from archlab.train.progress import LogReporter, RichReporter
+    from archlab.train.progress import make_reporter
     from archlab.workflows.train_candidates import train_candidates
 
     plan = resolve_plan(config, plan_overrides(ctx.params))
     if print_config:
         sys.stdout.write(plan.to_toml())
         return 0
-    reporter = LogReporter() if quiet or as_json else RichReporter()
+    reporter = make_reporter(quiet=quiet or as_json)
     summary = train_candidates(plan, reporter=reporter)
     if as_json:
         print_json(summary_dict(summary))

@@ -56,6 +56,9 @@ _TOP_KEYS = (
     "band",
 )
 _RANGE_KEYS = ("low", "high", "sampler", "values")
+# A space file is a page of TOML (a few hundred bytes); far larger input is a mistake, and
+# tomllib's time on deeply dotted keys grows faster than linearly, so refuse it before parsing.
+MAX_SPACE_FILE_BYTES = 64 * 1024
 
 
 def _unknown(keys: Any, allowed: tuple[str, ...], where: str) -> None:
@@ -140,19 +143,34 @@ def parse_space(text: str, source: str = "<string>") -> DesignSpace:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         raise ArchlabError(f"{source}: reading TOML space files needs Python 3.11+") from None
+    if len(text) > MAX_SPACE_FILE_BYTES:
+        raise ArchlabError(
+            f"{source}: {len(text):,} characters; a space file holds at most "
+            f"{MAX_SPACE_FILE_BYTES:,} bytes"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ArchlabError(f"{source}: not valid TOML: {_one_line(exc)}") from None
+    except (RecursionError, MemoryError):  # tomllib recurses once per nested array or table
+        raise ArchlabError(f"{source}: TOML nested too deeply or too large to read") from None
     try:
         return space_from_dict(data)
     except ArchlabError as exc:
         raise type(exc)(f"{source}: {_one_line(exc)}") from None
+    except (RecursionError, MemoryError):
+        raise ArchlabError(f"{source}: values nested too deeply to read") from None
 
 
 def load_space(path: str | Path) -> DesignSpace:
     """A space from a TOML file (the format in this module's docstring)."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_SPACE_FILE_BYTES:  # refuse before reading a huge file into memory
+            raise ArchlabError(
+                f"space file {str(path)!r} is {size:,} bytes; a space file holds at most "
+                f"{MAX_SPACE_FILE_BYTES:,} bytes"
+            )
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ArchlabError(f"space file {str(path)!r} not found") from None

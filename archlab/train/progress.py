@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -65,7 +66,7 @@ def epoch_line(label: str, m: dict[str, Any]) -> str:
 
 
 class LogReporter(NullReporter):
-    """Plain lines on stderr (``--quiet``): one per epoch and per run, no bars."""
+    """Plain lines on stderr (quiet, or off a terminal): one per epoch and per run, no bars."""
 
     def __init__(self) -> None:
         self._done = 0
@@ -157,3 +158,22 @@ class RichReporter(NullReporter):
     def close(self) -> None:
         """Stop drawing."""
         self._progress.stop()
+
+
+def plain_output(streams: tuple[TextIO, ...] | None = None) -> bool:
+    """True when output should be plain lines: a stream is not a terminal (a file, a pipe, CI),
+    or ``NO_COLOR`` is set, or ``TERM=dumb``; live bars there leave frames and wrapped lines."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return True
+    for stream in streams if streams is not None else (sys.stdout, sys.stderr):
+        isatty = getattr(stream, "isatty", None)
+        if isatty is None or not isatty():
+            return True
+    return False
+
+
+def make_reporter(*, quiet: bool = False) -> Reporter:
+    """The reporter for a command: rich bars on an interactive terminal, else plain log lines."""
+    if quiet or plain_output():
+        return LogReporter()
+    return RichReporter()

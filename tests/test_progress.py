@@ -1,0 +1,135 @@
+"""Progress reporters: bars on a terminal, plain lines off one (a file, a pipe, CI)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archlab.train.progress import (
+    LogReporter,
+    RichReporter,
+    epoch_line,
+    make_reporter,
+    plain_output,
+)
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_plain_output_off_a_terminal_or_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert plain_output((_Tty(), _Tty())) is False
+    assert plain_output((_Tty(), io.StringIO())) is True  # stderr to a file
+    assert plain_output((io.StringIO(), _Tty())) is True  # stdout to a file
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert plain_output((_Tty(), _Tty())) is True
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert plain_output((_Tty(), _Tty())) is True
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_make_reporter_picks_bars_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdout", _Tty())
+    monkeypatch.setattr(sys, "stderr", _Tty())
+    assert isinstance(make_reporter(), RichReporter)
+    assert isinstance(make_reporter(quiet=True), LogReporter)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert isinstance(make_reporter(), LogReporter)
+
+
+_METRICS = {
+    "epoch": 3,
+    "budget_epochs": 12,
+    "train_loss": 0.5,
+    "train_error": 0.125,
+    "val_error": 0.25,
+    "test_error": 0.5,
+    "images_per_s": 1234.4,
+    "wall_s": 2.25,
+}
+
+# One finished epoch as epoch_line writes it; a wrapped line would fail to match.
+EPOCH_RE = re.compile(
+    r"^(?P<label>\S+ seed \d+) epoch (?P<e>\d+)/(?P<n>\d+): loss \d+\.\d{4} "
+    r"train err \d+\.\d\d% val err \d+\.\d\d% test err \d+\.\d\d% \d+ img/s \d+\.\ds$"
+)
+
+
+def test_epoch_line_is_one_parseable_line() -> None:
+    line = epoch_line("resnext29_2x5d_w0.125 seed 0", _METRICS)
+    assert "\n" not in line
+    match = EPOCH_RE.match(line)
+    assert match is not None and match["e"] == "3" and match["n"] == "12"
+
+
+def test_log_reporter_writes_one_line_per_epoch_and_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    reporter = LogReporter()
+    reporter.start(2)
+    reporter.epoch("a seed 0", _METRICS)
+    reporter.run_finished("a seed 0", "finished", None)
+    reporter.run_finished("b seed 0", "failed", "diverged")
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and EPOCH_RE.match(err[0])
+    assert err[1:] == ["[1/2] a seed 0: finished", "[2/2] b seed 0: failed (diverged)"]
+
+
+def test_train_candidates_into_a_file_gives_plain_lines(tmp_path: Path) -> None:
+    """The CLI as in `archlab train-candidates ... > log 2>&1`: no bar frames, no wrapping."""
+    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    env["TERM"] = "xterm-256color"  # plain because of the files alone, not the environment
+    with out_path.open("w") as out, err_path.open("w") as err:
+        code = subprocess.run(
+            [sys.executable, "-m", "archlab.cli.main", "train-candidates",
+             "--cardinalities", "2", "--width-multiplier", "0.125", "--dataset", "digits",
+             "--epochs", "2", "--limit", "120", "--threads", "1",
+             "--store", str(tmp_path / "s.db"), "--workdir", str(tmp_path / "wd")],
+            stdout=out, stderr=err, env=env, timeout=300, check=False,
+        ).returncode  # fmt: skip
+    stdout, stderr = out_path.read_text(), err_path.read_text()
+    assert code == 0, stderr
+    for text in (stdout, stderr):
+        assert "\r" not in text and "\x1b" not in text  # no redraws, no colour codes
+    assert "━" not in stderr  # no progress-bar frame
+    lines = stderr.splitlines()
+    epochs = [m for m in map(EPOCH_RE.match, lines) if m]
+    assert [(m["e"], m["n"]) for m in epochs] == [("1", "2"), ("2", "2")]
+    assert lines == [m.string for m in epochs[:2]] + [f"[1/1] {epochs[0]['label']}: finished"]
+    table = [line for line in stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert len(table) >= 5 and len({len(line) for line in table}) == 1  # one fixed width
+    assert epochs[0]["label"].split()[0] in stdout
+
+
+def test_rich_reporter_draws_bars_on_a_terminal() -> None:
+    from rich.console import Console
+
+    screen = _Tty()
+    reporter = RichReporter(Console(file=screen, force_terminal=True, width=160))
+    reporter.start(1)
+    reporter.run_started("a seed 0", 12, 4, 0)
+    for step in range(4):
+        reporter.step(0, step, 0.5)
+    reporter.epoch("a seed 0", _METRICS)
+    reporter.run_finished("a seed 0", "finished", None)
+    reporter.close()
+    text = screen.getvalue()
+    assert "━" in text and "a seed 0 epoch 3/12: loss 0.5000" in text
+    assert "a seed 0: finished" in text
