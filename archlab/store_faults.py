@@ -174,14 +174,19 @@ def connect_read_only(path: Path, *, timeout_s: float) -> sqlite3.Connection:
     file as it is, and with one, a private copy of both is read so no committed write is missed.
     """
     quoted = urllib.parse.quote(str(path.resolve()))
-    conn = _connect(f"file:{quoted}?mode=ro", timeout_s)
+    conn = None
     try:
+        conn = _connect(f"file:{quoted}?mode=ro", timeout_s)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.DatabaseError as exc:
-        if fault_code(exc) not in (_CANTOPEN, _READONLY, _IOERR):
+        retry = fault_code(exc) in (_CANTOPEN, _READONLY, _IOERR)
+        if conn is not None and not retry:
             return conn  # not a database, damaged, locked: the store's first query says which
-        conn.close()
+        if conn is not None:
+            conn.close()
+        if not retry:
+            raise
     wal = path.with_name(path.name + "-wal")
     if not (wal.is_file() and wal.stat().st_size > 0):
         return _connect(f"file:{quoted}?immutable=1", timeout_s)
