@@ -14,6 +14,7 @@ import contextlib
 import errno
 import functools
 import inspect
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -167,12 +168,16 @@ def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def connect_read_only(path: Path, *, timeout_s: float) -> sqlite3.Connection:
-    """A connection that cannot change the store, even on a read-only file system.
+    """A connection for reading the store, even on a read-only file or file system.
 
-    ``mode=ro`` first: it sees a live writer's commits. A WAL store whose folder cannot take the
+    A writable store gets a plain connection. Otherwise ``mode=ro`` first: it sees a live writer's commits. A WAL store whose folder cannot take the
     ``-shm`` index fails that; then, with no ``-wal`` left by a crash, ``immutable=1`` reads the
     file as it is, and with one, a private copy of both is read so no committed write is missed.
     """
+    if can_write(path):
+        # A plain connection, made read-only by the caller (PRAGMA query_only): unlike mode=ro
+        # it removes its -wal and -shm files on close instead of leaving them beside the store.
+        return _connect(str(path), timeout_s)
     quoted = urllib.parse.quote(str(path.resolve()))
     conn = None
     try:
@@ -196,6 +201,11 @@ def connect_read_only(path: Path, *, timeout_s: float) -> sqlite3.Connection:
         shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
         source = _connect(str(copy), timeout_s)
         return in_memory_copy(source)
+
+
+def can_write(path: Path) -> bool:
+    """Whether the store file and its folder (for the -wal and -shm files) are writable."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def in_memory_copy(conn: sqlite3.Connection) -> sqlite3.Connection:

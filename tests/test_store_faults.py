@@ -239,7 +239,7 @@ def test_fault_codes_from_text_when_sqlite_gives_none() -> None:
 
 
 def _read_only_file_system(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Make ``mode=ro`` fail as it does for a WAL store on a read-only file system.
+    """Make the store unwritable, and ``mode=ro`` fail as it does for a WAL store there.
 
     Tests run as root, where chmod stops no write, and mounting needs privileges CI may not
     have; so this reproduces SQLite's answer there (SQLITE_CANTOPEN: the ``-shm`` index cannot
@@ -247,6 +247,7 @@ def _read_only_file_system(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """
     tried: list[str] = []
     connect = archlab.store_faults._connect
+    monkeypatch.setattr(archlab.store_faults, "can_write", lambda _: False)
 
     def fake(target: str, timeout_s: float) -> sqlite3.Connection:
         tried.append(target)
@@ -335,3 +336,14 @@ def test_results_on_a_real_read_only_file_system(real_store: Path, tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count('"status": "finished"') == 8
+
+
+def test_reading_leaves_no_files_beside_the_store(
+    cli: Cli, real_store: Path, tmp_path: Path
+) -> None:
+    store = _copy(real_store, tmp_path / "s" / "store.db")
+    before = _digest(store)
+    code, _, err = cli("results", "--store", str(store))
+    assert code == 0, err
+    assert sorted(p.name for p in store.parent.iterdir()) == ["store.db"]
+    assert _digest(store) == before
