@@ -170,9 +170,10 @@ def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
 def connect_read_only(path: Path, *, timeout_s: float) -> sqlite3.Connection:
     """A connection for reading the store, even on a read-only file or file system.
 
-    A writable store gets a plain connection. Otherwise ``mode=ro`` first: it sees a live writer's commits. A WAL store whose folder cannot take the
-    ``-shm`` index fails that; then, with no ``-wal`` left by a crash, ``immutable=1`` reads the
-    file as it is, and with one, a private copy of both is read so no committed write is missed.
+    A writable store gets a plain connection. Otherwise ``mode=ro`` first: it sees a live
+    writer's commits. A WAL store whose folder cannot take the ``-shm`` index fails that; then,
+    with no ``-wal`` left by a crash, ``immutable=1`` reads the file as it is, and with one, a
+    private copy of both is read so no committed write is missed.
     """
     if can_write(path):
         # A plain connection, made read-only by the caller (PRAGMA query_only): unlike mode=ro
