@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 import archlab.report.plots
+from archlab.errors import ArchlabError
 from archlab.report.markdown import write_report
-from archlab.report.output import atomic_output_dir, atomic_write_text
+from archlab.report.output import atomic_output_dir, atomic_write_text, check_writable_dir
 from archlab.report.paper_tables import write_paper_tables
 from archlab.space import make_spec
 from archlab.store import EpochRecord, Store
@@ -118,3 +120,33 @@ def test_paper_tables_written_whole_or_not_at_all(
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary left
     monkeypatch.undo()
     assert atomic_write_text(path, old).read_text() == old and path.stat().st_mode == mode
+
+
+def test_check_writable_dir_creates_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "a" / "b"
+    assert check_writable_dir(out, field="out") == out
+    assert not (tmp_path / "a").exists() and list(tmp_path.iterdir()) == []
+    (tmp_path / "c").mkdir()
+    check_writable_dir(tmp_path / "c")
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_check_writable_dir_refuses_files_and_unwritable_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ArchlabError, match=r"out '.*f' is not a folder$"):
+        check_writable_dir(tmp_path / "f")
+    with pytest.raises(ArchlabError, match=r"is not a folder \(its parent '.*f' is a file\)"):
+        check_writable_dir(tmp_path / "f" / "sub", field="out")
+
+    def read_only(*_: object, **__: object) -> str:
+        raise OSError(30, "Read-only file system")
+
+    # Root writes through any chmod, so the read-only file system is simulated at the probe.
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    with pytest.raises(ArchlabError) as info:
+        check_writable_dir(tmp_path / "new", field="work")
+    assert (
+        str(info.value) == f"work {str(tmp_path / 'new')!r} is not writable: Read-only file system"
+    )

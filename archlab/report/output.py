@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from archlab.errors import ArchlabError
+
 
 @contextlib.contextmanager
 def atomic_output_dir(
@@ -73,3 +75,25 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             tmp.unlink()
         raise
     return path
+
+
+def check_writable_dir(path: str | Path, *, field: str = "out") -> Path:
+    """Refuse an output folder that cannot take files, before any long work is done for it.
+
+    ``os.access`` says yes to root on any local file, so the check writes: a scratch folder in
+    ``path`` (or, when ``path`` does not exist yet, in its nearest existing parent), removed at
+    once. Nothing is left behind, and a missing ``path`` is not created.
+    """
+    out = Path(path)
+    probe_in = out
+    while not probe_in.exists() and probe_in != probe_in.parent:
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        what = "" if probe_in == out else f" (its parent {str(probe_in)!r} is a file)"
+        raise ArchlabError(f"{field} {str(out)!r} is not a folder{what}")
+    try:
+        scratch = tempfile.mkdtemp(prefix=".archlab-probe-", dir=probe_in)
+        os.rmdir(scratch)
+    except OSError as exc:
+        raise ArchlabError(f"{field} {str(out)!r} is not writable: {exc.strerror}") from None
+    return out
