@@ -55,6 +55,8 @@ def fault_code(exc: BaseException) -> int | None:
             return _FULL
         if isinstance(seen, OSError) and seen.errno == errno.EROFS:
             return _READONLY
+        if isinstance(seen, OSError) and seen.errno == errno.ENAMETOOLONG:
+            return _CANTOPEN
         if isinstance(seen, sqlite3.Error):
             code = getattr(seen, "sqlite_errorcode", None)
             if code is not None:
@@ -88,11 +90,22 @@ def fault_message(code: int, path: Path, *, timeout_s: float | None = None) -> s
             f"disk I/O error on the results store {where}; check the disk (is it full?) and "
             "rerun: finished epochs are kept"
         )
+    if code == _CANTOPEN and (too_long := _name_too_long(path)) is not None:
+        return f"cannot open the results store {where}: {too_long}; give a shorter name"
     if code == _CANTOPEN:
         return (
             f"cannot open the results store {where} (unable to open database file); check "
             "that its folder exists and is readable"
         )
+    return None
+
+
+def _name_too_long(path: Path) -> str | None:
+    """Which part of ``path`` is longer than its file system allows, if one is."""
+    for part in path.parts:
+        limit = 255  # NAME_MAX of ext4, xfs, btrfs, tmpfs
+        if len(os.fsencode(part)) > limit:
+            return f"the name {part[:20]!r}... is {len(os.fsencode(part))} bytes, over {limit}"
     return None
 
 

@@ -347,3 +347,11 @@ def test_reading_leaves_no_files_beside_the_store(
     assert code == 0, err
     assert sorted(p.name for p in store.parent.iterdir()) == ["store.db"]
     assert _digest(store) == before
+
+
+def test_a_store_name_longer_than_the_file_system_allows(cli: Cli, tmp_path: Path) -> None:
+    store = tmp_path / ("s" * 300 + ".db")
+    code, _, err = cli("results", "--store", str(store))
+    assert code == 2 and "is 303 bytes, over 255; give a shorter name" in _one_line(err)
+    with pytest.raises(StoreFaultError, match="over 255; give a shorter name"):
+        Store(store)
