@@ -44,6 +44,20 @@ DEFAULT_INPUT_SIZE: dict[str, int] = {"imagenet": 224, "cifar": 32}
 DEFAULT_NUM_CLASSES: dict[str, int] = {"imagenet": 1000, "cifar": 10}
 NUM_STAGES: dict[str, int] = {"imagenet": 4, "cifar": 3}
 
+# Upper bounds, checked before any work: each is far beyond any published network, so only an
+# absurd value (a typo, an extra zero) meets one, and it is refused at once instead of hanging
+# a count or a solver, or exhausting memory in a build. (limit, why), stated in the error.
+MAX_DEPTH = 1001
+MAX_DEPTH_WHY = "ResNet-1001 is the deepest in He et al. 2016"
+MAX_BLOCKS = (MAX_DEPTH - 2) // 3  # 333 bottleneck blocks make depth 1001
+MAX_WIDTH = 1 << 20
+MAX_WIDTH_WHY = "the widest layer of the paper's networks has 2,048 channels"
+MAX_WIDTH_MULTIPLIER = 64
+MAX_INPUT_SIZE = 4096
+MAX_INPUT_SIZE_WHY = "ImageNet models take 224 to 600 pixels"
+MAX_NUM_CLASSES = 100_000
+MAX_NUM_CLASSES_WHY = "ImageNet-21k has 21,841 classes"
+
 
 @dataclass(frozen=True)
 class StageSpec:
@@ -56,10 +70,13 @@ class StageSpec:
     bottleneck_width: int
 
     def __post_init__(self) -> None:
-        _positive_int("depth", self.depth)
-        _positive_int("w_out", self.w_out)
-        _positive_int("cardinality", self.cardinality)
-        _positive_int("bottleneck_width", self.bottleneck_width)
+        _positive_int(
+            "depth", self.depth, MAX_BLOCKS, f"{MAX_BLOCKS} blocks make depth {MAX_DEPTH}"
+        )
+        _positive_int("w_out", self.w_out, MAX_WIDTH, MAX_WIDTH_WHY)
+        _positive_int("cardinality", self.cardinality, MAX_WIDTH, MAX_WIDTH_WHY)
+        _positive_int("bottleneck_width", self.bottleneck_width, MAX_WIDTH, MAX_WIDTH_WHY)
+        _positive_int("group_width", self.group_width, MAX_WIDTH, MAX_WIDTH_WHY)
         if type(self.stride) is not int or self.stride not in (1, 2):
             raise SpecError(f"stride must be 1 or 2, got {self.stride!r}")
 
@@ -84,13 +101,14 @@ class NetSpec:
             raise SpecError(
                 f"template must be one of {', '.join(TEMPLATES)}, got {self.template!r}"
             )
-        _positive_int("stem_width", self.stem_width)
-        _positive_int("num_classes", self.num_classes)
-        _positive_int("input_size", self.input_size)
+        _positive_int("stem_width", self.stem_width, MAX_WIDTH, MAX_WIDTH_WHY)
+        _positive_int("num_classes", self.num_classes, MAX_NUM_CLASSES, MAX_NUM_CLASSES_WHY)
+        _positive_int("input_size", self.input_size, MAX_INPUT_SIZE, MAX_INPUT_SIZE_WHY)
         if not isinstance(self.stages, tuple) or not self.stages:
             raise SpecError("stages must be a non-empty tuple of StageSpec")
         if not all(isinstance(s, StageSpec) for s in self.stages):
             raise SpecError("stages must hold StageSpec objects only")
+        _at_most("depth", self.depth, MAX_DEPTH, MAX_DEPTH_WHY)
 
     # Derived, never stored (STYLE: names come from the spec).
     @property
@@ -134,9 +152,17 @@ class NetSpec:
         return asdict(self)
 
 
-def _positive_int(field: str, value: object) -> None:
+def _positive_int(field: str, value: object, limit: int | None = None, why: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SpecError(f"{field} must be a positive integer, got {value!r}")
+    if limit is not None:
+        _at_most(field, value, limit, why)
+
+
+def _at_most(field: str, value: int | float, limit: int | float, why: str) -> None:
+    """Refuse an absurd value, stating the bound and where it comes from."""
+    if value > limit:
+        raise SpecError(f"{field} must be at most {limit:,} ({why}), got {value:,}")
 
 
 def spec_from_dict(data: dict[str, Any]) -> NetSpec:
@@ -208,17 +234,23 @@ def make_spec(
     """
     if template not in TEMPLATES:
         raise SpecError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
-    _positive_int("cardinality", cardinality)
-    _positive_int("bottleneck_width", bottleneck_width)
-    if not (isinstance(width_multiplier, int | float) and 0 < width_multiplier <= 64):
-        raise SpecError(f"width_multiplier must be in (0, 64], got {width_multiplier!r}")
+    _positive_int("cardinality", cardinality, MAX_WIDTH, MAX_WIDTH_WHY)
+    _positive_int("bottleneck_width", bottleneck_width, MAX_WIDTH, MAX_WIDTH_WHY)
+    multiplier_ok = isinstance(width_multiplier, int | float) and not isinstance(
+        width_multiplier, bool
+    )
+    if not (multiplier_ok and 0 < width_multiplier <= MAX_WIDTH_MULTIPLIER):
+        raise SpecError(
+            f"width_multiplier must be in (0, {MAX_WIDTH_MULTIPLIER}], got {width_multiplier!r}"
+        )
     if blocks is None:
-        _positive_int("depth", depth)
+        _positive_int("depth", depth, MAX_DEPTH, MAX_DEPTH_WHY)
         block_counts = template_blocks(template, depth)
     else:
         block_counts = tuple(blocks)
         if not all(type(b) is int and b >= 1 for b in block_counts):
             raise SpecError(f"blocks must be positive integers per stage, got {block_counts!r}")
+        _at_most("depth", 3 * sum(block_counts) + 2, MAX_DEPTH, MAX_DEPTH_WHY)
         if len(block_counts) != NUM_STAGES[template]:
             raise SpecError(
                 f"blocks must have {NUM_STAGES[template]} entries for the {template} template, "

@@ -8,6 +8,7 @@ from a newer archlab is refused rather than guessed at. No torch here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -38,38 +39,60 @@ from archlab._store_schema import (
 )
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec, spec_from_dict
+from archlab.store_faults import (
+    check_integrity,
+    connect_read_only,
+    guard_faults,
+    in_memory_copy,
+    is_corruption,
+)
 
 __all__ = ["EPOCH_METRICS", "FINAL_STATUSES", "SCHEMA_VERSION", "STATUSES", "EpochRecord",
            "RunRecord", "Store", "write_parquet"]  # fmt: skip
+# How long a write waits for another connection's lock before the store reports it locked.
+BUSY_TIMEOUT_S = 30.0
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+@guard_faults  # a damaged, locked, full or read-only file: one line naming it (store_faults)
 class Store:
-    """An archlab results store at ``path``; ``create=False`` insists it already exists."""
+    """An archlab results store at ``path``; ``create=False`` insists it already exists.
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    ``read_only`` opens it without ever writing it (``results`` and ``report``): a read-only
+    file or file system works, and an older store is migrated in a private in-memory copy.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False) -> None:
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        self.busy_timeout_s = BUSY_TIMEOUT_S
+        if (read_only or not create) and not self.path.is_file():
             raise ArchlabError(f"no results store at {str(self.path)!r}")
-        if create:
+        if create and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in _write), DDL included.
         # The timeout lets parallel workers queue for the write lock instead of failing.
-        self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        if read_only:
+            self._conn = connect_read_only(self.path, timeout_s=self.busy_timeout_s)
+        else:
+            self._conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_s, isolation_level=None
+            )
         self._conn.row_factory = sqlite3.Row
         try:
-            self._open(create)
+            self._open(create and not read_only, read_only)
         except BaseException:
             self._conn.close()
             raise
 
-    def _open(self, create: bool) -> None:
+    def _open(self, create: bool, read_only: bool = False) -> None:
         try:
             tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError as exc:  # "file is not a database"
+            if isinstance(exc, sqlite3.OperationalError) or is_corruption(exc):
+                raise  # locked, damaged, unopenable: the guard names the fault and the fix
             raise ArchlabError(f"{str(self.path)!r} is not a results store: {exc}") from None
         ours = {"candidates", "runs"}
         if not ours <= tables and (tables or not create):
@@ -84,12 +107,27 @@ class Store:
                 f"{str(self.path)!r} has schema version {version}, newer than this archlab's "
                 f"{SCHEMA_VERSION}; upgrade archlab to read it"
             )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
+        if tables:
+            check_integrity(self._conn, self.path)  # a damaged page: refused now, not mid-run
+        stale = version < SCHEMA_VERSION or not set(TABLES) <= tables
+        if read_only and (stale or not self._has_identity()):
+            self._conn = in_memory_copy(self._conn)  # migrate a private copy; the file stays
+            self._conn.row_factory = sqlite3.Row
+        elif not read_only:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        if version < SCHEMA_VERSION or not set(TABLES) <= tables:
+        if stale:
             self._migrate()
         self.store_id = self._identity()
+        if read_only:
+            self._conn.execute("PRAGMA query_only=ON")  # the in-memory copy refuses writes too
+
+    def _has_identity(self) -> bool:
+        if "meta" not in {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}:
+            return False
+        row = self._conn.execute("SELECT 1 FROM meta WHERE key = 'store_id'").fetchone()
+        return row is not None
 
     def _identity(self) -> str:
         """This store's own id, made once: it keeps two stores' run folders apart."""
@@ -135,7 +173,11 @@ class Store:
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            # SQLite may already have rolled back (a full disk does): a second error here
+            # would hide the first one.
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 

@@ -35,7 +35,7 @@ def results_cmd(
     """One row per run: the candidate, its last and best errors, throughput and cost."""
     if sum([csv is not None, parquet is not None, as_json]) > 1:
         raise typer.BadParameter("give at most one of --csv, --parquet, --json")
-    with Store(store, create=False) as db:
+    with Store(store, create=False, read_only=True) as db:
         frame = db.results_frame()
     if as_json:
         print_json(json.loads(frame.to_json(orient="records")))  # NaN and NA -> null

@@ -41,7 +41,7 @@ def make_cifar10(root: Path, per_batch: int = 4, n_test: int = 5) -> dict[str, n
     rows = {}
     for i in range(1, 6):
         data = _cifar_rows(rng, per_batch)
-        labels = [(i + j) % 10 for j in range(per_batch)]
+        labels = [(i + j - 1) % 10 for j in range(per_batch)]  # 0..7: holds every test label
         _dump(root / f"data_batch_{i}", {b"data": data, b"labels": labels, b"batch_label": b"x"})
         rows[f"data_batch_{i}"] = data
     test = _cifar_rows(rng, n_test)
@@ -57,7 +57,9 @@ def make_cifar10(root: Path, per_batch: int = 4, n_test: int = 5) -> dict[str, n
 def make_cifar100(root: Path, *, meta: bool = True) -> None:
     rng = np.random.default_rng(1)
     root.mkdir(parents=True, exist_ok=True)
-    _dump(root / "train", {b"data": _cifar_rows(rng, 12), b"fine_labels": list(range(0, 96, 8))})
+    # Every test label also occurs in training: a label training never sees is refused.
+    labels = [*range(0, 80, 8), 50, 99]
+    _dump(root / "train", {b"data": _cifar_rows(rng, 12), b"fine_labels": labels})
     _dump(root / "test", {b"data": _cifar_rows(rng, 3), b"fine_labels": [99, 0, 50]})
     if meta:
         _dump(root / "meta", {b"fine_label_names": [b"n"] * 100, b"coarse_label_names": [b"c"]})
@@ -182,7 +184,7 @@ def test_cifar10_layout(tmp_path: Path) -> None:
     assert torch.equal(ds.x_test, torch.from_numpy(rows["test_batch"]).view(-1, 3, 32, 32))
     assert ds.y_test.tolist() == [0, 1, 2, 3, 4]
     every = np.concatenate([rows[f"data_batch_{i}"] for i in range(1, 6)])
-    labels = torch.tensor([(i + j) % 10 for i in range(1, 6) for j in range(4)])
+    labels = torch.tensor([(i + j - 1) % 10 for i in range(1, 6) for j in range(4)])
     got = _multiset(ds.x_train, ds.y_train) + _multiset(ds.x_val, ds.y_val)
     assert got == _multiset(torch.from_numpy(every).view(-1, 3, 32, 32), labels)
 
@@ -266,7 +268,9 @@ def test_folder_split_without_images(tmp_path: Path) -> None:
 
 
 def test_npz_rgb_round_trip(tmp_path: Path) -> None:
-    path = make_npz(tmp_path / "foo.npz", y_test=np.array([0, 1, 2, 3, 4, 0]))
+    path = make_npz(
+        tmp_path / "foo.npz", y_train=np.arange(20) % 5, y_test=np.array([0, 1, 2, 3, 4, 0])
+    )
     ds = load_dataset(f"npz:{path}")
     _check_form(ds)
     assert (ds.name, ds.num_classes, ds.image_size, ds.flip) == ("npz:foo.npz", 5, 4, True)
@@ -536,3 +540,98 @@ def test_cuda_tensors_with_cpu_generator() -> None:
     y = torch.arange(64, device="cuda")
     batches = iterate_batches(x, y, 10, shuffle=True, generator=g)
     assert sorted(torch.cat([b for _, b in batches]).tolist()) == list(range(64))
+
+
+# --------------------------------------------------------------------------- data faults
+# Data that trains without error but gives wrong results (issue 12, class 3): one line each.
+
+
+def test_npz_test_labels_never_seen_in_training(tmp_path: Path) -> None:
+    path = make_npz(tmp_path / "t.npz", y_test=np.array([0, 1, 2, 7, 7, 9]))  # train: 0..2
+    with pytest.raises(ArchlabError) as info:
+        load_dataset(f"npz:{path}")
+    message = str(info.value)
+    assert message.startswith("npz:t.npz: the test split has label(s) 7, 9 ")
+    assert "never occur in the training split" in message and "\n" not in message
+
+
+def test_folder_test_class_without_train_images_is_refused(tmp_path: Path) -> None:
+    make_folder(tmp_path)  # the per-class empty check covers folders: a class needs train images
+    for img in (tmp_path / "train" / "cat").glob("*.png"):
+        img.unlink()
+    with pytest.raises(ArchlabError, match=r"class folders without images .*\['cat'\]"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+def test_cifar_test_label_missing_from_training(tmp_path: Path) -> None:
+    make_cifar100(tmp_path)
+    _dump(tmp_path / "test", {b"data": _cifar_rows(np.random.default_rng(9), 2),
+                              b"fine_labels": [0, 98]})  # fmt: skip
+    with pytest.raises(ArchlabError, match=r"cifar100: the test split has label\(s\) 98 "):
+        load_dataset(f"cifar100:{tmp_path}")
+
+
+def test_a_huge_label_would_size_a_giant_classifier(tmp_path: Path) -> None:
+    y_train = np.arange(20) % 3
+    y_train[5] = 1_000_000_000
+    path = make_npz(tmp_path / "h.npz", y_train=y_train)
+    with pytest.raises(ArchlabError) as info:
+        load_dataset(f"npz:{path}")
+    assert str(info.value) == (
+        f"npz: {path} y_train's largest label 1000000000 implies 1,000,000,001 classes for "
+        "20 training images; labels must be class indices 0..K-1"
+    )
+
+
+def test_as_many_classes_as_images_is_allowed(tmp_path: Path) -> None:
+    labels = np.arange(20)
+    ds = load_dataset(f"npz:{make_npz(tmp_path / 'e.npz', y_train=labels)}", val_fraction=0.1)
+    assert ds.num_classes == 20
+
+
+@pytest.mark.parametrize(
+    ("x_train", "x_test", "message"),
+    [
+        ((20, 4, 4, 3), (6, 4, 4), "x_train has 3 channel(s) per image but x_test has 1"),
+        ((20, 4, 4), (6, 4, 4, 3), "x_train has 1 channel(s) per image but x_test has 3"),
+        ((20, 4, 4, 1), (6, 4, 4, 3), "x_train has 1 channel(s) per image but x_test has 3"),
+    ],
+)
+def test_npz_splits_with_different_channels(
+    tmp_path: Path, x_train: tuple[int, ...], x_test: tuple[int, ...], message: str
+) -> None:
+    rng = np.random.default_rng(10)
+    path = make_npz(
+        tmp_path / "c.npz",
+        x_train=rng.integers(0, 256, x_train, np.uint8),
+        x_test=rng.integers(0, 256, x_test, np.uint8),
+    )
+    with pytest.raises(ArchlabError) as info:
+        load_dataset(f"npz:{path}")
+    assert message in str(info.value)
+
+
+def test_folder_splits_with_different_channels(tmp_path: Path) -> None:
+    make_folder(tmp_path, test=False)
+    for cls in ("dog", "ant", "cat"):  # a grayscale val/ (the test split) beside colour train/
+        _png(tmp_path / "val" / cls / "v.PNG", np.full((6, 6), 7, np.uint8))
+    with pytest.raises(ArchlabError) as info:
+        load_dataset(f"folder:{tmp_path}")
+    assert str(info.value) == (
+        f"folder: {tmp_path / 'train'} holds colour images but {tmp_path / 'val'} holds "
+        "grayscale images; give both splits the same channels"
+    )
+
+
+def test_folder_with_a_few_grayscale_images_among_colour_loads(tmp_path: Path) -> None:
+    make_folder(tmp_path)
+    _png(tmp_path / "train" / "dog" / "gray.png", np.full((6, 6), 3, np.uint8))
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.num_classes == 3 and len(ds.y_train) + len(ds.y_val) == 13
+
+
+def test_npz_splits_with_different_image_sizes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    path = make_npz(tmp_path / "s.npz", x_test=rng.integers(0, 256, (6, 8, 8, 3), np.uint8))
+    with pytest.raises(ArchlabError, match=r"train images are \(4, 4\), test images \(8, 8\)"):
+        load_dataset(f"npz:{path}")

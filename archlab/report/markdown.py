@@ -25,6 +25,7 @@ import pandas as pd
 import archlab
 from archlab.errors import ArchlabError
 from archlab.report import analysis, edf, plots
+from archlab.report.output import atomic_output_dir
 from archlab.space import spec_from_dict
 from archlab.store import Store
 
@@ -433,7 +434,7 @@ def _spec_columns(store: Store) -> dict[int, tuple[int | None, int | None, str |
 
 def load(store_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The store's results, with each run's dataset and each candidate's spec facts, and epochs."""
-    with Store(store_path, create=False) as store:
+    with Store(store_path, create=False, read_only=True) as store:
         results = store.results_frame()
         epochs = store.epochs_frame()
         datasets = {r.id: _dataset(r.config_json) for r in store.runs()}
@@ -488,16 +489,10 @@ def write_report(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ArchlabError(f"--out {str(out)!r} is a file, not a directory")
-    figures = out / FIGURES
-    path = out / "report.md"
-    try:
-        if figures.is_dir():
-            for stale in figures.iterdir():
-                if _OURS.match(stale.name):
-                    stale.unlink()
-        out.mkdir(parents=True, exist_ok=True)
-        text = render(results, epochs, out, command=command, title=title)
-        path.write_text(text, encoding="utf-8")
+    try:  # staged beside out and swapped in whole: a failed report leaves the old one intact
+        with atomic_output_dir(out, replaces=lambda p: bool(_OURS.match(p.name))) as staging:
+            text = render(results, epochs, staging, command=command, title=title)
+            (staging / "report.md").write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ArchlabError(f"cannot write the report to {str(out)!r}: {exc.strerror}") from None
-    return path
+    return out / "report.md"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from archlab.complexity import complexity, template_block_params, totals
 from archlab.errors import ArchlabError
+from archlab.report.output import atomic_write_text
 from archlab.search.solver import match_flops
 from archlab.space import NetSpec, iter_blocks, make_spec
 
@@ -339,8 +340,7 @@ def write_paper_tables(out_dir: str | Path) -> Path:
         raise ArchlabError(f"--out {str(out)!r} is a file, not a directory")
     path = out / FILENAME
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        path.write_text(paper_tables_markdown(), encoding="utf-8")
+        atomic_write_text(path, paper_tables_markdown())  # old or new, never half
     except OSError as exc:
         raise ArchlabError(f"cannot write {str(path)!r}: {exc.strerror}") from None
     return path

@@ -1,0 +1,263 @@
+"""Loaders per dataset source, each returning train and test images as uint8 (N, 3, H, W).
+
+Internal to :mod:`archlab.train.data`, which splits, checks and describes what these return.
+Grayscale is repeated to RGB here, since the models take 3 channels; a source whose splits
+disagree in channels (grayscale train, colour test) is refused rather than silently converted.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from archlab.errors import ArchlabError
+
+SOURCE_FORMS = "digits, cifar10:PATH, cifar100:PATH, folder:PATH, npz:PATH"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+DIGITS_TEST_FRACTION = 0.2
+# The test split (digits' carve-out, a limited test subset) never depends on the run's seed.
+TEST_SEED = 0
+_CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+_CIFAR_FILES: dict[str, tuple[tuple[str, ...], str, str, bytes, bytes, int]] = {
+    # name: (train files, test file, meta file, label key, label-names key, classes)
+    "cifar10": (_CIFAR10_TRAIN, "test_batch", "batches.meta", b"labels", b"label_names", 10),
+    "cifar100": (("train",), "test", "meta", b"fine_labels", b"fine_label_names", 100),
+}
+# PIL modes without colour: they hold one channel before the repeat to RGB.
+_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+
+
+@dataclass(frozen=True, eq=False)
+class Source:
+    """What a loader read: the name, whether flips keep labels, train and test, the classes."""
+
+    name: str
+    flip: bool
+    x_train: torch.Tensor  # (N, 3, H, W) uint8
+    y_train: torch.Tensor  # (N,) int64
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+
+def load_source(source: str) -> Source:
+    """Read ``digits``, ``cifar10:PATH``, ``cifar100:PATH``, ``folder:PATH`` or ``npz:PATH``."""
+    kind, _, rest = source.partition(":")
+    if source == "digits":
+        return Source("digits", False, *_load_digits())
+    if kind in _CIFAR_FILES and rest:
+        return Source(kind, True, *_load_cifar(kind, _existing(rest, kind, directory=True)))
+    if kind == "folder" and rest:
+        path = _existing(rest, kind, directory=True)
+        return Source(f"folder:{path.name}", True, *_load_folder(path))
+    if kind == "npz" and rest:
+        path = _existing(rest, kind, directory=False)
+        x_train, y_train, x_test, y_test, n_cls, flip = _load_npz(path)
+        return Source(f"npz:{path.name}", flip, x_train, y_train, x_test, y_test, n_cls)
+    raise ArchlabError(f"unknown dataset source {source!r}; valid forms: {SOURCE_FORMS}")
+
+
+# x_train, y_train, x_test, y_test, num_classes
+Loaded = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]
+
+
+def _existing(raw: str, kind: str, *, directory: bool) -> Path:
+    path = Path(raw).expanduser()
+    if not (path.is_dir() if directory else path.is_file()):
+        raise ArchlabError(f"{kind} {'directory' if directory else 'file'} not found: {path}")
+    return path
+
+
+def _to_rgb(x: np.ndarray) -> torch.Tensor:
+    """(N, H, W), (N, H, W, 1) or (N, H, W, 3) uint8 -> contiguous (N, 3, H, W) uint8."""
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    t = t.unsqueeze(-1) if t.dim() == 3 else t
+    return t.permute(0, 3, 1, 2).expand(-1, 3, -1, -1).contiguous()
+
+
+def _labels(y: Any, where: str) -> torch.Tensor:
+    arr = np.asarray(y)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise ArchlabError(
+            f"{where}: labels must be a 1-D integer array, got {arr.dtype} {arr.shape}"
+        )
+    if arr.size and arr.min() < 0:
+        raise ArchlabError(f"{where}: labels must be >= 0, got {arr.min()}")
+    return torch.from_numpy(arr.astype(np.int64))
+
+
+def _load_digits() -> Loaded:
+    from sklearn.datasets import load_digits  # ships with scikit-learn; nothing downloads
+
+    digits = load_digits()
+    x = _to_rgb(np.rint(digits.images * 255 / 16).astype(np.uint8))  # 0..16 -> 0..255
+    y = torch.from_numpy(digits.target.astype(np.int64))
+    # No official test split: carve a fixed one, the same for every seed.
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(TEST_SEED))
+    n_test = round(DIGITS_TEST_FRACTION * len(y))
+    test, train = order[:n_test].sort().values, order[n_test:].sort().values
+    return x[train], y[train], x[test], y[test], 10
+
+
+def _read_pickle(path: Path) -> Any:
+    # CIFAR's python layout is pickled; pickle runs code, so load only files you trust.
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f, encoding="bytes")
+    except Exception as exc:  # any unpickling failure means a corrupt or foreign file
+        raise ArchlabError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+
+
+def _cifar_batch(path: Path, label_key: bytes, n_cls: int) -> tuple[torch.Tensor, torch.Tensor]:
+    batch = _read_pickle(path)
+    if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
+        raise ArchlabError(f"{path} is not a CIFAR batch: need b'data' and {label_key!r}")
+    data = np.asarray(batch[b"data"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise ArchlabError(f"{path}: data must be uint8 (N, 3072), got {data.dtype} {data.shape}")
+    y = _labels(batch[label_key], str(path))
+    if len(y) != len(data):
+        raise ArchlabError(f"{path}: {len(data)} images but {len(y)} labels")
+    if len(y) and int(y.max()) >= n_cls:
+        raise ArchlabError(f"{path}: label {int(y.max())} out of range, allowed 0..{n_cls - 1}")
+    # Each row holds the R, then G, then B plane of a 32x32 image, row-major.
+    return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()), y
+
+
+def _load_cifar(kind: str, root: Path) -> Loaded:
+    train_files, test_file, meta_file, label_key, names_key, n_cls = _CIFAR_FILES[kind]
+    for fname in (*train_files, test_file):
+        if not (root / fname).is_file():
+            raise ArchlabError(f"{kind}: missing {fname} in {root}")
+    if (root / meta_file).is_file():  # optional: the class count comes from it when present
+        meta = _read_pickle(root / meta_file)
+        if not isinstance(meta, dict) or names_key not in meta:
+            raise ArchlabError(f"{root / meta_file} is not CIFAR meta: no {names_key!r}")
+        n_cls = len(meta[names_key])
+    xs, ys = zip(*(_cifar_batch(root / f, label_key, n_cls) for f in train_files), strict=True)
+    x_test, y_test = _cifar_batch(root / test_file, label_key, n_cls)
+    return torch.cat(xs), torch.cat(ys), x_test, y_test, n_cls
+
+
+def _load_folder(root: Path) -> Loaded:
+    train_dir = root / "train"
+    if not train_dir.is_dir():
+        raise ArchlabError(f"folder: {root} has no train/ directory")
+    classes = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise ArchlabError(f"folder: {train_dir} must hold at least 2 class folders, got {classes}")
+    # The official val set serves as test when there is no test/ (ImageNet practice).
+    test_dir = root / "test" if (root / "test").is_dir() else root / "val"
+    if not test_dir.is_dir():
+        raise ArchlabError(f"folder: {root} needs a test/ or val/ directory")
+    (train, train_kinds), (test, test_kinds) = (
+        _read_split(d, classes) for d in (train_dir, test_dir)
+    )
+    # Mixed kinds inside a split are tolerated (ImageNet's train set holds a few grayscale
+    # JPEGs); splits with nothing in common are two different datasets.
+    if not train_kinds & test_kinds:
+        raise ArchlabError(
+            f"folder: {train_dir} holds {' and '.join(sorted(train_kinds))} images but {test_dir} "
+            f"holds {' and '.join(sorted(test_kinds))} images; give both splits the same channels"
+        )
+    empty = [c for i, c in enumerate(classes) if i not in {label for *_, label in train}]
+    if empty:
+        raise ArchlabError(f"folder: class folders without images in {train_dir}: {empty}")
+    first_path, (h, w, _) = train[0][0], train[0][1].shape
+    for path, arr, _ in (*train, *test):
+        if arr.shape[:2] != (h, w):
+            raise ArchlabError(
+                f"folder: {path} is {arr.shape[1]}x{arr.shape[0]} but {first_path} is {w}x{h}; "
+                "all images must share one size (no resizing is done)"
+            )
+    return (*_stack(train), *_stack(test), len(classes))
+
+
+def _read_split(
+    split_dir: Path, classes: Sequence[str]
+) -> tuple[list[tuple[Path, np.ndarray, int]], set[str]]:
+    """The split's (path, RGB array, label) items and the kinds (grayscale, colour) it holds."""
+    from PIL import Image
+
+    unknown = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and p.name not in classes)
+    if unknown:
+        raise ArchlabError(f"folder: {split_dir} has classes not in train/: {unknown}")
+    items, kinds = [], set()
+    for label, cls in enumerate(classes):
+        files = (split_dir / cls).glob("*")
+        for path in sorted(p for p in files if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+            try:
+                with Image.open(path) as img:
+                    items.append((path, np.asarray(img.convert("RGB")), label))
+                    kinds.add("grayscale" if img.mode in _GRAY_MODES else "colour")
+            except Exception as exc:  # PIL raises several types for unreadable files
+                raise ArchlabError(f"cannot read image {path}: {exc}") from None
+    if not items:
+        raise ArchlabError(f"folder: no .png/.jpg/.jpeg images under {split_dir}")
+    return items, kinds
+
+
+def _stack(items: list[tuple[Path, np.ndarray, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    x = _to_rgb(np.stack([arr for _, arr, _ in items]))
+    return x, torch.tensor([label for *_, label in items], dtype=torch.int64)
+
+
+def _channels(x: np.ndarray) -> int:
+    """Channels of (N, H, W) (one) or (N, H, W, C) images."""
+    return 1 if x.ndim == 3 else int(x.shape[3])
+
+
+def _load_npz(
+    path: Path,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int, bool]:
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise ArchlabError(f"npz: {path} lacks {missing}; needs {list(keys)}")
+            arrays = {k: z[k] for k in (*keys, "flip") if k in z.files}
+    except ArchlabError:
+        raise
+    except Exception as exc:  # not a zip, a pickled object array, a truncated member, ...
+        raise ArchlabError(f"cannot read npz {path}: {type(exc).__name__}: {exc}") from None
+    out: list[torch.Tensor] = []
+    for split in ("train", "test"):
+        x = arrays[f"x_{split}"]
+        if x.dtype != np.uint8 or not (x.ndim == 3 or (x.ndim == 4 and x.shape[3] in (1, 3))):
+            raise ArchlabError(
+                f"npz: {path} x_{split} must be uint8 (N, H, W) or (N, H, W, 1|3), "
+                f"got {x.dtype} {x.shape}"
+            )
+        y = _labels(arrays[f"y_{split}"], f"npz: {path} y_{split}")
+        if len(y) != len(x) or len(x) == 0:
+            raise ArchlabError(f"npz: {path} x_{split} has {len(x)} images, y_{split} {len(y)}")
+        out += [_to_rgb(x), y]
+    channels = {split: _channels(arrays[f"x_{split}"]) for split in ("train", "test")}
+    if channels["train"] != channels["test"]:
+        raise ArchlabError(
+            f"npz: {path} x_train has {channels['train']} channel(s) per image but x_test has "
+            f"{channels['test']}; give both splits the same channels"
+        )
+    if out[0].shape[2:] != out[2].shape[2:]:
+        raise ArchlabError(
+            f"npz: {path} train images are {tuple(out[0].shape[2:])}, "
+            f"test images {tuple(out[2].shape[2:])}"
+        )
+    # Classes come from the labels here: a stray huge label would size a giant classifier.
+    n_cls = int(out[1].max()) + 1
+    if n_cls > len(out[1]):
+        raise ArchlabError(
+            f"npz: {path} y_train's largest label {n_cls - 1} implies {n_cls:,} classes for "
+            f"{len(out[1])} training images; labels must be class indices 0..K-1"
+        )
+    flip = arrays.get("flip", np.array(True))  # optional: flips suit most natural images
+    if flip.shape != () or flip.dtype != np.bool_:
+        raise ArchlabError(f"npz: {path} flip must be a 0-d bool array, got {flip.shape}")
+    return out[0], out[1], out[2], out[3], n_cls, bool(flip)
