@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import resource
+import statistics
 import sys
 import time
 import warnings
@@ -27,13 +28,12 @@ import torch
 from torch import Tensor, nn
 
 from archlab.errors import ArchlabError
-from archlab.models import build_model
+from archlab.models import FORMS, build_model
 from archlab.space import NetSpec
 from archlab.train.checkpoint import checkpoint_path, latest_good_checkpoint, prune, save_checkpoint
 from archlab.train.data import DatasetSplits, augment, default_pad, iterate_batches, normalize
 
 SCHEDULES = ("cosine", "step")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     nesterov: bool = False
+    # The paper and fb.resnet.torch decay every parameter; False exempts BN parameters and
+    # biases (1-d tensors), the "no bias decay" of He et al., "Bag of Tricks", 2019.
+    decay_bn_and_bias: bool = True
     schedule: str = "cosine"
     warmup_epochs: int = 1
     step_milestones: tuple[float, ...] = (0.5, 0.75)  # fractions of the run (150/300, 225/300)
@@ -87,8 +90,8 @@ class TrainConfig:
             raise ArchlabError(f"momentum must be in [0, 1), got {self.momentum}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ArchlabError(f"weight decay must be >= 0, got {self.weight_decay}")
-        if self.form not in ("a", "b", "c"):
-            raise ArchlabError(f"form must be one of a, b, c, got {self.form!r}")
+        if self.form not in FORMS:
+            raise ArchlabError(f"form must be one of {', '.join(FORMS)}, got {self.form!r}")
         if self.schedule not in SCHEDULES:
             raise ArchlabError(
                 f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
@@ -123,17 +126,6 @@ class RunOutcome:
 
 EpochCallback = Callable[[dict[str, Any]], None]
 StepCallback = Callable[[int, int, float], None]  # (epoch, step, loss)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` is CUDA when present, else the CPU; asking for absent CUDA is a user error."""
-    if device not in DEVICES:
-        raise ArchlabError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ArchlabError("device cuda requested but torch sees no CUDA device")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -215,18 +207,15 @@ def prepare_model(spec: NetSpec, config: TrainConfig, seed: int, device: torch.d
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with momentum; no weight decay on BN parameters and biases (1-d tensors)."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    return torch.optim.SGD(
-        [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-    )
+    """SGD with momentum; weight decay on every parameter unless BN and biases are exempted."""
+    params = list(model.parameters())
+    groups: list[dict[str, Any]] = [{"params": params, "weight_decay": config.weight_decay}]
+    if not config.decay_bn_and_bias:  # BN parameters and biases are the 1-d tensors
+        groups = [
+            {"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+        ]
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
 
 
 def train_run(
@@ -384,7 +373,7 @@ def estimate_epoch_seconds(
             timings.append(time.perf_counter() - start)
     step_model.load_state_dict(saved[0])
     optimizer.load_state_dict(saved[1])
-    per_image = sorted(timings)[len(timings) // 2] / n
+    per_image = statistics.median(timings) / n
     images = len(data.y_train) + (len(data.y_val) + len(data.y_test)) / 3
     return max(per_image * images, 1e-3)
 
