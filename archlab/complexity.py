@@ -109,26 +109,24 @@ def block_params(w_in: int, w_out: int, group_width: int, cardinality: int) -> i
 
 def layer_count(layer: Layer, path: str, h: int) -> LayerCount:
     """The row of one recipe layer at input size ``h``, by the formula of its kind."""
-    kind, c_in, c_out = layer.kind, layer.c_in, layer.c_out
-    kernel, stride, groups = layer.kernel, layer.stride, layer.groups
+    kind, _, c_in, c_out, k, stride, groups = layer
     if kind == "bn":
         return LayerCount(path, kind, c_in, c_out, 1, 1, c_out, h, h, 0, bn_params(c_out), 0)
-    if kind == "conv" or kind == "maxpool":
-        if stride > 1 and h < 2:
-            raise SpecError(
-                f"input too small: {path} would downsample a {h}x{h} map; use a larger input size"
-            )
-        h_out = conv_out_size(h, kernel, stride, layer.padding)
-        macs = conv_macs(c_in, c_out, kernel, groups, h_out) if kind == "conv" else 0
-        params = conv_params(c_in, c_out, kernel, groups) if kind == "conv" else 0
-        acts = c_out * h_out * h_out  # conv and max-pool outputs both count (Dollár et al.)
-        return LayerCount(
-            path, kind, c_in, c_out, kernel, stride, groups, h, h_out, macs, params, acts
-        )
+    if kind == "fc":
+        macs, params = fc_macs(c_in, c_out), fc_params(c_in, c_out)
+        return LayerCount(path, kind, c_in, c_out, 1, 1, 1, 1, 1, macs, params, c_out)
     if kind == "avgpool":  # global: the window is the whole map
         return LayerCount(path, kind, c_in, c_out, h, 1, 1, h, 1, 0, 0, 0)
-    macs, params = fc_macs(c_in, c_out), fc_params(c_in, c_out)
-    return LayerCount(path, "fc", c_in, c_out, 1, 1, 1, 1, 1, macs, params, c_out)
+    if stride > 1 and h < 2:
+        raise SpecError(
+            f"input too small: {path} would downsample a {h}x{h} map; use a larger input size"
+        )
+    h_out = conv_out_size(h, k, stride, layer.padding)
+    acts = c_out * h_out * h_out  # conv and max-pool outputs both count (Dollár et al.)
+    if kind == "maxpool":
+        return LayerCount(path, kind, c_in, c_out, k, stride, groups, h, h_out, 0, 0, acts)
+    macs, params = conv_macs(c_in, c_out, k, groups, h_out), conv_params(c_in, c_out, k, groups)
+    return LayerCount(path, kind, c_in, c_out, k, stride, groups, h, h_out, macs, params, acts)
 
 
 def _walk(layers: tuple[Layer, ...], prefix: str, h: int) -> tuple[list[LayerCount], int]:
