@@ -25,17 +25,22 @@ def test_mean_std_uses_sample_std_and_ignores_nan() -> None:
 
 def test_edf_on_a_hand_example() -> None:
     errors = [0.1, 0.2, 0.2, 0.4]
-    # EDF(e) = fraction with error at most e: the value a steps-post curve holds from e on.
+    # EDF(e) = fraction with error < e (Radosavovic et al.): a model at exactly e is not counted.
     got = edf.edf(errors, [0.05, 0.1, 0.15, 0.2, 0.25, 0.5])
-    np.testing.assert_allclose(got, [0.0, 0.25, 0.25, 0.75, 0.75, 1.0])
+    np.testing.assert_allclose(got, [0.0, 0.0, 0.25, 0.25, 0.75, 1.0])
+    assert edf.edf([0.2], [0.2, 0.2 + 1e-12])[0] == 0.0
     weighted = edf.edf(errors, [0.15, 0.3, 1.0], weights=[0.5, 0.1, 0.1, 0.3])
     np.testing.assert_allclose(weighted, [0.5, 0.7, 1.0])
     xs, cum = edf.edf_curve([0.4, 0.1, 0.2, 0.2])
     np.testing.assert_allclose(xs, [0.1, 0.2, 0.2, 0.4])
     np.testing.assert_allclose(cum, [0.25, 0.5, 0.75, 1.0])
-    # The curve's last step at each error is the EDF there: the text and the plot agree.
+    # Before an error's first step the curve holds the EDF there; after its last step, the EDF
+    # just above it: the text and the plot agree.
+    first = [i for i in range(len(xs)) if i == 0 or xs[i - 1] != xs[i]]
     last = [i for i in range(len(xs)) if i + 1 == len(xs) or xs[i + 1] != xs[i]]
-    np.testing.assert_allclose(cum[last], edf.edf(errors, xs[last]))
+    before = np.r_[0.0, cum][first]
+    np.testing.assert_allclose(before, edf.edf(errors, xs[first]))
+    np.testing.assert_allclose(cum[last], edf.edf(errors, xs[last] + 1e-9))
     with pytest.raises(ValueError, match="one entry per error"):
         edf.edf(errors, [0.2], weights=[1.0])
 

@@ -17,7 +17,7 @@ Pure pandas / numpy / scipy on :meth:`archlab.store.Store.results_frame` rows; n
 - Where one setting per candidate is wanted (training curves), it is the largest budget that
   has a finished run (the largest budget when none has); ties between configs at one budget
   go to the one with most finished runs, then to the smaller ``config_key``.
-- EDF (Radosavovic et al. 2019, pycls): EDF(e) = fraction of models with error at most e; the
+- EDF (Radosavovic et al. 2019, pycls): EDF(e) = fraction of models with error < e; the
   complexity-normalised EDF weights each model 1/(models in its complexity bin)/(bins), with
   bins shared by the spaces compared.
 """

@@ -346,7 +346,7 @@ def _edf_section(out: Path, settings: pd.DataFrame) -> list[str]:
             "budget and config).",
         ]
     lines += [
-        "EDF(e) = fraction of candidates with mean validation error at most e (Radosavovic et "
+        "EDF(e) = fraction of candidates with mean validation error below e (Radosavovic et "
         "al. 2019), drawn as steps that rise at each candidate's error. The normalised EDF "
         "weights each candidate 1/(its space's candidates in its MACs bin)/(bins its space "
         f"fills), on {edf.NORMALISATION_BINS} log-spaced bins shared by the spaces "
