@@ -16,6 +16,7 @@ from pathlib import Path
 
 from archlab.complexity import complexity, template_block_params, totals
 from archlab.errors import ArchlabError
+from archlab.report.formats import integer, md_table
 from archlab.search.solver import match_flops
 from archlab.space import NetSpec, iter_blocks, make_spec
 
@@ -65,16 +66,6 @@ def diff(archlab: float, reference: float, *, digits: int = 0) -> str:
     return f"{absolute} ({100 * delta / reference:+.2f}%)"
 
 
-def _n(value: int) -> str:
-    return f"{value:,}"
-
-
-def _table(header: list[str], rows: list[list[str]], right: tuple[int, ...] = ()) -> list[str]:
-    align = ["---:" if i in right else "---" for i in range(len(header))]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
-
-
 # --------------------------------------------------------------------------- tables
 
 
@@ -113,7 +104,7 @@ def table1() -> list[str]:
         for quantity, value, label in (("params", params, "params"), ("flops", macs, "MACs")):
             ref = paper("Table 1", spec.name, quantity)
             totals_rows.append(
-                [f"`{spec.name}`", label, ref.printed, _n(value), diff(value, ref.value)]
+                [f"`{spec.name}`", label, ref.printed, integer(value), diff(value, ref.value)]
             )
     return [
         "## Table 1: ResNet-50 and ResNeXt-50 (32x4d)",
@@ -121,9 +112,9 @@ def table1() -> list[str]:
         "Layouts from archlab's block iterator (the stride sits on the 3x3 conv of the first "
         "block of conv3, conv4 and conv5).",
         "",
-        *_table(["stage", "output", "`resnet50`", "`resnext50_32x4d`"], rows),
+        md_table(["stage", "output", "`resnet50`", "`resnext50_32x4d`"], rows),
         "",
-        *_table(
+        md_table(
             ["model", "quantity", "paper", "archlab (exact)", "difference"],
             totals_rows,
             right=(2, 3, 4),
@@ -151,9 +142,9 @@ def table2() -> list[str]:
                 w_ref.printed,
                 str(spec.group_width),
                 diff(spec.group_width, w_ref.value),
-                _n(params),
+                integer(params),
                 diff(params, params_ref.value),
-                _n(macs),
+                integer(macs),
                 diff(macs, flops_ref.value),
             ]
         )
@@ -177,7 +168,7 @@ def table2() -> list[str]:
         "C·(256·d + 3·3·d·d + d·256) (Eq. 4) comes closest to ResNet's 69,632. Block MACs = "
         "block params × 56 × 56, as in the paper's caption.",
         "",
-        *_table(header, rows, right=tuple(range(11))),
+        md_table(header, rows, right=tuple(range(11))),
     ]
 
 
@@ -195,8 +186,8 @@ def table3() -> list[str]:
                     str(depth),
                     f"`{spec.name}`",
                     f"{c}x{spec.bottleneck_width}d",
-                    _n(params),
-                    _n(macs),
+                    integer(params),
+                    integer(macs),
                     flops_ref.printed,
                     diff(macs, flops_ref.value),
                     error.printed,
@@ -219,7 +210,7 @@ def table3() -> list[str]:
         "per-model parameter counts. The top-1 errors are the paper's, shown for reference: "
         "archlab has not reproduced them.",
         "",
-        *_table(header, rows, right=(0, 3, 4, 5, 6, 7)),
+        md_table(header, rows, right=(0, 3, 4, 5, 6, 7)),
     ]
 
 
@@ -244,8 +235,8 @@ def table4() -> list[str]:
                 label,
                 f"`{spec.name}`",
                 f"{c}x{d}d",
-                _n(params),
-                _n(macs),
+                integer(params),
+                integer(macs),
                 f"{ratio:.3f}",
                 f"{ratio_ref.value:g}×",
                 diff(ratio, ratio_ref.value, digits=3),
@@ -267,10 +258,10 @@ def table4() -> list[str]:
         "## Table 4: 2x complexity",
         "",
         f"The paper's caption puts every model at {ratio_ref.printed} (ResNet-101: "
-        f"{_n(base)} MACs in archlab); it prints no per-model counts. Errors are the paper's, "
+        f"{integer(base)} MACs in archlab); it prints no per-model counts. Errors are the paper's, "
         "not reproduced.",
         "",
-        *_table(header, rows, right=(3, 4, 5, 6, 7)),
+        md_table(header, rows, right=(3, 4, 5, 6, 7)),
     ]
 
 
@@ -288,7 +279,7 @@ def table7() -> list[str]:
             ours = ["no Wide ResNet builder in archlab", DASH]
         else:
             params = totals(spec)[1]
-            ours = [_n(params), diff(params, ref.value)]
+            ours = [integer(params), diff(params, ref.value)]
         rows.append([label, ref.printed, *ours, *errors])
     header = [
         "model",
@@ -306,9 +297,9 @@ def table7() -> list[str]:
         "## Table 7: CIFAR",
         "",
         "Parameters of the CIFAR template (Sec. 5.3) with a 10-class classifier; a 100-class fc "
-        f"adds {_n(wider_fc)}. Errors are the paper's (average of 10 runs), not reproduced.",
+        f"adds {integer(wider_fc)}. Errors are the paper's (average of 10 runs), not reproduced.",
         "",
-        *_table(header, rows, right=(1, 2, 3, 4, 5)),
+        md_table(header, rows, right=(1, 2, 3, 4, 5)),
     ]
 
 
