@@ -87,5 +87,7 @@ def test_counter_benchmark_lists_the_scripts_specs(monkeypatch: pytest.MonkeyPat
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     import bench_counters  # type: ignore[import-not-found]
 
-    rows = re.findall(r"^\| ([\w.@]+) \| [\d,]+ \|", _committed_sections()["bench_counters"], flags=re.M)
+    rows = re.findall(
+        r"^\| ([\w.@]+) \| [\d,]+ \|", _committed_sections()["bench_counters"], flags=re.M
+    )
     assert rows == [label for label, _ in bench_counters.default_specs()]
