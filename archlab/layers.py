@@ -58,7 +58,7 @@ def conv_bn(
     """A conv and the BN right after it (Sec. 4: BN after each conv)."""
     return (
         Layer("conv", name, c_in, c_out, kernel, stride, groups),
-        Layer("bn", bn_name, c_out, c_out, 1, 1, c_out),
+        Layer("bn", bn_name, c_out, c_out, 1, 1, c_out),  # groups = channels: BN is per channel
     )
 
 
