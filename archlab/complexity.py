@@ -9,8 +9,9 @@ The convention, stated once (the paper's Sec. 3.1, pycls's and torchvision's):
 - Activations (Dollár et al., "Fast and Accurate Model Scaling", 2021, as in pycls): the output
   elements of every conv, max-pool and fc layer.
 
-The layer walk below is built on :func:`archlab.space.iter_blocks`, the same iterator the torch
-builder consumes, and its module paths follow torchvision's ResNet (``layer1.0.conv2``).
+The layer walk below counts the layer recipe of :mod:`archlab.layers` (built on
+:func:`archlab.space.iter_blocks`), the same recipe the torch builder consumes, and its module
+paths follow torchvision's ResNet (``layer1.0.conv2``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from archlab.errors import SpecError
-from archlab.space import BlockSpec, NetSpec, final_width, iter_blocks
-
-IN_CHANNELS = 3  # RGB; grayscale data is repeated to three channels by the data loaders
+from archlab.layers import Layer, block_recipe, head_recipe, stem_recipe
+from archlab.space import BlockSpec, NetSpec, iter_blocks
 
 
 class LayerCount(NamedTuple):
@@ -107,57 +107,49 @@ def block_params(w_in: int, w_out: int, group_width: int, cardinality: int) -> i
 # --------------------------------------------------------------------------- the layer walk
 
 
-def _conv(
-    path: str, c_in: int, c_out: int, kernel: int, stride: int, groups: int, h: int
-) -> tuple[LayerCount, LayerCount, int]:
-    """A conv and the BN after it; returns both rows and the output size."""
+def layer_count(layer: Layer, path: str, h: int) -> LayerCount:
+    """The row of one recipe layer at input size ``h``, by the formula of its kind."""
+    kind, _, c_in, c_out, k, stride, groups = layer
+    if kind == "bn":
+        return LayerCount(path, kind, c_in, c_out, 1, 1, c_out, h, h, 0, bn_params(c_out), 0)
+    if kind == "fc":
+        macs, params = fc_macs(c_in, c_out), fc_params(c_in, c_out)
+        return LayerCount(path, kind, c_in, c_out, 1, 1, 1, 1, 1, macs, params, c_out)
+    if kind == "avgpool":  # global: the window is the whole map
+        return LayerCount(path, kind, c_in, c_out, h, 1, 1, h, 1, 0, 0, 0)
     if stride > 1 and h < 2:
         raise SpecError(
             f"input too small: {path} would downsample a {h}x{h} map; use a larger input size"
         )
-    h_out = conv_out_size(h, kernel, stride, kernel // 2)
-    conv = LayerCount(
-        path,
-        "conv",
-        c_in,
-        c_out,
-        kernel,
-        stride,
-        groups,
-        h,
-        h_out,
-        conv_macs(c_in, c_out, kernel, groups, h_out),
-        conv_params(c_in, c_out, kernel, groups),
-        c_out * h_out * h_out,
-    )
-    return conv, _bn(path, c_out, h_out), h_out
+    h_out = conv_out_size(h, k, stride, layer.padding)
+    acts = c_out * h_out * h_out  # conv and max-pool outputs both count (Dollár et al.)
+    if kind == "maxpool":
+        return LayerCount(path, kind, c_in, c_out, k, stride, groups, h, h_out, 0, 0, acts)
+    macs, params = conv_macs(c_in, c_out, k, groups, h_out), conv_params(c_in, c_out, k, groups)
+    return LayerCount(path, kind, c_in, c_out, k, stride, groups, h, h_out, macs, params, acts)
 
 
-def _bn(conv_path: str, channels: int, h: int) -> LayerCount:
-    # torchvision names: conv1 -> bn1, layer1.0.conv2 -> layer1.0.bn2, downsample.0 -> .1
-    if conv_path.endswith("downsample.0"):
-        path = conv_path[:-1] + "1"
-    else:
-        head, _, leaf = conv_path.rpartition("conv")
-        path = head + "bn" + leaf
-    return LayerCount(
-        path, "bn", channels, channels, 1, 1, channels, h, h, 0, bn_params(channels), 0
-    )
+def _walk(layers: tuple[Layer, ...], prefix: str, h: int) -> tuple[list[LayerCount], int]:
+    """Rows of layers applied one after another, and the size of what comes out."""
+    rows = []
+    for layer in layers:
+        row = layer_count(layer, prefix + layer.name, h)
+        rows.append(row)
+        h = row.h_out
+    return rows, h
 
 
 def block_layers(block: BlockSpec, h: int) -> tuple[list[LayerCount], int]:
-    """Rows of one bottleneck block (form c; forms a and b have the same counts, Sec. 3.3)."""
-    prefix = f"layer{block.stage + 1}.{block.index}."
-    rows: list[LayerCount] = []
-    c1, b1, h1 = _conv(prefix + "conv1", block.w_in, block.w_b, 1, 1, 1, h)
-    # Stride on the 3x3 conv, as Sec. 4 and Table 1's FLOPs require.
-    c2, b2, h2 = _conv(prefix + "conv2", block.w_b, block.w_b, 3, block.stride, block.groups, h1)
-    c3, b3, _ = _conv(prefix + "conv3", block.w_b, block.w_out, 1, 1, 1, h2)
-    rows += [c1, b1, c2, b2, c3, b3]
-    if block.has_projection:
-        ds, dsb, _ = _conv(prefix + "downsample.0", block.w_in, block.w_out, 1, block.stride, 1, h)
-        rows += [ds, dsb]
-    return rows, h2
+    """Rows of one bottleneck block in form (c), from :func:`archlab.layers.block_recipe`.
+
+    Form (b) has the same MACs, params and activations. Form (a) has the same MACs and params
+    but more activations: each of its C paths has its own 1x1 to w_out, so its conv3 outputs
+    C·w_out channels where form (c)'s outputs w_out (Sec. 3.3, Fig. 3a).
+    """
+    recipe = block_recipe(block)
+    rows, h_out = _walk(recipe.branch, recipe.prefix, h)
+    rows += _walk(recipe.shortcut, recipe.prefix, h)[0]  # the shortcut also reads the input
+    return rows, h_out
 
 
 def _check_input_size(h: object) -> int:
@@ -168,25 +160,12 @@ def _check_input_size(h: object) -> int:
 
 def stem_layers(spec: NetSpec, h: int) -> tuple[list[LayerCount], int]:
     """Rows of the stem: Table 1's 7x7/2 conv + 3x3/2 max pool, or Sec. 5.3's 3x3 conv."""
-    if spec.template != "imagenet":
-        conv, bn, h = _conv("conv1", IN_CHANNELS, spec.stem_width, 3, 1, 1, h)
-        return [conv, bn], h
-    conv, bn, h = _conv("conv1", IN_CHANNELS, spec.stem_width, 7, 2, 1, h)
-    if h < 2:
-        raise SpecError("input too small: the stem max pool would downsample a 1x1 map")
-    h_pool = conv_out_size(h, 3, 2, 1)
-    c = spec.stem_width
-    pool = LayerCount("maxpool", "maxpool", c, c, 3, 2, 1, h, h_pool, 0, 0, c * h_pool * h_pool)
-    return [conv, bn, pool], h_pool
+    return _walk(stem_recipe(spec), "", h)
 
 
 def head_layers(spec: NetSpec, h: int) -> list[LayerCount]:
     """Rows of global average pooling and the fc classifier."""
-    c, n = final_width(spec), spec.num_classes
-    return [
-        LayerCount("avgpool", "avgpool", c, c, h, 1, 1, h, 1, 0, 0, 0),
-        LayerCount("fc", "fc", c, n, 1, 1, 1, 1, 1, fc_macs(c, n), fc_params(c, n), n),
-    ]
+    return _walk(head_recipe(spec), "", h)[0]
 
 
 def iter_layers(spec: NetSpec, input_size: int | None = None) -> Iterator[LayerCount]:

@@ -2,7 +2,8 @@
 
 Module names follow torchvision's ResNet (``conv1``, ``bn1``, ``layer1.0.conv2``,
 ``layer1.0.downsample.0``, ``fc``), so form-(c) checkpoints interchange with torchvision and timm.
-The layout comes from :func:`archlab.space.iter_blocks`, the iterator the analytic count walks.
+Every layer comes from the recipe in :mod:`archlab.layers` (stem, each block of
+:func:`archlab.space.iter_blocks`, head), the recipe the analytic count walks.
 
 Where BN sits in forms (a) and (b), and why the three forms are the same function:
 BN acts per channel, so the BN after form (c)'s first two convs splits exactly into one BN per
@@ -23,40 +24,58 @@ import torch
 from torch import Tensor, nn
 
 from archlab.errors import SpecError
+from archlab.layers import BlockRecipe, Layer, block_recipe, head_recipe, path_recipe, stem_recipe
 from archlab.presets import get_spec
-from archlab.space import BlockSpec, NetSpec, final_width, iter_blocks, with_overrides
+from archlab.space import BlockSpec, NetSpec, iter_blocks, with_overrides
 
 Form = Literal["a", "b", "c"]
 FORMS: tuple[str, ...] = ("a", "b", "c")
 
 
-def _conv(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    # No conv bias: BN follows every conv.
-    return nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False)
+def make_layer(layer: Layer) -> nn.Module:
+    """The torch module of one recipe layer (:mod:`archlab.layers`)."""
+    if layer.kind == "conv":
+        return nn.Conv2d(
+            layer.c_in, layer.c_out, layer.kernel, layer.stride, layer.padding,
+            groups=layer.groups, bias=layer.bias,
+        )  # fmt: skip
+    if layer.kind == "bn":
+        return nn.BatchNorm2d(layer.c_out)
+    if layer.kind == "maxpool":
+        return nn.MaxPool2d(layer.kernel, layer.stride, layer.padding)
+    if layer.kind == "avgpool":
+        return nn.AdaptiveAvgPool2d(1)
+    return nn.Linear(layer.c_in, layer.c_out, bias=layer.bias)
 
 
-def _downsample(block: BlockSpec) -> nn.Module | None:
+def _add_layers(module: nn.Module, layers: tuple[Layer, ...]) -> None:
+    for layer in layers:
+        module.add_module(layer.name, make_layer(layer))
+
+
+def _downsample(recipe: BlockRecipe) -> nn.Module | None:
     """Projection shortcut (type B: 1x1 conv + BN) where the shape changes."""
-    if not block.has_projection:
+    if not recipe.shortcut:
         return None
-    return nn.Sequential(
-        _conv(block.w_in, block.w_out, 1, block.stride), nn.BatchNorm2d(block.w_out)
-    )
+    return nn.Sequential(*(make_layer(layer) for layer in recipe.shortcut))
 
 
 class BottleneckC(nn.Module):
     """Form (c): 1x1 -> 3x3 grouped conv (groups = C) -> 1x1; stride on the 3x3 (Sec. 4)."""
 
+    conv1: nn.Conv2d
+    bn1: nn.BatchNorm2d
+    conv2: nn.Conv2d
+    bn2: nn.BatchNorm2d
+    conv3: nn.Conv2d
+    bn3: nn.BatchNorm2d
+
     def __init__(self, block: BlockSpec) -> None:
         super().__init__()
-        self.conv1 = _conv(block.w_in, block.w_b, 1)
-        self.bn1 = nn.BatchNorm2d(block.w_b)
-        self.conv2 = _conv(block.w_b, block.w_b, 3, block.stride, block.groups)
-        self.bn2 = nn.BatchNorm2d(block.w_b)
-        self.conv3 = _conv(block.w_b, block.w_out, 1)
-        self.bn3 = nn.BatchNorm2d(block.w_out)
+        recipe = block_recipe(block)
+        _add_layers(self, recipe.branch)  # conv1 bn1 conv2 bn2 conv3 bn3
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _downsample(block)
+        self.downsample = _downsample(recipe)
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)  # (N, w_out, H', W')
@@ -69,15 +88,17 @@ class BottleneckC(nn.Module):
 class _PathAB(nn.Module):
     """One path of forms (a) and (b): 1x1 (w_in -> d), 3x3 (d -> d), each with its own BN."""
 
-    def __init__(self, block: BlockSpec, w_out: int | None) -> None:
+    conv1: nn.Conv2d
+    bn1: nn.BatchNorm2d
+    conv2: nn.Conv2d
+    bn2: nn.BatchNorm2d
+    conv3: nn.Module | None
+
+    def __init__(self, layers: tuple[Layer, ...]) -> None:
         super().__init__()
-        d = block.w_b // block.groups
-        self.conv1 = _conv(block.w_in, d, 1)
-        self.bn1 = nn.BatchNorm2d(d)
-        self.conv2 = _conv(d, d, 3, block.stride)
-        self.bn2 = nn.BatchNorm2d(d)
+        _add_layers(self, layers)  # conv1 bn1 conv2 bn2, and conv3 in form (a)
         # Form (a) only: the path's own 1x1 back to w_out; its BN comes after the sum.
-        self.conv3 = _conv(d, w_out, 1) if w_out is not None else None
+        self.conv3 = self._modules.get("conv3")
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -87,14 +108,22 @@ class _PathAB(nn.Module):
 
 
 class BottleneckA(nn.Module):
-    """Form (a): C paths of 1x1 -> 3x3 -> 1x1 summed, one BN after the sum (Fig. 3a, fn. 6)."""
+    """Form (a): C paths of 1x1 -> 3x3 -> 1x1 summed, one BN after the sum (Fig. 3a, fn. 6).
+
+    Same function, MACs and parameters as form (c), but not the same activations: each path's
+    1x1 writes all w_out channels, C·w_out in all where form (c)'s conv3 writes w_out.
+    """
+
+    bn3: nn.BatchNorm2d
 
     def __init__(self, block: BlockSpec) -> None:
         super().__init__()
-        self.paths = nn.ModuleList(_PathAB(block, block.w_out) for _ in range(block.groups))
-        self.bn3 = nn.BatchNorm2d(block.w_out)
+        recipe = block_recipe(block)
+        path, after = path_recipe(recipe, "a")
+        self.paths = nn.ModuleList(_PathAB(path) for _ in range(block.groups))
+        _add_layers(self, after)  # bn3
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _downsample(block)
+        self.downsample = _downsample(recipe)
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -105,13 +134,17 @@ class BottleneckA(nn.Module):
 class BottleneckB(nn.Module):
     """Form (b): C paths of 1x1 -> 3x3, concatenated to C·d channels, one 1x1 (Fig. 3b)."""
 
+    conv3: nn.Conv2d
+    bn3: nn.BatchNorm2d
+
     def __init__(self, block: BlockSpec) -> None:
         super().__init__()
-        self.paths = nn.ModuleList(_PathAB(block, None) for _ in range(block.groups))
-        self.conv3 = _conv(block.w_b, block.w_out, 1)
-        self.bn3 = nn.BatchNorm2d(block.w_out)
+        recipe = block_recipe(block)
+        path, after = path_recipe(recipe, "b")
+        self.paths = nn.ModuleList(_PathAB(path) for _ in range(block.groups))
+        _add_layers(self, after)  # conv3 bn3
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _downsample(block)
+        self.downsample = _downsample(recipe)
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -125,19 +158,22 @@ _BLOCKS: dict[str, type[nn.Module]] = {"a": BottleneckA, "b": BottleneckB, "c": 
 class ResNeXt(nn.Module):
     """A ResNeXt of any spec; ResNet is the C=1 case. Stages are ``layer1`` … ``layerN``."""
 
+    conv1: nn.Conv2d
+    bn1: nn.BatchNorm2d
+    maxpool: nn.Module
+    avgpool: nn.Module
+    fc: nn.Linear
+
     def __init__(self, spec: NetSpec, form: str = "c") -> None:
         super().__init__()
         if form not in _BLOCKS:
             raise SpecError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
         self.spec = spec
         self.form = form
-        if spec.template == "imagenet":  # Table 1: 7x7/2 conv, 3x3/2 max pool
-            self.conv1 = nn.Conv2d(3, spec.stem_width, 7, 2, 3, bias=False)
-            self.maxpool: nn.Module = nn.MaxPool2d(3, 2, 1)
-        else:  # Sec. 5.3: one 3x3 conv, no pooling
-            self.conv1 = _conv(3, spec.stem_width, 3)
+        # Table 1: 7x7/2 conv, 3x3/2 max pool; Sec. 5.3: one 3x3 conv, no pooling.
+        _add_layers(self, stem_recipe(spec))  # conv1 bn1, and maxpool on ImageNet
+        if "maxpool" not in self._modules:
             self.maxpool = nn.Identity()
-        self.bn1 = nn.BatchNorm2d(spec.stem_width)
         self.relu = nn.ReLU(inplace=True)
         stages: list[list[nn.Module]] = [[] for _ in spec.stages]
         for block in iter_blocks(spec):
@@ -145,8 +181,7 @@ class ResNeXt(nn.Module):
         self.num_stages = len(stages)
         for i, blocks in enumerate(stages):
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(final_width(spec), spec.num_classes)
+        _add_layers(self, head_recipe(spec))  # avgpool fc
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (N, stem, H/4 or H, ...)

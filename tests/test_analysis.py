@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from archlab.report import analysis, edf
+from archlab.report import analysis, edf, families, rankings
 
 
 def test_mean_std_uses_sample_std_and_ignores_nan() -> None:
@@ -25,17 +25,22 @@ def test_mean_std_uses_sample_std_and_ignores_nan() -> None:
 
 def test_edf_on_a_hand_example() -> None:
     errors = [0.1, 0.2, 0.2, 0.4]
-    # EDF(e) = fraction with error at most e: the value a steps-post curve holds from e on.
+    # EDF(e) = fraction with error < e (Radosavovic et al.): a model at exactly e is not counted.
     got = edf.edf(errors, [0.05, 0.1, 0.15, 0.2, 0.25, 0.5])
-    np.testing.assert_allclose(got, [0.0, 0.25, 0.25, 0.75, 0.75, 1.0])
+    np.testing.assert_allclose(got, [0.0, 0.0, 0.25, 0.25, 0.75, 1.0])
+    assert edf.edf([0.2], [0.2, 0.2 + 1e-12])[0] == 0.0
     weighted = edf.edf(errors, [0.15, 0.3, 1.0], weights=[0.5, 0.1, 0.1, 0.3])
     np.testing.assert_allclose(weighted, [0.5, 0.7, 1.0])
     xs, cum = edf.edf_curve([0.4, 0.1, 0.2, 0.2])
     np.testing.assert_allclose(xs, [0.1, 0.2, 0.2, 0.4])
     np.testing.assert_allclose(cum, [0.25, 0.5, 0.75, 1.0])
-    # The curve's last step at each error is the EDF there: the text and the plot agree.
+    # Before an error's first step the curve holds the EDF there; after its last step, the EDF
+    # just above it: the text and the plot agree.
+    first = [i for i in range(len(xs)) if i == 0 or xs[i - 1] != xs[i]]
     last = [i for i in range(len(xs)) if i + 1 == len(xs) or xs[i + 1] != xs[i]]
-    np.testing.assert_allclose(cum[last], edf.edf(errors, xs[last]))
+    before = np.r_[0.0, cum][first]
+    np.testing.assert_allclose(before, edf.edf(errors, xs[first]))
+    np.testing.assert_allclose(cum[last], edf.edf(errors, xs[last] + 1e-9))
     with pytest.raises(ValueError, match="one entry per error"):
         edf.edf(errors, [0.2], weights=[1.0])
 
@@ -208,14 +213,14 @@ def test_rank_agreement_matches_scipy() -> None:
     rows = [_result(i + 1, f"m{i}", 0, 0, 2, s) for i, s in enumerate(short)]
     rows += [_result(i + 1, f"m{i}", 0, 1, 6, v) for i, v in enumerate(long)]
     rows.append(_result(9, "only-short", 0, 0, 2, 0.2))  # not at both budgets: left out
-    got = analysis.rank_agreement(analysis.settings_frame(_frame(rows)))
+    got = rankings.rank_agreement(analysis.settings_frame(_frame(rows)))
     (row,) = got.itertuples()
     assert (row.short, row.long, row.n) == ("2 epochs (rung 0)", "6 epochs (rung 1)", 5)
     assert row.kendall_tau == pytest.approx(stats.kendalltau(short, long).statistic)
     assert row.spearman_rho == pytest.approx(stats.spearmanr(short, long).statistic)
     assert not row.constant and row.dataset == "digits"
     few = analysis.settings_frame(_frame(rows[:2] + rows[5:7]))
-    assert analysis.rank_agreement(few).empty  # two common candidates are too few
+    assert rankings.rank_agreement(few).empty  # two common candidates are too few
 
 
 def test_rank_agreement_on_constant_errors_is_undefined_and_silent() -> None:
@@ -223,7 +228,7 @@ def test_rank_agreement_on_constant_errors_is_undefined_and_silent() -> None:
     rows += [_result(i, f"m{i}", 0, 1, 6, 0.3 - i / 100) for i in range(1, 5)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # scipy's ConstantInputWarning would raise here
-        (row,) = analysis.rank_agreement(analysis.settings_frame(_frame(rows))).itertuples()
+        (row,) = rankings.rank_agreement(analysis.settings_frame(_frame(rows))).itertuples()
     assert row.constant and math.isnan(row.kendall_tau) and math.isnan(row.spearman_rho)
 
 
@@ -238,7 +243,7 @@ def test_time_limited_runs_are_kept() -> None:
         "cifar on digits, no epoch budget (rung 0)",
         "cifar on digits, 4 epochs (rung 1)",
     ]
-    (row,) = analysis.rank_agreement(settings).itertuples()
+    (row,) = rankings.rank_agreement(settings).itertuples()
     assert (row.short, row.long, row.n) == ("no epoch budget (rung 0)", "4 epochs (rung 1)", 10)
     assert row.kendall_tau == pytest.approx(1.0)
 
@@ -259,7 +264,7 @@ def test_datasets_are_never_mixed() -> None:
     # A short run on one dataset is never ranked against a long run on another.
     short = [_result(i, f"m{i}", 0, 0, 2, 0.3 + i / 100) for i in range(1, 5)]
     long = [_result(i, f"m{i}", 0, 1, 6, 0.2 + i / 100, dataset="cifar10") for i in range(1, 5)]
-    assert analysis.rank_agreement(analysis.settings_frame(_frame(short + long))).empty
+    assert rankings.rank_agreement(analysis.settings_frame(_frame(short + long))).empty
 
 
 def test_families_follow_fig7_rule() -> None:
@@ -269,12 +274,12 @@ def test_families_follow_fig7_rule() -> None:
         for i, (n, (c, d)) in enumerate(specs.items(), 1)
     ]
     table = analysis.candidate_results(_frame(rows))
-    (fam,) = analysis.families(table)
+    (fam,) = families.families(table)
     assert fam.baseline == "1x16d"
     assert set(fam.cardinality["name"]) == {"1x16d", "2x16d", "4x16d"}
     assert set(fam.width["name"]) == {"1x16d", "1x23d"}
     only_cardinality = table[table["name"] != "1x23d"]
-    assert analysis.families(only_cardinality) == []  # the width family has just the baseline
+    assert families.families(only_cardinality) == []  # the width family has just the baseline
 
 
 def test_families_keep_specs_apart_that_differ_beyond_c_and_d() -> None:
@@ -285,7 +290,7 @@ def test_families_keep_specs_apart_that_differ_beyond_c_and_d() -> None:
                 bottleneck_width=d, num_classes=k * 10)
         for k in (1, 10) for i, (n, (c, d)) in enumerate(specs.items(), 1)
     ]  # fmt: skip
-    found = analysis.families(analysis.candidate_results(_frame(rows)))
+    found = families.families(analysis.candidate_results(_frame(rows)))
     assert [f.label for f in found] == [
         "cifar, depth 29, width ×0.25, 10 classes",
         "cifar, depth 29, width ×0.25, 100 classes",
@@ -299,7 +304,7 @@ def test_family_key_ignores_only_c_and_d() -> None:
     from archlab.space import make_spec
 
     def key(c: int, d: int, **kw: Any) -> str:
-        return analysis.family_key(
+        return families.family_key(
             make_spec("cifar", 29, c, d, width_multiplier=0.25, **kw).to_dict()
         )
 

@@ -176,3 +176,33 @@ def test_builder_stays_on_the_cpu_and_is_repeatable() -> None:
     b = build_model(spec)
     assert all(p.device.type == "cpu" for p in a.parameters())
     assert all(torch.equal(a.state_dict()[k], v) for k, v in b.state_dict().items())
+
+
+def _hooked_acts(model: nn.Module, size: int) -> int:
+    """Output elements of every conv, max pool and linear layer, seen by forward hooks."""
+    total = 0
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal total
+        total += out[0].numel()
+
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.Linear):
+            module.register_forward_hook(record)
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, size, size, device="meta"))
+    return total
+
+
+@pytest.mark.parametrize("template", ["imagenet", "cifar"])
+def test_form_a_has_more_activations_than_c(template: str) -> None:
+    """(b) writes what (c) writes; each of (a)'s C paths writes all w_out channels in its conv3."""
+    spec = make_spec(template, 26 if template == "imagenet" else 11, 4, 8, width_multiplier=0.25)
+    size = 64 if template == "imagenet" else 32
+    analytic = complexity(spec, size)
+    assert _hooked_acts(_meta_model(spec, "c"), size) == analytic.acts
+    assert _hooked_acts(_meta_model(spec, "b"), size) == analytic.acts
+    conv3 = [r for r in analytic.layers if r.path.endswith(".conv3")]
+    extra = sum((spec.cardinality - 1) * r.acts for r in conv3)
+    assert extra > 0
+    assert _hooked_acts(_meta_model(spec, "a"), size) == analytic.acts + extra

@@ -307,7 +307,7 @@ def test_edf_section_with_ten_candidates(tmp_path: Path) -> None:
     text = path.read_text()
     assert "![error EDF, digits, 1 epoch](figures/edf.png)" in text
     assert "| cifar on digits, 1 epoch | 12 | 30.00 | 35.50 |" in text
-    assert "with mean validation error at most e" in text  # as plotted: steps rise at each error
+    assert "with mean validation error below e" in text  # as plotted: steps rise at each error
     assert _png_size(path.parent / "figures" / "edf.png") == (700, 450)
     assert "(2 of 2)" in text  # twelve candidates: curves split over two figures
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
+from archlab.device import resolve_device
 from archlab.errors import ArchlabError
+from archlab.models import build_model
 from archlab.space import make_spec, with_overrides
 from archlab.train.checkpoint import (
+    checkpoint_epoch,
     checkpoint_path,
     latest_good_checkpoint,
+    list_checkpoints,
     load_checkpoint,
     save_checkpoint,
 )
 from archlab.train.data import DatasetSplits, load_dataset
-from archlab.train.loop import TrainConfig, lr_at, resolve_device, train_run
+from archlab.train.loop import TrainConfig, lr_at, make_optimizer, train_run
 
 CPU = torch.device("cpu")
 
@@ -108,12 +113,13 @@ def test_same_seed_is_bit_identical(digits: DatasetSplits, tmp_path: Path) -> No
 def test_resume_continues_exactly(digits: DatasetSplits, tmp_path: Path) -> None:
     config = TrainConfig(epochs=3, batch_size=64)
     whole = _train(digits, tmp_path / "whole", config)
+    # A crash during epoch 3: its checkpoint never landed, so the run resumes from epoch 2's.
     part = tmp_path / "part"
-    _train(digits, part, TrainConfig(epochs=3, batch_size=64))
-    # Pretend the process died after epoch 1: only the first checkpoint survives.
-    save_checkpoint(checkpoint_path(part, 1), load_checkpoint(checkpoint_path(part, 2)) or {})
-    for later in (2, 3):
-        checkpoint_path(part, later).unlink(missing_ok=True)
+    assert _strip_timing(_train(digits, part, config)) == _strip_timing(whole)
+    checkpoint_path(part, 3).unlink()
+    last = _train(digits, part, config)
+    assert [m["epoch"] for m in last] == [3]
+    assert _strip_timing(last) == _strip_timing(whole[2:])
     first_only = tmp_path / "first"
     first_only.mkdir()
     # A clean interruption: train one epoch of a 3-epoch run, then resume.
@@ -203,3 +209,76 @@ def test_cuda_run_with_bf16(digits: DatasetSplits, tmp_path: Path) -> None:
     )
     assert outcome.status == "finished" and len(epochs) == 2
     assert epochs[-1]["peak_mem_bytes"] > 0
+
+
+def test_every_training_batch_is_augmented(
+    digits: DatasetSplits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With augmentation on, what the model trains on is augment's output, batch by batch."""
+    from archlab.train import loop
+    from archlab.train.data import augment, normalize
+
+    originals: list[torch.Tensor] = []
+    augmented: list[torch.Tensor] = []
+    trained_on: list[torch.Tensor] = []
+
+    def counting_augment(x: torch.Tensor, **kw: Any) -> torch.Tensor:
+        originals.append(x)
+        augmented.append(augment(x, **kw))
+        return augmented[-1]
+
+    def hooked_build(*args: Any, **kw: Any) -> torch.nn.Module:
+        model = build_model(*args, **kw)
+
+        def record(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            if module.training:
+                trained_on.append(inputs[0].detach().clone())
+
+        model.register_forward_pre_hook(record)
+        return model
+
+    monkeypatch.setattr(loop, "augment", counting_augment)
+    monkeypatch.setattr(loop, "build_model", hooked_build)
+    _train(digits, tmp_path / "on", TrainConfig(epochs=2, batch_size=64))
+    steps = -(-len(digits.y_train) // 64)
+    assert len(augmented) == len(trained_on) == 2 * steps
+    for x_aug, x_model in zip(augmented, trained_on, strict=True):
+        torch.testing.assert_close(x_model, normalize(x_aug, digits.mean, digits.std))
+    assert any(not torch.equal(a, x) for a, x in zip(augmented, originals, strict=True))
+    augmented.clear()
+    _train(digits, tmp_path / "off", TrainConfig(epochs=1, batch_size=64, augment=False))
+    assert augmented == []
+
+
+def test_recipe_defaults_are_the_papers_and_reach_the_optimizer(
+    digits: DatasetSplits, tmp_path: Path
+) -> None:
+    """Sec. 5.3 (CIFAR): SGD, momentum 0.9, weight decay 5e-4 on every parameter, lr 0.1."""
+    config = TrainConfig(epochs=1, batch_size=64)
+    assert (config.momentum, config.weight_decay, config.lr) == (0.9, 5e-4, 0.1)
+    assert config.decay_bn_and_bias and not config.nesterov
+    _train(digits, tmp_path, config)
+    state = load_checkpoint(checkpoint_path(tmp_path, 1))
+    assert state is not None
+    groups = state["optimizer"]["param_groups"]
+    n_params = len(list(_spec_model(digits).parameters()))
+    assert sum(len(g["params"]) for g in groups) == n_params
+    assert all(g["momentum"] == 0.9 and g["weight_decay"] == 5e-4 for g in groups)
+    # The explicit exemption (no decay on BN parameters and biases) is one switch away.
+    exempt = make_optimizer(_spec_model(digits), replace(config, decay_bn_and_bias=False))
+    decays = {p.ndim > 1: g["weight_decay"] for g in exempt.param_groups for p in g["params"]}
+    assert decays == {True: 5e-4, False: 0.0}
+    assert TrainConfig().key() != replace(TrainConfig(), decay_bn_and_bias=False).key()
+
+
+def _spec_model(data: DatasetSplits) -> torch.nn.Module:
+    return build_model(_spec(data))
+
+
+def test_checkpoint_names_are_parsed_in_one_place(tmp_path: Path) -> None:
+    for epoch in (10_000, 2, 1):
+        save_checkpoint(checkpoint_path(tmp_path, epoch), {"epoch": epoch})
+    (tmp_path / "epoch-0003.ckpt.corrupt").write_bytes(b"x")
+    found = list_checkpoints(tmp_path)
+    assert [checkpoint_epoch(p) for p in found] == [1, 2, 10_000]  # by epoch, not by name
+    assert list_checkpoints(tmp_path / "missing") == []

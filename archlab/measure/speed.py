@@ -13,6 +13,7 @@ Two questions the forward count does not answer:
 
 from __future__ import annotations
 
+import math
 import platform
 import statistics
 import time
@@ -24,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from archlab.complexity import complexity
+from archlab.device import resolve_device
 from archlab.errors import ArchlabError
 from archlab.models import build_model, resolve_spec
 from archlab.space import NetSpec
@@ -131,15 +133,8 @@ def conv_backward_flop_corrected(
     if transposed or not output_mask[1]:
         return int(torch_formula(*args, output_mask, out_val=out_shape))
     data = int(torch_formula(*args, [output_mask[0], False, False], out_val=out_shape))
-    n, pixels = int(grad_out_shape[0]), _prod(grad_out_shape[2:])
-    return data + 2 * _prod(w_shape) * n * pixels
-
-
-def _prod(shape: Sequence[int]) -> int:
-    out = 1
-    for s in shape:
-        out *= int(s)
-    return out
+    n, pixels = int(grad_out_shape[0]), math.prod(int(s) for s in grad_out_shape[2:])
+    return data + 2 * math.prod(int(s) for s in w_shape) * n * pixels
 
 
 def count_training_step(model: nn.Module, x: Tensor, step: TrainingStep) -> TrainingStep:
@@ -196,17 +191,6 @@ class SpeedResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         return asdict(self)
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> cuda if available else cpu; 'cuda' without CUDA is a user error."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ArchlabError(f"device must be one of auto, cpu, cuda, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ArchlabError("device 'cuda' asked for, but torch sees no CUDA device")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
 
 
 def _median_ms(fn: Any, warmup: int, iters: int, cuda: bool) -> float:

@@ -1,5 +1,6 @@
-"""Analysis of stored runs: seed aggregation, budgets, comparison groups, Pareto fronts, EDFs,
-rank agreement and Fig. 7 families.
+"""Analysis of stored runs: seed aggregation, budgets, comparison groups, Pareto fronts and EDF
+groups. Rank agreement between budgets is in :mod:`archlab.report.rankings`, Fig. 7's families in
+:mod:`archlab.report.families`; both build on the settings made here.
 
 Pure pandas / numpy / scipy on :meth:`archlab.store.Store.results_frame` rows; no plotting here
 (STYLE 13). The rules, stated once:
@@ -17,23 +18,20 @@ Pure pandas / numpy / scipy on :meth:`archlab.store.Store.results_frame` rows; n
 - Where one setting per candidate is wanted (training curves), it is the largest budget that
   has a finished run (the largest budget when none has); ties between configs at one budget
   go to the one with most finished runs, then to the smaller ``config_key``.
-- EDF (Radosavovic et al. 2019, pycls): EDF(e) = fraction of models with error at most e; the
+- EDF (Radosavovic et al. 2019, pycls): EDF(e) = fraction of models with error < e; the
   complexity-normalised EDF weights each model 1/(models in its complexity bin)/(bins), with
   bins shared by the spaces compared.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from archlab.store import STATUSES
 
@@ -56,7 +54,6 @@ EXTRA_COLUMNS: tuple[str, ...] = ("dataset", "num_classes", "input_size", "famil
 GROUP_KEYS: tuple[str, ...] = ("dataset", "rung", "budget_epochs", "config_key")
 SETTING_KEYS: tuple[str, ...] = ("candidate_id", *GROUP_KEYS)
 EDF_MIN_CANDIDATES = 10  # the issue's threshold for drawing an EDF of one design space
-RANK_MIN_CANDIDATES = 3  # fewer common candidates make τ and ρ meaningless
 COMPARE_MIN_CANDIDATES = 2  # a comparison group with one candidate compares nothing
 
 
@@ -329,114 +326,3 @@ def edf_groups(settings: pd.DataFrame, minimum: int = EDF_MIN_CANDIDATES) -> lis
             )
         )
     return groups
-
-
-# --------------------------------------------------------------------------- rank agreement
-
-
-def rank_agreement(settings: pd.DataFrame, minimum: int = RANK_MIN_CANDIDATES) -> pd.DataFrame:
-    """Kendall τ and Spearman ρ of val-error rankings per pair of budgets on one dataset.
-
-    Each level is one comparison group; a pair is a shorter and a longer budget of the same
-    dataset (configs may differ: a grid trained twice at two epoch counts). Constant errors at
-    either budget rank nothing: τ and ρ are NaN and ``constant`` says why.
-    """
-    columns = ["dataset", "short", "long", "n", "kendall_tau", "spearman_rho", "constant",
-               "names", "short_errors", "long_errors"]  # fmt: skip
-    if settings.empty:
-        return pd.DataFrame(columns=columns)
-    show_rung, show_config = shows_rung(settings), shows_config(settings)
-    done = settings[settings["val_n"] > 0]
-    levels = []
-    for _, g in done.groupby(_keys(done, GROUP_KEYS), sort=True):
-        first = g.iloc[0]
-        label = budget_label(first["rung"], first["budget_epochs"], show_rung=show_rung)
-        label += f", config {first['config_key']}" if show_config else ""
-        dataset = "not stored" if _missing(first["dataset"]) else str(first["dataset"])
-        budget = budget_sort_key(first["rung"], first["budget_epochs"])
-        levels.append((dataset, budget, label, g.set_index("candidate_id")["val_mean"]))
-    names = dict(zip(settings["candidate_id"], settings["name"], strict=True))
-    rows = []
-    for (dataset, budget, short, xs), (other, budget_b, long, ys) in combinations(levels, 2):
-        if dataset != other or budget >= budget_b:  # never across datasets or at one budget
-            continue
-        both = pd.concat([xs, ys], axis=1, join="inner")
-        if len(both) < minimum:
-            continue
-        both.index = [f"{names[c]}#{c}" for c in both.index]  # by name, ids break name ties
-        both = both.sort_index()
-        x, y = both.iloc[:, 0].to_numpy(), both.iloc[:, 1].to_numpy()
-        constant = bool(np.ptp(x) == 0 or np.ptp(y) == 0)  # scipy would warn and give NaN
-        tau = math.nan if constant else float(stats.kendalltau(x, y).statistic)
-        rho = math.nan if constant else float(stats.spearmanr(x, y).statistic)
-        ids = tuple(i.rpartition("#")[0] for i in both.index)
-        rows.append([dataset, short, long, len(both), tau, rho, constant, ids, tuple(x),
-                     tuple(y)])  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
-
-
-# --------------------------------------------------------------------------- Fig. 7 families
-
-# Every spec property but C and d: candidates differing only in C and d belong together.
-FAMILY_KEYS: tuple[str, ...] = ("template", "depth", "width_multiplier", "num_classes",
-                                "input_size", "family_key", "dataset")  # fmt: skip
-
-
-def family_key(spec: dict[str, Any]) -> str:
-    """A spec dict as canonical JSON without any stage's cardinality and bottleneck width."""
-    drop = ("cardinality", "bottleneck_width")
-    stages = [{k: v for k, v in s.items() if k not in drop} for s in spec.get("stages", [])]
-    return json.dumps({**spec, "stages": stages}, sort_keys=True, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class Families:
-    """Fig. 7's two ways up from one baseline: more cardinality (d fixed) or more width (C=1)."""
-
-    label: str
-    baseline: str
-    cardinality: pd.DataFrame  # C grows, d == the baseline's d; sorted by params
-    width: pd.DataFrame  # C == 1, d grows; sorted by params
-
-
-def _family_label(row: Any, show_dataset: bool) -> str:
-    label = (
-        f"{row['template']}, depth {int(row['depth'])}, width ×{float(row['width_multiplier']):g}"
-    )
-    if not _missing(row["num_classes"]):
-        label += f", {int(row['num_classes'])} classes"
-    if not _missing(row["input_size"]):
-        label += f", {int(row['input_size'])}x{int(row['input_size'])} input"
-    return label + (f", {row['dataset']}" if show_dataset else "")
-
-
-def families(candidates: pd.DataFrame, minimum: int = 2) -> list[Families]:
-    """Per spec family (FAMILY_KEYS) the two Fig. 7 families when each has ``minimum`` members.
-
-    Give one row per candidate (one comparison group). The baseline is the C=1 candidate with
-    the smallest d. "More cardinality" is every candidate whose d equals the baseline's (1x64d,
-    2x64d, 3x64d, 4x64d in Fig. 7); "more width" is every C=1 candidate (1x64d, 1x92d, 1x128d,
-    1x160d). Both start at the baseline.
-    """
-    done = with_extra_columns(candidates)
-    done = done[(done["val_n"] > 0) & done["params"].notna()]
-    done = done.dropna(subset=["template", "depth", "cardinality", "bottleneck_width"])
-    show_dataset = done["dataset"].map(lambda d: "" if _missing(d) else str(d)).nunique() > 1
-    found = []
-    for _, g in done.groupby(_keys(done, FAMILY_KEYS), sort=True):
-        ones = g[g["cardinality"] == 1]
-        if ones.empty:
-            continue
-        base = ones.sort_values(["bottleneck_width", "name"], kind="mergesort").iloc[0]
-        card = g[g["bottleneck_width"] == base["bottleneck_width"]]
-        if len(card) < minimum or len(ones) < minimum:
-            continue
-        found.append(
-            Families(
-                label=_family_label(base, show_dataset),
-                baseline=str(base["name"]),
-                cardinality=card.sort_values(["params", "name"], kind="mergesort"),
-                width=ones.sort_values(["params", "name"], kind="mergesort"),
-            )
-        )
-    return found

@@ -2,7 +2,7 @@
 
 Sample K candidates from each of two spaces inside one complexity band, train them all with the
 same recipe, and compare the spaces by their error EDFs: EDF(e) is the fraction of a space's
-candidates with validation error at most e, and the Kolmogorov–Smirnov statistic sup |EDF_A − EDF_B|
+candidates with validation error below e, and the Kolmogorov–Smirnov statistic sup |EDF_A − EDF_B|
 says how far apart they are. The complexity-normalised variant bins both spaces' candidates by
 MACs on one shared set of log-spaced bins and weights each 1/(its space's candidates in the
 bin)/(bins that space fills), so neither space wins by where its samples crowd.
@@ -125,7 +125,7 @@ def render_comparison(c: Comparison, out_dir: Path, *, command: str) -> str:
         "",
         f"Regenerate with: `{command}`",
         "",
-        "EDF(e) = fraction of a space's candidates with validation error at most e (mean over "
+        "EDF(e) = fraction of a space's candidates with validation error below e (mean over "
         "seeds of the last epoch). The complexity-normalised EDF bins both spaces' candidates on "
         f"{edf.NORMALISATION_BINS} shared log-spaced MACs bins and weights each 1/(its space's "
         "candidates in the bin)/(bins that space fills).",

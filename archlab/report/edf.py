@@ -1,7 +1,8 @@
 """Empirical distribution functions of errors (Radosavovic et al., "On Network Design Spaces for
 Visual Recognition", 2019; pycls), their complexity-normalised weights and the KS statistic.
 
-EDF(e) is the (weighted) fraction of models with error at most e. The complexity-normalised
+EDF(e) is the (weighted) fraction of models with error below e (strictly, as Radosavovic et al.
+define it: a model with error exactly e is not yet counted). The complexity-normalised
 variant bins models by log MACs on bins shared by every compared space and weights each model
 1/(its space's models in the bin)/(bins that space fills), so a space is not judged by where its
 samples crowd. Pure numpy: no store, no plotting.
@@ -31,17 +32,18 @@ def edf(
     at: Sequence[float] | np.ndarray,
     weights: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """EDF(e) = (weighted) fraction of models with error at most e, for each e in ``at``."""
+    """EDF(e) = (weighted) fraction of models with error < e, for each e in ``at``."""
     err = np.asarray(errors, dtype=float)
     w = _weights(err.size, weights)
     grid = np.asarray(at, dtype=float)
-    return np.array([w[err <= e].sum() for e in grid])
+    return np.array([w[err < e].sum() for e in grid])
 
 
 def edf_curve(
     errors: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted errors and EDF at each, i.e. the weight up to and including it (steps-post)."""
+    """Sorted errors and the weight up to and including each: the value a steps-post curve
+    takes from that error on. EDF(e) at an error is the value before its step (error < e)."""
     err = np.asarray(errors, dtype=float)
     w = _weights(err.size, weights)
     order = np.argsort(err, kind="mergesort")

@@ -330,7 +330,7 @@ def edf_figure(groups: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
     for i, (label, errors, weights) in enumerate(groups):
         color = COLORS[i % len(COLORS)]
         for ax, w in ((left, None), (right, weights)):
-            xs, cum = edf.edf_curve(errors, w)  # EDF(e): the fraction with error <= e
+            xs, cum = edf.edf_curve(errors, w)  # EDF(e) < e: the value just before each step
             ax.step(
                 np.r_[xs[0], xs],
                 np.r_[0.0, cum],
@@ -340,8 +340,8 @@ def edf_figure(groups: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
                 label=f"{label} (n={xs.size})",
             )
     for ax, name, ylabel in (
-        (left, "EDF", "fraction of models with error ≤ x"),
-        (right, "complexity-normalised EDF", "weighted fraction with error ≤ x"),
+        (left, "EDF", "fraction of models with error < x"),
+        (right, "complexity-normalised EDF", "weighted fraction with error < x"),
     ):
         ax.set_xlabel("validation error x (%)")
         ax.set_ylabel(ylabel)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import resource
+import statistics
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -108,6 +109,6 @@ def estimate_epoch_seconds(
             timings.append(time.perf_counter() - start)
     step_model.load_state_dict(saved[0])
     optimizer.load_state_dict(saved[1])
-    per_image = sorted(timings)[len(timings) // 2] / n
+    per_image = statistics.median(timings) / n
     images = len(data.y_train) + (len(data.y_val) + len(data.y_test)) / 3
     return max(per_image * images, 1e-3)

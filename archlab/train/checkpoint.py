@@ -54,14 +54,28 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
     return state if isinstance(state, dict) else None
 
 
+# The one place that knows checkpoint file names: epoch-0007.ckpt holds the state after epoch 7.
+_PREFIX, _SUFFIX = "epoch-", ".ckpt"
+
+
 def checkpoint_path(run_dir: Path, epoch: int) -> Path:
     """Where epoch ``epoch``'s checkpoint lives."""
-    return run_dir / f"epoch-{epoch:04d}.ckpt"
+    return run_dir / f"{_PREFIX}{epoch:04d}{_SUFFIX}"
+
+
+def checkpoint_epoch(path: Path) -> int:
+    """The epoch a checkpoint's file name records (the inverse of :func:`checkpoint_path`)."""
+    return int(path.name.removeprefix(_PREFIX).removesuffix(_SUFFIX))
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """The run's checkpoint files, oldest epoch first; temporary and corrupt ones excluded."""
+    return sorted(run_dir.glob(f"{_PREFIX}*{_SUFFIX}"), key=checkpoint_epoch)
 
 
 def latest_good_checkpoint(run_dir: Path, *, warn: Callable[[str], None]) -> dict[str, Any] | None:
     """Newest checkpoint that loads; corrupt ones are reported, renamed aside, and skipped."""
-    for path in sorted(run_dir.glob("epoch-*.ckpt"), reverse=True):
+    for path in reversed(list_checkpoints(run_dir)):
         state = load_checkpoint(path)
         if state is not None:
             return state
@@ -74,5 +88,5 @@ def latest_good_checkpoint(run_dir: Path, *, warn: Callable[[str], None]) -> dic
 def prune(run_dir: Path, keep: int = 2) -> None:
     """Delete all but the newest ``keep`` checkpoints."""
     # The previous checkpoint stays as the fallback for a corrupt newest one.
-    for path in sorted(run_dir.glob("epoch-*.ckpt"))[:-keep]:
+    for path in list_checkpoints(run_dir)[:-keep]:
         path.unlink(missing_ok=True)

@@ -24,12 +24,13 @@ import torch
 
 import archlab
 from archlab.complexity import totals
+from archlab.device import resolve_device
 from archlab.space import NetSpec
 from archlab.store import EpochRecord, RunRecord, Store
-from archlab.train.checkpoint import checkpoint_path
+from archlab.train.checkpoint import checkpoint_epoch, checkpoint_path, list_checkpoints
 from archlab.train.data import DatasetSplits
 from archlab.train.executors import Executor, make_executor
-from archlab.train.loop import RunOutcome, resolve_device
+from archlab.train.loop import RunOutcome
 from archlab.train.plan import RunPlan
 from archlab.train.progress import NullReporter, Reporter
 from archlab.train.tasks import RunTask, dataset_for
@@ -244,8 +245,8 @@ class _Driver:
     def _forget_unsaved_epochs(self, run: RunRecord, run_dir: Path) -> None:
         # Epochs stored after the newest checkpoint are trained again: drop them now, so none is
         # duplicated; the task reports the checkpointed ones again from the checkpoint's history.
-        on_disk = sorted(run_dir.glob("epoch-*.ckpt"))
-        newest = int(on_disk[-1].stem.split("-")[1]) if on_disk else 0
+        on_disk = list_checkpoints(run_dir)
+        newest = checkpoint_epoch(on_disk[-1]) if on_disk else 0
         if run.epochs_done > newest:
             self.store.truncate_epochs(run.id, newest)
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from archlab.errors import ArchlabError
-from archlab.models import build_model
+from archlab.models import FORMS, build_model
 from archlab.space import NetSpec
 from archlab.train._evaluate import (
     estimate_epoch_seconds,
@@ -37,7 +37,6 @@ from archlab.train.checkpoint import checkpoint_path, latest_good_checkpoint, pr
 from archlab.train.data import DatasetSplits, augment, default_pad, iterate_batches
 
 SCHEDULES = ("cosine", "step")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,9 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     nesterov: bool = False
+    # The paper and fb.resnet.torch decay every parameter; False exempts BN parameters and
+    # biases (1-d tensors), the "no bias decay" of He et al., "Bag of Tricks", 2019.
+    decay_bn_and_bias: bool = True
     schedule: str = "cosine"
     warmup_epochs: int = 1
     step_milestones: tuple[float, ...] = (0.5, 0.75)  # fractions of the run (150/300, 225/300)
@@ -91,8 +93,8 @@ class TrainConfig:
             raise ArchlabError(f"momentum must be in [0, 1), got {self.momentum}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ArchlabError(f"weight decay must be >= 0, got {self.weight_decay}")
-        if self.form not in ("a", "b", "c"):
-            raise ArchlabError(f"form must be one of a, b, c, got {self.form!r}")
+        if self.form not in FORMS:
+            raise ArchlabError(f"form must be one of {', '.join(FORMS)}, got {self.form!r}")
         if self.schedule not in SCHEDULES:
             raise ArchlabError(
                 f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
@@ -133,17 +135,6 @@ EpochCallback = Callable[[dict[str, Any]], None]
 StepCallback = Callable[[int, int, float], None]  # (epoch, step, loss)
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` is CUDA when present, else the CPU; asking for absent CUDA is a user error."""
-    if device not in DEVICES:
-        raise ArchlabError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ArchlabError("device cuda requested but torch sees no CUDA device")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 # --------------------------------------------------------------------------- the loop
 
 
@@ -176,18 +167,15 @@ def prepare_model(spec: NetSpec, config: TrainConfig, seed: int, device: torch.d
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with momentum; no weight decay on BN parameters and biases (1-d tensors)."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    return torch.optim.SGD(
-        [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-    )
+    """SGD with momentum; weight decay on every parameter unless BN and biases are exempted."""
+    params = list(model.parameters())
+    groups: list[dict[str, Any]] = [{"params": params, "weight_decay": config.weight_decay}]
+    if not config.decay_bn_and_bias:  # BN parameters and biases are the 1-d tensors
+        groups = [
+            {"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+        ]
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
 
 
 def train_run(

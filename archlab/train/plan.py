@@ -30,11 +30,12 @@ from typing import Any
 
 import tomllib
 
+from archlab.device import DEVICES
 from archlab.errors import ArchlabError
 from archlab.presets import get_spec
 from archlab.search.solver import match_flops
 from archlab.space import NetSpec, default_depth, spec_from_dict
-from archlab.train.loop import DEVICES, TrainConfig
+from archlab.train.loop import TrainConfig
 
 DEFAULT_STORE = "archlab-runs/store.db"
 DEFAULT_EPOCHS = 10  # a grid's budget when neither epochs nor a time budget is given

@@ -23,16 +23,16 @@ from typing import IO, Any
 
 import torch
 
+from archlab.device import resolve_device
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec
-from archlab.train.checkpoint import checkpoint_path
+from archlab.train.checkpoint import checkpoint_epoch, checkpoint_path, list_checkpoints
 from archlab.train.data import DatasetSplits, load_dataset
 from archlab.train.loop import (
     EpochCallback,
     RunOutcome,
     StepCallback,
     TrainConfig,
-    resolve_device,
     train_run,
 )
 from archlab.train.plan import ExecutionOptions
@@ -78,10 +78,10 @@ def append_log(run_dir: Path, event: dict[str, Any]) -> None:
 
 
 def _seed_from_previous_rung(task: RunTask, run_dir: Path) -> None:
-    if task.start_from is None or any(run_dir.glob("epoch-*.ckpt")):
+    if task.start_from is None or list_checkpoints(run_dir):
         return
     source = Path(task.start_from)
-    epoch = int(source.stem.split("-")[1])
+    epoch = checkpoint_epoch(source)
     run_dir.mkdir(parents=True, exist_ok=True)
     target = checkpoint_path(run_dir, epoch)
     tmp = target.with_name(target.name + ".tmp")

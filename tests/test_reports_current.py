@@ -1,0 +1,93 @@
+"""The committed reports still say what their commands would write today.
+
+Nothing here retrains or re-times anything: the demo runs with training and report writing
+replaced by recorders, so the test sees the command line, data set, budget and candidates the
+code would use, and holds them against reports/demo/report.md's header and candidate table. The
+benchmark sections are held against the scripts that write them. Numbers are not compared.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archlab.report import markdown
+from archlab.train import driver
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_REPORT = ROOT / "reports" / "demo" / "report.md"
+BENCHMARKS_MD = ROOT / "reports" / "benchmarks.md"
+BENCHMARKS = ROOT / "benchmarks"
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def _demo_plan(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What a bare `archlab demo` would train and the command its report would name."""
+    seen: dict[str, Any] = {}
+
+    def train(specs: list[Any], **kw: Any) -> driver.Summary:
+        seen.update(specs=list(specs), **kw)
+        return driver.Summary(store=str(kw["store_path"]), workdir=str(tmp_path))
+
+    def write(store: Any, out: Any, *, command: str, **kw: Any) -> Path:
+        seen.update(command=command, out=Path(out))
+        return Path(out) / "report.md"
+
+    monkeypatch.chdir(tmp_path)  # the demo's default store and report folders are relative
+    monkeypatch.setattr(driver, "train_candidates", train)
+    monkeypatch.setattr(markdown, "write_report", write)
+    code, _, err = cli("demo")
+    assert code == 0, err
+    return seen
+
+
+def test_demo_report_header_and_candidates_match_the_demo(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _demo_plan(cli, tmp_path, monkeypatch)
+    report = DEMO_REPORT.read_text(encoding="utf-8")
+    assert plan["out"] == Path("reports/demo")  # the committed report is the default output
+    assert f"Regenerate with: `{plan['command']}`" in report.splitlines()[:4]
+    config = plan["config"]
+    assert f"- dataset: {config.dataset}; budget: {config.epochs} epochs" in report
+    n_specs, n_seeds = len(plan["specs"]), len(plan["seeds"])
+    assert f"- runs: {n_specs * n_seeds} (" in report and f"of {n_specs} candidates" in report
+    table = report.split("## Candidates", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `([^`]+)` \|", table, flags=re.M)
+    assert sorted(listed) == sorted(spec.name for spec in plan["specs"])
+
+
+def _committed_sections() -> dict[str, str]:
+    text = BENCHMARKS_MD.read_text(encoding="utf-8")
+    found = re.findall(r"<!-- (\w+):start -->\n(.*?)\n<!-- \1:end -->", text, flags=re.S)
+    return dict(found)
+
+
+def test_benchmark_sections_match_their_scripts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One section per script, named as the script writes it, with the command it prints."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import _sections  # type: ignore[import-not-found]
+
+    sections = _committed_sections()
+    scripts = sorted(BENCHMARKS.glob("bench_*.py"))
+    assert sorted(sections) == sorted(p.stem for p in scripts)
+    for script in scripts:
+        assert f'write_section("{script.stem}"' in script.read_text(encoding="utf-8")
+        monkeypatch.setattr(sys, "argv", [str(script)])  # as run by hand, without arguments
+        assert f"Command: `{_sections.command()}`" in sections[script.stem], script.name
+
+
+def test_counter_benchmark_lists_the_scripts_specs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bench_counters  # type: ignore[import-not-found]
+
+    rows = re.findall(
+        r"^\| ([\w.@]+) \| [\d,]+ \|", _committed_sections()["bench_counters"], flags=re.M
+    )
+    assert rows == [label for label, _ in bench_counters.default_specs()]
