@@ -142,8 +142,16 @@ def _prod(shape: Sequence[int]) -> int:
     return out
 
 
-def count_training_step(model: nn.Module, x: Tensor, step: TrainingStep) -> TrainingStep:
-    """Add FlopCounterMode's raw and corrected counts of forward + backward (loss = out.sum())."""
+def count_training_step(
+    model: nn.Module, x: Tensor, step: TrainingStep, bias_macs: int | None = None
+) -> TrainingStep:
+    """Add FlopCounterMode's raw and corrected counts of forward + backward (loss = out.sum()).
+
+    ``bias_macs`` (forward bias MACs of the convs and linears, which FlopCounterMode leaves out;
+    default: the linear biases at this batch) is added twice: forward and bias gradient.
+    """
+    if bias_macs is None:
+        bias_macs = linear_bias_macs(model) * int(x.shape[0])
     from torch.utils.flop_counter import FlopCounterMode
 
     aten = torch.ops.aten
@@ -165,7 +173,7 @@ def count_training_step(model: nn.Module, x: Tensor, step: TrainingStep) -> Trai
         torch_forward_flops=int(forward),
         torch_raw_flops=int(raw.get_total_flops()),
         torch_corrected_flops=fixed_total,
-        torch_corrected_macs=fixed_total // 2 + 2 * linear_bias_macs(model) * int(x.shape[0]),
+        torch_corrected_macs=fixed_total // 2 + 2 * bias_macs,
     )  # fmt: skip
 
 
