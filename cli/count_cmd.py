@@ -98,12 +98,11 @@ def count_cmd(
         raise ArchlabError("--input-size and --num-classes are for presets; use --input-shape")
     if model is None and (input_shape is not None or model_kwargs is not None):
         raise ArchlabError("--input-shape and --model-kwargs need --model")
-    target: NetSpec | str = model if model is not None else with_overrides(
-        _resolve_spec(name, *spec_options), num_classes=num_classes
-    )  # fmt: skip
+    spec = None if model is not None else _resolve_spec(name, *spec_options)
+    target = with_overrides(spec, num_classes=num_classes) if spec is not None else None
     shape = parse_int_list(input_shape, "--input-shape") if input_shape else (1, 3, 224, 224)
     out = run_count(
-        target, model_kwargs=model_kwargs, input_shape=shape,
+        target, model=model, model_kwargs=model_kwargs, input_shape=shape,
         input_sizes=parse_int_list(input_sizes, "--input-sizes") if input_sizes else None,
         counters=[c.strip() for c in counters.split(",") if c.strip()] if counters else None,
         input_size=input_size, per_layer=per_layer, train_mode=train_mode, training=training,

@@ -143,6 +143,9 @@ def _explain_other(result: CounterResult, value: int, refs: list[_Ref]) -> str:
         return (f"ptflops (pytorch backend) counts ReLU modules' elements ({relu:,}) and counts "
                 f"ReLU and pooling again ({relu + pools:,}) through its patched "
                 "torch.nn.functional calls")  # fmt: skip
+    if result.counter == "ptflops_pytorch" and value == relu + pools:
+        return (f"ptflops (pytorch backend) counts ReLU and pooling again ({value:,}) through "
+                "its patched torch.nn.functional calls")  # fmt: skip
     if result.counter == "traced":
         return f"the trace counts {value:,} in functional calls of the top-level forward"
     name = _NAMES.get(result.counter, result.counter)

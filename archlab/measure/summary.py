@@ -27,6 +27,7 @@ from archlab.measure.counters import (
 from archlab.measure.loader import load_model
 from archlab.measure.reconcile import per_layer_table
 from archlab.measure.speed import SpeedResult, measure_speed
+from archlab.models import resolve_spec
 from archlab.space import NetSpec
 
 
@@ -75,30 +76,30 @@ def spatial_shape(shape: Sequence[int], size: int) -> tuple[int, ...]:
 
 
 def size_sweep(
-    target: NetSpec | str,
+    target: NetSpec | str | None,
     sizes: Sequence[int],
     *,
+    model: str | None = None,
     counters: Sequence[str] | None = None,
     input_shape: Sequence[int] = (1, 3, 224, 224),
     model_kwargs: str | Mapping[str, Any] | None = None,
 ) -> tuple[SizeRow, ...]:
-    """Complexity against resolution; ``target`` is a spec, a preset name or a model reference.
+    """Complexity against resolution of a spec or preset ``target``, or of a ``model`` reference.
 
-    A model reference (``module:callable``) is counted by the trace at each size, with
-    ``input_shape``'s spatial dimensions replaced; a spec by the analytic count, without building
-    a model unless ``counters`` names a tool.
+    A model reference (``module:callable``, see :func:`load_model`) is counted by the trace at
+    each size, with ``input_shape``'s spatial dimensions replaced; a spec by the analytic count,
+    without building a model unless ``counters`` names a tool.
     """
     if not sizes:
         raise ArchlabError("input_sizes must name at least one size")
     rows = []
-    is_model = isinstance(target, str) and ":" in target
-    model = load_model(target, model_kwargs) if is_model and isinstance(target, str) else None
-    known = MODEL_COUNTERS if model is not None else COUNTERS
-    names = resolve_counters(counters or (known if model is not None else ("analytic",)), known)
+    module = load_model(model, model_kwargs) if model is not None else None
+    known = MODEL_COUNTERS if module is not None else COUNTERS
+    names = resolve_counters(counters or (known if module is not None else ("analytic",)), known)
     for size in sizes:
-        if model is not None:
+        if module is not None:
             shape = spatial_shape(input_shape, size)
-            report = count_model(model, shape, counters=names, per_layer=False)
+            report = count_model(module, shape, counters=names, per_layer=False)
             assert report.trace is not None
             t = report.trace
             totals = (t.macs, t.params, t.acts)
@@ -114,15 +115,16 @@ def size_sweep(
     return tuple(rows)
 
 
-def _spec(target: NetSpec | str) -> NetSpec:
-    from archlab.models import resolve_spec
-
+def _spec(target: NetSpec | str | None) -> NetSpec:
+    if target is None:
+        raise ArchlabError("give a spec, a preset name or a model reference")
     return resolve_spec(target)
 
 
 def run_count(
-    target: NetSpec | str,
+    target: NetSpec | str | None = None,
     *,
+    model: str | None = None,
     counters: Sequence[str] | None = None,
     input_size: int | None = None,
     input_shape: Sequence[int] = (1, 3, 224, 224),
@@ -136,29 +138,28 @@ def run_count(
     batch_size: int = 8,
     channels_last: bool = False,
 ) -> CountOutput:
-    """Count a spec, a preset or a model reference (``module:callable``) as ``archlab count``."""
-    is_model = isinstance(target, str) and ":" in target
+    """Count a spec or preset ``target``, or a ``model`` reference, as ``archlab count`` does."""
     if input_sizes:
         if per_layer or training or measure:
             raise ArchlabError("input_sizes gives one row per size; per_layer, training and "
                                "measure need a single input")  # fmt: skip
-        sweep = size_sweep(target, input_sizes, counters=counters, input_shape=input_shape,
-                           model_kwargs=model_kwargs)  # fmt: skip
+        sweep = size_sweep(target, input_sizes, model=model, counters=counters,
+                           input_shape=input_shape, model_kwargs=model_kwargs)  # fmt: skip
         return CountOutput(sweep=sweep)
-    if is_model and isinstance(target, str):
+    if model is not None:
         if measure:
             raise ArchlabError("measure times archlab specs; it does not take a model")
         report = count_model(
-            load_model(target, model_kwargs), input_shape, counters=counters or MODEL_COUNTERS,
+            load_model(model, model_kwargs), input_shape, counters=counters or MODEL_COUNTERS,
             per_layer=per_layer, training_step=training, train_mode=train_mode,
         )  # fmt: skip
     else:
         report = count_all(
-            target, input_size=input_size, counters=counters or COUNTERS, train_mode=train_mode,
-            training_step=training, per_layer=per_layer,
+            _spec(target), input_size=input_size, counters=counters or COUNTERS,
+            train_mode=train_mode, training_step=training, per_layer=per_layer,
         )  # fmt: skip
     speed = None
     if measure:
-        speed = measure_speed(target, device=device, batch_size=batch_size, input_size=input_size,
-                              channels_last=channels_last)  # fmt: skip
+        speed = measure_speed(_spec(target), device=device, batch_size=batch_size,
+                              input_size=input_size, channels_last=channels_last)  # fmt: skip
     return CountOutput(report, per_layer_table(report) if per_layer else None, (), speed)

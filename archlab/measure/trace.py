@@ -291,10 +291,11 @@ def _run(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> Trac
             n, i, o = calls[path]
             layers.append(TracedLayer(path, type(module).__name__, n, macs, bias, own, acts, i, o))
     skipped = tuple(f"{op} x{n}" for op, n in sorted(tracer.skipped.items()))
+    data, weight, bias_grad = tracer.grads
     return TracedCount(
         shape, sum(r.macs for r in layers), sum(p.numel() for p in params),
         sum(r.acts for r in layers), sum(r.bias_macs for r in layers), skipped, tuple(layers),
-        device.type, *tracer.grads, tracer.largest, tracer.total,
+        device.type, data, weight, bias_grad, tracer.largest, tracer.total,
     )  # fmt: skip
 
 
