@@ -140,7 +140,9 @@ def test_resolve_counters_aliases_and_unknown() -> None:
         "ptflops_pytorch",
         "torch",
     )
-    with pytest.raises(ArchlabError, match=r"unknown counter 'flops'; valid: analytic, traced, fvcore"):
+    with pytest.raises(
+        ArchlabError, match=r"unknown counter 'flops'; valid: analytic, traced, fvcore"
+    ):
         count_all(SMALL, counters=["flops"])
     with pytest.raises(ArchlabError, match="no counters"):
         resolve_counters([])
@@ -264,6 +266,7 @@ def test_resnext50_32x4d_at_224_matches_the_paper_table() -> None:
     raw = {r.counter: r.raw for r in report.results}
     assert raw == {
         "analytic": 4_230_480_872,
+        "traced": 4_230_480_872,
         "fvcore": 4_259_381_248,
         "ptflops_aten": 4_230_480_872,
         "ptflops_pytorch": 4_286_878_696,

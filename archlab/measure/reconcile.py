@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from archlab.complexity import LayerCount
-from archlab.measure.counters import CounterResult, CountReport
+from archlab.measure.results import CounterResult, CountReport
 from archlab.measure.trace import TracedLayer
 
 _NAMES = {

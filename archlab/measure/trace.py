@@ -170,7 +170,7 @@ class _Tracer(TorchDispatchMode):
         )
         op = self._formula(name, func, args, outs)
         if op is None:
-            if name not in ZERO_BY_CONVENTION and _computes(name, func):
+            if name not in ZERO_BY_CONVENTION and computes(name, func):
                 self.skipped[f"aten.{name}"] += 1
             return out
         row = self.rows[self.stack[-1]]
@@ -235,7 +235,7 @@ def _sdpa(args: Any) -> _Op:
     return _Op(macs, 0, 0, 2 * macs if any(_grad(t) for t in (q, k, v)) else 0, 0, 0)
 
 
-def _computes(name: str, func: Any = None) -> bool:
+def computes(name: str, func: Any = None) -> bool:
     """Whether an aten op does arithmetic: not a view, not an allocation or a copy."""
     if func is None:
         func = getattr(getattr(torch.ops.aten, name, None), "default", None)
