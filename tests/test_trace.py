@@ -212,3 +212,16 @@ def test_memory_refused_before_allocating(monkeypatch) -> None:
     small = trace_count(SmallNet(), (1, 3, 256, 256)).macs
     head = linear(1, 8, 32) + linear(1, 32, 10, bias=False)  # after the global mean: fixed
     assert huge.result("traced").macs == 16**2 * (small - head) + head
+
+
+def test_archlab_count_model_is_lazy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, archlab; assert 'torch' not in sys.modules; from torch import nn; "
+        "r = archlab.count_model(nn.Linear(4, 2), (3, 4), counters=['traced', 'torch']); "
+        "print(r.result('traced').macs, r.result('torch').macs)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["30", "30"]
