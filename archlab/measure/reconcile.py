@@ -88,7 +88,7 @@ def per_layer_table(report: CountReport) -> pd.DataFrame:
     rows.append({"path": "(other)", "kind": "other", ref_name: 0, **other,
                  "reason": "; ".join(reasons)})  # fmt: skip
     columns = ["path", "kind", ref_name, *(r.counter for r in tools), "reason"]
-    return pd.DataFrame(rows, columns=columns).astype(object)
+    return pd.DataFrame(rows, columns=columns, dtype=object)  # ints stay ints beside None
 
 
 def _own(per_layer: dict[str, int], path: str, listed: list[str]) -> int | None:
@@ -124,6 +124,8 @@ def _explain(counter: str, ref: _Ref, value: int, ref_name: str) -> str:
         return f"{tool} counts {ref.kind} as {value // out_elems} x its output elements; " + (
             f"{ref_name} counts 0"
         )
+    if a and value == 0:
+        return f"{tool} counts nothing for {ref.kind} (an op it has no formula for: see skipped)"
     if a and value % a == 0:
         return f"{tool} counts {value // a} x the {ref_name} MACs"
     if value < a:
