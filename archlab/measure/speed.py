@@ -29,12 +29,13 @@ from archlab.models import build_model, resolve_spec
 from archlab.space import NetSpec
 
 TRAINING_NOTE = (
-    "Analytic step = forward + data gradient + weight gradient (each = the forward MACs of every "
-    "conv and fc without bias; no data gradient for the first conv, whose input is the image) + "
-    "fc bias gradient (one MAC per output). FlopCounterMode's convolution_backward formula sums "
-    "the weight gradient over all input channels instead of in_channels / groups, so a grouped "
-    "conv's weight gradient reads `groups` times too high (raw); corrected counts 2 FLOPs x weight "
-    "elements x batch x output pixels. Its MACs = FLOPs / 2 + fc bias forward and gradient."
+    "Analytic (or traced) step = forward + data gradient + weight gradient (each = the forward "
+    "MACs of every conv and fc without bias; no data gradient where the input is the image) + "
+    "bias gradient (one MAC per output of each bias). FlopCounterMode's convolution_backward "
+    "formula sums the weight gradient over all input channels instead of in_channels / groups, so "
+    "a grouped conv's weight gradient reads `groups` times too high (raw); corrected counts 2 "
+    "FLOPs x weight elements x batch x output pixels. Its MACs = FLOPs / 2 + bias forward and "
+    "gradient."
 )
 
 
