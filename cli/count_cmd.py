@@ -158,7 +158,7 @@ def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:
     out = console()
     rows = [[r.counter, r.macs, r.params, r.acts, r.raw, r.convention, ", ".join(r.skipped) or None,
              r.error] for r in report.results]  # fmt: skip
-    cols = ["counter", "MACs (analytic convention)", "params", "acts", "raw", "convention",
+    cols = ["counter", "MACs (archlab convention)", "params", "acts", "raw", "convention",
             "skipped", "error"]  # fmt: skip
     shape = "x".join(map(str, report.input_shape))
     out.print(table(f"{report.name} on an input of {shape}", cols, rows))

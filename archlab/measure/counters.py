@@ -175,7 +175,9 @@ def _count(
         params = sum(p.numel() * p.element_size() for p in model.parameters())
         need = forward_bytes(traced, params, keep_graph=training_step)
         check_memory(need, f"input_shape {list(shape)}")
-    x = torch.zeros(shape, dtype=next((p.dtype for p in model.parameters()), torch.float32))
+    first = next(model.parameters(), None)
+    x = torch.zeros(shape) if first is None else torch.zeros(shape, dtype=first.dtype,
+                                                              device=first.device)  # fmt: skip
     ctx = CountContext(analytic, traced, model, x, per_layer, trace_error)
     results = tuple(_guarded(n, ctx) for n in names)
     training = None

@@ -152,7 +152,9 @@ class _Tracer(TorchDispatchMode):
     def __init__(self, params: set[int]) -> None:
         super().__init__()
         self.params = params  # storages of the model's parameters
-        self.products: set[int] = set()  # storages of matmul outputs, to spot a bias add_
+        # The latest matmul output, held so its storage cannot be reused: F.linear on >2-d or
+        # strided input issues matmul then add_(bias) with only views between them.
+        self.product: Tensor | None = None
         self.stack: list[str] = [""]
         self.rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # macs, bias, acts
         self.grads = [0, 0, 0]  # data, weight, bias
@@ -198,7 +200,7 @@ class _Tracer(TorchDispatchMode):
     def _matmul(self, name: str, args: Any, out: Tensor) -> _Op:
         addend = args[0] if name in _ADDEND_FIRST else None
         a, b = (args[1], args[2]) if addend is not None else (args[0], args[1])
-        self.products.add(_storage(out) or 0)
+        self.product = out
         macs = out.numel() * int(a.shape[-1])
         weight = [_storage(t) in self.params for t in (a, b)]
         bias = out.numel() if addend is not None else 0
@@ -212,8 +214,9 @@ class _Tracer(TorchDispatchMode):
     def _bias_add(self, args: Any, out: Tensor) -> _Op | None:
         """``matmul(x, W^T) + b``: the add_ that ``F.linear`` issues on >2-d or strided input."""
         a, b = args[0], args[1]
+        last = _storage(self.product)
         for x, p in ((a, b), (b, a)):
-            if _storage(x) in self.products and _storage(p) in self.params:
+            if last is not None and _storage(x) == last and _storage(p) in self.params:
                 return _Op(0, out.numel(), 0, 0, 0, out.numel() if _grad(p) else 0)
         return None
 
