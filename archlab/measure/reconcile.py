@@ -85,7 +85,11 @@ def per_layer_table(report: CountReport) -> pd.DataFrame:
         known = r.per_layer and r.raw is not None and None not in listed
         other[r.counter] = r.raw - sum(listed) if known else None
     reasons = [_explain_other(r, n, refs) for r in tools if (n := other[r.counter])]
-    rows.append({"path": "(other)", "kind": "other", ref_name: 0, **other,
+    total = report.trace.macs if ref_name == "traced" and report.trace else None
+    own = total - sum(ref.macs for ref in refs) if total is not None else 0
+    if own:  # ops run directly in the top-level forward, outside any submodule
+        reasons.insert(0, f"the trace counts {own:,} in functional calls of the top-level forward")
+    rows.append({"path": "(other)", "kind": "other", ref_name: own, **other,
                  "reason": "; ".join(reasons)})  # fmt: skip
     columns = ["path", "kind", ref_name, *(r.counter for r in tools), "reason"]
     return pd.DataFrame(rows, columns=columns, dtype=object)  # ints stay ints beside None
@@ -148,7 +152,5 @@ def _explain_other(result: CounterResult, value: int, refs: list[_Ref]) -> str:
     if result.counter == "ptflops_pytorch" and value == relu + pools:
         return (f"ptflops (pytorch backend) counts ReLU and pooling again ({value:,}) through "
                 "its patched torch.nn.functional calls")  # fmt: skip
-    if result.counter == "traced":
-        return f"the trace counts {value:,} in functional calls of the top-level forward"
     name = _NAMES.get(result.counter, result.counter)
     return f"{name} counts {value:,} outside these layers"
