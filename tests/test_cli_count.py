@@ -198,3 +198,17 @@ def test_model_bad_input_one_line_exit_2(capsys, argv, message) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("archlab: error") and message in err
+
+
+def test_model_file_imports_its_siblings_and_import_errors_are_one_line(capsys, tmp_path) -> None:
+    (tmp_path / "blocks_sibling.py").write_text("from torch import nn\nWIDTH = 2\n")
+    (tmp_path / "net.py").write_text(
+        "from blocks_sibling import WIDTH, nn\n\ndef make():\n    return nn.Linear(3, WIDTH)\n"
+    )
+    (tmp_path / "broken.py").write_text("raise RuntimeError('boom at import')\n")
+    code, out, _ = run(capsys, "--model", f"{tmp_path}/net.py:make", "--input-shape", "1,3",
+                       "--counters", "traced", "--json")  # fmt: skip
+    assert code == 0 and json.loads(out)["traced"]["macs"] == 3 * 2 + 2
+    code, out, err = run(capsys, "--model", f"{tmp_path}/broken.py:make")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "RuntimeError: boom at import" in err

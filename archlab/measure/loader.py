@@ -55,12 +55,17 @@ def _import(where: str, ref: str) -> ModuleType:
             raise ArchlabError(f"model {ref!r}: cannot load {where!r} as Python")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
+        # As `python file.py` would: the file's folder is importable while it loads.
+        folder = str(path.resolve().parent)
+        sys.path.insert(0, folder)
         try:
             spec.loader.exec_module(module)
         except Exception as exc:  # the user's file: report its error in one line
             del sys.modules[name]
             why = _first_line(exc)
             raise ArchlabError(f"model {ref!r}: importing {where!r} failed: {why}") from None
+        finally:
+            sys.path.remove(folder)
         return module
     try:
         return importlib.import_module(where)
