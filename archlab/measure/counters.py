@@ -142,10 +142,14 @@ def count_model(
     shape = check_input_shape(input_shape)
     if not isinstance(model, nn.Module):
         raise ArchlabError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return _count(
-        type(model).__name__, model, shape, names, analytic=None, step=None,
-        train_mode=train_mode, training_step=training_step, per_layer=per_layer,
-    )  # fmt: skip
+    was_training = model.training
+    try:
+        return _count(
+            type(model).__name__, model, shape, names, analytic=None, step=None,
+            train_mode=train_mode, training_step=training_step, per_layer=per_layer,
+        )  # fmt: skip
+    finally:
+        model.train(was_training)  # the caller's model keeps its mode
 
 
 def _count(
