@@ -6,6 +6,7 @@ store -> report. Importing archlab does not import torch; :func:`build_model` lo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from archlab.complexity import Complexity, LayerCount, complexity
@@ -31,6 +32,7 @@ __all__ = [
     "build_model",
     "compare_spaces",
     "complexity",
+    "count_model",
     "demo",
     "enumerate_space",
     "get_spec",
@@ -67,3 +69,20 @@ def build_model(spec: Any, form: str = "c", num_classes: int | None = None, **kw
     from archlab.models import build_model as _build
 
     return _build(spec, form=form, num_classes=num_classes, **kw)
+
+
+def count_model(
+    model: Any,
+    input_shape: Sequence[int] = (1, 3, 224, 224),
+    *,
+    counters: Sequence[str] | None = None,
+    per_layer: bool = True,
+    training_step: bool = False,
+    train_mode: bool = False,
+) -> Any:
+    """Count any nn.Module: traced, and by each tool (see :mod:`archlab.measure.counters`)."""
+    from archlab.measure.counters import MODEL_COUNTERS
+    from archlab.measure.counters import count_model as _count
+
+    return _count(model, input_shape, counters=counters or MODEL_COUNTERS, per_layer=per_layer,
+                  training_step=training_step, train_mode=train_mode)  # fmt: skip

@@ -1,4 +1,4 @@
-"""`archlab count`: one model counted by the analytic walk and by fvcore, ptflops and torch."""
+"""`archlab count`: a spec or any model counted by archlab, fvcore, ptflops and torch."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from archlab.errors import ArchlabError
 from archlab.presets import get_spec
 from archlab.space import NetSpec, make_spec, with_overrides
 
-from ._common import console, print_json, table
+from ._common import console, parse_int_list, print_json, table
 
 if TYPE_CHECKING:
     from archlab.measure.counters import CountReport
     from archlab.measure.speed import SpeedResult
+    from archlab.measure.summary import SizeRow
 
 DEFAULT_DEPTH = {"imagenet": 50, "cifar": 29}
 
@@ -22,6 +23,21 @@ DEFAULT_DEPTH = {"imagenet": 50, "cifar": 29}
 def count_cmd(
     name: Annotated[
         str | None, typer.Argument(help="Preset, e.g. resnext50_32x4d; or use the spec options.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Any model: PACKAGE.MODULE:CALLABLE or file.py:CALLABLE."),
+    ] = None,
+    model_kwargs: Annotated[
+        str | None, typer.Option("--model-kwargs", help="JSON object of the callable's kwargs.")
+    ] = None,
+    input_shape: Annotated[
+        str | None,
+        typer.Option("--input-shape", help="Input of --model (default 1,3,224,224)."),
+    ] = None,
+    input_sizes: Annotated[
+        str | None,
+        typer.Option("--input-sizes", help="One row per size, e.g. 32,64,128,224."),
     ] = None,
     cardinality: Annotated[
         int | None, typer.Option("--cardinality", "-C", help="C (spec option; default 1).")
@@ -44,8 +60,13 @@ def count_cmd(
     ] = None,
     num_classes: Annotated[int | None, typer.Option("--num-classes", help="fc outputs.")] = None,
     counters: Annotated[
-        str, typer.Option("--counters", help="Comma list: analytic, fvcore, ptflops (both), torch.")
-    ] = "analytic,fvcore,ptflops,torch",
+        str | None,
+        typer.Option(
+            "--counters",
+            help="Comma list: analytic, traced, fvcore, ptflops (both), torch. Default: all "
+            "(a model: all but analytic; --input-sizes of a spec: analytic).",
+        ),
+    ] = None,
     per_layer: Annotated[
         bool, typer.Option("--per-layer", help="Per-layer table with reasons.")
     ] = False,
@@ -67,29 +88,33 @@ def count_cmd(
         bool, typer.Option("--channels-last", help="channels_last memory format for --measure.")
     ] = False,
 ) -> None:
-    """Count MACs, params and activations of one model with every counter, side by side."""
-    from archlab.measure.counters import count_all, per_layer_table
-    from archlab.measure.speed import measure_speed
+    """Count MACs, params and activations of a preset, a spec or any model with every counter."""
+    from archlab.measure.summary import run_count
 
-    spec = _resolve_spec(name, cardinality, bottleneck_width, depth, template, width_multiplier)
-    spec = with_overrides(spec, num_classes=num_classes)
-    names = [c.strip() for c in counters.split(",") if c.strip()]
-    report = count_all(spec, input_size=input_size, counters=names, train_mode=train_mode,
-                       training_step=training, per_layer=per_layer)  # fmt: skip
-    frame = per_layer_table(report) if per_layer else None
-    speed = None
-    if measure:
-        speed = measure_speed(spec, device=device, batch_size=batch_size, input_size=input_size,
-                              channels_last=channels_last)  # fmt: skip
+    spec_options = (cardinality, bottleneck_width, depth, template, width_multiplier)
+    if model is not None and (name is not None or any(v is not None for v in spec_options)):
+        raise ArchlabError("give --model or a preset NAME / spec options, not both")
+    if model is not None and (input_size is not None or num_classes is not None):
+        raise ArchlabError("--input-size and --num-classes are for presets; use --input-shape")
+    if model is None and (input_shape is not None or model_kwargs is not None):
+        raise ArchlabError("--input-shape and --model-kwargs need --model")
+    spec = None if model is not None else _resolve_spec(name, *spec_options)
+    target = with_overrides(spec, num_classes=num_classes) if spec is not None else None
+    shape = parse_int_list(input_shape, "--input-shape") if input_shape else (1, 3, 224, 224)
+    out = run_count(
+        target, model=model, model_kwargs=model_kwargs, input_shape=shape,
+        input_sizes=parse_int_list(input_sizes, "--input-sizes") if input_sizes else None,
+        counters=[c.strip() for c in counters.split(",") if c.strip()] if counters else None,
+        input_size=input_size, per_layer=per_layer, train_mode=train_mode, training=training,
+        measure=measure, device=device, batch_size=batch_size, channels_last=channels_last,
+    )  # fmt: skip
     if as_json:
-        out = report.to_dict()
-        if frame is not None:
-            out["per_layer"] = frame.to_dict(orient="records")
-        if speed is not None:
-            out["speed"] = speed.to_dict()
-        print_json(out)
+        print_json(out.to_dict())
+    elif out.sweep:
+        _print_sweep(out.sweep)
     else:
-        _print(report, frame, speed)
+        assert out.report is not None
+        _print(out.report, out.per_layer, out.speed)
 
 
 def _resolve_spec(
@@ -133,11 +158,10 @@ def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:
     out = console()
     rows = [[r.counter, r.macs, r.params, r.acts, r.raw, r.convention, ", ".join(r.skipped) or None,
              r.error] for r in report.results]  # fmt: skip
-    cols = ["counter", "MACs (analytic convention)", "params", "acts", "raw", "convention",
+    cols = ["counter", "MACs (archlab convention)", "params", "acts", "raw", "convention",
             "skipped", "error"]  # fmt: skip
-    out.print(
-        table(f"{report.name} at {report.input_size}x{report.input_size}, batch 1", cols, rows)
-    )
+    shape = "x".join(map(str, report.input_shape))
+    out.print(table(f"{report.name} on an input of {shape}", cols, rows))
     bn = "BN uses batch statistics" if report.mode == "train" else "BN uses running statistics"
     ptflops = any(r.counter.startswith("ptflops") for r in report.results)
     note = (
@@ -163,6 +187,14 @@ def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:
                 "torch_version", "threads"]  # fmt: skip
         out.print(table(f"speed (median of {speed.iters} after {speed.warmup} warm-up)",
                         ["quantity", "value"], [[k, s[k]] for k in keys]))  # fmt: skip
+
+
+def _print_sweep(rows: tuple[SizeRow, ...]) -> None:
+    names = list(rows[0].counters)
+    cols = ["input shape", "MACs", "params", "acts", *(f"{n} MACs" for n in names)]
+    body = [["x".join(map(str, r.input_shape)), r.macs, r.params, r.acts,
+             *(r.counters[n] for n in names)] for r in rows]  # fmt: skip
+    console().print(table("complexity against input size", cols, body))
 
 
 def register(app: typer.Typer) -> None:

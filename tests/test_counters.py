@@ -9,7 +9,8 @@ from torch import nn
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError, SpecError
 from archlab.measure import counters
-from archlab.measure.counters import COUNTERS, count_all, per_layer_table, resolve_counters
+from archlab.measure.counters import COUNTERS, count_all, resolve_counters
+from archlab.measure.reconcile import per_layer_table
 from archlab.measure.speed import (
     conv_backward_flop_corrected,
     count_training_step,
@@ -139,7 +140,9 @@ def test_resolve_counters_aliases_and_unknown() -> None:
         "ptflops_pytorch",
         "torch",
     )
-    with pytest.raises(ArchlabError, match=r"unknown counter 'flops'; valid: analytic, fvcore"):
+    with pytest.raises(
+        ArchlabError, match=r"unknown counter 'flops'; valid: analytic, traced, fvcore"
+    ):
         count_all(SMALL, counters=["flops"])
     with pytest.raises(ArchlabError, match="no counters"):
         resolve_counters([])
@@ -263,6 +266,7 @@ def test_resnext50_32x4d_at_224_matches_the_paper_table() -> None:
     raw = {r.counter: r.raw for r in report.results}
     assert raw == {
         "analytic": 4_230_480_872,
+        "traced": 4_230_480_872,
         "fvcore": 4_259_381_248,
         "ptflops_aten": 4_230_480_872,
         "ptflops_pytorch": 4_286_878_696,

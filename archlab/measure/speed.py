@@ -31,12 +31,13 @@ from archlab.models import build_model, resolve_spec
 from archlab.space import NetSpec
 
 TRAINING_NOTE = (
-    "Analytic step = forward + data gradient + weight gradient (each = the forward MACs of every "
-    "conv and fc without bias; no data gradient for the first conv, whose input is the image) + "
-    "fc bias gradient (one MAC per output). FlopCounterMode's convolution_backward formula sums "
-    "the weight gradient over all input channels instead of in_channels / groups, so a grouped "
-    "conv's weight gradient reads `groups` times too high (raw); corrected counts 2 FLOPs x weight "
-    "elements x batch x output pixels. Its MACs = FLOPs / 2 + fc bias forward and gradient."
+    "Analytic (or traced) step = forward + data gradient + weight gradient (each = the forward "
+    "MACs of every conv and fc without bias; no data gradient where the input is the image) + "
+    "bias gradient (one MAC per output of each bias). FlopCounterMode's convolution_backward "
+    "formula sums the weight gradient over all input channels instead of in_channels / groups, so "
+    "a grouped conv's weight gradient reads `groups` times too high (raw); corrected counts 2 "
+    "FLOPs x weight elements x batch x output pixels. Its MACs = FLOPs / 2 + bias forward and "
+    "gradient."
 )
 
 
@@ -137,8 +138,16 @@ def conv_backward_flop_corrected(
     return data + 2 * math.prod(int(s) for s in w_shape) * n * pixels
 
 
-def count_training_step(model: nn.Module, x: Tensor, step: TrainingStep) -> TrainingStep:
-    """Add FlopCounterMode's raw and corrected counts of forward + backward (loss = out.sum())."""
+def count_training_step(
+    model: nn.Module, x: Tensor, step: TrainingStep, bias_macs: int | None = None
+) -> TrainingStep:
+    """Add FlopCounterMode's raw and corrected counts of forward + backward (loss = out.sum()).
+
+    ``bias_macs`` (forward bias MACs of the convs and linears, which FlopCounterMode leaves out;
+    default: the linear biases at this batch) is added twice: forward and bias gradient.
+    """
+    if bias_macs is None:
+        bias_macs = linear_bias_macs(model) * int(x.shape[0])
     from torch.utils.flop_counter import FlopCounterMode
 
     aten = torch.ops.aten
@@ -160,7 +169,7 @@ def count_training_step(model: nn.Module, x: Tensor, step: TrainingStep) -> Trai
         torch_forward_flops=int(forward),
         torch_raw_flops=int(raw.get_total_flops()),
         torch_corrected_flops=fixed_total,
-        torch_corrected_macs=fixed_total // 2 + 2 * linear_bias_macs(model) * int(x.shape[0]),
+        torch_corrected_macs=fixed_total // 2 + 2 * bias_macs,
     )  # fmt: skip
 
 

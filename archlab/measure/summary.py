@@ -1,0 +1,165 @@
+"""What ``archlab count`` computes, as one library call: a spec or any model, one input or a sweep.
+
+- one input: every counter side by side (:mod:`archlab.measure.counters`), optionally the
+  per-layer reconciliation, a training step and measured speed;
+- ``input_sizes``: one row per size (MACs, params, acts, each counter's converted MACs); for a
+  spec the analytic count alone needs no model at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from archlab.complexity import complexity
+from archlab.errors import ArchlabError
+from archlab.measure.counters import (
+    COUNTERS,
+    MODEL_COUNTERS,
+    CountReport,
+    count_all,
+    count_model,
+    resolve_counters,
+)
+from archlab.measure.loader import load_model
+from archlab.measure.reconcile import per_layer_table
+from archlab.measure.speed import SpeedResult, measure_speed
+from archlab.models import resolve_spec
+from archlab.space import NetSpec
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    """One input size of a sweep: the reference totals and each counter's converted MACs."""
+
+    input_shape: tuple[int, ...]
+    macs: int
+    params: int
+    acts: int
+    counters: dict[str, int | None] = field(default_factory=dict, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, one key per counter."""
+        return {"input_shape": list(self.input_shape), "macs": self.macs, "params": self.params,
+                "acts": self.acts, **self.counters}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CountOutput:
+    """Everything one ``archlab count`` prints."""
+
+    report: CountReport | None = None
+    per_layer: pd.DataFrame | None = field(default=None, repr=False, hash=False)
+    sweep: tuple[SizeRow, ...] = ()
+    speed: SpeedResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object: the report (or the sweep), per-layer rows and speed where present."""
+        out: dict[str, Any] = self.report.to_dict() if self.report is not None else {}
+        if self.sweep:
+            out["sizes"] = [row.to_dict() for row in self.sweep]
+        if self.per_layer is not None:
+            out["per_layer"] = self.per_layer.to_dict(orient="records")
+        if self.speed is not None:
+            out["speed"] = self.speed.to_dict()
+        return out
+
+
+def spatial_shape(shape: Sequence[int], size: int) -> tuple[int, ...]:
+    """``shape`` with every dimension after batch and channels set to ``size``."""
+    if len(shape) < 3:
+        raise ArchlabError(f"input_shape needs batch, channels and a spatial size, got {shape!r}")
+    return (*shape[:2], *([size] * (len(shape) - 2)))
+
+
+def size_sweep(
+    target: NetSpec | str | None,
+    sizes: Sequence[int],
+    *,
+    model: str | None = None,
+    counters: Sequence[str] | None = None,
+    input_shape: Sequence[int] = (1, 3, 224, 224),
+    model_kwargs: str | Mapping[str, Any] | None = None,
+) -> tuple[SizeRow, ...]:
+    """Complexity against resolution of a spec or preset ``target``, or of a ``model`` reference.
+
+    A model reference (``module:callable``, see :func:`load_model`) is counted by the trace at
+    each size, with ``input_shape``'s spatial dimensions replaced; a spec by the analytic count,
+    without building a model unless ``counters`` names a tool.
+    """
+    if not sizes:
+        raise ArchlabError("input_sizes must name at least one size")
+    rows = []
+    module = load_model(model, model_kwargs) if model is not None else None
+    known = MODEL_COUNTERS if module is not None else COUNTERS
+    names = resolve_counters(counters or (known if module is not None else ("analytic",)), known)
+    for size in sizes:
+        if module is not None:
+            shape = spatial_shape(input_shape, size)
+            report = count_model(module, shape, counters=names, per_layer=False)
+            assert report.trace is not None
+            t = report.trace
+            totals = (t.macs, t.params, t.acts)
+            macs = {r.counter: r.macs for r in report.results}
+        else:
+            shape = (1, 3, size, size)
+            cx = complexity(_spec(target), size)  # SpecError for a collapsing size
+            totals, macs = (cx.macs, cx.params, cx.acts), {"analytic": cx.macs}
+            if names != ("analytic",):
+                report = count_all(_spec(target), input_size=size, counters=names, per_layer=False)
+                macs = {r.counter: r.macs for r in report.results}
+        rows.append(SizeRow(shape, *totals, macs))
+    return tuple(rows)
+
+
+def _spec(target: NetSpec | str | None) -> NetSpec:
+    if target is None:
+        raise ArchlabError("give a spec, a preset name or a model reference")
+    return resolve_spec(target)
+
+
+def run_count(
+    target: NetSpec | str | None = None,
+    *,
+    model: str | None = None,
+    counters: Sequence[str] | None = None,
+    input_size: int | None = None,
+    input_shape: Sequence[int] = (1, 3, 224, 224),
+    input_sizes: Sequence[int] | None = None,
+    model_kwargs: str | Mapping[str, Any] | None = None,
+    per_layer: bool = False,
+    train_mode: bool = False,
+    training: bool = False,
+    measure: bool = False,
+    device: str = "auto",
+    batch_size: int = 8,
+    channels_last: bool = False,
+) -> CountOutput:
+    """Count a spec or preset ``target``, or a ``model`` reference, as ``archlab count`` does."""
+    if input_sizes:
+        if per_layer or training or measure:
+            raise ArchlabError("input_sizes gives one row per size; per_layer, training and "
+                               "measure need a single input")  # fmt: skip
+        sweep = size_sweep(target, input_sizes, model=model, counters=counters,
+                           input_shape=input_shape, model_kwargs=model_kwargs)  # fmt: skip
+        return CountOutput(sweep=sweep)
+    if model is not None:
+        if measure:
+            raise ArchlabError("measure times archlab specs; it does not take a model")
+        report = count_model(
+            load_model(model, model_kwargs), input_shape, counters=counters or MODEL_COUNTERS,
+            per_layer=per_layer, training_step=training, train_mode=train_mode,
+        )  # fmt: skip
+    else:
+        report = count_all(
+            _spec(target), input_size=input_size, counters=counters or COUNTERS,
+            train_mode=train_mode, training_step=training, per_layer=per_layer,
+        )  # fmt: skip
+    speed = None
+    if measure:
+        speed = measure_speed(_spec(target), device=device, batch_size=batch_size,
+                              input_size=input_size, channels_last=channels_last)  # fmt: skip
+    return CountOutput(report, per_layer_table(report) if per_layer else None, (), speed)

@@ -1,0 +1,196 @@
+"""Running fvcore, ptflops (both backends) and torch's FlopCounterMode on a model, each converted.
+
+Each function takes the :class:`~archlab.measure.results.CountContext` of one count and returns
+the tool's row: its own number (``raw``), and ``macs`` converted to archlab's convention where the
+tool's breakdown allows it. The tools print, warn and log; all of it is swallowed here, and what a
+tool skipped is listed from its own report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import re
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from archlab.measure.results import CONVENTIONS, CountContext, CounterResult
+from archlab.measure.trace import computes
+
+# fvcore's operator names (its handle keys) that are multiply-adds in the analytic convention.
+_FVCORE_MAC_OPS = ("conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[io.StringIO]:
+    """Swallow the tools' prints, warnings and log records; yields what they printed."""
+    out, loggers = io.StringIO(), [logging.getLogger(n) for n in ("fvcore", "iopath", "ptflops")]
+    levels = [lg.level for lg in loggers]
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(out),
+    ):
+        warnings.simplefilter("ignore")
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL + 1)
+        try:
+            yield out
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
+
+
+def _fresh(ctx: CountContext) -> nn.Module:
+    assert ctx.model is not None
+    return copy.deepcopy(ctx.model)
+
+
+def _tally(names: Sequence[str]) -> tuple[str, ...]:
+    """['a', 'b', 'a'] -> ('a x2', 'b x1'), sorted: what a tool skipped and how often."""
+    return tuple(f"{name} x{n}" for name, n in sorted(Counter(names).items()))
+
+
+def _computes(packet: str) -> bool:
+    """Whether an aten op (``aten.relu_``) does arithmetic: not a view, not an allocation."""
+    return computes(packet.removeprefix("aten."))
+
+
+class _OpRecorder(TorchDispatchMode):
+    """Records every aten op that runs, to list the ones FlopCounterMode has no formula for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.ops.append(str(func._overloadpacket))
+        return func(*args, **(kwargs or {}))
+
+
+def fvcore_row(ctx: CountContext) -> CounterResult:
+    model = _fresh(ctx)
+    with _quiet():  # importing fvcore warns (torch.jit.script is deprecated) too
+        from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis, parameter_count
+
+        flops, acts = FlopCountAnalysis(model, ctx.x), ActivationCountAnalysis(model, ctx.x)
+        for analysis in (flops, acts):  # its warnings go to stderr; skipped ops are listed below
+            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            analysis.tracer_warnings("none")
+        raw, by_op, n_acts = int(flops.total()), flops.by_operator(), int(acts.total())
+        skipped = flops.unsupported_ops()
+        by_module = {k: int(v) for k, v in flops.by_module().items()}
+    macs = sum(int(by_op.get(op, 0)) for op in _FVCORE_MAC_OPS) + ctx.bias
+    return CounterResult(
+        "fvcore", macs, int(parameter_count(model)[""]), n_acts, raw, CONVENTIONS["fvcore"],
+        skipped=tuple(f"{op} x{n}" for op, n in sorted(skipped.items())), per_layer=by_module,
+    )  # fmt: skip
+
+
+def _ptflops(model: nn.Module, x: Tensor, backend: str, **kw: Any) -> tuple[int, int, str]:
+    """get_model_complexity_info with numbers out; its failure (printed, then None) -> raise."""
+    from ptflops import get_model_complexity_info
+
+    with _quiet() as out:
+        macs, params = get_model_complexity_info(
+            model, tuple(x.shape[1:]), print_per_layer_stat=False, as_strings=False,
+            input_constructor=lambda _: x, backend=backend, verbose=True, ost=out, **kw,
+        )  # fmt: skip
+    if macs is None or params is None:
+        found = re.findall(r"^<class '[\w.]+'>: .*$", out.getvalue(), re.M)
+        raise RuntimeError(found[0] if found else f"ptflops ({backend}) returned no count")
+    return int(macs), int(params), out.getvalue()
+
+
+def ptflops_aten_row(ctx: CountContext) -> CounterResult:
+    model = _fresh(ctx)
+    assert ctx.x is not None
+    raw, params, log = _ptflops(model, ctx.x, "aten")
+    zero_ops = re.findall(r"Warning: (\S+) operation is treated as a zero-op", log)
+    per_layer = _ptflops_aten_per_layer(_fresh(ctx), ctx.x) if ctx.per_layer else {}
+    skipped = _tally([op for op in zero_ops if _computes(op)])
+    conv = CONVENTIONS["ptflops_aten"]
+    return CounterResult("ptflops_aten", raw, params, None, raw, conv, skipped, None, per_layer)
+
+
+def _ptflops_aten_per_layer(model: nn.Module, x: Tensor | None) -> dict[str, int]:
+    """ptflops's aten counter itself only tracks top-level children; push every module's path."""
+    from ptflops.aten_engine import FlopCounterMode as AtenCounter
+
+    counter = AtenCounter(None, output_params={"print_params": {}, "serialize_params": {}})
+    paths = dict(model.named_modules())
+    for path, module in paths.items():
+        if path:
+            module.register_forward_pre_hook(counter.enter_module(path))
+            module.register_forward_hook(counter.exit_module(path))
+    with _quiet(), torch.no_grad(), counter:
+        model.eval()(x)
+    return {p: int(sum(counter.flop_counts[p].values())) for p in paths if p}
+
+
+def ptflops_pytorch_row(ctx: CountContext) -> CounterResult:
+    from ptflops.pytorch_ops import MODULES_MAPPING
+
+    model = _fresh(ctx)
+    path_of = {id(m): p for p, m in model.named_modules()}
+    per_layer: dict[str, int] = {}
+
+    def recording(hook: Callable[..., None]) -> Callable[..., None]:
+        # ptflops deletes its per-module __flops__ counters before returning; copy them out.
+        def record(module: nn.Module, inputs: Any, output: Any) -> None:
+            hook(module, inputs, output)
+            flops: Any = module.__flops__  # ptflops's per-module counter, an int
+            per_layer[path_of[id(module)]] = int(flops)
+
+        return record
+
+    types = {type(m) for m in model.modules()}
+    hooks = {t: recording(MODULES_MAPPING[t]) for t in types if t in MODULES_MAPPING}
+    assert ctx.x is not None
+    raw, params, log = _ptflops(model, ctx.x, "pytorch", custom_modules_hooks=hooks)
+    # Containers are "zero-ops" too, but their children are counted: list leaf modules only.
+    leaves = {type(m).__name__ for m in model.modules() if next(m.children(), None) is None}
+    zero = re.findall(r"Warning: module (\w+) is treated as a zero-op", log)
+    mods = model.named_modules()
+    layers = nn.modules.conv._ConvNd | nn.Linear
+    # Its module counts are per sample (it divides by the batch): times the batch again.
+    macs = sum(per_layer.get(p, 0) for p, m in mods if isinstance(m, layers)) * int(ctx.x.shape[0])
+    conv = CONVENTIONS["ptflops_pytorch"]
+    skipped = _tally([t for t in zero if t in leaves])
+    return CounterResult("ptflops_pytorch", macs, params, None, raw, conv, skipped, None, per_layer)
+
+
+def torch_row(ctx: CountContext) -> CounterResult:
+    from torch.utils.flop_counter import FlopCounterMode, flop_registry
+
+    model = _fresh(ctx)
+    with _quiet(), torch.no_grad(), FlopCounterMode(display=False) as fc, _OpRecorder() as rec:
+        model(ctx.x)
+    raw = int(fc.get_total_flops())
+    per_layer = _torch_paths(model, fc.get_flop_counts())
+    known = {str(k) for k in flop_registry}
+    skipped = _tally([op for op in rec.ops if op not in known and _computes(op)])
+    macs = raw // 2 + ctx.bias
+    return CounterResult(
+        "torch", macs, None, None, raw, CONVENTIONS["torch"], skipped, None, per_layer
+    )
+
+
+def _torch_paths(model: nn.Module, counts: dict[str, dict[Any, int]]) -> dict[str, int]:
+    """FlopCounterMode keys modules as 'ResNeXt.layer1.0.conv2'; ours are 'layer1.0.conv2'."""
+    prefix = type(model).__name__
+    out = {path: 0 for path, _ in model.named_modules()}
+    for key, ops in counts.items():
+        if key == "Global":
+            continue
+        path = "" if key == prefix else key.removeprefix(prefix + ".")
+        out[path] = int(sum(ops.values()))
+    return out
