@@ -41,7 +41,7 @@ def test_difference_inside_the_rope_is_equivalent() -> None:
     b = [5.10, 5.12, 5.08, 5.11, 5.09]
     (row,) = compare_arms({"a": a, "b": b}, rope=0.5)
     assert row.verdict == "equivalent"
-    assert -0.5 < row.ci_low and row.ci_high < 0.5
+    assert row.ci_low > -0.5 and row.ci_high < 0.5
     (no_rope,) = compare_arms({"a": a, "b": b}, rope=0.0)
     assert no_rope.verdict == "A better" and no_rope.ci_high < 0
 

@@ -28,8 +28,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from archlab.errors import ArchlabError
 from archlab.report.verdict import (
     PairRow,
