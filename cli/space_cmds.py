@@ -55,8 +55,21 @@ def match_flops_cmd(
     scope: ScopeOpt = "block",
     width_multiplier: MultOpt = 1.0,
     as_json: JsonOpt = False,
+    solve: Annotated[
+        str | None,
+        typer.Option("--solve", help="depth: solve the depth for -C/-d (network MACs or params)."),
+    ] = None,
 ) -> None:
     """Find d for a cardinality C (or C for a d) that matches the ResNet baseline's complexity."""
+    if solve is not None:
+        if solve != "depth":
+            raise typer.BadParameter(f"--solve takes depth, got {solve!r}")
+        match = archlab.match_depth(
+            cardinality or 1, bottleneck_width or 64, template, complexity,
+            "network" if scope == "block" else scope, width_multiplier=width_multiplier,
+            baseline_depth=depth,
+        )  # fmt: skip
+        return print_json(match.to_dict()) if as_json else _print_match(match)
     if (cardinality is None) == (bottleneck_width is None):
         raise typer.BadParameter("give exactly one of --cardinality or --bottleneck-width")
     kw = dict(
@@ -78,7 +91,9 @@ def match_flops_cmd(
 
 def _print_match(match: Match) -> None:
     d = match.to_dict()
-    unit = "conv2-block params (Eq. 4)" if match.scope == "block" else "network MACs"
+    unit = {"block": "conv2-block params (Eq. 4)", "params": "network params"}.get(
+        match.scope, "network MACs"
+    )
     rows = [
         [
             d["baseline_name"],

@@ -33,8 +33,6 @@ from typing import Any
 
 import numpy as np
 from scipy import special
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestIndPower
 
 from archlab.errors import ArchlabError
 
@@ -157,6 +155,8 @@ def _seeds_for_power(
     effect = max(abs(diff), rope)
     if sd == 0 or effect == 0:
         return None
+    from statsmodels.stats.power import TTestIndPower  # statsmodels loads slowly: only when used
+
     try:
         n = TTestIndPower().solve_power(effect_size=effect / sd, alpha=level, power=POWER)
     except (ValueError, RuntimeError):  # statsmodels' root finder gave up
@@ -182,6 +182,8 @@ def compare_arms(
     m = len(chosen)
     rows = [pair_row(a, b, data[a], data[b], alpha=alpha, rope=rope, m=m) for a, b in chosen]
     # The adjusted p-values are statsmodels' Bonferroni; pair_row's p·m is the same number.
+    from statsmodels.stats.multitest import multipletests
+
     raw = np.array([r.p for r in rows])
     ok = ~np.isnan(raw)
     if ok.any():
