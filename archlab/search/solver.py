@@ -138,6 +138,7 @@ def _solve(
     what: str,
     symbol: str,
     fixed: str,
+    max_error: float = MAX_RELATIVE_ERROR,
 ) -> Match:
     """The one integer solver behind d, C and depth matching."""
     _check_factor(complexity_factor)
@@ -146,11 +147,11 @@ def _solve(
     target = cost(baseline) * complexity_factor
     x, value, error = closest_integer(lambda i: cost(build(i)), target, what)
     spec = build(x)
-    if error > MAX_RELATIVE_ERROR:
+    if error > max_error:
         shown = spec.depth if symbol == "depth" else x
         raise SolverError(
             f"{fixed} cannot reach {complexity_factor:g}x the baseline: the closest "
-            f"{symbol}={shown} is {error:.0%} off (limit {MAX_RELATIVE_ERROR:.0%})"
+            f"{symbol}={shown} is {error:.0%} off (limit {max_error:.0%})"
         )
     return Match(spec, baseline, scope, float(complexity_factor), value, target, error)
 
@@ -171,6 +172,7 @@ def match_flops(
     width_multiplier: float = 1.0,
     num_classes: int | None = None,
     input_size: int | None = None,
+    max_error: float = MAX_RELATIVE_ERROR,
 ) -> Match:
     """The integer d that brings cardinality C closest to the ResNet baseline times ``complexity``.
 
@@ -189,6 +191,7 @@ def match_flops(
         what="bottleneck width",
         symbol="d",
         fixed=f"cardinality {cardinality}",
+        max_error=max_error,
     )
 
 
@@ -202,6 +205,7 @@ def match_cardinality(
     width_multiplier: float = 1.0,
     num_classes: int | None = None,
     input_size: int | None = None,
+    max_error: float = MAX_RELATIVE_ERROR,
 ) -> Match:
     """The inverse of :func:`match_flops`: the cardinality C closest to the target for a given d."""
     kw: dict[str, Any] = {"num_classes": num_classes, "input_size": input_size}
@@ -215,6 +219,7 @@ def match_cardinality(
         what="cardinality",
         symbol="C",
         fixed=f"bottleneck width {bottleneck_width}",
+        max_error=max_error,
     )
 
 
@@ -229,6 +234,7 @@ def match_depth(
     baseline_depth: int | None = None,
     num_classes: int | None = None,
     input_size: int | None = None,
+    max_error: float = MAX_RELATIVE_ERROR,
 ) -> Match:
     """The depth that brings (C, d) closest to ``complexity`` x the ResNet baseline (C=1, d=64).
 
@@ -262,6 +268,7 @@ def match_depth(
         what="depth",
         symbol="depth",
         fixed=f"{cardinality}x{bottleneck_width}d",
+        max_error=max_error,
     )
 
 
