@@ -212,6 +212,7 @@ def preset_arms(
     tolerance: float = 0.05,
     num_classes: int | None = None,
     input_size: int | None = None,
+    depth: int | None = None,
 ) -> ArmSet:
     """The arms of a preset (``cardinality`` or ``depth-width-cardinality``), matched."""
     if preset not in PRESETS:
@@ -220,7 +221,7 @@ def preset_arms(
     factor = DEFAULT_COMPLEXITY[preset] if complexity is None else complexity
     s = _Setting(template, factor, width_multiplier, match, tolerance, num_classes, input_size)
     _check(s)
-    depth = DEFAULT_DEPTH.get(template, 50)
+    depth = DEFAULT_DEPTH.get(template, 50) if depth is None else depth  # the baseline's
     strict = cardinalities is not None
     wanted = tuple(cardinalities) if strict else DEFAULT_CARDINALITIES[preset]  # type: ignore[arg-type]
     arms: list[Arm] = []

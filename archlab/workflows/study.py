@@ -39,6 +39,7 @@ class StudyPlan:
     complexity: float | None = None  # the preset's default (1x or 2x) when None
     cardinalities: tuple[int, ...] | None = None
     width_multiplier: float = 1.0
+    depth: int | None = None  # the baseline's depth; the template's default (50 or 29) if None
     match: str = "macs"
     tolerance: float = 0.05
     alpha: float = 0.05
@@ -97,6 +98,7 @@ def resolve_arms(plan: StudyPlan, *, num_classes: int, input_size: int) -> ArmSe
         tolerance=plan.tolerance,
         num_classes=num_classes,
         input_size=input_size,
+        depth=plan.depth,
     )
 
 
@@ -124,6 +126,7 @@ def run_study(
     store_path: str | Path = "archlab-runs/store.db",
     workdir: str | Path | None = None,
     device: str = "auto",
+    threads: int | None = None,
     reporter: Reporter | None = None,
     data: DatasetSplits | None = None,
 ) -> StudyResult:
@@ -139,7 +142,7 @@ def run_study(
             check_study(store, name, study)
     with Store(store_file) as store:
         record = save_study(store, name, study)
-    training = _Training(config, store_file, workdir, device, reporter, data)
+    training = _Training(config, store_file, workdir, device, threads, reporter, data)
     trained_now = 0
     for _ in range(plan.max_seeds - plan.seeds + 2):  # n0 seeds, then one seed per look
         with Store(store_file) as store:
@@ -230,6 +233,7 @@ class _Training:
     store_file: Path
     workdir: str | Path | None
     device: str
+    threads: int | None
     reporter: Reporter | None
     data: DatasetSplits
 
@@ -243,6 +247,7 @@ def _train_seeds(runs: dict[NetSpec, list[int]], training: _Training) -> int:
     seed, so specs asking for the same seeds go in one call. Returns the runs trained now.
     """
     from archlab.train.driver import train_candidates
+    from archlab.train.executors import ExecutionOptions
 
     by_seeds: dict[tuple[int, ...], list[NetSpec]] = {}
     for spec, seeds in runs.items():
@@ -258,6 +263,7 @@ def _train_seeds(runs: dict[NetSpec, list[int]], training: _Training) -> int:
             workdir=training.workdir,
             reporter=training.reporter,
             data=training.data,
+            execution=ExecutionOptions(threads=training.threads),
         )
         trained += sum(not r.skipped for r in summary.results)
     return trained
