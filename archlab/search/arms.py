@@ -295,11 +295,13 @@ def file_arms(
     _check(s)
     target = _target(s, DEFAULT_DEPTH[first.template])
     cost = scope_cost(s.scope)
+    specs = [_with_data(spec, s.num_classes, s.input_size) for spec in specs]
+    names = [spec.name for spec in specs]
+    for label in names:
+        if names.count(label) > 1:
+            raise ArchlabError(f"arms must not repeat: {label} is listed twice")
     arms: list[Arm] = []
     for spec in specs:
-        spec = _with_data(spec, s.num_classes, s.input_size)
-        if spec.name in {a.label for a in arms}:
-            raise ArchlabError(f"arms must not repeat: {spec.name} is listed twice")
         value = cost(spec)
         error = abs(value - target) / target
         if error > tolerance:
