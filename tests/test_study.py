@@ -79,3 +79,18 @@ def test_a_different_study_under_the_same_name_is_refused(tmp_path: Path) -> Non
     # Under another name it is its own study, sharing the stored runs of the same recipe.
     result = run_study(other, name="loose", store_path=store, device="cpu", threads=1)
     assert result.outcome.definition["alpha"] == 0.1
+
+
+def test_report_opens_with_the_verdict_rebuilt_from_the_store(tmp_path: Path) -> None:
+    from archlab.report.markdown import write_report
+
+    store = tmp_path / "s.db"
+    result = run_study(PLAN, store_path=store, device="cpu", threads=1)
+    path = write_report(store, tmp_path / "rep", command="archlab report")
+    text = path.read_text()
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## Verdict"
+    assert PLAN.preset and "does more cardinality (C) lower the error?" in text
+    for row in result.outcome.state.rows:
+        assert f"| {row.a} | {row.b} | {row.diff:+.2f} |" in text and row.verdict in text
+    assert (tmp_path / "rep" / "figures" / "verdict-study.png").is_file()

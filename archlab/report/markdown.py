@@ -24,7 +24,7 @@ import pandas as pd
 
 import archlab
 from archlab.errors import ArchlabError
-from archlab.report import analysis, edf, plots
+from archlab.report import analysis, edf, plots, verdict_section
 from archlab.space import spec_from_dict
 from archlab.store import Store
 
@@ -497,6 +497,7 @@ def write_report(
                     stale.unlink()
         out.mkdir(parents=True, exist_ok=True)
         text = render(results, epochs, out, command=command, title=title)
+        text = verdict_section.with_verdict(text, store_path, out)  # studies open the report
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ArchlabError(f"cannot write the report to {str(out)!r}: {exc.strerror}") from None
