@@ -1,6 +1,6 @@
 """Compute to a verdict: the sequential rule against the fixed design, on the same stored runs.
 
-    .venv/bin/python benchmarks/bench_study.py [--max-seeds 6 --seeds 3 --epochs 5]
+    .venv/bin/python benchmarks/bench_study.py [--max-seeds 8 --seeds 3 --epochs 15]
 
 Trains a fixed design once (every arm of the cardinality preset at ``--max-seeds`` seeds, on
 digits at 1/8 width): a study whose first look is its last, so its verdict is the fixed design's
@@ -31,8 +31,8 @@ def main() -> None:
     """Train the fixed design, replay the sequential rule, write the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--max-seeds", type=int, default=6)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--max-seeds", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--depth", type=int, default=11)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
