@@ -12,7 +12,14 @@ from typing import Any
 from archlab.complexity import Complexity, LayerCount, complexity
 from archlab.errors import ArchlabError, SolverError, SpecError
 from archlab.presets import PRESETS, get_spec
-from archlab.search.solver import Match, enumerate_space, match_cardinality, match_flops
+from archlab.report.verdict import compare_arms
+from archlab.search.solver import (
+    Match,
+    enumerate_space,
+    match_cardinality,
+    match_depth,
+    match_flops,
+)
 from archlab.space import NetSpec, StageSpec, iter_blocks, make_spec, spec_from_dict
 
 __version__ = "0.1.0"
@@ -30,6 +37,7 @@ __all__ = [
     "StageSpec",
     "__version__",
     "build_model",
+    "compare_arms",
     "compare_spaces",
     "complexity",
     "count_model",
@@ -39,8 +47,10 @@ __all__ = [
     "iter_blocks",
     "make_spec",
     "match_cardinality",
+    "match_depth",
     "match_flops",
     "resolve_plan",
+    "run_study",
     "spec_from_dict",
     "train_candidates",
 ]
@@ -86,3 +96,10 @@ def count_model(
 
     return _count(model, input_shape, counters=counters or MODEL_COUNTERS, per_layer=per_layer,
                   training_step=training_step, train_mode=train_mode)  # fmt: skip
+
+
+def run_study(*args: Any, **kwargs: Any) -> Any:
+    """Run or resume a study (see :func:`archlab.workflows.study.run_study`); loads torch lazily."""
+    from archlab.workflows.study import run_study as _run
+
+    return _run(*args, **kwargs)

@@ -11,7 +11,16 @@ import typer
 
 from archlab.errors import ArchlabError
 
-from . import compare_cmd, count_cmd, demo_cmd, report_cmd, results_cmd, space_cmds, train_cmd
+from . import (
+    compare_cmd,
+    count_cmd,
+    demo_cmd,
+    report_cmd,
+    results_cmd,
+    space_cmds,
+    study_cmd,
+    train_cmd,
+)
 
 app = typer.Typer(
     name="archlab",
@@ -65,6 +74,7 @@ results_cmd.register(app)
 report_cmd.register(app)
 compare_cmd.register(app)
 demo_cmd.register(app)
+study_cmd.register(app)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -54,21 +54,34 @@ def match_flops_cmd(
     scope: ScopeOpt = "block",
     width_multiplier: MultOpt = 1.0,
     as_json: JsonOpt = False,
+    solve: Annotated[
+        str | None,
+        typer.Option("--solve", help="depth: solve the depth for -C/-d (network MACs or params)."),
+    ] = None,
 ) -> None:
     """Find d for a cardinality C (or C for a d) that matches the ResNet baseline's complexity."""
-    if (cardinality is None) == (bottleneck_width is None):
+    if solve not in (None, "depth"):
+        raise typer.BadParameter(f"--solve takes depth, got {solve!r}")
+    if solve is None and (cardinality is None) == (bottleneck_width is None):
         raise typer.BadParameter("give exactly one of --cardinality or --bottleneck-width")
-    kw = dict(
-        depth=depth if depth is not None else default_depth(template),
-        template=template,
-        complexity=complexity,
-        scope=scope,
-        width_multiplier=width_multiplier,
-    )
-    if cardinality is not None:
-        match = archlab.match_flops(cardinality, **kw)  # type: ignore[arg-type]
+    if solve == "depth":
+        match = archlab.match_depth(
+            cardinality or 1, bottleneck_width or 64, template, complexity,
+            "network" if scope == "block" else scope, width_multiplier=width_multiplier,
+            baseline_depth=depth,
+        )  # fmt: skip
     else:
-        match = archlab.match_cardinality(bottleneck_width, **kw)  # type: ignore[arg-type]
+        kw = dict(
+            depth=depth if depth is not None else default_depth(template),
+            template=template,
+            complexity=complexity,
+            scope=scope,
+            width_multiplier=width_multiplier,
+        )
+        if cardinality is not None:
+            match = archlab.match_flops(cardinality, **kw)  # type: ignore[arg-type]
+        else:
+            match = archlab.match_cardinality(bottleneck_width, **kw)  # type: ignore[arg-type]
     if as_json:
         print_json(match.to_dict())
     else:
@@ -78,7 +91,9 @@ def match_flops_cmd(
 def print_match(match: Match) -> None:
     """The matched spec beside its baseline, and how close the match is."""
     d = match.to_dict()
-    unit = "conv2-block params (Eq. 4)" if match.scope == "block" else "network MACs"
+    unit = {"block": "conv2-block params (Eq. 4)", "params": "network params"}.get(
+        match.scope, "network MACs"
+    )
     rows = [
         [
             d["baseline_name"],

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from archlab.complexity import totals
 from archlab.errors import SolverError, SpecError
-from archlab.search.solver import enumerate_space, match_cardinality, match_flops
-from archlab.space import make_spec
+from archlab.search.solver import (
+    depth_blocks,
+    enumerate_space,
+    match_cardinality,
+    match_depth,
+    match_flops,
+)
+from archlab.space import IMAGENET_BLOCKS, make_spec
 
 
 @pytest.mark.parametrize(
@@ -102,3 +110,59 @@ def test_enumerate_space_grid_and_bands() -> None:
     assert list(band.name) == ["resnext50_32x4d"]
     with pytest.raises(SpecError, match="cardinalities"):
         enumerate_space(cardinalities=())
+
+
+# --------------------------------------------------------------------------- match_depth
+
+
+@pytest.mark.parametrize(("x", "depth"), [(6, 50), (23, 101), (40, 152), (56, 200)])
+def test_imagenet_depth_path_passes_he_et_al_resnets(x: int, depth: int) -> None:
+    blocks = depth_blocks("imagenet", x)
+    assert blocks == IMAGENET_BLOCKS[depth]  # He et al. 2016: ResNet-50/101/152/200
+
+
+def test_depth_blocks_grow_one_block_per_step() -> None:
+    for template in ("imagenet", "cifar"):
+        sums = [sum(depth_blocks(template, x)) for x in range(3, 80)]
+        assert all(b - a == 1 for a, b in itertools.pairwise(sums))
+    assert depth_blocks("cifar", 9) == (3, 3, 3)  # 9n + 2 = 29
+
+
+def test_match_depth_baseline_is_itself_and_2x_is_about_resnet101() -> None:
+    same = match_depth()  # C=1, d=64 at 1x: ResNet-50 itself
+    assert same.spec.blocks == (3, 4, 6, 3) and same.relative_error == 0
+    two = match_depth(complexity=2)
+    assert two.spec.blocks[2] > 20 and two.relative_error < 0.02  # about ResNet-101's 7.8 GMACs
+    # Table 4's baseline is ResNet-101: 2x of it lands near ResNet-200.
+    table4 = match_depth(complexity=2, baseline_depth=101)
+    assert abs(table4.spec.depth - 200) <= 12
+    assert table4.target == 2 * totals(make_spec("imagenet", 101))[0]
+
+
+def test_match_depth_is_the_closest_depth() -> None:
+    m = match_depth(template="cifar", complexity=2, width_multiplier=0.25)
+    macs = [
+        totals(
+            make_spec("cifar", 0, 1, 64, width_multiplier=0.25, blocks=depth_blocks("cifar", x))
+        )[0]
+        for x in range(3, 40)
+    ]
+    best = min(abs(v - m.target) for v in macs)
+    assert abs(m.value - m.target) == best
+    assert m.relative_error < 0.05
+    assert match_depth(template="cifar", scope="params", complexity=2).scope == "params"
+
+
+def test_match_depth_refusals() -> None:
+    with pytest.raises(SolverError, match="scope"):
+        match_depth(scope="block")
+    with pytest.raises(SolverError, match="cannot reach"):
+        match_depth(template="cifar", complexity=0.01)
+    with pytest.raises(SolverError, match="template"):
+        match_depth(template="mnist")
+
+
+def test_params_scope_matches_network_params() -> None:
+    m = match_flops(4, 29, "cifar", 1.0, "params", width_multiplier=0.5)
+    assert m.value == totals(m.spec)[1]
+    assert m.target == totals(m.baseline)[1]

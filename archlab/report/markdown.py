@@ -21,7 +21,7 @@ import pandas as pd
 
 import archlab
 from archlab.errors import ArchlabError
-from archlab.report import analysis, families, sections
+from archlab.report import analysis, families, sections, verdict_section
 from archlab.report.formats import cell, md_table
 from archlab.report.output import atomic_output_dir
 from archlab.report.sections import FIGURES
@@ -33,7 +33,7 @@ __all__ = ["FIGURES", "load", "md_table", "render", "write_report"]
 # Files the sections write under figures/; stale ones from an earlier report are removed.
 _OURS = re.compile(
     r"^(error-vs-(macs|params)(-\d+)?|curves(-\d+){1,2}|cardinality-vs-width(-\d+){1,2}|"
-    r"edf(-\d+)?|budget-ranking-\d+)\.(png|svg)$"
+    r"edf(-\d+)?|budget-ranking-\d+|verdict-[\w.-]+)\.(png|svg)$"
 )
 
 
@@ -169,6 +169,7 @@ def write_report(
     try:  # staged beside out and swapped in whole: a failed report leaves the old one intact
         with atomic_output_dir(out, replaces=lambda p: bool(_OURS.match(p.name))) as staging:
             text = render(results, epochs, staging, command=command, title=title)
+            text = verdict_section.with_verdict(text, store_path, staging)  # studies open it
             (staging / "report.md").write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ArchlabError(f"cannot write the report to {str(out)!r}: {exc.strerror}") from None

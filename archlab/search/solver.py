@@ -1,7 +1,8 @@
 """Complexity matching (Sec. 3.3, Eq. 4, Tables 2 and 4) and grid enumeration of the design space.
 
-Both scopes are monotone in the free integer (more d or more C never costs less), so the solver
-bisects for the first value at or above the target and compares it with its predecessor.
+One integer solver (:func:`closest_integer`) matches d, C or depth: every scope's cost is
+monotone in the free integer (more d, C or blocks never costs less), so it bisects for the first
+value at or above the target and compares it with its predecessor.
 """
 
 from __future__ import annotations
@@ -15,12 +16,20 @@ import pandas as pd
 
 from archlab.complexity import complexity, template_block_params, totals
 from archlab.errors import SolverError, SpecError
-from archlab.space import BASELINE_BOTTLENECK_WIDTH, NetSpec, make_spec
+from archlab.search.ranges import Band
+from archlab.space import BASELINE_BOTTLENECK_WIDTH, TEMPLATES, NetSpec, make_spec
 
-Scope = Literal["block", "network"]
-SCOPES: tuple[str, ...] = ("block", "network")
+Scope = Literal["block", "network", "params"]
+# block: Eq. 4 conv2-block params (Table 2); network: whole-network MACs; params: whole-network
+# params. Depth leaves the block unchanged, so it matches only the whole-network scopes.
+SCOPES: tuple[str, ...] = ("block", "network", "params")
 MAX_RELATIVE_ERROR = 0.5  # refuse matches further than this from the target
 _SEARCH_LIMIT = 1 << 16  # no template reaches a sensible target beyond 65,536 channels
+# Deeper ImageNet networks grow conv4 until it holds 36 blocks, then conv3: the path of He et
+# al.'s ResNets (CVPR 2016, Table 1; ResNet-200 from ECCV 2016), which it passes exactly:
+# conv4 = 6, 23, 36 with conv3 = 4, 4, 8, 24 gives ResNet-50, 101, 152 and 200.
+_CONV4_MAX = 36
+DEFAULT_DEPTH: dict[str, int] = {"imagenet": 50, "cifar": 29}  # ResNet-50, ResNeXt-29
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,7 @@ class Match:
     baseline: NetSpec
     scope: str
     complexity_factor: float
-    value: int  # the candidate's cost in the scope's unit (block params or network MACs)
+    value: int  # the candidate's cost in the scope's unit (block params, network MACs or params)
     target: float
     relative_error: float
 
@@ -42,6 +51,7 @@ class Match:
             "name": self.spec.name,
             "template": self.spec.template,
             "depth": self.spec.depth,
+            "blocks": list(self.spec.blocks),
             "cardinality": self.spec.cardinality,
             "bottleneck_width": self.spec.bottleneck_width,
             "group_width": self.spec.group_width,
@@ -62,11 +72,13 @@ class Match:
 
 
 def scope_cost(scope: str) -> Callable[[NetSpec], int]:
-    """The cost the solver matches: Eq. 4 block params, or whole-network MACs."""
+    """The cost the solver matches: Eq. 4 block params, whole-network MACs or params."""
     if scope == "block":
         return template_block_params
     if scope == "network":
         return lambda spec: totals(spec)[0]
+    if scope == "params":
+        return lambda spec: totals(spec)[1]
     raise SolverError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
 
 
@@ -79,8 +91,12 @@ def _check_factor(complexity_factor: float) -> None:
         raise SolverError(f"complexity must be a positive number, got {complexity_factor!r}")
 
 
-def _closest(cost: Callable[[int], int], target: float, what: str) -> tuple[int, int, float]:
-    """Smallest relative error over integers >= 1; ties go to the smaller integer."""
+def closest_integer(cost: Callable[[int], int], target: float, what: str) -> tuple[int, int, float]:
+    """(x, cost(x), relative error) of the integer x >= 1 closest to the target.
+
+    ``cost`` must be non-decreasing in x (more d, C or blocks never costs less): bisect for the
+    first x at or above the target and compare it with its predecessor; ties go to the smaller x.
+    """
     lo, hi = 1, 1
     while cost(hi) < target:
         lo, hi = hi, hi * 2
@@ -92,11 +108,52 @@ def _closest(cost: Callable[[int], int], target: float, what: str) -> tuple[int,
             lo = mid + 1
         else:
             hi = mid
-    best = min(
-        (abs(cost(x) - target) / target, x) for x in {max(1, lo - 1), lo}
-    )  # (error, x) sorts ties to the smaller x
-    error, x = best
+    error, x = min((abs(cost(x) - target) / target, x) for x in {max(1, lo - 1), lo})
     return x, cost(x), error
+
+
+def depth_blocks(template: str, x: int) -> tuple[int, ...]:
+    """Blocks per stage of the x-th deeper network (x >= 1; one block more per step of x).
+
+    ImageNet: conv4 holds min(x, 36) blocks, then conv3 grows, the path of He et al.'s
+    ResNet-101/152/200 (x = 6, 23, 40, 56 give depths 50, 101, 152, 200 exactly). CIFAR: x blocks
+    in all, as even as possible, the extra ones in stage 2 then stage 3; x = 3n gives the official
+    9n + 2 depths (Sec. 5.3), and the steps between them (3 layers, not 9) let a 2x target be
+    matched within a few percent, which 9n + 2 alone misses by 5-7%.
+    """
+    if template == "cifar":
+        n, extra = divmod(x, 3)
+        return (n, n + (extra >= 1), n + (extra >= 2)) if n else (1, 1, 1)
+    if template == "imagenet":
+        return (3, 4 + max(0, x - _CONV4_MAX), min(x, _CONV4_MAX), 3)
+    raise SolverError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
+
+
+def _solve(
+    build: Callable[[int], NetSpec],
+    baseline: NetSpec,
+    *,
+    scope: str,
+    complexity_factor: float,
+    what: str,
+    symbol: str,
+    fixed: str,
+    max_error: float = MAX_RELATIVE_ERROR,
+) -> Match:
+    """The one integer solver behind d, C and depth matching."""
+    _check_factor(complexity_factor)
+    cost = scope_cost(scope)
+    build(1)  # validate the fixed arguments before searching
+    target = cost(baseline) * complexity_factor
+    x, value, error = closest_integer(lambda i: cost(build(i)), target, what)
+    spec = build(x)
+    if error > max_error:
+        shown = spec.depth if symbol == "depth" else x
+        raise SolverError(
+            f"{fixed} cannot reach {complexity_factor:g}x the baseline: the closest "
+            f"{symbol}={shown} is {error:.0%} off (limit {max_error:.0%})"
+        )
+    return Match(spec, baseline, scope, float(complexity_factor), value, target, error)
 
 
 def _baseline(template: str, depth: int, width_multiplier: float, **kw: Any) -> NetSpec:
@@ -115,32 +172,27 @@ def match_flops(
     width_multiplier: float = 1.0,
     num_classes: int | None = None,
     input_size: int | None = None,
+    max_error: float = MAX_RELATIVE_ERROR,
 ) -> Match:
     """The integer d that brings cardinality C closest to the ResNet baseline times ``complexity``.
 
     ``block`` scope matches Eq. 4 (conv2-stage block params, Table 2); ``network`` matches
-    whole-network MACs. d is given before the width multiplier, like "32x4d".
+    whole-network MACs, ``params`` whole-network params. d is given before the width multiplier,
+    like "32x4d".
     """
-    _check_factor(complexity)
     kw: dict[str, Any] = {"num_classes": num_classes, "input_size": input_size}
-    baseline = _baseline(template, depth, width_multiplier, **kw)
-    cost = scope_cost(scope)
-    make_spec(template, depth, cardinality, 1, width_multiplier=width_multiplier, **kw)  # validate
-    target = cost(baseline) * complexity
-
-    def cost_of_d(d: int) -> int:
-        return cost(
-            make_spec(template, depth, cardinality, d, width_multiplier=width_multiplier, **kw)
-        )
-
-    d, value, error = _closest(cost_of_d, target, "bottleneck width")
-    if error > MAX_RELATIVE_ERROR:
-        raise SolverError(
-            f"cardinality {cardinality} cannot reach {complexity:g}x the baseline: the closest "
-            f"d={d} is {error:.0%} off (limit {MAX_RELATIVE_ERROR:.0%})"
-        )
-    spec = make_spec(template, depth, cardinality, d, width_multiplier=width_multiplier, **kw)
-    return Match(spec, baseline, scope, float(complexity), value, target, error)
+    return _solve(
+        lambda d: make_spec(
+            template, depth, cardinality, d, width_multiplier=width_multiplier, **kw
+        ),
+        _baseline(template, depth, width_multiplier, **kw),
+        scope=scope,
+        complexity_factor=complexity,
+        what="bottleneck width",
+        symbol="d",
+        fixed=f"cardinality {cardinality}",
+        max_error=max_error,
+    )
 
 
 def match_cardinality(
@@ -153,29 +205,71 @@ def match_cardinality(
     width_multiplier: float = 1.0,
     num_classes: int | None = None,
     input_size: int | None = None,
+    max_error: float = MAX_RELATIVE_ERROR,
 ) -> Match:
     """The inverse of :func:`match_flops`: the cardinality C closest to the target for a given d."""
-    _check_factor(complexity)
     kw: dict[str, Any] = {"num_classes": num_classes, "input_size": input_size}
-    baseline = _baseline(template, depth, width_multiplier, **kw)
-    cost = scope_cost(scope)
-    make_spec(template, depth, 1, bottleneck_width, width_multiplier=width_multiplier, **kw)
-    target = cost(baseline) * complexity
-
-    def cost_of_c(c: int) -> int:
-        spec = make_spec(
+    return _solve(
+        lambda c: make_spec(
             template, depth, c, bottleneck_width, width_multiplier=width_multiplier, **kw
-        )
-        return cost(spec)
+        ),
+        _baseline(template, depth, width_multiplier, **kw),
+        scope=scope,
+        complexity_factor=complexity,
+        what="cardinality",
+        symbol="C",
+        fixed=f"bottleneck width {bottleneck_width}",
+        max_error=max_error,
+    )
 
-    c, value, error = _closest(cost_of_c, target, "cardinality")
-    if error > MAX_RELATIVE_ERROR:
+
+def match_depth(
+    cardinality: int = 1,
+    bottleneck_width: int = BASELINE_BOTTLENECK_WIDTH,
+    template: str = "imagenet",
+    complexity: float = 1.0,
+    scope: str = "network",
+    *,
+    width_multiplier: float = 1.0,
+    baseline_depth: int | None = None,
+    num_classes: int | None = None,
+    input_size: int | None = None,
+    max_error: float = MAX_RELATIVE_ERROR,
+) -> Match:
+    """The depth that brings (C, d) closest to ``complexity`` x the ResNet baseline (C=1, d=64).
+
+    The baseline has the template's default depth (50 or 29) unless ``baseline_depth`` is given;
+    depths grow by :func:`depth_blocks` (CIFAR 9n + 2; ImageNet along ResNet-101/152/200).
+    Only the whole-network scopes apply: depth does not change a block's Eq. 4 params.
+    Non-uniform CIFAR block counts are named by their blocks (e.g. ``resnet32`` with (3, 4, 3)).
+    """
+    if scope == "block":
         raise SolverError(
-            f"bottleneck width {bottleneck_width} cannot reach {complexity:g}x the baseline: "
-            f"the closest C={c} is {error:.0%} off (limit {MAX_RELATIVE_ERROR:.0%})"
+            f"scope must be network or params to solve depth, got {scope!r}: a block's params "
+            "do not depend on depth"
         )
-    spec = make_spec(template, depth, c, bottleneck_width, width_multiplier=width_multiplier, **kw)
-    return Match(spec, baseline, scope, float(complexity), value, target, error)
+    if template not in TEMPLATES:
+        raise SolverError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
+    kw: dict[str, Any] = {"num_classes": num_classes, "input_size": input_size}
+    base_depth = DEFAULT_DEPTH[template] if baseline_depth is None else baseline_depth
+    return _solve(
+        lambda x: make_spec(
+            template,
+            0,
+            cardinality,
+            bottleneck_width,
+            width_multiplier=width_multiplier,
+            blocks=depth_blocks(template, x),
+            **kw,
+        ),
+        _baseline(template, base_depth, width_multiplier, **kw),
+        scope=scope,
+        complexity_factor=complexity,
+        what="depth",
+        symbol="depth",
+        fixed=f"{cardinality}x{bottleneck_width}d",
+        max_error=max_error,
+    )
 
 
 # --------------------------------------------------------------------------- enumeration
@@ -217,13 +311,6 @@ def space_row(
         "relative_error": relative_error,
         "spec": spec.to_dict(),
     }
-
-
-def _band_ok(value: int, band: tuple[float | None, float | None] | None) -> bool:
-    if band is None:
-        return True
-    lo, hi = band
-    return (lo is None or value >= lo) and (hi is None or value <= hi)
 
 
 def _candidates(
@@ -281,6 +368,7 @@ def enumerate_space(
     if bottleneck_widths is not None and not bottleneck_widths:
         raise SpecError("bottleneck_widths must not be empty when given")
     kw: dict[str, Any] = {"num_classes": num_classes, "input_size": input_size}
+    band = Band(macs=macs_band or (None, None), params=params_band or (None, None))
     seen: set[NetSpec] = set()
     rows: list[dict[str, Any]] = []
     for spec, error in _candidates(
@@ -297,7 +385,7 @@ def enumerate_space(
             continue
         seen.add(spec)
         macs, params, acts = totals(spec)
-        if not (_band_ok(macs, macs_band) and _band_ok(params, params_band)):
+        if not band.contains(macs, params, acts):
             continue
         rows.append(space_row(spec, (macs, params, acts), error))
     return pd.DataFrame(rows, columns=list(SPACE_COLUMNS))

@@ -1,0 +1,137 @@
+"""The report's **Verdict** section: each stored study's question, arms, pairs and a figure.
+
+Rebuilt from the store alone (:func:`archlab.report.verdict_study.evaluate_study`); deterministic
+text (fixed formats, arms in study order) so the report can be golden-tested.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+from scipy import special
+
+from archlab.report import plots
+from archlab.report.verdict_study import StudyOutcome, evaluate_study
+from archlab.store import Store
+from archlab.study_store import load_study, study_names
+
+FIGURES = "figures"
+
+
+def _num(value: float | None, fmt: str = ".2f") -> str:
+    return (
+        "—"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else format(value, fmt)
+    )
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "study"
+
+
+def _mean_ci(x: list[float]) -> tuple[float, float, float]:
+    """Mean and its 95% t interval (NaN bounds with fewer than two seeds)."""
+    m = float(np.mean(x))
+    if len(x) < 2:
+        return m, math.nan, math.nan
+    half = float(special.stdtrit(len(x) - 1, 0.975)) * float(np.std(x, ddof=1)) / math.sqrt(len(x))
+    return m, m - half, m + half
+
+
+def study_figure(outcome: StudyOutcome, stem: Path) -> Path:
+    """Every arm's per-seed validation errors, its mean and 95% interval; returns the PNG."""
+    fig, (ax,) = plots.new_figure()
+    d = outcome.to_dict()
+    for i, arm in enumerate(d["arms"]):
+        x = arm["val_errors"]
+        if not x:
+            continue
+        jitter = np.linspace(-0.12, 0.12, len(x)) if len(x) > 1 else np.zeros(1)
+        color = "C0" if arm["matched"] else "0.5"
+        ax.scatter(i + jitter, x, s=14, color=color, alpha=0.6, zorder=2)
+        m, lo, hi = _mean_ci(x)
+        if not math.isnan(lo):
+            ax.errorbar([i + 0.3], [m], yerr=[[m - lo], [hi - m]], fmt="o", color="k", capsize=3)
+        else:
+            ax.plot([i + 0.3], [m], "o", color="k")
+    ax.set_xticks(range(len(d["arms"])), [a["label"] for a in d["arms"]])
+    ax.set_ylabel("validation error (%)")
+    ax.set_title(f"{outcome.name}: per-seed errors, mean and 95% interval")
+    return plots.save(fig, stem)[0]
+
+
+def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
+    """The markdown of one study."""
+    d = outcome.to_dict()
+    unit = "MACs" if d["match"] == "macs" else "params"
+    lines = [
+        f"**{d['question']}** (study `{outcome.name}`, matched on {unit}, target "
+        f"{d['target']:,.0f}; alpha {d['alpha']:g}, rope {d['rope']:g} points; seeds "
+        f"{d['seeds']} to {d['max_seeds']}; status: {d['status'] or 'running'})",
+        "",
+        "| arm | C | d | depth | " + unit + " | match error | seeds | val error % | test error % "
+        "| P(best) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for a in d["arms"]:
+        label = a["label"] + ("" if a["matched"] else " (reference, not tested)")
+        std = f" ± {a['val_error_std']:.2f}" if a["val_error_std"] is not None else ""
+        lines.append(
+            f"| {label} | {a['cardinality']} | {a['bottleneck_width']} | {a['depth']} | "
+            f"{a['value']:,} | {a['relative_error']:+.1%} | {a['seeds']} | "
+            f"{_num(a['val_error_mean'])}{std} | {_num(a['test_error_mean'])} | "
+            f"{_num(a['prob_best'])} |"
+        )
+    lines += [
+        "",
+        "| A | B | A − B (points) | interval | p (adjusted) | verdict | seeds for 80% power |",
+        "|---|---|---:|---|---:|---|---:|",
+    ]
+    for p in d["pairs"]:
+        lines.append(
+            f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | [{_num(p['ci_low'])}, "
+            f"{_num(p['ci_high'])}] | {_num(p['p_adj'], '.3g')} | {p['verdict']} | "
+            f"{p['seeds_for_power'] if p['seeds_for_power'] is not None else '—'} |"
+        )
+    best = d["best"]["arm"]
+    lines += [
+        "",
+        f"Best: **{best}**." if best else "Best: none decided.",
+        "Verdicts use the last epoch's validation error (Welch's t, Bonferroni over the pairs, "
+        "alpha spent across the sequential looks); the test error is shown, never used.",
+    ]
+    if any(d["arms"][i]["val_errors"] for i in range(len(d["arms"]))):
+        png = study_figure(outcome, out_dir / FIGURES / f"verdict-{_slug(outcome.name)}")
+        lines += ["", f"![per-seed errors of {outcome.name}]({FIGURES}/{png.name})"]
+    return lines
+
+
+def verdict_section(store_path: str | Path, out_dir: Path) -> list[str]:
+    """The Verdict section for every study in the store; empty when it holds none."""
+    with Store(store_path, create=False, read_only=True) as store:
+        names = study_names(store)
+        outcomes = []
+        for name in names:
+            record = load_study(store, name)
+            assert record is not None
+            outcomes.append(evaluate_study(store, record))
+    if not outcomes:
+        return []
+    lines = ["## Verdict"]
+    for outcome in outcomes:
+        lines += ["", *study_lines(outcome, out_dir)]
+    return lines
+
+
+def with_verdict(text: str, store_path: str | Path, out_dir: Path) -> str:
+    """The report's text with the Verdict section placed before its first section."""
+    section = verdict_section(store_path, out_dir)
+    if not section:
+        return text
+    head, sep, rest = text.partition("\n## ")
+    block = "\n".join(section)
+    return f"{head.rstrip()}\n\n{block}\n" + (f"\n## {rest}" if sep else "")

@@ -1,0 +1,341 @@
+"""The arms of a study: candidate specs matched to one complexity target (Tables 3 and 4).
+
+Presets:
+
+- ``cardinality`` (Table 3 at 1x): the ResNet baseline (C = 1, d = 64) and more cardinality at
+  the same complexity, d solved for each C.
+- ``depth-width-cardinality`` (Table 4, default 2x): *deeper* (C = 1 at the baseline d, depth
+  solved), *wider* (C = 1, d solved), *more cardinality* (C = 2 and a large C, d solved), plus
+  the 1x baseline as a reference arm, shown but not matched and not tested.
+
+Arms are matched on whole-network MACs (``match="macs"``) or params; every arm must lie within
+``tolerance`` of the target, or is refused naming the closest value reachable. A preset's
+*default* cardinalities that no d brings within the tolerance at a small width (d is an integer
+number of channels, too coarse at 1/8 width for C = 32) are left out with a note; cardinalities
+the user names are never left out, only refused. The verdict compares every pair of matched arms.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archlab.complexity import totals
+from archlab.errors import ArchlabError, SolverError
+from archlab.search.solver import (
+    DEFAULT_DEPTH,
+    Match,
+    match_depth,
+    match_flops,
+    scope_cost,
+)
+from archlab.space import BASELINE_BOTTLENECK_WIDTH, NetSpec, make_spec, spec_from_dict
+
+PRESETS: tuple[str, ...] = ("cardinality", "depth-width-cardinality")
+MATCHES: dict[str, str] = {"macs": "network", "params": "params"}  # match -> solver scope
+DEFAULT_CARDINALITIES: dict[str, tuple[int, ...]] = {
+    "cardinality": (2, 4, 8, 32),  # Table 3
+    "depth-width-cardinality": (2, 32),  # Table 4: 2x64d and 64x4d at 2x; 32 for a large C
+}
+DEFAULT_COMPLEXITY: dict[str, float] = {"cardinality": 1.0, "depth-width-cardinality": 2.0}
+QUESTIONS: dict[str, str] = {
+    "cardinality": "At the baseline's complexity, does more cardinality (C) lower the error?",
+    "depth-width-cardinality": (
+        "At {c:g}x the baseline's complexity, is more cardinality better than going deeper "
+        "or wider?"
+    ),
+    "file": "At matched complexity, which of these arms has the lowest error?",
+}
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: a label, its spec, and how close its cost lies to the target."""
+
+    label: str
+    role: str  # baseline, cardinality, deeper, wider, reference, custom
+    spec: NetSpec
+    value: int  # MACs or params, as matched
+    relative_error: float
+    matched: bool = True  # False for a reference arm: shown, never tested
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: label, role, C, d, depth, MACs, params, match error and the spec."""
+        macs, params, acts = totals(self.spec)
+        return {
+            "label": self.label,
+            "role": self.role,
+            "matched": self.matched,
+            "name": self.spec.name,
+            "cardinality": self.spec.cardinality,
+            "bottleneck_width": self.spec.bottleneck_width,
+            "depth": self.spec.depth,
+            "blocks": list(self.spec.blocks),
+            "macs": macs,
+            "params": params,
+            "acts": acts,
+            "value": self.value,
+            "relative_error": self.relative_error,
+            "spec": self.spec.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ArmSet:
+    """The arms of a study, their shared target and what a default list had to leave out."""
+
+    question: str
+    match: str  # macs or params
+    complexity: float
+    target: float
+    arms: tuple[Arm, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def tested(self) -> list[str]:
+        """Labels of the matched arms, the ones the verdict compares."""
+        return [a.label for a in self.arms if a.matched]
+
+    def arm(self, label: str) -> Arm:
+        """The arm with this label."""
+        return next(a for a in self.arms if a.label == label)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description, as stored with the study."""
+        return {
+            "question": self.question,
+            "match": self.match,
+            "complexity": self.complexity,
+            "target": self.target,
+            "arms": [a.to_dict() for a in self.arms],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class _Setting:
+    template: str
+    complexity: float
+    width_multiplier: float
+    match: str
+    tolerance: float
+    num_classes: int | None
+    input_size: int | None
+
+    @property
+    def scope(self) -> str:
+        return MATCHES[self.match]
+
+    def kw(self) -> dict[str, Any]:
+        return {
+            "width_multiplier": self.width_multiplier,
+            "num_classes": self.num_classes,
+            "input_size": self.input_size,
+        }
+
+
+def _check(setting: _Setting) -> None:
+    if setting.match not in MATCHES:
+        raise ArchlabError(f"match must be one of {', '.join(MATCHES)}, got {setting.match!r}")
+    tol = setting.tolerance
+    if not (isinstance(tol, int | float) and math.isfinite(tol) and 0 < tol < 1):
+        raise ArchlabError(f"tolerance must lie in (0, 1), got {tol!r}")
+
+
+def _unit(match: str) -> str:
+    return "MACs" if match == "macs" else "params"
+
+
+def _arm(label: str, role: str, solve: Callable[[], Match], s: _Setting) -> Arm:
+    """Solve one arm; beyond the tolerance it is refused, naming the closest value reachable."""
+    try:
+        m = solve()
+    except SolverError as exc:
+        raise ArchlabError(f"arm {label!r} cannot be matched: {exc}") from None
+    if m.relative_error > s.tolerance:
+        raise ArchlabError(
+            f"arm {label!r} cannot be matched within {s.tolerance:.0%} of the target "
+            f"{m.target:,.0f} {_unit(s.match)}: the closest, {m.spec.name}, has {m.value:,} "
+            f"({m.relative_error:.1%} off)"
+        )
+    return Arm(label, role, m.spec, m.value, m.relative_error)
+
+
+def _cardinality_arms(
+    cardinalities: Sequence[int], s: _Setting, *, strict: bool, depth: int
+) -> tuple[list[Arm], list[str]]:
+    arms: list[Arm] = []
+    notes: list[str] = []
+    for c in cardinalities:
+        label = f"C={c}"
+        try:
+            arms.append(
+                _arm(
+                    label,
+                    "cardinality",
+                    lambda c=c: match_flops(  # type: ignore[misc]
+                        c, depth, s.template, s.complexity, s.scope, max_error=math.inf, **s.kw()
+                    ),
+                    s,
+                )
+            )
+        except ArchlabError as exc:
+            if strict:
+                raise
+            notes.append(f"left out {exc}")
+    return arms, notes
+
+
+def _check_cardinalities(cardinalities: Sequence[int] | None) -> None:
+    if cardinalities is None:
+        return
+    if not cardinalities:
+        raise ArchlabError("cardinalities must not be empty")
+    if len(set(cardinalities)) != len(cardinalities):
+        raise ArchlabError(f"cardinalities must not repeat, got {list(cardinalities)}")
+    if any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in cardinalities):
+        raise ArchlabError(f"cardinalities must be positive integers, got {list(cardinalities)}")
+
+
+def preset_arms(
+    preset: str,
+    *,
+    template: str = "cifar",
+    complexity: float | None = None,
+    cardinalities: Sequence[int] | None = None,
+    width_multiplier: float = 1.0,
+    match: str = "macs",
+    tolerance: float = 0.05,
+    num_classes: int | None = None,
+    input_size: int | None = None,
+    depth: int | None = None,
+) -> ArmSet:
+    """The arms of a preset (``cardinality`` or ``depth-width-cardinality``), matched."""
+    if preset not in PRESETS:
+        raise ArchlabError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    _check_cardinalities(cardinalities)
+    factor = DEFAULT_COMPLEXITY[preset] if complexity is None else complexity
+    s = _Setting(template, factor, width_multiplier, match, tolerance, num_classes, input_size)
+    _check(s)
+    depth = DEFAULT_DEPTH.get(template, 50) if depth is None else depth  # the baseline's
+    strict = cardinalities is not None
+    wanted = tuple(cardinalities) if strict else DEFAULT_CARDINALITIES[preset]  # type: ignore[arg-type]
+    arms: list[Arm] = []
+    if preset == "cardinality":
+        wanted = tuple(c for c in wanted if c != 1)  # C = 1 is the baseline arm
+        arms.append(_arm("C=1", "baseline", lambda: _one(1, depth, s), s))
+    else:
+        arms.append(
+            _arm(
+                "deeper",
+                "deeper",
+                lambda: match_depth(
+                    1,
+                    BASELINE_BOTTLENECK_WIDTH,
+                    template,
+                    factor,
+                    s.scope,
+                    max_error=math.inf,
+                    **s.kw(),
+                ),
+                s,
+            )
+        )
+        arms.append(_arm("wider", "wider", lambda: _one(1, depth, s), s))
+    more, notes = _cardinality_arms(wanted, s, strict=strict, depth=depth)
+    if not more:
+        raise ArchlabError(
+            f"no cardinality arm lies within {tolerance:.0%} of the target at width multiplier "
+            f"{width_multiplier:g}: {'; '.join(notes)}"
+        )
+    arms += more
+    target = _target(s, depth)
+    if preset == "depth-width-cardinality":
+        ref = make_spec(template, depth, 1, BASELINE_BOTTLENECK_WIDTH, **s.kw())
+        value = scope_cost(s.scope)(ref)
+        arms.append(Arm("1x baseline", "reference", ref, value, (value - target) / target, False))
+    question = QUESTIONS[preset].format(c=factor)
+    return ArmSet(question, match, float(factor), target, tuple(arms), tuple(notes))
+
+
+def _one(c: int, depth: int, s: _Setting) -> Match:
+    return match_flops(c, depth, s.template, s.complexity, s.scope, max_error=math.inf, **s.kw())
+
+
+def _target(s: _Setting, depth: int) -> float:
+    base = make_spec(s.template, depth, 1, BASELINE_BOTTLENECK_WIDTH, **s.kw())
+    return scope_cost(s.scope)(base) * s.complexity
+
+
+def file_arms(
+    path: str | Path,
+    *,
+    complexity: float = 1.0,
+    match: str = "macs",
+    tolerance: float = 0.05,
+    num_classes: int | None = None,
+    input_size: int | None = None,
+) -> ArmSet:
+    """Arms from the JSON list ``archlab space --json`` prints (or spec dicts), checked."""
+    specs = _read_specs(Path(path))
+    first = specs[0]
+    s = _Setting(
+        first.template,
+        complexity,
+        first.width_multiplier,
+        match,
+        tolerance,
+        num_classes if num_classes is not None else first.num_classes,
+        input_size if input_size is not None else first.input_size,
+    )
+    _check(s)
+    target = _target(s, DEFAULT_DEPTH[first.template])
+    cost = scope_cost(s.scope)
+    specs = [_with_data(spec, s.num_classes, s.input_size) for spec in specs]
+    names = [spec.name for spec in specs]
+    for label in names:
+        if names.count(label) > 1:
+            raise ArchlabError(f"arms must not repeat: {label} is listed twice")
+    arms: list[Arm] = []
+    for spec in specs:
+        value = cost(spec)
+        error = abs(value - target) / target
+        if error > tolerance:
+            raise ArchlabError(
+                f"arm {spec.name!r} is {error:.1%} off the target {target:,.0f} "
+                f"{_unit(match)} (it has {value:,}; tolerance {tolerance:.0%})"
+            )
+        arms.append(Arm(spec.name, "custom", spec, value, error))
+    if len(arms) < 2:
+        raise ArchlabError(f"an arms file needs at least two arms, {str(path)!r} has {len(arms)}")
+    return ArmSet(QUESTIONS["file"], match, float(complexity), target, tuple(arms))
+
+
+def _with_data(spec: NetSpec, num_classes: int | None, input_size: int | None) -> NetSpec:
+    data = spec.to_dict()
+    if num_classes is not None:
+        data["num_classes"] = num_classes
+    if input_size is not None:
+        data["input_size"] = input_size
+    return spec_from_dict(data)
+
+
+def _read_specs(path: Path) -> list[NetSpec]:
+    try:
+        rows = json.loads(path.read_text())
+    except OSError as exc:
+        raise ArchlabError(f"cannot read arms file {str(path)!r}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ArchlabError(f"arms file {str(path)!r} is not JSON: {exc}") from None
+    if not isinstance(rows, list) or not rows:
+        raise ArchlabError(f"arms file {str(path)!r} must hold a non-empty JSON list")
+    specs = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ArchlabError(f"arms file {str(path)!r}: entry {i} is not an object")
+        specs.append(spec_from_dict(row.get("spec", row)))
+    return specs

@@ -1,0 +1,103 @@
+"""Compute to a verdict: the sequential rule against the fixed design, on the same stored runs.
+
+    .venv/bin/python benchmarks/bench_study.py [--max-seeds 8 --seeds 3 --epochs 15]
+
+Trains a fixed design once (every arm of the cardinality preset at ``--max-seeds`` seeds, on
+digits at 1/8 width): a study whose first look is its last, so its verdict is the fixed design's
+(Welch, Bonferroni over the pairs, full alpha). Then replays the sequential rule over the same
+stored runs, seeds in order, from ``--seeds`` up: the seeds it would have trained are the compute
+it would have used. Reports both side by side: the share of the fixed design's compute (runs and
+training seconds) and whether every pair's verdict agrees. Goal: the same verdicts with <= 50%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from _sections import command, machine_line, write_section
+
+from archlab.report.verdict_sequential import sequential_state
+from archlab.report.verdict_study import seed_errors, tested_labels
+from archlab.store import Store
+from archlab.study_store import load_study
+from archlab.workflows.study import StudyPlan, run_study
+
+GOAL = 0.5
+
+
+def main() -> None:
+    """Train the fixed design, replay the sequential rule, write the section."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--max-seeds", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--depth", type=int, default=11)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    plan = StudyPlan(
+        preset="cardinality",
+        template="cifar",
+        width_multiplier=0.125,
+        depth=args.depth,
+        seeds=args.max_seeds,
+        max_seeds=args.max_seeds,
+        train={"dataset": "digits", "epochs": args.epochs},
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        store_path = Path(tmp) / "store.db"
+        fixed = run_study(plan, name="fixed", store_path=store_path, device="cpu")
+        with Store(store_path) as store:
+            record = load_study(store, "fixed")
+            assert record is not None
+            errors = seed_errors(store, record.definition)
+            wall = store.results_frame().groupby("name")["wall_s"].mean()
+    labels = tested_labels(fixed.outcome.definition)
+    seq = sequential_state(
+        {label: errors.val[label] for label in labels},
+        n0=args.seeds,
+        n_max=args.max_seeds,
+        alpha=plan.alpha,
+        rope=plan.rope,
+    )
+    per_run = {label: float(wall[fixed.arms.arm(label).spec.name]) for label in labels}
+    runs_share = sum(seq.used.values()) / (len(labels) * args.max_seeds)
+    wall_share = sum(seq.used[a] * per_run[a] for a in labels) / sum(
+        args.max_seeds * per_run[a] for a in labels
+    )
+    rows = []
+    for f, s in zip(fixed.outcome.state.rows, seq.rows, strict=True):
+        rows.append(
+            f"| {f.a} vs {f.b} | {f.verdict} ({f.diff:+.2f}) | {s.verdict} ({s.diff:+.2f}, "
+            f"{s.n_a}+{s.n_b} seeds) | {'yes' if f.verdict == s.verdict else 'no'} |"
+        )
+    agree = all(
+        f.verdict == s.verdict for f, s in zip(fixed.outcome.state.rows, seq.rows, strict=True)
+    )
+    body = "\n".join(
+        [
+            "## Compute to a verdict: sequential rule vs fixed design",
+            "",
+            f"`{command()}`; {machine_line()}",
+            "",
+            f"Cardinality preset on digits at 1/8 width, depth {args.depth}, {args.epochs} "
+            f"epochs; fixed design: {args.max_seeds} seeds per arm; sequential: "
+            f"{args.seeds} seeds, then one per look up to {args.max_seeds}.",
+            "",
+            "| pair | fixed design | sequential rule | agree |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            f"Sequential compute: {runs_share:.0%} of the fixed design's runs, {wall_share:.0%} "
+            f"of its training seconds; verdicts {'agree' if agree else 'differ'}. Goal: the same "
+            f"verdicts with <= {GOAL:.0%}: {'met' if agree and wall_share <= GOAL else 'not met'}.",
+        ]
+    )
+    print(body)
+    if not args.no_write:
+        write_section("bench_study", body)
+
+
+if __name__ == "__main__":
+    main()
