@@ -60,6 +60,6 @@ def test_memory_error_is_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> 
     def exhausted(*args: object, **kwargs: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(archlab, "enumerate_space", exhausted)
+    monkeypatch.setattr("archlab.workflows.space.enumerate_space", exhausted)
     err = _one_line_exit_2(cli("space", "--cardinalities", "1,2"))
     assert "too large" in err
