@@ -22,7 +22,6 @@ the CLI maps those keys to its own words.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from archlab.device import DEVICES
 from archlab.errors import ArchlabError
 from archlab.presets import get_spec
 from archlab.search.solver import match_flops
+from archlab.search.spec_list import read_spec_list
 from archlab.space import NetSpec, default_depth, spec_from_dict
 from archlab.train.loop import TrainConfig
 
@@ -355,17 +355,4 @@ def select_candidates(
 
 def read_candidates(path: str | Path) -> list[NetSpec]:
     """Specs from the JSON list that ``archlab space --json`` prints (or a list of spec dicts)."""
-    try:
-        rows = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ArchlabError(f"cannot read candidates file {str(path)!r}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ArchlabError(f"candidates file {str(path)!r} is not JSON: {exc}") from None
-    if not isinstance(rows, list) or not rows:
-        raise ArchlabError(f"candidates file {str(path)!r} must hold a non-empty JSON list")
-    specs = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ArchlabError(f"candidates file {str(path)!r}: entry {i} is not an object")
-        specs.append(spec_from_dict(row.get("spec", row)))
-    return specs
+    return read_spec_list(path, "candidates file")
