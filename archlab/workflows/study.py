@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archlab.bounds import MAX_SEED_COUNT, MAX_TIME_BUDGET_S, check_at_most
 from archlab.errors import ArchlabError
 from archlab.report.verdict import all_pairs, check_settings
 from archlab.report.verdict_sequential import check_seeds
@@ -58,6 +59,8 @@ class StudyPlan:
             raise ArchlabError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         check_settings(self.alpha, self.rope)
         check_seeds(self.seeds, self.max_seeds)
+        check_at_most("max_seeds", self.max_seeds, MAX_SEED_COUNT)
+        check_at_most("time_budget (seconds)", self.time_budget, MAX_TIME_BUDGET_S)
         if self.time_budget is not None and not self.time_budget > 0:
             raise ArchlabError(f"time_budget must be positive seconds, got {self.time_budget!r}")
 
