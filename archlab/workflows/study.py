@@ -24,6 +24,7 @@ from archlab.search.arms import PRESETS, ArmSet, file_arms, preset_arms
 from archlab.space import NetSpec
 from archlab.store import Store
 from archlab.study_store import check_study, record_round, save_study, set_status
+from archlab.workflows._outputs import check_output_folders
 
 if TYPE_CHECKING:
     from archlab.train.data import DatasetSplits
@@ -134,6 +135,7 @@ def run_study(
     data: DatasetSplits | None = None,
 ) -> StudyResult:
     """Run or resume a study until every pair is decided, max seeds, or the time budget."""
+    check_output_folders(store_path, workdir=workdir)  # before any training (issue 12)
     plan.check()
     config, data = _prepare(plan, data)
     arms = resolve_arms(plan, num_classes=data.num_classes, input_size=data.image_size)
