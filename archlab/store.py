@@ -14,7 +14,7 @@ import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -294,23 +294,28 @@ class Store:
             self._update_run(db, run_id, "status = ?, reason = ?, finished_at = ?",
                              status, reason, _now())  # fmt: skip
 
-    def recover_stale_runs(self, *, other_hosts: bool = False) -> list[RunRecord]:
-        """Mark 'running' runs whose process died on this host as 'interrupted'; return them.
+    def recover_stale_runs(
+        self, *, other_hosts: bool = False, alive: Callable[[RunRecord], bool] | None = None
+    ) -> list[RunRecord]:
+        """Mark 'running' runs whose process died as 'interrupted'; return them.
 
-        Runs marked by another host are left alone (their pids mean nothing here) unless
-        ``other_hosts``: the user's word that those machines no longer run them.
+        ``alive`` decides whether a run's process still trains it (the driver asks the run
+        folder's lock); without it, a pid check on this host, which a reused pid fools. Runs
+        marked by another host are left alone unless ``other_hosts``: the user's word that those
+        machines no longer run them (``alive`` still spares one whose lock is held).
         """
         host = socket.gethostname()
         changed: list[int] = []
         with self._write() as db:
-            rows = db.execute(
-                "SELECT id, pid, hostname FROM runs WHERE status = 'running'"
-            ).fetchall()
+            rows = db.execute(f"{RUN_SELECT} WHERE status = 'running'").fetchall()
             for row in rows:
                 here = row["hostname"] == host
                 if not here and not other_hosts:
                     continue
-                if here and row["pid"] is not None and _pid_alive(row["pid"]):
+                if alive is not None:
+                    if alive(run_record(row)):
+                        continue
+                elif here and row["pid"] is not None and _pid_alive(row["pid"]):
                     continue
                 reason = f"process {row['pid']} on {row['hostname']} died"
                 self._update_run(db, row["id"], "status = 'interrupted', reason = ?", reason)

@@ -192,6 +192,8 @@ def space_cmd(
 
     band = band_of(parse_band(macs, "--macs"), parse_band(params, "--params"),
                    parse_band(acts, "--acts"))  # fmt: skip
+    if as_json and as_csv:
+        raise typer.BadParameter("--json and --csv are two formats for one output; give one")
     p = ctx.params
     shape: dict[str, Any] = {
         "template": template,

@@ -10,6 +10,7 @@ bin)/(bins that space fills), so neither space wins by where its samples crowd.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pandas as pd
 from archlab.errors import ArchlabError
 from archlab.report import edf, plots
 from archlab.report.markdown import FIGURES, md_table
+from archlab.report.output import atomic_output_dir
 from archlab.search.sampling import Bound, DesignSpace, SampleResult, sample_space
 from archlab.store import Store
 
@@ -153,12 +155,17 @@ def render_comparison(c: Comparison, out_dir: Path, *, command: str) -> str:
 
 
 def write_comparison(c: Comparison, out_dir: str | Path, *, command: str) -> Path:
-    """Write ``out_dir``/compare.md and its figure."""
+    """Write ``out_dir``/compare.md and its figure, swapped in whole when both are written."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ArchlabError(f"comparison folder {str(out)!r} is a file, not a directory")
+    # Staged beside out: a comparison killed half-way leaves the old compare.md and figure. Only
+    # the EDF figure of the old figures folder is replaced (a report may share the folder).
+    ours = re.compile(r"edf-compare\.(png|svg|pdf)$")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "compare.md"
-        path.write_text(render_comparison(c, out, command=command), encoding="utf-8")
+        with atomic_output_dir(out, replaces=lambda p: bool(ours.match(p.name))) as staging:
+            text = render_comparison(c, staging, command=command)
+            (staging / "compare.md").write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ArchlabError(f"cannot write to {str(out)!r}: {exc.strerror}") from None
-    return path
+    return out / "compare.md"

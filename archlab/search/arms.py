@@ -17,7 +17,6 @@ the user names are never left out, only refused. The verdict compares every pair
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from archlab.search.solver import (
     match_flops,
     scope_cost,
 )
+from archlab.search.spec_list import read_spec_list
 from archlab.space import BASELINE_BOTTLENECK_WIDTH, NetSpec, make_spec, spec_from_dict
 
 PRESETS: tuple[str, ...] = ("cardinality", "depth-width-cardinality")
@@ -325,17 +325,4 @@ def _with_data(spec: NetSpec, num_classes: int | None, input_size: int | None) -
 
 
 def _read_specs(path: Path) -> list[NetSpec]:
-    try:
-        rows = json.loads(path.read_text())
-    except OSError as exc:
-        raise ArchlabError(f"cannot read arms file {str(path)!r}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ArchlabError(f"arms file {str(path)!r} is not JSON: {exc}") from None
-    if not isinstance(rows, list) or not rows:
-        raise ArchlabError(f"arms file {str(path)!r} must hold a non-empty JSON list")
-    specs = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ArchlabError(f"arms file {str(path)!r}: entry {i} is not an object")
-        specs.append(spec_from_dict(row.get("spec", row)))
-    return specs
+    return read_spec_list(path, "arms file")

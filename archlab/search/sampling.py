@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from archlab.bounds import MAX_SAMPLES, check_at_most
 from archlab.complexity import totals
 from archlab.errors import ArchlabError, SpecError
 from archlab.search.ranges import QUANTITIES, SAMPLERS, Band, Bound, Number, ParamRange, is_number
@@ -293,6 +294,7 @@ def sample_space(
     for name, value in (("n", n), ("max_draws", 1 if max_draws is None else max_draws)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ArchlabError(f"{name} must be a positive integer, got {value!r}")
+    check_at_most("n (specs to sample)", n, MAX_SAMPLES)  # 200·n draws at most: bounded work
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ArchlabError(f"seed must be an integer, got {seed!r}")
     limit = 200 * n + 1000 if max_draws is None else max_draws

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +25,34 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     payload = buffer.getvalue()
     digest = hashlib.sha256(payload).hexdigest().encode()
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(digest + b"\n" + payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with named_os_errors(tmp), open(tmp, "wb") as handle:
+            handle.write(digest + b"\n" + payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        # A half-written temporary file on a full disk would hold the space the rerun needs.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def named_os_errors(path: Path) -> Iterator[None]:
+    """Give a write's ``OSError`` (a full disk raises one without a file name) ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def load_checkpoint(path: Path) -> dict[str, Any] | None:

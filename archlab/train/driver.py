@@ -13,8 +13,12 @@ rung's result is exactly the prefix of a full run and continuing from its checkp
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import os
+import socket
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +29,17 @@ import torch
 import archlab
 from archlab.complexity import totals
 from archlab.device import resolve_device
+from archlab.errors import ArchlabError
 from archlab.space import NetSpec
 from archlab.store import EpochRecord, RunRecord, Store
 from archlab.train.checkpoint import checkpoint_epoch, checkpoint_path, list_checkpoints
 from archlab.train.data import DatasetSplits
 from archlab.train.executors import Executor, make_executor
+from archlab.train.liveness import driver_is_alive, hold_driver_lock, run_is_alive
 from archlab.train.loop import RunOutcome
 from archlab.train.plan import RunPlan
 from archlab.train.progress import NullReporter, Reporter
-from archlab.train.tasks import RunTask, dataset_for
+from archlab.train.tasks import DISK_FULL, RunTask, dataset_for
 from archlab.train.workspace import (
     check_store_path,
     default_workdir,
@@ -104,9 +110,10 @@ def train_candidates(
     )
     # The thread count is resolved here (results on the CPU depend on it) and stored with runs.
     plan = plan.replace(execution=dataclasses.replace(plan.execution, threads=threads))
-    with Store(store_file) as store:
+    with Store(store_file) as store, hold_driver_lock(work):
         driver = _Driver(plan, store, work, reporter)
-        for run in store.recover_stale_runs(other_hosts=plan.execution.reclaim):
+        recovered = store.recover_stale_runs(other_hosts=plan.execution.reclaim, alive=driver.alive)
+        for run in recovered:
             reporter.message(f"run {run.id} ({run.name} seed {run.seed}) was interrupted: resuming")
         reporter.start(driver.planned_runs(len(candidates)))
         try:
@@ -128,9 +135,14 @@ def _run_tasks(executor: Executor, driver: _Driver, tasks: list[RunTask]) -> Non
 
     try:
         executor.run(tasks, on_epoch=driver.on_epoch, on_done=on_done)
-    except KeyboardInterrupt:
-        for run_id in pending:  # stored as interrupted now, resumed by the next invocation
-            driver.store.finish_run(run_id, "interrupted", "stopped by the user")
+    except BaseException as exc:
+        # No run is left 'running' by a process that is exiting: each is closed (resumed by the
+        # next invocation) while the store can still be written; when it cannot, the next start
+        # finds their locks free and recovers them.
+        reason = "stopped by the user" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        for run_id in pending:
+            with contextlib.suppress(ArchlabError, sqlite3.Error, OSError):
+                driver.store.finish_run(run_id, "interrupted", reason.splitlines()[0][:500])
         raise
 
 
@@ -219,6 +231,8 @@ class _Driver:
                         path = checkpoint_path(self._run_dir(previous), previous.epochs_done)
                         start_from = str(path)
                 run_dir = self._run_dir(run)
+                if run.status == "running":
+                    raise ArchlabError(self._in_use(run))
                 self._forget_unsaved_epochs(run, run_dir)
                 self.store.start_run(
                     run.id,
@@ -241,6 +255,19 @@ class _Driver:
                     )
                 )
         return tasks
+
+    def _in_use(self, run: RunRecord) -> str:
+        """Why a run still 'running' after recovery cannot be taken, in one line."""
+        where = f"pid {run.pid} on {run.hostname}"
+        if self.alive(run):
+            return (
+                f"run {run.id} ({run.name} seed {run.seed}) is being trained by another process "
+                f"({where}; its run folder {self._run_dir(run)} is locked); wait for it or stop it"
+            )
+        return (
+            f"run {run.id} ({run.name} seed {run.seed}) is marked running by {where}; "
+            "if that machine no longer runs it, rerun with execution.reclaim"
+        )
 
     def _forget_unsaved_epochs(self, run: RunRecord, run_dir: Path) -> None:
         # Epochs stored after the newest checkpoint are trained again: drop them now, so none is
@@ -266,6 +293,21 @@ class _Driver:
         self.store.finish_run(task.run_id, outcome.status, outcome.reason)
         self.reporter.run_finished(task.label, outcome.status, outcome.reason)
         self.rows.append(self._row(self.store.run(task.run_id)))
+        if outcome.reason is not None and outcome.reason.startswith(DISK_FULL):
+            raise ArchlabError(outcome.reason)  # every later run would fail the same way
+
+    def alive(self, run: RunRecord) -> bool:
+        """Whether a process trains ``run`` now: its run folder's lock or its driver's is held.
+
+        Locks, not pids: a pid recorded in the store may since belong to an unrelated process.
+        """
+        if run_is_alive(self._run_dir(run)):
+            return True
+        if run.hostname is None or run.pid is None:
+            return False
+        if (run.hostname, run.pid) == (socket.gethostname(), os.getpid()):
+            return False  # an earlier call in this process, over now: its task holds no lock
+        return driver_is_alive(self.work, run.hostname, run.pid)
 
     def unfinished(self, specs: Sequence[NetSpec], rung: int) -> int:
         """Runs of the rung that neither finished nor diverged."""

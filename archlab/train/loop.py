@@ -23,6 +23,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from archlab.bounds import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_LIMIT,
+    MAX_TIME_BUDGET_S,
+    check_at_most,
+)
 from archlab.errors import ArchlabError
 from archlab.models import FORMS, build_model
 from archlab.space import NetSpec
@@ -103,6 +110,15 @@ class TrainConfig:
             raise ArchlabError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.warmup_epochs < 0:
             raise ArchlabError(f"warm-up epochs must be >= 0, got {self.warmup_epochs}")
+        check_at_most("epochs", self.epochs, MAX_EPOCHS)
+        check_at_most("warmup_epochs", self.warmup_epochs, MAX_EPOCHS)
+        check_at_most("time budget (seconds)", self.time_budget, MAX_TIME_BUDGET_S)
+        check_at_most("batch size", self.batch_size, MAX_BATCH_SIZE)
+        check_at_most("limit", self.limit, MAX_LIMIT)
+        if not isinstance(self.split_seed, int) or not 0 <= self.split_seed < 2**31:
+            raise ArchlabError(
+                f"split_seed must be an integer in [0, 2**31), got {self.split_seed!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready config, stored with every run."""

@@ -22,7 +22,6 @@ the CLI maps those keys to its own words.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +29,12 @@ from typing import Any
 
 import tomllib
 
+from archlab.bounds import MAX_EPOCHS, MAX_SEED_COUNT, MAX_THREADS, MAX_WORKERS, check_at_most
 from archlab.device import DEVICES
 from archlab.errors import ArchlabError
 from archlab.presets import get_spec
 from archlab.search.solver import match_flops
+from archlab.search.spec_list import read_spec_list
 from archlab.space import NetSpec, default_depth, spec_from_dict
 from archlab.train.loop import TrainConfig
 
@@ -70,6 +71,7 @@ class Halving:
             raise ArchlabError(f"strategy.eta must be an integer >= 2, got {self.eta!r}")
         if self.min_epochs < 1:
             raise ArchlabError(f"strategy.min_epochs must be at least 1, got {self.min_epochs}")
+        check_at_most("strategy.max_epochs", self.max_epochs, MAX_EPOCHS)
         if self.min_epochs > self.max_epochs:
             raise ArchlabError(
                 f"strategy.min_epochs {self.min_epochs} is above max epochs {self.max_epochs}"
@@ -115,6 +117,9 @@ class ExecutionOptions:
             raise ArchlabError(f"execution.workers must be at least 1, got {self.workers}")
         if self.threads is not None and self.threads < 1:
             raise ArchlabError(f"execution.threads must be at least 1, got {self.threads}")
+        check_at_most("execution.workers", self.workers, MAX_WORKERS)
+        check_at_most("execution.threads", self.threads, MAX_THREADS)
+        check_at_most("execution.gpus_per_run", self.gpus_per_run, MAX_WORKERS)
         if self.gpus_per_run is not None and self.gpus_per_run < 0:
             raise ArchlabError(f"execution.gpus_per_run must be >= 0, got {self.gpus_per_run}")
         if self.ray_address is not None and self.executor != "ray":
@@ -151,6 +156,8 @@ class RunPlan:
         seeds = list(self.seeds)
         if not seeds or len(set(seeds)) != len(seeds):
             raise ArchlabError(f"seeds must be a non-empty list without repeats, got {seeds}")
+        if len(seeds) > MAX_SEED_COUNT:
+            raise ArchlabError(f"seeds: at most {MAX_SEED_COUNT:,} seeds, got {len(seeds):,}")
         if not all(isinstance(s, int) and 0 <= s < MAX_SEED for s in seeds):
             raise ArchlabError(f"seeds must be integers in [0, {MAX_SEED}), got {seeds}")
         if self.halving is not None and self.config.epochs != self.halving.max_epochs:
@@ -355,17 +362,4 @@ def select_candidates(
 
 def read_candidates(path: str | Path) -> list[NetSpec]:
     """Specs from the JSON list that ``archlab space --json`` prints (or a list of spec dicts)."""
-    try:
-        rows = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ArchlabError(f"cannot read candidates file {str(path)!r}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ArchlabError(f"candidates file {str(path)!r} is not JSON: {exc}") from None
-    if not isinstance(rows, list) or not rows:
-        raise ArchlabError(f"candidates file {str(path)!r} must hold a non-empty JSON list")
-    specs = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ArchlabError(f"candidates file {str(path)!r}: entry {i} is not an object")
-        specs.append(spec_from_dict(row.get("spec", row)))
-    return specs
+    return read_spec_list(path, "candidates file")

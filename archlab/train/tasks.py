@@ -8,8 +8,9 @@ must be visible to every worker (one machine, or a shared file system for a clus
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import fcntl
+import errno
 import functools
 import json
 import os
@@ -19,15 +20,22 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 
 from archlab.device import resolve_device
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec
-from archlab.train.checkpoint import checkpoint_epoch, checkpoint_path, list_checkpoints
+from archlab.train.checkpoint import (
+    checkpoint_epoch,
+    checkpoint_path,
+    list_checkpoints,
+    named_os_errors,
+)
 from archlab.train.data import DatasetSplits, load_dataset
+from archlab.train.liveness import run_lock_path
 from archlab.train.loop import (
     EpochCallback,
     RunOutcome,
@@ -73,8 +81,33 @@ def dataset_for(config: TrainConfig) -> DatasetSplits:
 def append_log(run_dir: Path, event: dict[str, Any]) -> None:
     """Append one event to the run's JSON-lines log."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / "log.jsonl", "a", encoding="utf-8") as handle:
+    path = run_dir / "log.jsonl"
+    with named_os_errors(path), open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(event, default=str) + "\n")
+
+
+# A reason that starts so stops the whole invocation: every later run would fail the same way.
+DISK_FULL = "no space left on the device"
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def failure_reason(exc: BaseException, run_dir: Path) -> str:
+    """One line saying why a run failed; a full disk names the file and what to do."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+        where = exc.filename if exc.filename is not None else run_dir
+        return (
+            f"{DISK_FULL} writing {where}: free space and rerun the same command "
+            "(finished epochs are kept)"
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        where = exc.filename if exc.filename is not None else run_dir
+        return f"file name too long for its file system: {where}; choose a shorter workdir"
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _log_quietly(run_dir: Path, event: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        append_log(run_dir, event)
 
 
 def _seed_from_previous_rung(task: RunTask, run_dir: Path) -> None:
@@ -89,19 +122,20 @@ def _seed_from_previous_rung(task: RunTask, run_dir: Path) -> None:
     os.replace(tmp, target)  # atomic: a crash leaves either nothing or the whole checkpoint
 
 
-def _lock_run_dir(run_dir: Path) -> IO[str]:
+def _lock_run_dir(run_dir: Path) -> FileLock:
     """Hold the run folder for this process: two trainers of one run would overwrite each other.
 
-    The lock is the operating system's, so it goes with the process, however that ends.
+    The lock is the operating system's (``filelock``: flock on POSIX, msvcrt on Windows), so it
+    goes with the process, however that ends; liveness.py reads it to tell a live run from a dead
+    one whatever pid the store recorded.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / ".lock", "w")  # noqa: SIM115 - held for the whole task
+    lock = FileLock(run_lock_path(run_dir), timeout=0)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
+        lock.acquire(blocking=False)
+    except Timeout:
         raise ArchlabError(f"{run_dir} is in use by another process training this run") from None
-    return handle
+    return lock
 
 
 def execute_task(
@@ -133,7 +167,9 @@ def execute_task(
         lock = _lock_run_dir(run_dir)
     except ArchlabError as exc:
         return dataclasses.replace(task.failed(str(exc)), **where)
-    with lock:  # released however the task ends, Ctrl-C included
+    except OSError as exc:  # the work folder's disk is full, or the name is too long
+        return dataclasses.replace(task.failed(failure_reason(exc, run_dir)), **where)
+    try:  # the lock is released however the task ends, Ctrl-C included
         try:
             device = resolve_device(task.execution.device)
             device_name = str(device)
@@ -160,7 +196,13 @@ def execute_task(
                 warn=log_warning,
             )
         except Exception as exc:  # the failure belongs to this run alone
-            outcome = task.failed(f"{type(exc).__name__}: {exc}".splitlines()[0])
-            append_log(run_dir, {"event": "error", "traceback": traceback.format_exc()})
-        append_log(run_dir, {"event": "finish", "status": outcome.status, "reason": outcome.reason})
+            outcome = task.failed(failure_reason(exc, run_dir))
+            # The log is a convenience: on a full disk this write fails too, and must not turn
+            # one run's clean failure into a traceback.
+            _log_quietly(run_dir, {"event": "error", "traceback": traceback.format_exc()})
+        _log_quietly(
+            run_dir, {"event": "finish", "status": outcome.status, "reason": outcome.reason}
+        )
+    finally:
+        lock.release(force=True)
     return dataclasses.replace(outcome, device=device_name, **where)

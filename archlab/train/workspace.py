@@ -17,6 +17,12 @@ from archlab.train.data import DatasetSplits
 def check_store_path(path: Path) -> None:
     """A store path must be a file in an existing, writable directory."""
     parent = path.parent if str(path.parent) else Path(".")
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a name longer than the file system allows, a loop of links...
+        raise ArchlabError(f"store path {str(path)!r} cannot be used: {exc.strerror}") from None
     if path.is_dir():
         raise ArchlabError(f"store path {str(path)!r} is a directory; give a file such as runs.db")
     if not parent.is_dir():
@@ -32,9 +38,9 @@ def default_workdir(store: Path) -> Path:
 
 def make_workdir(work: Path) -> None:
     """Create the work folder, or say in one line why it cannot be."""
-    if work.exists() and not work.is_dir():
-        raise ArchlabError(f"workdir {str(work)!r} is a file, not a folder")
     try:
+        if work.exists() and not work.is_dir():
+            raise ArchlabError(f"workdir {str(work)!r} is a file, not a folder")
         work.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ArchlabError(f"cannot create workdir {str(work)!r}: {exc.strerror}") from None

@@ -21,6 +21,7 @@ from archlab.train.data import DatasetSplits
 from archlab.train.loop import TrainConfig
 from archlab.train.plan import ExecutionOptions, RunPlan
 from archlab.train.progress import Reporter
+from archlab.workflows._outputs import check_output_folders
 from archlab.workflows.train_candidates import InvocationSummary, train_candidates
 
 DEFAULT_STORE = "archlab-runs/compare.db"
@@ -67,6 +68,7 @@ def compare_spaces(
     """
     if samples < 1:
         raise ArchlabError(f"samples must be at least 1, got {samples}")
+    check_output_folders(store, out=out)
     a, b = sample_both(load_space(space_a), load_space(space_b), samples=samples, seed=seed,
                        macs=macs, params=params, acts=acts)  # fmt: skip
     if Path(store) == Path(DEFAULT_STORE):  # the default store's folder is ours to create

@@ -18,6 +18,7 @@ from archlab.train.data import DatasetSplits
 from archlab.train.loop import TrainConfig
 from archlab.train.plan import ExecutionOptions, RunPlan
 from archlab.train.progress import Reporter
+from archlab.workflows._outputs import check_output_folders
 from archlab.workflows.space import CandidateTable, Grid, space_candidates
 from archlab.workflows.train_candidates import InvocationSummary, train_candidates
 
@@ -58,6 +59,8 @@ def demo(
 ) -> DemoResult:
     """Match, enumerate, train on digits and report; ``show(step, result)`` after each step."""
     from archlab.report.markdown import write_report  # matplotlib loads only here
+
+    check_output_folders(store, out=out)  # before any training (issue 12)
 
     def done(step: int, result: Any) -> Any:
         if show is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archlab.bounds import MAX_SEED_COUNT, MAX_TIME_BUDGET_S, check_at_most
 from archlab.errors import ArchlabError
 from archlab.report.verdict import all_pairs, check_settings
 from archlab.report.verdict_sequential import check_seeds
@@ -23,6 +24,7 @@ from archlab.search.arms import PRESETS, ArmSet, file_arms, preset_arms
 from archlab.space import NetSpec
 from archlab.store import Store
 from archlab.study_store import check_study, record_round, save_study, set_status
+from archlab.workflows._outputs import check_output_folders
 
 if TYPE_CHECKING:
     from archlab.train.data import DatasetSplits
@@ -58,6 +60,8 @@ class StudyPlan:
             raise ArchlabError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         check_settings(self.alpha, self.rope)
         check_seeds(self.seeds, self.max_seeds)
+        check_at_most("max_seeds", self.max_seeds, MAX_SEED_COUNT)
+        check_at_most("time_budget (seconds)", self.time_budget, MAX_TIME_BUDGET_S)
         if self.time_budget is not None and not self.time_budget > 0:
             raise ArchlabError(f"time_budget must be positive seconds, got {self.time_budget!r}")
 
@@ -131,6 +135,7 @@ def run_study(
     data: DatasetSplits | None = None,
 ) -> StudyResult:
     """Run or resume a study until every pair is decided, max seeds, or the time budget."""
+    check_output_folders(store_path, workdir=workdir)  # before any training (issue 12)
     plan.check()
     config, data = _prepare(plan, data)
     arms = resolve_arms(plan, num_classes=data.num_classes, input_size=data.image_size)
