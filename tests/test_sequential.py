@@ -86,13 +86,13 @@ def test_one_sd_difference_decided_nearly_as_often_as_fixed_design_with_fewer_se
     fixed = 2 * n_max  # the fixed design trains every arm to n_max
     decided = np.array([s.rows[0].verdict == "A better" for s in states])
     # The fixed design on the same seeds: one Welch test at n_max, level alpha.
-    draws = np.random.default_rng(11).normal(size=(studies, 2, n_max)) + np.array([0.0, 1.0])[
-        None, :, None
-    ]
+    draws = (
+        np.random.default_rng(11).normal(size=(studies, 2, n_max))
+        + np.array([0.0, 1.0])[None, :, None]
+    )
     fixed_decided = np.array(
         [
-            pair_row("a", "b", a, b, alpha=ALPHA, rope=0.5, m=1, power=False).verdict
-            == "A better"
+            pair_row("a", "b", a, b, alpha=ALPHA, rope=0.5, m=1, power=False).verdict == "A better"
             for a, b in draws
         ]
     )
