@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,7 +49,7 @@ def test_obrien_fleming_spending_saves_alpha_for_the_last_look() -> None:
     assert spent(0.3, ALPHA) < 0.01 * ALPHA  # almost nothing at the first looks
     levels = nominal_levels(3, 10, ALPHA)
     assert len(levels) == 8
-    assert all(b >= a for a, b in zip(levels, levels[1:], strict=False))  # looser look by look
+    assert all(b >= a for a, b in itertools.pairwise(levels))  # looser look by look
     # The last look keeps most of alpha: its nominal level is near the fixed design's, far above
     # the alpha/K a union bound over the looks would allow.
     assert 0.6 * ALPHA < levels[-1] <= ALPHA

@@ -125,10 +125,8 @@ def pair_row(
         p = float(2 * special.stdtr(df, -abs(diff) / se))
         half = float(special.stdtrit(df, 1 - level / 2)) * se
         lo, hi = diff - half, diff + half
-    if math.isnan(p):
-        p_adj = math.nan
-    else:  # a look that may not reject (share 0) leaves p_adj at 1
-        p_adj = min(1.0, p * m / share) if share > 0 else 1.0
+    # A look that may not reject (share 0) leaves p_adj at 1.
+    p_adj = math.nan if math.isnan(p) else min(1.0, p * m / share) if share > 0 else 1.0
     if -rope < lo and hi < rope:
         verdict = "equivalent"
     elif hi < 0:
