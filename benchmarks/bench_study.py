@@ -1,13 +1,14 @@
 """Compute to a verdict: the sequential rule against the fixed design, on the same stored runs.
 
-    .venv/bin/python benchmarks/bench_study.py [--max-seeds 8 --seeds 3 --epochs 15]
+    .venv/bin/python benchmarks/bench_study.py [--seeds 3 --max-seeds 10 --epochs 6]
 
-Trains a fixed design once (every arm of the cardinality preset at ``--max-seeds`` seeds, on
-digits at 1/8 width): a study whose first look is its last, so its verdict is the fixed design's
-(Welch, Bonferroni over the pairs, full alpha). Then replays the sequential rule over the same
-stored runs, seeds in order, from ``--seeds`` up: the seeds it would have trained are the compute
-it would have used. Reports both side by side: the share of the fixed design's compute (runs and
-training seconds) and whether every pair's verdict agrees. Goal: the same verdicts with <= 50%.
+Trains a fixed design once with the demo's study (``archlab demo``: C = 1, 2, 4 at equal MACs,
+ResNeXt-29 at 1/8 width on digits, its stable recipe) but every arm at ``--max-seeds`` seeds: a
+study whose first look is its last, so its verdict is the fixed design's (Welch, Bonferroni over
+the pairs, full alpha). Then replays the sequential rule over the same stored runs, seeds in
+order, from ``--seeds`` up: the seeds it would have trained are the compute it would have used.
+Reports both side by side: the share of the fixed design's compute (runs and training seconds)
+and whether every pair's verdict agrees. Goal: the same verdicts with <= 50%.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from archlab.report.verdict_sequential import sequential_state
 from archlab.report.verdict_study import seed_errors, tested_labels
 from archlab.store import Store
 from archlab.study_store import load_study
-from archlab.workflows.study import StudyPlan, run_study
+from archlab.workflows.demo import DEMO_DEPTH, demo_plan
+from archlab.workflows.study import run_study
 
 GOAL = 0.5
 
@@ -31,19 +33,16 @@ def main() -> None:
     """Train the fixed design, replay the sequential rule, write the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--max-seeds", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--depth", type=int, default=11)
+    parser.add_argument("--max-seeds", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--width-multiplier", type=float, default=0.125)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    plan = StudyPlan(
-        preset="cardinality",
-        template="cifar",
-        width_multiplier=0.125,
-        depth=args.depth,
+    plan = demo_plan(  # the demo's study, every arm at max seeds from the start
+        epochs=args.epochs,
         seeds=args.max_seeds,
         max_seeds=args.max_seeds,
-        train={"dataset": "digits", "epochs": args.epochs},
+        width_multiplier=args.width_multiplier,
     )
     with tempfile.TemporaryDirectory() as tmp:
         store_path = Path(tmp) / "store.db"
@@ -81,8 +80,9 @@ def main() -> None:
             "",
             f"`{command()}`; {machine_line()}",
             "",
-            f"Cardinality preset on digits at 1/8 width, depth {args.depth}, {args.epochs} "
-            f"epochs; fixed design: {args.max_seeds} seeds per arm; sequential: "
+            f"The demo's study (C = 1, 2, 4 at equal MACs, ResNeXt-{DEMO_DEPTH} at "
+            f"{args.width_multiplier:g} width on digits, {args.epochs} epochs, recipe "
+            f"{plan.train}); fixed design: {args.max_seeds} seeds per arm; sequential: "
             f"{args.seeds} seeds, then one per look up to {args.max_seeds}.",
             "",
             "| pair | fixed design | sequential rule | agree |",
