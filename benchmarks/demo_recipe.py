@@ -48,7 +48,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 train_run(
                     arms.arm(label).spec, data, config, seed=seed, device=torch.device("cpu"),
-                    run_dir=Path(tmp), on_epoch=lambda r: errors.append(100 * r["val_error"]),
+                    run_dir=Path(tmp), on_epoch=lambda r, e=errors: e.append(100 * r["val_error"]),
                 )  # fmt: skip
             took = time.perf_counter() - start
             print(f"{label} seed {seed} ({took:.1f}s): " + " ".join(f"{e:.1f}" for e in errors))
