@@ -5,10 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 Cli = Callable[..., tuple[int, str, str]]
 
 
-def test_demo_runs_match_space_study_and_report(cli: Cli, tmp_path: Path) -> None:
+def test_demo_runs_match_space_study_and_report(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archlab.train.data import load_dataset
+    from archlab.workflows import demo as demo_mod
+
+    # The full command, on 150 digits so the default suite stays fast.
+    small, real = load_dataset("digits", limit=150), demo_mod.run_study
+    monkeypatch.setattr(
+        demo_mod, "run_study", lambda plan, **kw: real(plan, **{**kw, "data": small})
+    )
     out, store = tmp_path / "demo", tmp_path / "demo.db"
     args = ["demo", "--out", str(out), "--store", str(store), "--epochs", "1", "--seeds", "2",
             "--max-seeds", "2", "--quiet"]  # fmt: skip
