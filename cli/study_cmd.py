@@ -54,7 +54,7 @@ def study_cmd(
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads per run.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-) -> None:
+) -> int:
     """Answer the paper's question on your data: matched arms, a verdict, seeds until decided."""
     from archlab.train.progress import NullReporter, make_reporter
     from archlab.workflows.study import StudyPlan, run_study
@@ -85,6 +85,7 @@ def study_cmd(
         reporter=NullReporter() if as_json else make_reporter(quiet=False),
     )  # fmt: skip
     print_json(result.to_dict()) if as_json else print_study(result)
+    return 1 if result.any_failed else 0
 
 
 def print_study(result: StudyResult) -> None:
@@ -101,6 +102,8 @@ def print_study(result: StudyResult) -> None:
     cols = ["A", "B", "A - B (pts)", "CI low", "CI high", "p adj", "verdict", "seeds for 80%"]
     out.print(table("verdict (validation error)", cols, pairs))
     out.print(f"best: {d['best']['arm'] or 'none decided'}; stopped: {d['stop']}")
+    if d["failed"]:
+        out.print(f"runs that did not finish: {', '.join(d['failed'])}; rerun to retry them")
     for note in d["notes"]:
         out.print(note)
 

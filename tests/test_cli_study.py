@@ -114,3 +114,30 @@ def test_match_flops_solve_depth(cli: Cli) -> None:
     assert data["blocks"][0] == 3 and data["blocks"][2] > 6 and data["relative_error"] < 0.05
     code, _, err = cli("match-flops", "--solve", "width")
     assert code == 2 and "depth" in err
+
+
+def test_failed_runs_exit_1_with_the_verdict_of_the_finished_runs(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archlab.workflows import study as study_mod
+
+    real = study_mod._train_seeds
+
+    def lose_seed_2_of_c1(runs, training):  # type: ignore[no-untyped-def]
+        # The C = 1 arm's seed 2 (second round) fails, as a crashed run would: not stored.
+        kept = {spec: [s for s in seeds if not (spec.cardinality == 1 and s == 2)]
+                for spec, seeds in runs.items()}  # fmt: skip
+        return real({k: v for k, v in kept.items() if v}, training)
+
+    monkeypatch.setattr(study_mod, "_train_seeds", lose_seed_2_of_c1)
+    store = str(tmp_path / "s.db")
+    code, out, err = cli(
+        "study", "--preset", "cardinality", "--cardinalities", "2", *TINY, "--store", store,
+        "--json",
+    )  # fmt: skip
+    assert code == 1, err  # as train-candidates: some runs failed
+    data = json.loads(out)
+    assert data["stop"] == "runs failed"
+    assert data["failed"] == ["C=1 seed 2"]
+    # The verdict stands on the finished runs: the first look, 2 seeds each.
+    assert [(p["a"], p["b"], p["n_a"], p["n_b"]) for p in data["pairs"]] == [("C=1", "C=2", 2, 2)]

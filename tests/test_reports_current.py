@@ -1,8 +1,8 @@
 """The committed reports still say what their commands would write today.
 
-Nothing here retrains or re-times anything: the demo runs with training and report writing
-replaced by recorders, so the test sees the command line, data set, budget and candidates the
-code would use, and holds them against reports/demo/report.md's header and candidate table. The
+Nothing here retrains or re-times anything: the demo runs with its study and report writing
+replaced by recorders, so the test sees the command line, study settings, recipe and arms the
+code would use, and holds them against reports/demo/report.md's header and Verdict section. The
 benchmark sections are held against the scripts that write them. Numbers are not compared.
 """
 
@@ -12,12 +12,15 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from archlab.report import markdown
-from archlab.train import driver
+from archlab.train.loop import TrainConfig
+from archlab.workflows import demo as demo_mod
+from archlab.workflows.study import StudyPlan, resolve_arms
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_REPORT = ROOT / "reports" / "demo" / "report.md"
@@ -27,40 +30,56 @@ BENCHMARKS = ROOT / "benchmarks"
 Cli = Callable[..., tuple[int, str, str]]
 
 
-def _demo_plan(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """What a bare `archlab demo` would train and the command its report would name."""
+def _demo_call(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What a bare `archlab demo` would study and the command its report would name."""
     seen: dict[str, Any] = {}
 
-    def train(specs: list[Any], **kw: Any) -> driver.Summary:
-        seen.update(specs=list(specs), **kw)
-        return driver.Summary(store=str(kw["store_path"]), workdir=str(tmp_path))
+    def study(plan: StudyPlan, **kw: Any) -> SimpleNamespace:
+        seen.update(plan=plan, **kw)
+        return SimpleNamespace(any_failed=False)
 
     def write(store: Any, out: Any, *, command: str, **kw: Any) -> Path:
         seen.update(command=command, out=Path(out))
         return Path(out) / "report.md"
 
     monkeypatch.chdir(tmp_path)  # the demo's default store and report folders are relative
-    monkeypatch.setattr(driver, "train_candidates", train)
+    monkeypatch.setattr(demo_mod, "run_study", study)
     monkeypatch.setattr(markdown, "write_report", write)
     code, _, err = cli("demo")
     assert code == 0, err
     return seen
 
 
-def test_demo_report_header_and_candidates_match_the_demo(
+def test_demo_report_header_study_and_arms_match_the_demo(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plan = _demo_plan(cli, tmp_path, monkeypatch)
+    seen = _demo_call(cli, tmp_path, monkeypatch)
+    plan: StudyPlan = seen["plan"]
     report = DEMO_REPORT.read_text(encoding="utf-8")
-    assert plan["out"] == Path("reports/demo")  # the committed report is the default output
-    assert f"Regenerate with: `{plan['command']}`" in report.splitlines()[:4]
-    config = plan["config"]
+    assert seen["out"] == Path("reports/demo")  # the committed report is the default output
+    assert f"Regenerate with: `{seen['command']}`" in report.splitlines()[:4]
+    # The report opens with the verdict of this study, under these settings.
+    verdict = report.split("\n## ", 2)[1]
+    assert verdict.startswith("Verdict")
+    assert (
+        f"(study `{seen['name']}`, matched on MACs" in verdict
+        and f"alpha {plan.alpha:g}, rope {plan.rope:g} points; seeds {plan.seeds} to "
+        f"{plan.max_seeds};"
+        in verdict
+    )
+    config = TrainConfig(**plan.train)
     assert f"- dataset: {config.dataset}; budget: {config.epochs} epochs" in report
-    n_specs, n_seeds = len(plan["specs"]), len(plan["seeds"])
-    assert f"- runs: {n_specs * n_seeds} (" in report and f"of {n_specs} candidates" in report
+    # Its arms are the ones the demo's plan resolves to today (labels, C, d, depth, MACs).
+    arms = resolve_arms(plan, num_classes=10, input_size=8)  # digits: 10 classes, 8x8
+    rows = re.findall(r"^\| (C=\d+) \| (\d+) \| (\d+) \| (\d+) \| ([\d,]+) \|", verdict, re.M)
+    assert rows == [
+        (a.label, str(a.spec.cardinality), str(a.spec.bottleneck_width), str(a.spec.depth),
+         f"{a.value:,}")
+        for a in arms.arms
+    ]  # fmt: skip
     table = report.split("## Candidates", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"^\| `([^`]+)` \|", table, flags=re.M)
-    assert sorted(listed) == sorted(spec.name for spec in plan["specs"])
+    assert sorted(listed) == sorted(a.spec.name for a in arms.arms)
 
 
 GPU_ONLY = {"bench_gpu"}

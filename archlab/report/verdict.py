@@ -13,9 +13,9 @@ Choices, stated once:
 - **Verdicts** ("better" = lower error): ``equivalent`` when the adjusted interval lies inside
   (-rope, +rope) points (ROPE; inside it the difference is negligible even when significant);
   else ``A better`` / ``B better`` when the interval excludes 0; else ``undecided``.
-- **Sequential looks** (:mod:`archlab.report.sequential`) give each look a share of alpha; a
-  pair tested at a look with share w uses level w·alpha/m, and its ``p_adj`` is p·m/w, so the
-  same "p_adj < alpha" rule and interval consistency hold at every look.
+- **Sequential looks** (:mod:`archlab.report.verdict_sequential`) test each look at a
+  calibrated nominal level w·alpha/m (w the look's share); its ``p_adj`` is p·m/w, so the same
+  "p_adj < alpha" rule and interval consistency hold at every look.
 - **Seeds for 80% power** (undecided pairs): statsmodels ``TTestIndPower`` at the standardised
   effect max(|diff|, rope) / pooled sd and level alpha/m; a difference below the rope is not
   worth resolving, so the rope bounds the effect from below.
@@ -125,7 +125,8 @@ def pair_row(
         p = float(2 * special.stdtr(df, -abs(diff) / se))
         half = float(special.stdtrit(df, 1 - level / 2)) * se
         lo, hi = diff - half, diff + half
-    p_adj = math.nan if math.isnan(p) else min(1.0, p * m / share)
+    # A look that may not reject (share 0) leaves p_adj at 1.
+    p_adj = math.nan if math.isnan(p) else min(1.0, p * m / share) if share > 0 else 1.0
     if -rope < lo and hi < rope:
         verdict = "equivalent"
     elif hi < 0:

@@ -72,12 +72,23 @@ class StudyResult:
 
     outcome: StudyOutcome
     arms: ArmSet
-    stop: str  # decided, max seeds, time budget
+    stop: str  # decided, max seeds, time budget, runs failed
     trained_now: int  # runs trained by this invocation
+    failed: tuple[str, ...] = ()  # "arm seed s" of runs that did not finish in this invocation
+
+    @property
+    def any_failed(self) -> bool:
+        """Some run of this invocation failed (the CLI exits 1, as train-candidates does)."""
+        return bool(self.failed)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``study --json`` object."""
-        return {**self.outcome.to_dict(), "stop": self.stop, "notes": list(self.arms.notes)}
+        return {
+            **self.outcome.to_dict(),
+            "stop": self.stop,
+            "failed": list(self.failed),
+            "notes": list(self.arms.notes),
+        }
 
 
 def resolve_arms(plan: StudyPlan, *, num_classes: int, input_size: int) -> ArmSet:
@@ -149,6 +160,7 @@ def run_study(
         record = save_study(store, name, study)
     training = _Training(config, store_file, workdir, device, threads, reporter, data)
     trained_now = 0
+    failed: list[str] = []
     for _ in range(plan.max_seeds - plan.seeds + 2):  # n0 seeds, then one seed per look
         with Store(store_file) as store:
             outcome = evaluate_study(store, record, power=False)
@@ -162,18 +174,17 @@ def run_study(
         trained_now += _train_seeds(
             {arms.arm(a).spec: seeds for a, seeds in todo.items()}, training
         )
-        if _missing(store_file, study, todo):
-            raise ArchlabError(
-                f"study {name!r}: some runs did not finish ({_missing(store_file, study, todo)}); "
-                "rerun the same study to retry them"
-            )
+        failed = _missing(store_file, study, todo)
+        if failed:  # the verdict stands on the runs that finished; a rerun retries the rest
+            stop = "runs failed"
+            break
     else:  # pragma: no cover - the rule ends by max seeds within the planned looks
         stop = "max seeds"
     with Store(store_file) as store:
         set_status(store, name, stop)
         record = save_study(store, name, study)
         outcome = evaluate_study(store, record)
-    return StudyResult(outcome, arms, stop, trained_now)
+    return StudyResult(outcome, arms, stop, trained_now, tuple(failed))
 
 
 def _prepare(plan: StudyPlan, data: DatasetSplits | None) -> tuple[Any, DatasetSplits]:
@@ -218,16 +229,16 @@ def _seeds_to_train(outcome: StudyOutcome, arms: ArmSet, n0: int) -> dict[str, l
     }
 
 
-def _missing(store_file: Path, study: dict[str, Any], todo: dict[str, list[int]]) -> str:
+def _missing(store_file: Path, study: dict[str, Any], todo: dict[str, list[int]]) -> list[str]:
+    """The asked-for runs the store does not hold finished ("arm seed s")."""
     with Store(store_file) as store:
         trained = seed_errors(store, study).trained
-    gaps = [
+    return [
         f"{label} seed {s}"
         for label, seeds in todo.items()
         for s in seeds
         if s not in trained[label]
     ]
-    return ", ".join(gaps)
 
 
 @dataclass(frozen=True)
