@@ -43,6 +43,11 @@ BASELINE_BOTTLENECK_WIDTH = 64  # ResNet's 1x64d (Table 2, C=1)
 DEFAULT_INPUT_SIZE: dict[str, int] = {"imagenet": 224, "cifar": 32}
 DEFAULT_NUM_CLASSES: dict[str, int] = {"imagenet": 1000, "cifar": 10}
 NUM_STAGES: dict[str, int] = {"imagenet": 4, "cifar": 3}
+# The fields that summarise a spec in tables, stores and candidate files (first stage's C, d).
+SUMMARY_FIELDS: tuple[str, ...] = (
+    "name", "template", "depth", "cardinality", "bottleneck_width", "group_width",
+    "width_multiplier",
+)  # fmt: skip
 
 # Upper bounds, checked before any work: each is far beyond any published network, so only an
 # absurd value (a typo, an extra zero) meets one, and it is refused at once instead of hanging

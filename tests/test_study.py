@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +100,50 @@ def test_report_opens_with_the_verdict_rebuilt_from_the_store(tmp_path: Path) ->
     for row in result.outcome.state.rows:
         assert f"| {row.a} | {row.b} | {row.diff:+.2f} |" in text and row.verdict in text
     assert (tmp_path / "rep" / "figures" / "verdict-study.png").is_file()
+
+
+def _epochs_in(store: Path) -> int:
+    if not store.exists():  # connecting would create an empty file the study then refuses
+        return 0
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            return int(db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _study_cmd(store: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "archlab.cli.main", "study", "--preset", "cardinality",
+        "--template", "cifar", "--width-multiplier", "0.125", "--depth", "11",
+        "--cardinalities", "2", "--seeds", "2", "--max-seeds", "3", "--epochs", "4",
+        "--limit", "300", "--device", "cpu", "--threads", "1", "--json", "--store", str(store),
+    ]  # fmt: skip
+
+
+def test_kill_9_mid_round_then_rerun_is_as_if_uninterrupted(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    proc = subprocess.Popen(
+        _study_cmd(store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while _epochs_in(store) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the study finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-run: the epoch in progress is all that is lost
+    proc.wait()
+    done = subprocess.run(_study_cmd(store), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    fresh = subprocess.run(
+        _study_cmd(tmp_path / "fresh.db"), capture_output=True, text=True, timeout=300
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    with sqlite3.connect(store) as db:
+        runs = db.execute("SELECT candidate_id, seed, status FROM runs").fetchall()
+        epochs = db.execute("SELECT run_id, epoch FROM epochs ORDER BY 1, 2").fetchall()
+    assert len(runs) == len({(c, s) for c, s, _ in runs})  # every seed stored once
+    assert {s for *_, s in runs} == {"finished"}
+    assert len(epochs) == len(set(epochs)) == 4 * len(runs)  # no epoch lost or repeated
+    killed, straight = json.loads(done.stdout), json.loads(fresh.stdout)
+    assert killed["pairs"] == straight["pairs"] and killed["best"] == straight["best"]

@@ -33,18 +33,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from archlab.space import SUMMARY_FIELDS
 from archlab.store import STATUSES
 
 # Columns that describe a candidate, carried from results_frame into every aggregate.
 CANDIDATE_COLUMNS: tuple[str, ...] = (
     "candidate_id",
-    "name",
-    "template",
-    "depth",
-    "cardinality",
-    "bottleneck_width",
-    "group_width",
-    "width_multiplier",
+    *SUMMARY_FIELDS,
     "macs",
     "params",
     "acts",

@@ -17,7 +17,13 @@ import pandas as pd
 from archlab.complexity import complexity, template_block_params, totals
 from archlab.errors import SolverError, SpecError
 from archlab.search.ranges import Band
-from archlab.space import BASELINE_BOTTLENECK_WIDTH, TEMPLATES, NetSpec, make_spec
+from archlab.space import (
+    BASELINE_BOTTLENECK_WIDTH,
+    SUMMARY_FIELDS,
+    TEMPLATES,
+    NetSpec,
+    make_spec,
+)
 
 Scope = Literal["block", "network", "params"]
 # block: Eq. 4 conv2-block params (Table 2); network: whole-network MACs; params: whole-network
@@ -275,13 +281,7 @@ def match_depth(
 # --------------------------------------------------------------------------- enumeration
 
 SPACE_COLUMNS: tuple[str, ...] = (
-    "name",
-    "template",
-    "depth",
-    "cardinality",
-    "bottleneck_width",
-    "group_width",
-    "width_multiplier",
+    *SUMMARY_FIELDS,
     "macs",
     "params",
     "acts",

@@ -14,19 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from archlab.errors import ArchlabError
-from archlab.space import NetSpec, spec_from_dict
+from archlab.space import SUMMARY_FIELDS, NetSpec, spec_from_dict
 
 # Summary fields checked against the spec they sit beside. Costs (macs, params, acts) are not:
 # they depend on the data set's classes and image size, which training fits the spec to.
-CHECKED_FIELDS = (
-    "name",
-    "template",
-    "depth",
-    "cardinality",
-    "bottleneck_width",
-    "group_width",
-    "width_multiplier",
-)
+CHECKED_FIELDS = SUMMARY_FIELDS
 
 
 def read_spec_list(path: str | Path, what: str) -> list[NetSpec]:
