@@ -35,6 +35,7 @@ one fixed value, or a list as shorthand for ``choice``)::
 
 from __future__ import annotations
 
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -139,10 +140,10 @@ def space_from_dict(data: dict[str, Any]) -> DesignSpace:
 
 def parse_space(text: str, source: str = "<string>") -> DesignSpace:
     """A space from TOML text; errors name ``source`` and the problem on one line."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        raise ArchlabError(f"{source}: reading TOML space files needs Python 3.11+") from None
+    else:  # the same parser, from PyPI, before 3.11
+        import tomli as tomllib
     if len(text) > MAX_SPACE_FILE_BYTES:
         raise ArchlabError(
             f"{source}: {len(text):,} characters; a space file holds at most "

@@ -22,12 +22,16 @@ the CLI maps those keys to its own words.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, from PyPI, before 3.11
+    import tomli as tomllib
 
 from archlab.bounds import MAX_EPOCHS, MAX_SEED_COUNT, MAX_THREADS, MAX_WORKERS, check_at_most
 from archlab.device import DEVICES
