@@ -110,23 +110,49 @@ def block_params(w_in: int, w_out: int, group_width: int, cardinality: int) -> i
 def layer_count(layer: Layer, path: str, h: int) -> LayerCount:
     """The row of one recipe layer at input size ``h``, by the formula of its kind."""
     kind, _, c_in, c_out, k, stride, groups = layer
+    h_out, macs, params, acts = layer_numbers(layer, h, path.removesuffix(layer.name))
     if kind == "bn":
-        return LayerCount(path, kind, c_in, c_out, 1, 1, c_out, h, h, 0, bn_params(c_out), 0)
+        return LayerCount(path, kind, c_in, c_out, 1, 1, c_out, h, h, macs, params, acts)
     if kind == "fc":
-        macs, params = fc_macs(c_in, c_out), fc_params(c_in, c_out)
-        return LayerCount(path, kind, c_in, c_out, 1, 1, 1, 1, 1, macs, params, c_out)
+        return LayerCount(path, kind, c_in, c_out, 1, 1, 1, 1, 1, macs, params, acts)
     if kind == "avgpool":  # global: the window is the whole map
-        return LayerCount(path, kind, c_in, c_out, h, 1, 1, h, 1, 0, 0, 0)
+        return LayerCount(path, kind, c_in, c_out, h, 1, 1, h, 1, macs, params, acts)
+    return LayerCount(path, kind, c_in, c_out, k, stride, groups, h, h_out, macs, params, acts)
+
+
+def layer_numbers(layer: Layer, h: int, prefix: str = "") -> tuple[int, int, int, int]:
+    """(h_out, MACs, params, acts) of one recipe layer at input size ``h``, by its formula."""
+    kind, _, c_in, c_out, k, stride, groups = layer
+    if kind == "bn":
+        return h, 0, bn_params(c_out), 0
+    if kind == "fc":
+        return 1, fc_macs(c_in, c_out), fc_params(c_in, c_out), c_out
+    if kind == "avgpool":
+        return 1, 0, 0, 0
     if stride > 1 and h < 2:
         raise SpecError(
-            f"input too small: {path} would downsample a {h}x{h} map; use a larger input size"
+            f"input too small: {prefix}{layer.name} would downsample a {h}x{h} map; "
+            "use a larger input size"
         )
     h_out = conv_out_size(h, k, stride, layer.padding)
     acts = c_out * h_out * h_out  # conv and max-pool outputs both count (Dollár et al.)
     if kind == "maxpool":
-        return LayerCount(path, kind, c_in, c_out, k, stride, groups, h, h_out, 0, 0, acts)
-    macs, params = conv_macs(c_in, c_out, k, groups, h_out), conv_params(c_in, c_out, k, groups)
-    return LayerCount(path, kind, c_in, c_out, k, stride, groups, h, h_out, macs, params, acts)
+        return h_out, 0, 0, acts
+    return (
+        h_out,
+        conv_macs(c_in, c_out, k, groups, h_out),
+        conv_params(c_in, c_out, k, groups),
+        acts,
+    )
+
+
+def _sums(layers: tuple[Layer, ...], h: int, prefix: str = "") -> tuple[tuple[int, int, int], int]:
+    """Summed (MACs, params, acts) of layers applied one after another, and the output size."""
+    macs = params = acts = 0
+    for layer in layers:
+        h, m, p, a = layer_numbers(layer, h, prefix)
+        macs, params, acts = macs + m, params + p, acts + a
+    return (macs, params, acts), h
 
 
 def _walk(layers: tuple[Layer, ...], prefix: str, h: int) -> tuple[list[LayerCount], int]:
@@ -199,22 +225,23 @@ def totals(spec: NetSpec, input_size: int | None = None) -> tuple[int, int, int]
     size) are summed once per call, which makes a 101-layer spec cost about as much as a 50.
     """
     h = _check_input_size(spec.input_size if input_size is None else input_size)
-    rows, h = stem_layers(spec, h)
-    sums = [_sum(rows)]
+    stem, h = _sums(stem_recipe(spec), h)
+    sums = [stem]
     seen: dict[tuple[int, int, int, int, int, int], tuple[tuple[int, int, int], int]] = {}
     for block in iter_blocks(spec):
         key = (block.w_in, block.w_out, block.w_b, block.groups, block.stride, h)
         if key not in seen:
-            block_rows, h_out = block_layers(block, h)
-            seen[key] = (_sum(block_rows), h_out)
+            recipe = block_recipe(block)
+            branch, h_out = _sums(recipe.branch, h, recipe.prefix)
+            shortcut = _sums(recipe.shortcut, h, recipe.prefix)[
+                0
+            ]  # the shortcut also reads the input
+            total = (branch[0] + shortcut[0], branch[1] + shortcut[1], branch[2] + shortcut[2])
+            seen[key] = (total, h_out)
         block_sum, h = seen[key]
         sums.append(block_sum)
-    sums.append(_sum(head_layers(spec, h)))
+    sums.append(_sums(head_recipe(spec), h)[0])
     return sum(m for m, _, _ in sums), sum(p for _, p, _ in sums), sum(a for _, _, a in sums)
-
-
-def _sum(rows: list[LayerCount]) -> tuple[int, int, int]:
-    return sum(r.macs for r in rows), sum(r.params for r in rows), sum(r.acts for r in rows)
 
 
 def template_block_params(spec: NetSpec) -> int:
