@@ -8,7 +8,7 @@ import typer
 
 from archlab.errors import ArchlabError
 from archlab.presets import get_spec
-from archlab.space import NetSpec, make_spec, with_overrides
+from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, with_overrides
 
 from ._common import console, parse_int_list, print_json, table
 
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from archlab.measure.counters import CountReport
     from archlab.measure.speed import SpeedResult
     from archlab.measure.summary import SizeRow
-
-DEFAULT_DEPTH = {"imagenet": 50, "cifar": 29}
 
 
 def count_cmd(
@@ -147,7 +145,7 @@ def _resolve_spec(
     tmpl = template or "imagenet"
     return make_spec(
         tmpl,
-        depth if depth is not None else DEFAULT_DEPTH.get(tmpl, 50),
+        depth if depth is not None else DEFAULT_DEPTHS.get(tmpl, DEFAULT_DEPTHS["imagenet"]),
         cardinality if cardinality is not None else 1,
         bottleneck_width if bottleneck_width is not None else 64,
         width_multiplier=width_multiplier if width_multiplier is not None else 1.0,

@@ -37,6 +37,7 @@ from archlab.space import (
     NUM_STAGES,
     TEMPLATES,
     NetSpec,
+    default_depth,
     make_spec,
     template_blocks,
 )
@@ -221,7 +222,7 @@ def default_space(
     """
     return DesignSpace(
         template=template,
-        depth=ParamRange.choice(*(depths or ((29,) if template == "cifar" else (50,)))),
+        depth=ParamRange.choice(*(depths or (default_depth(template),))),
         cardinality=(
             ParamRange.choice(*cardinalities) if cardinalities else ParamRange(1, 64, "pow2")
         ),

@@ -19,6 +19,7 @@ from archlab.errors import SolverError, SpecError
 from archlab.search.ranges import Band
 from archlab.space import (
     BASELINE_BOTTLENECK_WIDTH,
+    DEFAULT_DEPTHS,
     SUMMARY_FIELDS,
     TEMPLATES,
     NetSpec,
@@ -35,7 +36,7 @@ _SEARCH_LIMIT = 1 << 16  # no template reaches a sensible target beyond 65,536 c
 # al.'s ResNets (CVPR 2016, Table 1; ResNet-200 from ECCV 2016), which it passes exactly:
 # conv4 = 6, 23, 36 with conv3 = 4, 4, 8, 24 gives ResNet-50, 101, 152 and 200.
 _CONV4_MAX = 36
-DEFAULT_DEPTH: dict[str, int] = {"imagenet": 50, "cifar": 29}  # ResNet-50, ResNeXt-29
+DEFAULT_DEPTH = DEFAULT_DEPTHS  # ResNet-50, ResNeXt-29: written once, in archlab.space
 
 
 @dataclass(frozen=True)
