@@ -180,7 +180,7 @@ def loop_pair(
     """Median images/s of archlab's train_run and of the bare loop, warm-up epoch dropped."""
     data = resident_data(plan, spec, device)
     config = TrainConfig(
-        epochs=1 + plan.rounds, batch_size=plan.batch_size, augment=False, warmup_epochs=0,
+        epochs=1 + plan.rounds, batch_size=plan.batch_size, augment="none", warmup_epochs=0,
         channels_last=True, amp=True, compile=compiled,
     )  # fmt: skip
     ours = statistics.median(archlab_rates(data, config, spec, 0, device)[1:])

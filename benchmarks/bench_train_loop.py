@@ -105,7 +105,7 @@ def bench(label: str, data: DatasetSplits, width: float, rounds: int) -> tuple[s
         num_classes=data.num_classes,
         input_size=data.image_size,
     )
-    config = TrainConfig(epochs=1, batch_size=128, augment=False, warmup_epochs=0)
+    config = TrainConfig(epochs=1, batch_size=128, augment="none", warmup_epochs=0)
     ours, bare = [], []
     for seed in range(rounds):
         ours.append(archlab_rates(data, config, spec, seed)[0])

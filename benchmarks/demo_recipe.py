@@ -1,6 +1,6 @@
 """Per-epoch validation error of a few seeds per demo arm, to choose a recipe that trains stably.
 
-    .venv/bin/python benchmarks/demo_recipe.py [--epochs 6 --seeds 3 --batch-size 32 --no-augment]
+    .venv/bin/python benchmarks/demo_recipe.py [--epochs 6 --seeds 3 --batch-size 32 --augment none]
 
 Trains the demo's arms (``archlab.workflows.demo.demo_plan``; C = 1 and C = 4 by default) on
 digits under the given recipe and prints one line per seed: seconds and val error (%) per epoch.
@@ -30,13 +30,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=DEMO_TRAIN["batch_size"])
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--warmup-epochs", type=int, default=1)
-    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--augment", default="auto", help="auto | crop,flip | crop | flip | none")
     parser.add_argument("--width-multiplier", type=float, default=0.125)
     parser.add_argument("--arms", default="C=1,C=4")
     args = parser.parse_args()
     config = TrainConfig(
         dataset="digits", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        warmup_epochs=args.warmup_epochs, augment=not args.no_augment,
+        warmup_epochs=args.warmup_epochs, augment=args.augment,
     )  # fmt: skip
     data = load_dataset("digits", val_fraction=config.val_fraction, seed=config.split_seed)
     plan = demo_plan(width_multiplier=args.width_multiplier)

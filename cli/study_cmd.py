@@ -47,6 +47,9 @@ def study_cmd(
     ),
     epochs: Annotated[int, typer.Option("--epochs", help="Epochs per run.")] = 10,
     limit: Annotated[int | None, typer.Option("--limit", help="Training images cap.")] = None,
+    augment: Annotated[
+        str, typer.Option("--augment", help="auto | crop,flip | crop | flip | none.")
+    ] = "auto",
     name: Annotated[str, typer.Option("--name", help="Study name in the store.")] = "study",
     store: Annotated[Path, typer.Option("--store", help="SQLite results store.")] = Path(
         DEFAULT_STORE
@@ -76,7 +79,7 @@ def study_cmd(
         seeds=seeds,
         max_seeds=max_seeds,
         time_budget=time_budget,
-        train={"dataset": dataset, "epochs": epochs, "limit": limit},
+        train={"dataset": dataset, "epochs": epochs, "limit": limit, "augment": augment},
     )
     if store == Path(DEFAULT_STORE):  # the default store's folder is ours to create
         store.parent.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ PLAN_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "schedule": ("recipe.schedule", str),
     "warmup_epochs": ("recipe.warmup_epochs", int),
     "label_smoothing": ("recipe.label_smoothing", float),
-    "augment": ("recipe.augment", bool),
+    "augment": ("recipe.augment", str),
     "channels_last": ("recipe.channels_last", bool),
     "compile_model": ("recipe.compile", bool),
     "form": ("recipe.form", str),
@@ -106,7 +106,9 @@ def train_candidates_cmd(
     schedule: Annotated[S, typer.Option(help="cosine or step.")] = None,
     warmup_epochs: Annotated[N, typer.Option(help="Linear warm-up epochs.")] = None,
     label_smoothing: Annotated[F, typer.Option(help="Cross-entropy label smoothing.")] = None,
-    augment: Annotated[B, typer.Option("--augment/--no-augment", help="Pad-crop, flips.")] = None,
+    augment: Annotated[
+        S, typer.Option(help="auto (crop; flip where data allow) | crop,flip | crop | flip | none.")
+    ] = None,
     channels_last: Annotated[
         B, typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.")
     ] = None,

@@ -289,7 +289,7 @@ def test_print_config_round_trips(cli: Cli, tmp_path: Path) -> None:
     from archlab.train.plan import resolve_plan
 
     args = [*TINY, "--strategy", "halving", "--max-epochs", "4", "--seeds", "3,1", "--lr", "0.05"]
-    code, first, err = cli("train-candidates", *args, "--no-augment", "--print-config")
+    code, first, err = cli("train-candidates", *args, "--augment", "flip, crop", "--print-config")
     assert code == 0, err
     path = tmp_path / "plan.toml"
     path.write_text(first)
@@ -298,7 +298,7 @@ def test_print_config_round_trips(cli: Cli, tmp_path: Path) -> None:
     plan = resolve_plan(path)
     assert plan == resolve_plan(None, {"output.store": plan.store, **_keys(tomllib.loads(first))})
     assert plan.halving is not None and plan.halving.max_epochs == 4 == plan.config.epochs
-    assert plan.seeds == (3, 1) and plan.config.lr == 0.05 and not plan.config.augment
+    assert plan.seeds == (3, 1) and plan.config.lr == 0.05 and plan.config.augment == "crop,flip"
 
 
 def _keys(plan: dict) -> dict:  # type: ignore[type-arg]

@@ -204,25 +204,27 @@ def test_cifar100_layout(tmp_path: Path, meta: bool) -> None:
 
 def test_folder_layout(tmp_path: Path) -> None:
     make_folder(tmp_path / "imgs")
-    ds = load_dataset(f"folder:{tmp_path / 'imgs'}", val_fraction=0.25)
+    ds = load_dataset(f"folder:{tmp_path / 'imgs'}")
     _check_form(ds)
     assert (ds.name, ds.num_classes, ds.image_size, ds.flip) == ("folder:imgs", 3, 6, True)
-    assert (len(ds.y_train), len(ds.y_val)) == (9, 3)  # the .txt file is ignored
-    # test/ is the test split; classes are sorted (ant, cat, dog) and val/ is not used.
-    assert ds.y_test.tolist() == [0, 1, 2]
-    assert bool((ds.x_test == 9).all())
+    assert (len(ds.y_train), len(ds.y_val)) == (12, 3)  # the .txt file is ignored
+    # train/ is all training, val/ the validation split, test/ the test split; classes sorted.
+    assert ds.y_val.tolist() == ds.y_test.tolist() == [0, 1, 2]
+    assert bool((ds.x_val == 7).all()) and bool((ds.x_test == 9).all())
+    assert ds.describe()["validation"] == "given by the source"
     first_ant = np.array(Image.open(tmp_path / "imgs" / "train" / "ant" / "0.png"))
     want = torch.from_numpy(first_ant).permute(2, 0, 1)
-    pool = torch.cat([ds.x_train, ds.x_val])
-    assert any(torch.equal(img, want) for img in pool)
+    assert any(torch.equal(img, want) for img in ds.x_train)
 
 
-def test_folder_val_is_test_without_test_dir(tmp_path: Path) -> None:
+def test_folder_without_test_dir_is_refused(tmp_path: Path) -> None:
     make_folder(tmp_path, test=False)
-    _png(tmp_path / "val" / "cat" / "gray.png", np.full((6, 6), 42, np.uint8))  # mode L
-    ds = load_dataset(f"folder:{tmp_path}")
-    assert len(ds.y_test) == 4 and bool((ds.x_test[ds.y_test == 0] == 7).all())
-    assert any(bool((img == 42).all()) for img in ds.x_test)  # grayscale became RGB
+    with pytest.raises(ArchlabError) as info:
+        load_dataset(f"folder:{tmp_path}")
+    assert str(info.value) == (
+        f"folder: {tmp_path} has no test/ directory; test error is measured on test/ "
+        "(val/ is validation: rename it test/ to score on it)"
+    )
 
 
 def test_folder_mismatched_sizes(tmp_path: Path) -> None:
@@ -237,7 +239,7 @@ def test_folder_mismatched_sizes(tmp_path: Path) -> None:
     [
         (lambda p: (p / "train" / "only").mkdir(parents=True), "at least 2 class"),
         (lambda p: p.mkdir(parents=True, exist_ok=True), "no train/"),
-        (lambda p: [(p / "train" / c).mkdir(parents=True) for c in "ab"], "test/ or val/"),
+        (lambda p: [(p / "train" / c).mkdir(parents=True) for c in "ab"], "no test/ directory"),
     ],
 )
 def test_folder_bad_layouts(tmp_path: Path, setup, message: str) -> None:
@@ -249,7 +251,7 @@ def test_folder_bad_layouts(tmp_path: Path, setup, message: str) -> None:
 def test_folder_empty_class_and_bad_image(tmp_path: Path) -> None:
     make_folder(tmp_path)
     (tmp_path / "test" / "zebra").mkdir()
-    with pytest.raises(ArchlabError, match="classes not in train/: \\['zebra'\\]"):
+    with pytest.raises(ArchlabError, match=r"the test split .*test has class folders not in train/"):
         load_dataset(f"folder:{tmp_path}")
     (tmp_path / "test" / "zebra").rmdir()
     (tmp_path / "train" / "cat" / "broken.jpg").write_bytes(b"not a jpeg")
@@ -258,7 +260,7 @@ def test_folder_empty_class_and_bad_image(tmp_path: Path) -> None:
 
 
 def test_folder_split_without_images(tmp_path: Path) -> None:
-    for split, cls in (("train", "a"), ("train", "b"), ("val", "a")):
+    for split, cls in (("train", "a"), ("train", "b"), ("test", "a")):
         (tmp_path / split / cls).mkdir(parents=True)
     with pytest.raises(ArchlabError, match=r"no \.png/\.jpg/\.jpeg images under"):
         load_dataset(f"folder:{tmp_path}")
@@ -612,8 +614,8 @@ def test_npz_splits_with_different_channels(
 
 
 def test_folder_splits_with_different_channels(tmp_path: Path) -> None:
-    make_folder(tmp_path, test=False)
-    for cls in ("dog", "ant", "cat"):  # a grayscale val/ (the test split) beside colour train/
+    make_folder(tmp_path)
+    for cls in ("dog", "ant", "cat"):  # a grayscale val/ beside colour train/
         _png(tmp_path / "val" / cls / "v.PNG", np.full((6, 6), 7, np.uint8))
     with pytest.raises(ArchlabError) as info:
         load_dataset(f"folder:{tmp_path}")
@@ -627,7 +629,7 @@ def test_folder_with_a_few_grayscale_images_among_colour_loads(tmp_path: Path) -
     make_folder(tmp_path)
     _png(tmp_path / "train" / "dog" / "gray.png", np.full((6, 6), 3, np.uint8))
     ds = load_dataset(f"folder:{tmp_path}")
-    assert ds.num_classes == 3 and len(ds.y_train) + len(ds.y_val) == 13
+    assert ds.num_classes == 3 and len(ds.y_train) == 13
 
 
 def test_npz_splits_with_different_image_sizes(tmp_path: Path) -> None:

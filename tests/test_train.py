@@ -246,7 +246,7 @@ def test_every_training_batch_is_augmented(
         torch.testing.assert_close(x_model, normalize(x_aug, digits.mean, digits.std))
     assert any(not torch.equal(a, x) for a, x in zip(augmented, originals, strict=True))
     augmented.clear()
-    _train(digits, tmp_path / "off", TrainConfig(epochs=1, batch_size=64, augment=False))
+    _train(digits, tmp_path / "off", TrainConfig(epochs=1, batch_size=64, augment="none"))
     assert augmented == []
 
 

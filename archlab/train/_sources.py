@@ -1,13 +1,20 @@
-"""Loaders per dataset source, each returning train and test images as uint8 (N, 3, H, W).
+"""Loaders per dataset source, each returning train, test and (when given) val images.
 
 Internal to :mod:`archlab.train.data`, which splits, checks and describes what these return.
-Grayscale is repeated to RGB here, since the models take 3 channels; a source whose splits
-disagree in channels (grayscale train, colour test) is refused rather than silently converted.
+Images are uint8 (N, 3, H, W): grayscale is repeated to RGB here, since the models take 3
+channels; a source whose splits disagree in channels (grayscale train, colour test) is refused
+rather than silently converted.
+
+Whether horizontal flips keep labels: digits no (glyphs), CIFAR yes. A ``folder:`` or ``npz:``
+data set says so in a small TOML file, ``ROOT/dataset.toml`` or ``NAME.dataset.toml`` beside
+``NAME.npz``, holding one key, ``flip = false`` (or true); an ``.npz`` may instead hold a 0-d bool
+``flip`` array. Without either, flips are allowed (natural images).
 """
 
 from __future__ import annotations
 
 import pickle
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, from PyPI, before 3.11
+    import tomli as tomllib
 
 from archlab.errors import ArchlabError
 
@@ -31,11 +43,13 @@ _CIFAR_FILES: dict[str, tuple[tuple[str, ...], str, str, bytes, bytes, int]] = {
 }
 # PIL modes without colour: they hold one channel before the repeat to RGB.
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+METADATA_NAME = "dataset.toml"  # folder:ROOT reads ROOT/dataset.toml, npz:X.npz X.dataset.toml
+METADATA_KEYS = ("flip",)
 
 
 @dataclass(frozen=True, eq=False)
 class Source:
-    """What a loader read: the name, whether flips keep labels, train and test, the classes."""
+    """What a loader read: name, whether flips keep labels, train, test, classes, given val."""
 
     name: str
     flip: bool
@@ -44,6 +58,8 @@ class Source:
     x_test: torch.Tensor
     y_test: torch.Tensor
     num_classes: int
+    x_val: torch.Tensor | None = None  # a validation split of the source's own (val/, x_val)
+    y_val: torch.Tensor | None = None
 
 
 def load_source(source: str) -> Source:
@@ -55,12 +71,31 @@ def load_source(source: str) -> Source:
         return Source(kind, True, *_load_cifar(kind, _existing(rest, kind, directory=True)))
     if kind == "folder" and rest:
         path = _existing(rest, kind, directory=True)
-        return Source(f"folder:{path.name}", True, *_load_folder(path))
+        return _load_folder(path, read_metadata(path / METADATA_NAME).get("flip", True))
     if kind == "npz" and rest:
         path = _existing(rest, kind, directory=False)
-        x_train, y_train, x_test, y_test, n_cls, flip = _load_npz(path)
-        return Source(f"npz:{path.name}", flip, x_train, y_train, x_test, y_test, n_cls)
+        return _load_npz(path)
     raise ArchlabError(f"unknown dataset source {source!r}; valid forms: {SOURCE_FORMS}")
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """A data set's metadata file (``flip = true|false``); an absent file is ``{}``."""
+    if not path.is_file():
+        return {}
+    try:
+        meta = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ArchlabError(f"data set metadata {path} cannot be read: {reason}") from None
+    unknown = sorted(set(meta) - set(METADATA_KEYS))
+    if unknown:
+        valid = ", ".join(METADATA_KEYS)
+        raise ArchlabError(f"data set metadata {path}: unknown key {unknown[0]!r}; valid: {valid}")
+    if "flip" in meta and not isinstance(meta["flip"], bool):
+        raise ArchlabError(
+            f"data set metadata {path}: flip must be true or false, got {meta['flip']!r}"
+        )
+    return meta
 
 
 # x_train, y_train, x_test, y_test, num_classes
@@ -145,49 +180,59 @@ def _load_cifar(kind: str, root: Path) -> Loaded:
     return torch.cat(xs), torch.cat(ys), x_test, y_test, n_cls
 
 
-def _load_folder(root: Path) -> Loaded:
+def _load_folder(root: Path, flip: bool) -> Source:
+    """train/ is training, val/ (optional) validation, test/ the test set; classes from train/."""
     train_dir = root / "train"
     if not train_dir.is_dir():
         raise ArchlabError(f"folder: {root} has no train/ directory")
     classes = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
     if len(classes) < 2:
         raise ArchlabError(f"folder: {train_dir} must hold at least 2 class folders, got {classes}")
-    # The official val set serves as test when there is no test/ (ImageNet practice).
-    test_dir = root / "test" if (root / "test").is_dir() else root / "val"
-    if not test_dir.is_dir():
-        raise ArchlabError(f"folder: {root} needs a test/ or val/ directory")
-    (train, train_kinds), (test, test_kinds) = (
-        _read_split(d, classes) for d in (train_dir, test_dir)
-    )
-    # Mixed kinds inside a split are tolerated (ImageNet's train set holds a few grayscale
-    # JPEGs); splits with nothing in common are two different datasets.
-    if not train_kinds & test_kinds:
+    if not (root / "test").is_dir():
         raise ArchlabError(
-            f"folder: {train_dir} holds {' and '.join(sorted(train_kinds))} images but {test_dir} "
-            f"holds {' and '.join(sorted(test_kinds))} images; give both splits the same channels"
+            f"folder: {root} has no test/ directory; test error is measured on test/ "
+            "(val/ is validation: rename it test/ to score on it)"
         )
+    dirs = {"train": train_dir, "test": root / "test"}
+    if (root / "val").is_dir():
+        dirs["val"] = root / "val"
+    read = {split: _read_split(d, classes, split) for split, d in dirs.items()}
+    train = read["train"][0]
+    for split in ("val", "test"):
+        # Mixed kinds inside a split are tolerated (ImageNet's train set holds a few grayscale
+        # JPEGs); splits with nothing in common are two different datasets.
+        if split in read and not read["train"][1] & read[split][1]:
+            raise ArchlabError(
+                f"folder: {train_dir} holds {' and '.join(sorted(read['train'][1]))} images but "
+                f"{dirs[split]} holds {' and '.join(sorted(read[split][1]))} images; give both "
+                "splits the same channels"
+            )
     empty = [c for i, c in enumerate(classes) if i not in {label for *_, label in train}]
     if empty:
         raise ArchlabError(f"folder: class folders without images in {train_dir}: {empty}")
     first_path, (h, w, _) = train[0][0], train[0][1].shape
-    for path, arr, _ in (*train, *test):
+    for path, arr, _ in (item for items, _ in read.values() for item in items):
         if arr.shape[:2] != (h, w):
             raise ArchlabError(
                 f"folder: {path} is {arr.shape[1]}x{arr.shape[0]} but {first_path} is {w}x{h}; "
                 "all images must share one size (no resizing is done)"
             )
-    return (*_stack(train), *_stack(test), len(classes))
+    val = _stack(read["val"][0]) if "val" in read else (None, None)
+    name = f"folder:{root.name}"
+    return Source(name, flip, *_stack(train), *_stack(read["test"][0]), len(classes), *val)
 
 
 def _read_split(
-    split_dir: Path, classes: Sequence[str]
+    split_dir: Path, classes: Sequence[str], split: str
 ) -> tuple[list[tuple[Path, np.ndarray, int]], set[str]]:
     """The split's (path, RGB array, label) items and the kinds (grayscale, colour) it holds."""
     from PIL import Image
 
     unknown = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and p.name not in classes)
     if unknown:
-        raise ArchlabError(f"folder: {split_dir} has classes not in train/: {unknown}")
+        raise ArchlabError(
+            f"folder: the {split} split {split_dir} has class folders not in train/: {unknown}"
+        )
     items, kinds = [], set()
     for label, cls in enumerate(classes):
         files = (split_dir / cls).glob("*")
@@ -213,22 +258,29 @@ def _channels(x: np.ndarray) -> int:
     return 1 if x.ndim == 3 else int(x.shape[3])
 
 
-def _load_npz(
-    path: Path,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int, bool]:
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz that archlab reads; a missing split or a bad file in one line."""
     keys = ("x_train", "y_train", "x_test", "y_test")
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
             if missing:
                 raise ArchlabError(f"npz: {path} lacks {missing}; needs {list(keys)}")
-            arrays = {k: z[k] for k in (*keys, "flip") if k in z.files}
+            arrays = {k: z[k] for k in (*keys, "x_val", "y_val", "flip") if k in z.files}
     except ArchlabError:
         raise
     except Exception as exc:  # not a zip, a pickled object array, a truncated member, ...
         raise ArchlabError(f"cannot read npz {path}: {type(exc).__name__}: {exc}") from None
-    out: list[torch.Tensor] = []
-    for split in ("train", "test"):
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        raise ArchlabError(f"npz: {path} has only one of x_val, y_val; give both or neither")
+    return arrays
+
+
+def _load_npz(path: Path) -> Source:
+    arrays = _npz_arrays(path)
+    splits = ("train", "val", "test") if "x_val" in arrays else ("train", "test")
+    out: dict[str, torch.Tensor] = {}
+    for split in splits:
         x = arrays[f"x_{split}"]
         if x.dtype != np.uint8 or not (x.ndim == 3 or (x.ndim == 4 and x.shape[3] in (1, 3))):
             raise ArchlabError(
@@ -238,26 +290,40 @@ def _load_npz(
         y = _labels(arrays[f"y_{split}"], f"npz: {path} y_{split}")
         if len(y) != len(x) or len(x) == 0:
             raise ArchlabError(f"npz: {path} x_{split} has {len(x)} images, y_{split} {len(y)}")
-        out += [_to_rgb(x), y]
-    channels = {split: _channels(arrays[f"x_{split}"]) for split in ("train", "test")}
-    if channels["train"] != channels["test"]:
-        raise ArchlabError(
-            f"npz: {path} x_train has {channels['train']} channel(s) per image but x_test has "
-            f"{channels['test']}; give both splits the same channels"
-        )
-    if out[0].shape[2:] != out[2].shape[2:]:
-        raise ArchlabError(
-            f"npz: {path} train images are {tuple(out[0].shape[2:])}, "
-            f"test images {tuple(out[2].shape[2:])}"
-        )
+        out[f"x_{split}"], out[f"y_{split}"] = _to_rgb(x), y
+    for split in splits[1:]:
+        train, other = _channels(arrays["x_train"]), _channels(arrays[f"x_{split}"])
+        if train != other:
+            raise ArchlabError(
+                f"npz: {path} x_train has {train} channel(s) per image but x_{split} has "
+                f"{other}; give both splits the same channels"
+            )
+        if out["x_train"].shape[2:] != out[f"x_{split}"].shape[2:]:
+            raise ArchlabError(
+                f"npz: {path} train images are {tuple(out['x_train'].shape[2:])}, "
+                f"{split} images {tuple(out[f'x_{split}'].shape[2:])}"
+            )
     # Classes come from the labels here: a stray huge label would size a giant classifier.
-    n_cls = int(out[1].max()) + 1
-    if n_cls > len(out[1]):
+    n_cls = int(out["y_train"].max()) + 1
+    if n_cls > len(out["y_train"]):
         raise ArchlabError(
             f"npz: {path} y_train's largest label {n_cls - 1} implies {n_cls:,} classes for "
-            f"{len(out[1])} training images; labels must be class indices 0..K-1"
+            f"{len(out['y_train'])} training images; labels must be class indices 0..K-1"
         )
-    flip = arrays.get("flip", np.array(True))  # optional: flips suit most natural images
-    if flip.shape != () or flip.dtype != np.bool_:
-        raise ArchlabError(f"npz: {path} flip must be a 0-d bool array, got {flip.shape}")
-    return out[0], out[1], out[2], out[3], n_cls, bool(flip)
+    return Source(f"npz:{path.name}", _npz_flip(path, arrays.get("flip")), num_classes=n_cls, **out)
+
+
+def _npz_flip(path: Path, array: np.ndarray | None) -> bool:
+    """Whether flips keep labels: NAME.dataset.toml or the npz's ``flip`` array (default yes)."""
+    meta_path = path.with_name(path.stem + "." + METADATA_NAME)
+    meta = read_metadata(meta_path)
+    if array is not None and (array.shape != () or array.dtype != np.bool_):
+        raise ArchlabError(f"npz: {path} flip must be a 0-d bool array, got {array.shape}")
+    if array is not None and "flip" in meta and bool(array) != meta["flip"]:
+        raise ArchlabError(
+            f"npz: {path} says flip={bool(array)} but {meta_path} says flip={meta['flip']}; "
+            "keep one"
+        )
+    if "flip" in meta:
+        return bool(meta["flip"])
+    return True if array is None else bool(array)  # flips suit most natural images

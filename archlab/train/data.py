@@ -10,8 +10,11 @@ that never occur in training, labels implying far more classes than training ima
 with different channels or image sizes.
 
 Split policy: the test split is fixed by the source, never by ``seed``, so every run of a study
-is scored on the same images; the validation split is always held out from train with a
-generator seeded by ``seed``, so model selection never sees the test set.
+is scored on the same images (``folder:`` reads it from ``test/`` and refuses a tree without
+one; digits carves a fixed one). The validation split is the source's own when it has one
+(``folder:``'s ``val/``, an ``.npz``'s ``x_val``/``y_val``): then ``val_fraction`` does not apply
+and a value other than the default is refused. Otherwise validation is held out from train with
+a generator seeded by ``seed``. Either way model selection never sees the test set.
 """
 
 from __future__ import annotations
@@ -23,27 +26,46 @@ from typing import Any
 import torch
 
 from archlab.errors import ArchlabError
-from archlab.train._batches import augment, check_int, default_pad, iterate_batches, normalize
+from archlab.train._batches import (
+    AUGMENT_CHOICES,
+    augment,
+    augment_parts,
+    check_int,
+    default_pad,
+    iterate_batches,
+    normalize,
+    normalize_augment,
+    resolve_augment,
+)
 from archlab.train._sources import (
     DIGITS_TEST_FRACTION,
     IMAGE_SUFFIXES,
+    METADATA_NAME,
     SOURCE_FORMS,
     TEST_SEED,
     load_source,
 )
 
 __all__ = [
+    "AUGMENT_CHOICES",
+    "DEFAULT_VAL_FRACTION",
     "DIGITS_TEST_FRACTION",
     "IMAGE_SUFFIXES",
+    "METADATA_NAME",
     "SOURCE_FORMS",
     "DatasetSplits",
     "augment",
+    "augment_parts",
     "channel_stats",
     "default_pad",
     "iterate_batches",
     "load_dataset",
     "normalize",
+    "normalize_augment",
+    "resolve_augment",
 ]
+
+DEFAULT_VAL_FRACTION = 0.1  # of the training pool, when the source has no validation split
 
 
 # Tensors have no useful ==, so eq=False keeps the default identity comparison and hash.
@@ -62,6 +84,7 @@ class DatasetSplits:
     mean: tuple[float, float, float]  # per channel, of x_train / 255
     std: tuple[float, float, float]
     flip: bool  # whether horizontal flips keep the label (not for digits)
+    val_given: bool = False  # the source's own validation split, not one held out from train
 
     def __post_init__(self) -> None:
         n_cls = self.num_classes
@@ -112,6 +135,8 @@ class DatasetSplits:
             "n_train": len(self.y_train),
             "n_val": len(self.y_val),
             "n_test": len(self.y_test),
+            "validation": "given by the source" if self.val_given else "held out from train",
+            "flip_keeps_label": self.flip,
         }
 
 
@@ -133,13 +158,19 @@ def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]
 
 
 def load_dataset(
-    source: str, *, val_fraction: float = 0.1, seed: int = 0, limit: int | None = None
+    source: str,
+    *,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    seed: int = 0,
+    limit: int | None = None,
 ) -> DatasetSplits:
     """Load ``digits``, ``cifar10:PATH``, ``cifar100:PATH``, ``folder:PATH`` or ``npz:PATH``.
 
-    ``val_fraction`` (in (0, 0.5]) of the training pool is held out as validation by a generator
-    seeded with ``seed``. ``limit`` caps train + val together (the first ``limit`` examples of
-    that seeded shuffle) and caps test at ``limit`` (a fixed, seed-independent subset).
+    Without a validation split of the source's own, ``val_fraction`` (in (0, 0.5]) of the
+    training pool is held out by a generator seeded with ``seed``. ``limit`` caps train + val
+    together (the first ``limit`` examples of that seeded shuffle); with a given validation
+    split it caps train (seeded) and val (fixed, seed-independent) at ``limit`` each. The test
+    split is capped at ``limit`` by a fixed, seed-independent subset.
     """
     number = isinstance(val_fraction, int | float) and not isinstance(val_fraction, bool)
     if not (number and 0 < val_fraction <= 0.5):
@@ -147,42 +178,62 @@ def load_dataset(
     if limit is not None:
         check_int("limit", limit, 2)
     src = load_source(source)
-    name, xtr, ytr, xte, yte = src.name, src.x_train, src.y_train, src.x_test, src.y_test
-    check_test_labels(name, ytr, yte)
-
+    name, xtr, ytr = src.name, src.x_train, src.y_train
+    check_test_labels(name, ytr, src.y_test)
     pool = torch.randperm(len(ytr), generator=torch.Generator().manual_seed(seed))
-    if limit is not None:
-        pool = pool[:limit]
-        if len(yte) > limit:
-            fixed = torch.Generator().manual_seed(TEST_SEED)
-            keep = torch.randperm(len(yte), generator=fixed)[:limit].sort().values
-            xte, yte = xte[keep], yte[keep]
-    n_val = max(1, round(val_fraction * len(pool)))
-    if len(pool) - n_val < 1:
-        raise ArchlabError(
-            f"{name}: {len(pool)} training examples leave none for training "
-            f"after holding out val_fraction={val_fraction}"
-        )
-    val_idx, train_idx = pool[:n_val].sort().values, pool[n_val:].sort().values
+    pool = pool[:limit] if limit is not None else pool
+    if src.x_val is not None and src.y_val is not None:
+        if val_fraction != DEFAULT_VAL_FRACTION:
+            raise ArchlabError(
+                f"{name}: val_fraction={val_fraction} does not apply: the source has its own "
+                f"validation split (val/ or x_val); leave val_fraction at {DEFAULT_VAL_FRACTION}"
+            )
+        check_test_labels(name, ytr, src.y_val, split="validation")
+        train_idx = pool.sort().values
+        x_val, y_val = _fixed_subset(src.x_val, src.y_val, limit)
+    else:
+        n_val = max(1, round(val_fraction * len(pool)))
+        if len(pool) - n_val < 1:
+            raise ArchlabError(
+                f"{name}: {len(pool)} training examples leave none for training "
+                f"after holding out val_fraction={val_fraction}"
+            )
+        val_idx, train_idx = pool[:n_val].sort().values, pool[n_val:].sort().values
+        x_val, y_val = xtr[val_idx], ytr[val_idx]
+    x_test, y_test = _fixed_subset(src.x_test, src.y_test, limit)
     x_train = xtr[train_idx]
     mean, std = channel_stats(x_train)  # training split only: val and test stay unseen
     return DatasetSplits(
         name=name,
         x_train=x_train,
         y_train=ytr[train_idx],
-        x_val=xtr[val_idx],
-        y_val=ytr[val_idx],
-        x_test=xte,
-        y_test=yte,
+        x_val=x_val,
+        y_val=y_val,
+        x_test=x_test,
+        y_test=y_test,
         num_classes=src.num_classes,
         mean=(mean[0], mean[1], mean[2]),
         std=(std[0], std[1], std[2]),
         flip=src.flip,
+        val_given=src.x_val is not None,
     )
 
 
-def check_test_labels(name: str, y_train: torch.Tensor, y_test: torch.Tensor) -> None:
-    """Refuse test labels that never occur in the source's training images.
+def _fixed_subset(
+    x: torch.Tensor, y: torch.Tensor, limit: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """At most ``limit`` examples of a fixed split, the same subset for every seed."""
+    if limit is None or len(y) <= limit:
+        return x, y
+    fixed = torch.Generator().manual_seed(TEST_SEED)
+    keep = torch.randperm(len(y), generator=fixed)[:limit].sort().values
+    return x[keep], y[keep]
+
+
+def check_test_labels(
+    name: str, y_train: torch.Tensor, y_test: torch.Tensor, *, split: str = "test"
+) -> None:
+    """Refuse test (or given val) labels that never occur in the source's training images.
 
     Such a class can only ever be misclassified: the run would finish, exit 0 and report a
     test error inflated by a fault of the data. Checked on the whole training pool, before
@@ -193,6 +244,6 @@ def check_test_labels(name: str, y_train: torch.Tensor, y_test: torch.Tensor) ->
     if unseen:
         shown = ", ".join(str(v) for v in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
         raise ArchlabError(
-            f"{name}: the test split has label(s) {shown} that never occur in the training "
+            f"{name}: the {split} split has label(s) {shown} that never occur in the training "
             f"split ({len(unseen)} class(es) it could never learn)"
         )

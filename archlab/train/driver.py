@@ -105,6 +105,11 @@ def train_candidates(
     work = Path(plan.workdir) if plan.workdir is not None else default_workdir(store_file)
     make_workdir(work)
     reporter = reporter or NullReporter()
+    # augment 'auto' resolved for the data: runs that train alike share one stored config key.
+    plan = plan.replace(config=plan.config.for_data(data))
+    if "flip" in plan.config.augment.split(",") and not data.flip:
+        reporter.message(f"augment {plan.config.augment}: flipping {data.name} as asked, "
+                         "though it says horizontal flips change its labels")  # fmt: skip
     executor, threads = make_executor(
         plan.execution, device=torch_device, data=data, reporter=reporter
     )

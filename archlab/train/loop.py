@@ -41,7 +41,16 @@ from archlab.train._evaluate import (
     peak_memory,
 )
 from archlab.train.checkpoint import checkpoint_path, latest_good_checkpoint, prune, save_checkpoint
-from archlab.train.data import DatasetSplits, augment, default_pad, iterate_batches
+from archlab.train.data import (
+    DEFAULT_VAL_FRACTION,
+    DatasetSplits,
+    augment,
+    augment_parts,
+    default_pad,
+    iterate_batches,
+    normalize_augment,
+    resolve_augment,
+)
 
 SCHEDULES = ("cosine", "step")
 
@@ -71,8 +80,10 @@ class TrainConfig:
     warmup_epochs: int = 1
     step_milestones: tuple[float, ...] = (0.5, 0.75)  # fractions of the run (150/300, 225/300)
     label_smoothing: float = 0.0
-    augment: bool = True
-    val_fraction: float = 0.1
+    # auto | crop,flip | crop | flip | none; a run stores the value resolved for its data set
+    # (for_data): auto is random crops, plus flips where the data set says they keep labels.
+    augment: str = "auto"
+    val_fraction: float = DEFAULT_VAL_FRACTION
     split_seed: int = 0
     limit: int | None = None
     form: str = "c"
@@ -82,6 +93,7 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "augment", normalize_augment(self.augment))
         if self.epochs is None and self.time_budget is None:
             raise ArchlabError("give a budget: epochs or time_budget (seconds)")
         if self.epochs is not None and (isinstance(self.epochs, bool) or self.epochs < 1):
@@ -119,6 +131,10 @@ class TrainConfig:
             raise ArchlabError(
                 f"split_seed must be an integer in [0, 2**31), got {self.split_seed!r}"
             )
+
+    def for_data(self, data: DatasetSplits) -> TrainConfig:
+        """This config with ``augment`` resolved for the data set (``auto`` never stored)."""
+        return dataclasses.replace(self, augment=resolve_augment(self.augment, flip_ok=data.flip))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready config, stored with every run."""
@@ -300,7 +316,8 @@ class _EpochLoop:
         """One epoch of SGD and the evaluations after it; None when the loss is not finite."""
         config, data, device, optimizer = self.config, self.data, self.device, self.optimizer
         steps = math.ceil(len(data.y_train) / config.batch_size)
-        pad = default_pad(data.image_size)
+        crop, flip = augment_parts(resolve_augment(config.augment, flip_ok=data.flip))
+        pad = default_pad(data.image_size) if crop else 0
         generator = _generator(self.seed, epoch)
         self.step_model.train()
         if device.type == "cuda":
@@ -316,8 +333,8 @@ class _EpochLoop:
             lr = lr_at(config, epoch, step, steps, epochs)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            if config.augment:
-                xb = augment(xb, pad=pad, flip=data.flip, generator=generator)
+            if crop or flip:
+                xb = augment(xb, pad=pad, flip=flip, generator=generator)
             x = model_inputs(xb, data, device, config.channels_last)
             yb = yb.to(device, non_blocking=True)
             logits = forward(self.step_model, x, device, config.amp)

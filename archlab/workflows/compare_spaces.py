@@ -86,6 +86,6 @@ def compare_spaces(
         (path_a.stem, path_b.stem) if path_a.stem != path_b.stem else (str(path_a), str(path_b))
     )
     names = ([s.name for s in a.specs], [s.name for s in b.specs])
-    comparison = compare_from_store(store, labels, names, plan.config_key)
+    comparison = compare_from_store(store, labels, names, summary.config_key)
     report = write_comparison(comparison, out, command=command)
     return SpaceComparison(summary, comparison, report)

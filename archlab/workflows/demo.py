@@ -28,7 +28,7 @@ from archlab.workflows.study import StudyPlan, StudyResult, run_study
 
 DEMO_CARDINALITIES = (2, 4)  # beside the C = 1 baseline; C = 8, 32 cannot match at 1/8 width
 DEMO_DEPTH = 29  # ResNeXt-29, the paper's CIFAR network (Sec. 5.3)
-DEMO_TRAIN: dict[str, Any] = {"dataset": "digits", "batch_size": 32, "augment": False}  # + epochs
+DEMO_TRAIN: dict[str, Any] = {"dataset": "digits", "batch_size": 32, "augment": "none"}  # + epochs
 DEMO_STUDY = "demo"
 DEFAULT_STORE = "archlab-runs/demo.db"
 DEFAULT_OUT = "reports/demo"

@@ -203,7 +203,7 @@ def _prepare(plan: StudyPlan, data: DatasetSplits | None) -> tuple[Any, DatasetS
             seed=config.split_seed,
             limit=config.limit,
         )
-    return config, data
+    return config.for_data(data), data  # augment 'auto' resolved: the stored key says what ran
 
 
 def _stop(outcome: StudyOutcome, plan: StudyPlan, spent: float) -> str | None:
