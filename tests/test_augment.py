@@ -24,6 +24,7 @@ from archlab.train.data import (
     resolve_augment,
 )
 from archlab.train.loop import TrainConfig, train_run
+from archlab.train.progress import NullReporter
 
 Cli = Any
 
@@ -226,6 +227,24 @@ def test_the_store_holds_the_resolved_value_and_one_key(
     again = train_specs([spec], config=explicit, store_path=store, device="cpu", data=digits)
     assert again.config_key == first.config_key and [r.skipped for r in again.runs] == [True]
     assert len(_stored_configs(store)) == 1
+    # Flips asked for on digits: done as asked (stored as given), with one warning line.
+    messages = _Messages()
+    flipped = TrainConfig(epochs=1, batch_size=32, limit=64, augment="flip,crop")
+    train_specs([spec], config=flipped, store_path=store, device="cpu", data=digits,
+                reporter=messages)  # fmt: skip
+    assert [c["recipe"]["augment"] for _, c in _stored_configs(store)] == ["crop", "crop,flip"]
+    assert messages.lines == [
+        "augment crop,flip: flipping digits as asked, though it says horizontal flips change "
+        "its labels"
+    ]
+
+
+class _Messages(NullReporter):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.lines.append(text)
 
 
 # --------------------------------------------------------------------------- the CLI
