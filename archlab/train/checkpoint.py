@@ -2,10 +2,11 @@
 
 A checkpoint is a dict that ``torch.load(path, weights_only=True)`` reads: the model, the
 optimizer, the epoch, the schedule's length and the metrics history so far (so a run resumed on
-any machine, or a later rung of successive halving, reports its whole curve), plus ``format``
-and ``sha256``, a digest of everything else in it. The digest is ours because torch's zip reader
-checks no CRC of tensor data: a flipped bit in a weight loads silently (torch 2.x, measured),
-while a truncated file fails to open. Checking the digest after loading catches both.
+any machine, or a later rung of successive halving, reports its whole curve), and ``format``.
+Integrity: torch's zip reader checks no CRC of tensor data (a flipped bit in a weight loads
+silently; torch 2.x, measured). So the zip's archive comment, which every zip reader skips,
+carries a SHA-256 of all the bytes before it: one self-contained file, checked whole, that
+survives a copy.
 
 A run keeps its newest ``keep`` checkpoints (resume points; a corrupt newest one falls back to
 an older one) and always the checkpoint of its best-validation epoch, which export reads.
@@ -31,7 +32,8 @@ from archlab.errors import ArchlabError
 
 FORMAT = "archlab-checkpoint/2"
 DEFAULT_KEEP = 1  # newest checkpoints kept per run, besides the best-validation one
-_DIGEST_KEY = "sha256"
+_SEAL_TAG = b"archlab-sha256:"
+_COMMENT_LEN = len(_SEAL_TAG) + 64
 _OLD_HEADER = re.compile(rb"[0-9a-f]{64}\n")  # format 1: hex digest line + torch.save payload
 
 
@@ -44,41 +46,33 @@ def check_keep(keep: object, field: str = "keep") -> int:
     return keep
 
 
-def content_digest(state: dict[str, Any]) -> str:
-    """SHA-256 over a state's tensors (dtype, shape, bytes) and other values, in order."""
-    digest = hashlib.sha256()
-    _feed(digest, {k: v for k, v in state.items() if k != _DIGEST_KEY})
-    return digest.hexdigest()
+def _seal(payload: bytes) -> bytes:
+    """A ``torch.save`` zip with its archive comment set to a SHA-256 of all bytes before it."""
+    # The end-of-central-directory record closes the file; torch writes no comment, so its last
+    # two bytes (the comment length) are zero. Zip readers, torch's included, accept a comment.
+    if payload[-22:-18] != b"PK\x05\x06" or payload[-2:] != b"\x00\x00":
+        raise AssertionError("torch.save wrote no zip archive without a comment")
+    head = payload[:-2] + _COMMENT_LEN.to_bytes(2, "little") + _SEAL_TAG
+    return head + hashlib.sha256(head).hexdigest().encode()
 
 
-def _feed(digest: Any, value: Any) -> None:
-    if isinstance(value, torch.Tensor):
-        flat = value.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"T{flat.dtype}{tuple(value.shape)}".encode())
-        digest.update(flat.view(torch.uint8).numpy())
-    elif isinstance(value, dict):
-        digest.update(f"D{len(value)}".encode())
-        for key, item in value.items():
-            _feed(digest, key)
-            _feed(digest, item)
-    elif isinstance(value, list | tuple):
-        digest.update(f"{type(value).__name__}{len(value)}".encode())
-        for item in value:
-            _feed(digest, item)
-    else:  # str, int, float (repr round-trips), bool, None
-        digest.update(f"{type(value).__name__}:{value!r};".encode())
+def _is_sealed(raw: bytes) -> bool:
+    """Whether ``raw`` ends with our seal and the seal matches every byte before it."""
+    tail = raw[-_COMMENT_LEN - 2 :]
+    if tail[:2] != _COMMENT_LEN.to_bytes(2, "little") or tail[2 : 2 + len(_SEAL_TAG)] != _SEAL_TAG:
+        return False
+    return hashlib.sha256(raw[:-64]).hexdigest().encode() == raw[-64:]
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` atomically (temporary file, fsync, rename) with its format and digest."""
-    state = {"format": FORMAT, **{k: v for k, v in state.items() if k != _DIGEST_KEY}}
-    state[_DIGEST_KEY] = content_digest(state)
+    """Write ``state`` atomically (temporary file, fsync, rename), sealed by its SHA-256."""
     buffer = io.BytesIO()
-    torch.save(state, buffer)
+    torch.save({"format": FORMAT, **state}, buffer)
+    data = _seal(buffer.getvalue())
     tmp = path.with_name(path.name + ".tmp")
     try:
         with named_os_errors(tmp), open(tmp, "wb") as handle:
-            handle.write(buffer.getbuffer())
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -118,19 +112,16 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
         return None
     old = _OLD_HEADER.match(raw)
     if old is not None:  # format 1: the digest of the payload on the first line
-        payload = raw[old.end() :]
-        if hashlib.sha256(payload).hexdigest().encode() != raw[: old.end() - 1]:
+        raw = raw[old.end() :]
+        if hashlib.sha256(raw).hexdigest().encode() != old.group()[:-1]:
             return None
-        raw = payload
+    elif not _is_sealed(raw):
+        return None
     try:
         state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception:  # a truncated zip, a damaged pickle: corrupt all the same
         return None
-    if not isinstance(state, dict):
-        return None
-    if old is None and state.pop(_DIGEST_KEY, None) != content_digest(state):
-        return None
-    return state
+    return state if isinstance(state, dict) else None
 
 
 # The one place that knows checkpoint file names: epoch-0007.ckpt holds the state after epoch 7.
