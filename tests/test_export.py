@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from archlab.cli.main import run as archlab
 
+from archlab.errors import ArchlabError
 from archlab.models import build_model
 from archlab.space import spec_from_dict
 from archlab.store import EpochRecord, Store
@@ -166,3 +170,23 @@ def test_keep_is_checked_on_the_command_line(cli: Cli, tmp_path: Path) -> None:
     assert code == 2 and "--keep must be an integer >= 1" in _one_line(err)
     code, out, _ = cli("train-candidates", *TINY, "--keep", "3", "--print-config")
     assert code == 0 and "keep = 3" in out
+
+
+def test_a_failed_write_leaves_no_half_export(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archlab.workflows.export as export_module
+
+    real = os.replace
+    calls: list[str] = []
+
+    def replace_then_fail(src: Any, dst: Any) -> None:
+        calls.append(str(dst))
+        if len(calls) == 2:  # the spec file: the disk fills after the weights landed
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(export_module.os, "replace", replace_then_fail)
+    with pytest.raises(ArchlabError, match="No space left"):
+        export_run(trained, run_id=1, out=tmp_path / "out")
+    assert len(calls) == 2 and list((tmp_path / "out").iterdir()) == []

@@ -204,8 +204,12 @@ def _json_bytes(value: Any) -> bytes:
 
 
 def _write_both(out_dir: Path, files: dict[Path, bytes]) -> None:
-    """Every file written to a temporary name first, then all renamed: none half-written."""
+    """Every file written to a temporary name first, then all renamed: none half-written.
+
+    A failure removes what this call wrote, renamed ones included: no weights without a spec.
+    """
     tmps = {path: path.with_name(f".{path.name}.tmp") for path in files}
+    renamed: list[Path] = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for path, data in files.items():
@@ -215,9 +219,10 @@ def _write_both(out_dir: Path, files: dict[Path, bytes]) -> None:
                 os.fsync(handle.fileno())
         for path in files:
             os.replace(tmps[path], path)
+            renamed.append(path)
     except OSError as exc:
-        for tmp in tmps.values():
+        for leftover in [*tmps.values(), *renamed]:
             with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+                leftover.unlink(missing_ok=True)
         where = exc.filename if exc.filename is not None else out_dir
         raise ArchlabError(f"cannot write the export to {str(where)!r}: {exc.strerror}") from None
