@@ -190,3 +190,30 @@ def test_a_failed_write_leaves_no_half_export(
     with pytest.raises(ArchlabError, match="No space left"):
         export_run(trained, run_id=1, out=tmp_path / "out")
     assert len(calls) == 2 and list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_continued_rung_exports_its_inherited_best_epoch(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Halving continues rung 1 from rung 0's checkpoint; epoch 1 (rung 0's) stays its best."""
+    from archlab.train import loop
+
+    real = loop._EpochLoop.run
+
+    def worse_later(self: loop._EpochLoop, epoch: int, epochs: int) -> dict[str, Any] | None:
+        metrics = real(self, epoch, epochs)
+        assert metrics is not None
+        return {**metrics, "val_error": 0.1 * (epoch + 1)}  # epoch 1 the best of every run
+
+    monkeypatch.setattr(loop._EpochLoop, "run", worse_later)
+    store = tmp_path / "h.db"
+    # Rung 0 trains epochs 1-2 and keeps 1 (best) and 2; rung 1 goes on from 2 to 4.
+    halving = ["--strategy", "halving", "--eta", "2", "--min-epochs", "2", "--max-epochs", "4"]
+    args = [a for a in TINY if a not in ("--epochs", "2")] + halving
+    code, _, err = cli("train-candidates", *args, "--store", str(store))
+    assert code == 0, err
+    with Store(store, create=False, read_only=True) as db:
+        (last,) = [r for r in db.runs() if r.rung == 1]
+    result = export_run(store, run_id=last.id, out=tmp_path)
+    assert last.epochs_done == 4 and result.epoch == 1 and result.val_error == pytest.approx(0.1)
+    assert torch.load(result.weights, weights_only=True)
