@@ -15,6 +15,7 @@ from . import (
     compare_cmd,
     count_cmd,
     demo_cmd,
+    export_cmd,
     report_cmd,
     results_cmd,
     space_cmds,
@@ -75,6 +76,7 @@ report_cmd.register(app)
 compare_cmd.register(app)
 demo_cmd.register(app)
 study_cmd.register(app)
+export_cmd.register(app)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

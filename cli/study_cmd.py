@@ -54,6 +54,9 @@ def study_cmd(
     store: Annotated[Path, typer.Option("--store", help="SQLite results store.")] = Path(
         DEFAULT_STORE
     ),
+    keep: Annotated[
+        int, typer.Option("--keep", help="Newest checkpoints kept per run, besides the best.")
+    ] = 1,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads per run.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
@@ -84,7 +87,7 @@ def study_cmd(
     if store == Path(DEFAULT_STORE):  # the default store's folder is ours to create
         store.parent.mkdir(parents=True, exist_ok=True)
     result = run_study(
-        plan, name=name, store_path=store, device=device, threads=threads,
+        plan, name=name, store_path=store, device=device, threads=threads, keep=keep,
         reporter=NullReporter() if as_json else make_reporter(quiet=False),
     )  # fmt: skip
     print_json(result.to_dict()) if as_json else print_study(result)

@@ -59,6 +59,7 @@ PLAN_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "max_epochs": ("strategy.max_epochs", int),
     "store": ("output.store", str),
     "workdir": ("output.workdir", str),
+    "keep": ("output.keep", int),
     "executor": ("execution.executor", str),
     "workers": ("execution.workers", int),
     "ray_address": ("execution.ray_address", str),
@@ -121,6 +122,9 @@ def train_candidates_cmd(
     ] = None,
     workdir: Annotated[
         Path | None, typer.Option(help="Checkpoints and logs (default: beside the store).")
+    ] = None,
+    keep: Annotated[
+        N, typer.Option(help="Newest checkpoints kept per run, besides the best (default 1).")
     ] = None,
     strategy: Annotated[S, typer.Option(help="grid (all at one budget) or halving.")] = None,
     eta: Annotated[N, typer.Option(help="Halving: keep the best 1/eta per rung.")] = None,

@@ -37,11 +37,14 @@ def _spec(data: DatasetSplits, cardinality: int = 2):  # type: ignore[no-untyped
     return with_overrides(spec, num_classes=data.num_classes, input_size=data.image_size)
 
 
-def _train(data: DatasetSplits, run_dir: Path, config: TrainConfig, seed: int = 0) -> list[dict]:
+def _train(
+    data: DatasetSplits, run_dir: Path, config: TrainConfig, seed: int = 0, keep: int = 1
+) -> list[dict]:
     epochs: list[dict[str, Any]] = []
     outcome = train_run(
-        _spec(data), data, config, seed=seed, device=CPU, run_dir=run_dir, on_epoch=epochs.append
-    )
+        _spec(data), data, config, seed=seed, device=CPU, run_dir=run_dir, on_epoch=epochs.append,
+        keep=keep,
+    )  # fmt: skip
     assert outcome.status == "finished", outcome
     return epochs
 
@@ -113,9 +116,10 @@ def test_same_seed_is_bit_identical(digits: DatasetSplits, tmp_path: Path) -> No
 def test_resume_continues_exactly(digits: DatasetSplits, tmp_path: Path) -> None:
     config = TrainConfig(epochs=3, batch_size=64)
     whole = _train(digits, tmp_path / "whole", config)
-    # A crash during epoch 3: its checkpoint never landed, so the run resumes from epoch 2's.
+    # A crash during epoch 3: its checkpoint never landed, so the run resumes from epoch 2's
+    # (kept: keep=2 holds epochs 2 and 3, as keep=1 holds epoch 2 while epoch 3 trains).
     part = tmp_path / "part"
-    assert _strip_timing(_train(digits, part, config)) == _strip_timing(whole)
+    assert _strip_timing(_train(digits, part, config, keep=2)) == _strip_timing(whole)
     checkpoint_path(part, 3).unlink()
     last = _train(digits, part, config)
     assert [m["epoch"] for m in last] == [3]

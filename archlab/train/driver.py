@@ -46,6 +46,7 @@ from archlab.train.workspace import (
     fit_to_data,
     git_commit,
     make_workdir,
+    run_dir_path,
 )
 
 SKIP_STATUSES = ("finished", "diverged")  # results: rerunning them would repeat them
@@ -216,8 +217,7 @@ class _Driver:
         return self.store.run(self.run_ids[(spec, seed, rung)])
 
     def _run_dir(self, run: RunRecord) -> Path:
-        # The store's id keeps runs of two stores sharing a work folder apart (run ids restart).
-        return self.work / f"{self.store.store_id}-run-{run.id:05d}-{run.name}-s{run.seed}"
+        return run_dir_path(self.work, self.store.store_id, run)
 
     def prepare(self, specs: Sequence[NetSpec], rung: int, stop: int | None) -> list[RunTask]:
         """Store the rung's runs; tasks for those not already done."""
@@ -257,6 +257,7 @@ class _Driver:
                         run_dir=str(run_dir),
                         stop_epoch=stop,
                         start_from=start_from,
+                        keep=self.plan.keep,
                     )
                 )
         return tasks

@@ -40,7 +40,15 @@ from archlab.train._evaluate import (
     model_inputs,
     peak_memory,
 )
-from archlab.train.checkpoint import checkpoint_path, latest_good_checkpoint, prune, save_checkpoint
+from archlab.train.checkpoint import (
+    DEFAULT_KEEP,
+    best_epoch,
+    check_keep,
+    checkpoint_path,
+    latest_good_checkpoint,
+    prune,
+    save_checkpoint,
+)
 from archlab.train.data import (
     DEFAULT_VAL_FRACTION,
     DatasetSplits,
@@ -224,13 +232,16 @@ def train_run(
     on_step: StepCallback | None = None,
     budget_epochs: int | None = None,
     stop_epoch: int | None = None,
+    keep: int = DEFAULT_KEEP,
     warn: Callable[[str], None] = lambda msg: warnings.warn(msg, stacklevel=2),
 ) -> RunOutcome:
     """Train (or resume) one run; every finished epoch is checkpointed, then reported.
 
     The schedule runs over ``budget_epochs`` (default: the config's); ``stop_epoch`` ends the
-    run early on that schedule, as a rung of successive halving does.
+    run early on that schedule, as a rung of successive halving does. The run folder keeps the
+    newest ``keep`` checkpoints and the best-validation epoch's.
     """
+    check_keep(keep)
     run_dir.mkdir(parents=True, exist_ok=True)
     model = prepare_model(spec, config, seed, device)
     optimizer = make_optimizer(model, config)
@@ -278,9 +289,11 @@ def train_run(
                 "spec": spec.to_dict(),
                 "seed": seed,
                 "config": config.to_dict(),
+                # What an exported model needs to see the images it was trained on.
+                "input": {"mean": list(data.mean), "std": list(data.std), "scale": 255.0},
             },
         )
-        prune(run_dir)
+        prune(run_dir, keep, best=best_epoch(history))
         on_epoch(history[-1])
     return RunOutcome("finished", None, epoch, epochs, tuple(history))
 

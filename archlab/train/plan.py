@@ -10,7 +10,7 @@ consumes it, every run stores its slice of it (:meth:`RunPlan.run_config`), and
     [budget]     epochs or time_budget (none with halving: its max_epochs is the budget)
     [strategy]   name = "grid" | "halving", and for halving eta, min_epochs, max_epochs
     [execution]  executor, workers, threads, gpus_per_run, ray_address, device, reclaim
-    [output]     store, workdir
+    [output]     store, workdir, keep (newest checkpoints kept per run, besides the best)
     [select]     cardinalities, models, files, depth, template, width_multiplier, complexity,
                  scope: candidates to resolve (read only; a resolved plan lists them instead)
     [[candidates]]  explicit specs, as NetSpec.to_dict() writes them
@@ -40,6 +40,7 @@ from archlab.presets import get_spec
 from archlab.search.solver import match_flops
 from archlab.search.spec_list import read_spec_list
 from archlab.space import NetSpec, default_depth, spec_from_dict
+from archlab.train.checkpoint import DEFAULT_KEEP, check_keep
 from archlab.train.loop import TrainConfig
 
 DEFAULT_STORE = "archlab-runs/store.db"
@@ -145,8 +146,11 @@ class RunPlan:
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
     store: str = DEFAULT_STORE
     workdir: str | None = None  # default: beside the store
+    # Checkpoints kept per run: files only, never results, so no part of a run's config key.
+    keep: int = DEFAULT_KEEP
 
     def __post_init__(self) -> None:
+        check_keep(self.keep, "output.keep")
         object.__setattr__(self, "candidates", tuple(self.candidates))
         object.__setattr__(self, "seeds", tuple(self.seeds))
         object.__setattr__(self, "store", str(self.store))
@@ -201,7 +205,7 @@ class RunPlan:
             },
             "strategy": strategy,
             "execution": dataclasses.asdict(self.execution),
-            "output": {"store": self.store, "workdir": self.workdir},
+            "output": {"store": self.store, "workdir": self.workdir, "keep": self.keep},
             "candidates": [spec.to_dict() for spec in self.candidates],
         }
 
@@ -296,7 +300,7 @@ def _build(raw: Mapping[str, Any]) -> RunPlan:
     if "step_milestones" in recipe:
         recipe["step_milestones"] = tuple(recipe["step_milestones"])
     config = TrainConfig(**{DATA_FIELDS[k]: v for k, v in data.items()}, **budget, **recipe)
-    output = _section(raw, "output", ("store", "workdir"))
+    output = _section(raw, "output", ("store", "workdir", "keep"))
     return RunPlan(
         candidates=_candidates(raw),
         config=config,
@@ -305,6 +309,7 @@ def _build(raw: Mapping[str, Any]) -> RunPlan:
         execution=ExecutionOptions(**_section(raw, "execution", _EXECUTION_FIELDS)),
         store=str(output.get("store", DEFAULT_STORE)),
         workdir=None if output.get("workdir") is None else str(output["workdir"]),
+        keep=output.get("keep", DEFAULT_KEEP),
     )
 
 

@@ -14,7 +14,6 @@ import errno
 import functools
 import json
 import os
-import shutil
 import socket
 import traceback
 from collections.abc import Callable
@@ -29,8 +28,8 @@ from archlab.device import resolve_device
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec
 from archlab.train.checkpoint import (
-    checkpoint_epoch,
-    checkpoint_path,
+    DEFAULT_KEEP,
+    copy_checkpoints,
     list_checkpoints,
     named_os_errors,
 )
@@ -60,6 +59,7 @@ class RunTask:
     run_dir: str
     stop_epoch: int | None = None  # a rung of successive halving ends here
     start_from: str | None = None  # the previous rung's checkpoint, copied in when starting
+    keep: int = DEFAULT_KEEP  # newest checkpoints kept, besides the best-validation one
 
     def failed(self, reason: str) -> RunOutcome:
         """The outcome of this task when it could not run at all (no history)."""
@@ -113,13 +113,7 @@ def _log_quietly(run_dir: Path, event: dict[str, Any]) -> None:
 def _seed_from_previous_rung(task: RunTask, run_dir: Path) -> None:
     if task.start_from is None or list_checkpoints(run_dir):
         return
-    source = Path(task.start_from)
-    epoch = checkpoint_epoch(source)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    target = checkpoint_path(run_dir, epoch)
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)  # atomic: a crash leaves either nothing or the whole checkpoint
+    copy_checkpoints(Path(task.start_from), run_dir)
 
 
 def _lock_run_dir(run_dir: Path) -> FileLock:
@@ -193,6 +187,7 @@ def execute_task(
                 on_epoch=log_epoch,
                 on_step=on_step,
                 stop_epoch=task.stop_epoch,
+                keep=task.keep,
                 warn=log_warning,
             )
         except Exception as exc:  # the failure belongs to this run alone

@@ -11,6 +11,7 @@ import archlab
 from archlab.complexity import totals
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec, with_overrides
+from archlab.store import RunRecord
 from archlab.train.data import DatasetSplits
 
 
@@ -34,6 +35,12 @@ def check_store_path(path: Path) -> None:
 def default_workdir(store: Path) -> Path:
     """Checkpoints and logs beside the store: ``runs.db`` -> ``runs-work/``."""
     return store.with_name(store.stem + "-work")
+
+
+def run_dir_path(work: Path, store_id: str, run: RunRecord) -> Path:
+    """A run's folder of checkpoints and log in the work folder."""
+    # The store's id keeps runs of two stores sharing a work folder apart (run ids restart).
+    return work / f"{store_id}-run-{run.id:05d}-{run.name}-s{run.seed}"
 
 
 def make_workdir(work: Path) -> None:

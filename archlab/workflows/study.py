@@ -144,8 +144,15 @@ def run_study(
     threads: int | None = None,
     reporter: Reporter | None = None,
     data: DatasetSplits | None = None,
+    keep: int = 1,
 ) -> StudyResult:
-    """Run or resume a study until every pair is decided, max seeds, or the time budget."""
+    """Run or resume a study until every pair is decided, max seeds, or the time budget.
+
+    ``keep``: newest checkpoints kept per run, besides the best-validation one.
+    """
+    from archlab.train.checkpoint import check_keep
+
+    check_keep(keep)
     check_output_folders(store_path, workdir=workdir)  # before any training (issue 12)
     plan.check()
     config, data = _prepare(plan, data)
@@ -158,7 +165,7 @@ def run_study(
             check_study(store, name, study)
     with Store(store_file) as store:
         record = save_study(store, name, study)
-    training = _Training(config, store_file, workdir, device, threads, reporter, data)
+    training = _Training(config, store_file, workdir, device, threads, reporter, data, keep)
     trained_now = 0
     failed: list[str] = []
     for _ in range(plan.max_seeds - plan.seeds + 2):  # n0 seeds, then one seed per look
@@ -252,6 +259,7 @@ class _Training:
     threads: int | None
     reporter: Reporter | None
     data: DatasetSplits
+    keep: int
 
 
 def _train_seeds(runs: dict[NetSpec, list[int]], training: _Training) -> int:
@@ -277,6 +285,7 @@ def _train_seeds(runs: dict[NetSpec, list[int]], training: _Training) -> int:
             execution=ExecutionOptions(device=training.device, threads=training.threads),
             store=str(training.store_file),
             workdir=None if training.workdir is None else str(training.workdir),
+            keep=training.keep,
         )
         summary = train_candidates(plan, reporter=training.reporter, data=training.data)
         trained += sum(not r.skipped for r in summary.runs)

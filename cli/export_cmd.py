@@ -1,0 +1,50 @@
+"""`archlab export`: a run's best-validation model as a plain state_dict plus its spec as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import console, print_json
+
+
+def export_cmd(
+    store: Annotated[
+        Path, typer.Option("--store", help="The results store written by train-candidates.")
+    ] = Path("archlab-runs/store.db"),
+    run: Annotated[int | None, typer.Option("--run", help="Run id (see `results`).")] = None,
+    best: Annotated[
+        bool, typer.Option("--best", help="The finished run with the lowest val error.")
+    ] = False,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="With --best: choose among this data set.")
+    ] = None,
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="Where the runs trained (default: beside).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the .pth and .json.")] = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Write the best-validation epoch's weights (torchvision layout) and the spec as JSON."""
+    from archlab.workflows.export import export_run
+
+    if (run is None) == (not best):
+        raise typer.BadParameter("give exactly one of --run ID and --best")
+    if dataset is not None and not best:
+        raise typer.BadParameter("--dataset goes with --best")
+    result = export_run(store, run_id=run, best=best, dataset=dataset, workdir=workdir, out=out)
+    if as_json:
+        print_json({k: str(v) if isinstance(v, Path) else v for k, v in vars(result).items()})
+        return
+    console().print(
+        f"run {result.run_id} ({result.name} seed {result.seed}), best epoch {result.epoch}: "
+        f"val error {result.val_error:.2%}, test error {result.test_error:.2%}\n"
+        f"wrote {result.weights} and {result.spec_file}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the command to the app."""
+    app.command("export")(export_cmd)
