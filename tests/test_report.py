@@ -88,7 +88,7 @@ def _run(store: Store, cid: int, seed: int, rung: int, epochs: int) -> int:
 
 def build_store(path: Path) -> Path:
     """Five candidates (two Fig. 7 families) x 2 seeds x rungs 0/1, and one that never finished."""
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         for (c, d), rungs in FINAL.items():
             cid, _ = _candidate(store, c, d)
             for rung, finals in rungs.items():
@@ -238,14 +238,14 @@ def test_rerendering_is_byte_identical_and_clears_stale_figures(
 
 
 def test_empty_store_says_no_runs_yet(tmp_path: Path) -> None:
-    Store(tmp_path / "empty.db").close()
+    Store(tmp_path / "empty.db", create=True).close()
     text = write_report(tmp_path / "empty.db", tmp_path / "out", command="x").read_text()
     assert "No runs yet" in text and "## Candidates" not in text
     assert not (tmp_path / "out" / "figures").exists()
 
 
 def test_only_failed_runs(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         cid, _ = _candidate(store, 2, 64)
         run = _run(store, cid, 0, 0, 3)
         store.finish_run(run, "failed", "ValueError: bad input")
@@ -258,7 +258,7 @@ def test_only_failed_runs(tmp_path: Path) -> None:
 
 
 def test_one_candidate(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         cid, _ = _candidate(store, 4, 64)
         run = _run(store, cid, 0, 0, 2)
         for e in (1, 2):
@@ -297,7 +297,7 @@ def test_not_a_store_is_an_archlab_error(tmp_path: Path) -> None:
 
 
 def test_edf_section_with_ten_candidates(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         for i, (c, d) in enumerate(itertools.product((1, 2, 4, 8), (16, 32, 48))):
             cid, _ = _candidate(store, c, d)
             run = _run(store, cid, 0, 0, 1)
@@ -313,7 +313,7 @@ def test_edf_section_with_ten_candidates(tmp_path: Path) -> None:
 
 
 def test_date_is_the_newest_finished_run(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         cid, _ = _candidate(store, 1, 64)
         done = _run(store, cid, 0, 0, 1)
         store.record_epoch(done, EpochRecord(1, 1.0, 0.3, 0.3, 0.3))
@@ -333,7 +333,7 @@ HALVING = {0: 1, 1: 2, 2: 4, 3: 8}  # rung -> epochs; eta 2 keeps 8, 4, 2, 1 can
 def build_halving_store(path: Path) -> Path:
     """Successive halving of 8 candidates over rungs 0..3 (1, 2, 4, 8 epochs), one seed."""
     settings = [(c, d) for c in (1, 2, 4, 8) for d in (32, 64)]
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         alive = []
         for c, d in settings:
             alive.append(_candidate(store, c, d))
@@ -377,7 +377,7 @@ def test_halving_store_compares_within_each_budget(tmp_path: Path) -> None:
 
 
 def test_two_datasets_are_kept_apart(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         for k, dataset in enumerate(("digits", "cifar10")):
             for c in (1, 2, 4):
                 cid, _ = _candidate(store, c, 64)
@@ -423,7 +423,7 @@ def _weighted_ks(a: np.ndarray, b: np.ndarray, wa: np.ndarray, wb: np.ndarray) -
 def test_normalised_ks_bins_each_pair_on_shared_edges(tmp_path: Path) -> None:
     # Two design spaces (templates) in one comparison group, far apart in MACs.
     spaces: dict[str, list[tuple[float, float]]] = {"cifar": [], "imagenet": []}
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         for i, (c, d) in enumerate(itertools.product((1, 2, 4, 8, 16), (4, 8))):
             for template, depth, err in (("cifar", 29, 0.30 + i / 100),
                                          ("imagenet", 26, 0.50 - i / 40)):  # fmt: skip
@@ -446,7 +446,7 @@ def test_normalised_ks_bins_each_pair_on_shared_edges(tmp_path: Path) -> None:
 
 
 def test_constant_errors_rank_nothing_and_warn_nothing(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         for c in (1, 2, 4):
             cid, _ = _candidate(store, c, 64)
             for rung, err in ((0, 0.5), (1, 0.4 - c / 100)):  # every 1-epoch error the same
