@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 
@@ -392,8 +392,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a frame as Parquet, or say which extra to install when no engine is present."""
+def write_parquet(frame: pd.DataFrame, path: str | Path | IO[bytes]) -> None:
+    """Write a frame as Parquet (to a path or a seekable binary file), or say which extra to
+    install when no engine is present."""
     try:
         frame.to_parquet(path, index=False)
     except ImportError:
