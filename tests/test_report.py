@@ -486,3 +486,50 @@ def test_two_candidates_at_one_point_keep_both_labels() -> None:
     )
     labels = sorted(t.get_text() for t in fig.axes[0].texts)
     assert labels == ["1x16d", "1x8d", "2x8d", "twin"]  # the baseline once, the twins both
+
+
+# Titles as the report writes them, with a long comparison-group label (issue 14: they were cut
+# off on the right, and the curves' title, centred over an axes narrowed for its legend, on both
+# sides).
+_NAMES = [f"resnext29_{c}x{d}d_w0.25" for c, d in ((1, 64), (2, 40), (4, 24), (8, 14))]
+_GROUP = "digits, 4 epochs (rung 1), config 1a2b3c4d, 10 classes, 8x8 input"
+_CURVE = (np.arange(1.0, 5.0), np.array([50.0, 30, 20, 10]), np.array([55.0, 35, 25, 15]))
+_FIGURES: dict[str, Callable[[], Any]] = {
+    "error-vs-complexity": lambda: plots.error_vs_complexity(
+        [1.0, 2, 3, 4], [10.0, 9, 8, 7], [1.0, 1, 1, 1], _NAMES, xlabel="MACs (millions)",
+        title=f"Validation error vs parameters: {_GROUP}", front=[True] * 4,
+    ),
+    "training-curves": lambda: plots.training_curves(
+        [(n, *_CURVE) for n in _NAMES],
+        title="Training curves on npz:/data/someone/exports/handwritten_digits_8x8.npz (2 of 3)",
+    ),
+    "cardinality-vs-width": lambda: plots.cardinality_vs_width(
+        ([1e6, 2e6, 3e6], [10.0, 9, 8], _NAMES[:3]),
+        ([1e6, 2.5e6], [10.0, 9.5], [_NAMES[0], "resnext29_1x96d_w0.25"]),
+        title=f"cifar depth 29, width x0.25, 10 classes, 8x8 input; {_GROUP}",
+    ),
+    "budget-scatter": lambda: plots.budget_scatter(
+        [10.0, 20, 30], [12.0, 18, 33], _NAMES[:3], xlabel="2 epochs", ylabel="4 epochs",
+        title="Short vs long budget on digits, 2 vs 4 epochs (Kendall tau 0.67, n = 3 runs)",
+    ),
+    "edf": lambda: plots.edf_figure([("space A", np.array([3.0, 1, 2]), np.ones(3))]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_FIGURES))
+def test_titles_lie_inside_the_figure_and_above_their_axes(name: str) -> None:
+    fig = _FIGURES[name]()
+    renderer = fig.canvas.get_renderer()
+    titles = [
+        (ax, t) for ax in fig.axes for t in (ax.title, ax._left_title, ax._right_title)
+        if t.get_text()
+    ]  # fmt: skip
+    assert titles, "every figure has a title"
+    for ax, title in titles:
+        box = title.get_window_extent(renderer)
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (title.get_text(), box)
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, (title.get_text(), box)
+        assert box.y0 >= ax.get_window_extent(renderer).y1  # wrapping never runs into the plot
+    text = " ".join(" ".join(t.get_text().split()) for _, t in titles)
+    if name == "training-curves":  # wrapped, not shortened: every word is still there
+        assert "handwritten_digits_8x8.npz (2 of 3) [names: resnext29_*_w0.25]" in text
