@@ -2,6 +2,8 @@
 
 The flow runs one way: space (specs) -> complexity (math on specs) -> models (torch) -> train ->
 store -> report. Importing archlab does not import torch; :func:`build_model` loads it lazily.
+:class:`Store` opens a results store (``Store(path)`` refuses a missing file; ``create=True``
+makes one).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from archlab.search.solver import (
     match_flops,
 )
 from archlab.space import NetSpec, StageSpec, iter_blocks, make_spec, spec_from_dict
+from archlab.store import Store
 
 __version__ = "0.1.0"
 
@@ -35,6 +38,7 @@ __all__ = [
     "SolverError",
     "SpecError",
     "StageSpec",
+    "Store",
     "__version__",
     "build_model",
     "compare_arms",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 
@@ -59,18 +59,24 @@ def _now() -> str:
 
 @guard_faults  # a damaged, locked, full or read-only file: one line naming it (store_faults)
 class Store:
-    """An archlab results store at ``path``; ``create=False`` insists it already exists.
+    """An archlab results store at ``path``, which must exist unless ``create`` is true.
 
-    ``read_only`` opens it without ever writing it (``results`` and ``report``): a read-only
-    file or file system works, and an older store is migrated in a private in-memory copy.
+    A mistyped path is refused (``ArchlabError`` naming it) rather than silently becoming a
+    new, empty store; ``create=True`` (training, studies) makes the file and its missing
+    parent folders. ``read_only`` opens it without ever writing it (``results`` and
+    ``report``): a read-only file or file system works, and an older store is migrated in a
+    private in-memory copy.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, create: bool = False, read_only: bool = False) -> None:
         self.path = Path(path)
         self.busy_timeout_s = BUSY_TIMEOUT_S
-        if (read_only or not create) and not self.path.is_file():
-            raise ArchlabError(f"no results store at {str(self.path)!r}")
-        if create and not read_only:
+        if create and read_only:
+            raise ArchlabError("a results store cannot be both created and opened read-only")
+        if not create and not self.path.is_file():
+            what = "a folder" if self.path.is_dir() else "no such file"
+            raise ArchlabError(f"no results store at {str(self.path)!r} ({what})")
+        if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in _write), DDL included.
         # The timeout lets parallel workers queue for the write lock instead of failing.
@@ -82,7 +88,7 @@ class Store:
             )
         self._conn.row_factory = sqlite3.Row
         try:
-            self._open(create and not read_only, read_only)
+            self._open(create, read_only)
         except BaseException:
             self._conn.close()
             raise
@@ -386,8 +392,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a frame as Parquet, or say which extra to install when no engine is present."""
+def write_parquet(frame: pd.DataFrame, path: str | Path | IO[bytes]) -> None:
+    """Write a frame as Parquet (to a path or a seekable binary file), or say which extra to
+    install when no engine is present."""
     try:
         frame.to_parquet(path, index=False)
     except ImportError:

@@ -66,7 +66,7 @@ def main() -> None:
         if args.store is not None:
             shutil.copyfile(args.store, store_path)
         fixed = run_study(plan, name="fixed", store_path=store_path, device="cpu")
-        with Store(store_path) as store:
+        with Store(store_path, create=True) as store:
             record = load_study(store, "fixed")
             assert record is not None
             errors = seed_errors(store, record.definition)

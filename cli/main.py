@@ -27,7 +27,7 @@ app = typer.Typer(
     name="archlab",
     help="ResNeXt design-space search: exact complexity, matched candidates, short training runs.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

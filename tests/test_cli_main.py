@@ -63,3 +63,43 @@ def test_memory_error_is_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr("archlab.workflows.space.enumerate_space", exhausted)
     err = _one_line_exit_2(cli("space", "--cardinalities", "1,2"))
     assert "too large" in err
+
+
+def test_completion_options_are_in_help(cli: Cli) -> None:
+    code, out, _ = cli("--help")
+    assert code == 0 and "--install-completion" in out and "--show-completion" in out
+
+
+def _exit_code(cli: Cli, *args: str) -> int:
+    """Completion ends the process itself (sys.exit), as the console script would."""
+    with pytest.raises(SystemExit) as info:
+        cli(*args)
+    return int(info.value.code or 0)
+
+
+def test_show_completion_prints_a_bash_script(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")  # name the shell
+    assert _exit_code(cli, "--show-completion", "bash") == 0
+    out = capsys.readouterr().out
+    assert "_ARCHLAB_COMPLETE=complete_bash" in out and "complete " in out and "archlab" in out
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [("archlab re", {"report", "results"}), ("archlab results --c", {"--csv"})],
+)
+def test_the_shell_completes_commands_and_options(
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    words: str,
+    expected: set[str],
+) -> None:
+    """What bash asks the completion script for, answered by archlab itself."""
+    monkeypatch.setenv("_ARCHLAB_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", words)
+    monkeypatch.setenv("COMP_CWORD", str(len(words.split()) - 1))
+    assert _exit_code(cli) == 0
+    assert set(capsys.readouterr().out.split()) == expected

@@ -24,7 +24,7 @@ COMMITTED = Path(__file__).resolve().parent.parent / "reports" / "paper-tables.m
 def store_path(tmp_path: Path) -> Path:
     """Two candidates with one finished run each."""
     path = tmp_path / "runs" / "store.db"
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         for c, val in ((1, 0.3), (4, 0.25)):
             spec = make_spec("cifar", 29, c, 16, width_multiplier=0.25)
             cid = store.add_candidate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Callable
@@ -28,7 +29,7 @@ def store_path(tmp_path: Path) -> Path:
     """A store with one finished two-epoch run and one pending run."""
     path = tmp_path / "runs" / "store.db"
     spec = make_spec("cifar", 29, 8, 64, width_multiplier=0.25).to_dict()
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         cid = store.add_candidate(name="resnext29_8x16d_w0.25", spec=spec, macs=12_345_678,
                                   params=98_765, acts=4_321)  # fmt: skip
         run = store.get_or_create_run(candidate_id=cid, seed=0, config_key="k1", config={},
@@ -105,3 +106,47 @@ def test_bad_store_is_one_line_and_exit_2(cli: Cli, args: list[str], tmp_path: P
 def test_conflicting_outputs_are_a_usage_error(cli: Cli, store_path: Path) -> None:
     code, _, err = cli("results", "--store", str(store_path), "--json", "--csv", "x.csv")
     assert code == 2 and "at most one of --csv, --parquet, --json" in err
+
+
+def test_csv_dash_is_stdout_and_nothing_else(
+    cli: Cli, store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("results", "--store", str(store_path), "--csv", "-")
+    assert code == 0 and err == "", err
+    assert not (tmp_path / "-").exists()  # not a file named '-'
+    frame = pd.read_csv(io.StringIO(out))  # stdout is the CSV alone: no "wrote ..." line
+    assert list(frame["seed"]) == [0, 1] and list(frame["status"]) == ["finished", "pending"]
+
+
+def test_parquet_dash_is_binary_stdout_but_not_to_a_terminal(
+    store_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main.run(["results", "--store", str(store_path), "--parquet", "-"])
+    out, err = capsysbinary.readouterr()
+    assert code == 0 and err == b"" and not (tmp_path / "-").exists()
+    assert list(pd.read_parquet(io.BytesIO(out))["status"]) == ["finished", "pending"]
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code = main.run(["results", "--store", str(store_path), "--parquet", "-"])
+    out, err = capsysbinary.readouterr()
+    assert code == 2 and out == b""
+    assert err.count(b"\n") == 1 and b"redirect stdout" in err
+
+
+def test_missing_store_folder_is_refused_not_created(cli: Cli, tmp_path: Path) -> None:
+    store = tmp_path / "no" / "such" / "store.db"
+    code, out, err = cli("results", "--store", str(store), "--csv", str(tmp_path / "x.csv"))
+    assert code == 2 and out == ""
+    assert err == f"archlab: error: no results store at {str(store)!r} (no such file)\n"
+    assert not (tmp_path / "no").exists() and not (tmp_path / "x.csv").exists()
+
+
+def test_csv_makes_missing_parent_folders(cli: Cli, store_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "c" / "results.csv"
+    code, _, err = cli("results", "--store", str(store_path), "--csv", str(path))
+    assert code == 0, err
+    assert len(pd.read_csv(path)) == 2

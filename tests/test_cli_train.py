@@ -78,7 +78,7 @@ def _truncated_cifar(root: Path) -> Path:
         (["--epochs", "0"], "epochs"),
         (["--time-budget", "-5"], "time budget"),
         (["--seeds", ""], "--seeds"),
-        (["--store", "/nonexistent-dir/x.db"], "does not exist"),
+        (["--store", "WRONG/x.db"], "is a file, not a folder"),
         (["--device", "tpu"], "device"),
     ],
 )

@@ -234,7 +234,7 @@ def test_a_run_folder_in_use_is_not_trained_twice(digits: DatasetSplits, tmp_pat
     import fcntl
 
     store, work = tmp_path / "s.db", tmp_path / "work"
-    with Store(store) as s:
+    with Store(store, create=True) as s:
         store_id = s.store_id
     run_dir = work / f"{store_id}-run-00001-{TINY[0].name}-s0"
     run_dir.mkdir(parents=True)

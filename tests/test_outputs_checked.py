@@ -78,3 +78,39 @@ def test_compare_md_is_swapped_in_whole(tmp_path: Path, monkeypatch: pytest.Monk
     assert (out / "compare.md").read_text() == "old"
     assert (out / "figures" / "edf-compare.png").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]  # no staging left behind
+
+
+# One rule for paths (issue 14): an output (a store to be made, an export, a report folder)
+# gets its missing parent folders; an input (a store to read) must exist and is refused in one
+# line without creating anything.
+TINY = ["--cardinalities", "1", "--depth", "11", "--width-multiplier", "0.125", "--limit", "64"]
+
+
+def test_a_new_store_gets_its_missing_folders(cli: Cli, tmp_path: Path) -> None:
+    store = tmp_path / "runs" / "deeper" / "x.db"
+    code, _, err = cli("train-candidates", *TINY, "--epochs", "1", "--store", str(store))
+    assert code == 0, err
+    assert store.is_file() and (tmp_path / "runs" / "deeper" / "x-work").is_dir()
+    export = tmp_path / "out" / "sub" / "x.csv"
+    assert cli("results", "--store", str(store), "--csv", str(export))[0] == 0
+    assert export.is_file()
+    report = tmp_path / "reports" / "sub" / "rep"
+    code, _, err = cli("report", "--store", str(store), "--out", str(report))
+    assert code == 0 and (report / "report.md").is_file(), err
+
+
+@pytest.mark.parametrize("command", ["results", "report"])
+def test_a_store_to_read_must_exist(cli: Cli, tmp_path: Path, command: str) -> None:
+    store = tmp_path / "missing" / "x.db"
+    extra = ["--out", str(tmp_path / "rep")] if command == "report" else []
+    code, out, err = cli(command, "--store", str(store), *extra)
+    assert code == 2 and out == ""
+    assert _one_line(err) == f"archlab: error: no results store at {str(store)!r} (no such file)"
+    assert sorted(tmp_path.iterdir()) == []  # neither the store's folder nor the report's
+
+
+def test_a_store_under_a_file_is_refused_before_training(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    store = tmp_path / "file" / "sub" / "x.db"
+    code, _, err = cli("train-candidates", *TINY, "--epochs", "1", "--store", str(store))
+    assert code == 2 and "is a file, not a folder" in _one_line(err), err

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from archlab.train.progress import (
     LogReporter,
@@ -133,3 +134,48 @@ def test_rich_reporter_draws_bars_on_a_terminal() -> None:
     text = screen.getvalue()
     assert "━" in text and "a seed 0 epoch 3/12: loss 0.5000" in text
     assert "a seed 0: finished" in text
+
+
+def _counters(text: str) -> list[tuple[int, int]]:
+    return [(int(d), int(n)) for d, n in re.findall(r"^\[(\d+)/(\d+)\] ", text, re.MULTILINE)]
+
+
+def test_the_run_counter_spans_batches(capsys: pytest.CaptureFixture[str]) -> None:
+    """A study gives one reporter a batch per round: the total grows, done never passes it."""
+    reporter = LogReporter()
+    for batch in (2, 3):
+        reporter.start(batch)
+        for i in range(batch):
+            reporter.run_finished(f"net seed {i}", "finished", None)
+        reporter.close()
+    assert _counters(capsys.readouterr().err) == [(1, 2), (2, 2), (3, 5), (4, 5), (5, 5)]
+
+
+def test_the_bars_count_every_batch() -> None:
+    out = io.StringIO()
+    reporter = RichReporter(Console(file=out, force_terminal=True, width=100))
+    for batch in (2, 3):
+        reporter.start(batch)
+        for i in range(batch):
+            reporter.run_finished(f"net seed {i}", "finished", None)
+        reporter.close()
+    assert "5/5" in out.getvalue() and "3/2" not in out.getvalue()
+    overall = reporter._progress.tasks[0]
+    assert (overall.completed, overall.total) == (5, 5) and len(reporter._progress.tasks) == 1
+
+
+def test_a_study_counts_its_runs_round_after_round(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archlab.workflows.study import StudyPlan, run_study
+
+    plan = StudyPlan(preset="cardinality", template="cifar", width_multiplier=0.125, depth=11,
+                     cardinalities=(2,), seeds=2, max_seeds=3,
+                     train={"dataset": "digits", "epochs": 1, "limit": 150})  # fmt: skip
+    result = run_study(plan, store_path=tmp_path / "s.db", device="cpu", threads=1,
+                       reporter=LogReporter())  # fmt: skip
+    counters = _counters(capsys.readouterr().err)
+    assert [d for d, _ in counters] == list(range(1, len(counters) + 1))
+    assert all(done <= total for done, total in counters)
+    assert counters[-1] == (result.trained_now, result.trained_now)
+    assert len({total for _, total in counters}) >= 2  # more than one round was counted

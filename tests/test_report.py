@@ -88,7 +88,7 @@ def _run(store: Store, cid: int, seed: int, rung: int, epochs: int) -> int:
 
 def build_store(path: Path) -> Path:
     """Five candidates (two Fig. 7 families) x 2 seeds x rungs 0/1, and one that never finished."""
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         for (c, d), rungs in FINAL.items():
             cid, _ = _candidate(store, c, d)
             for rung, finals in rungs.items():
@@ -238,14 +238,14 @@ def test_rerendering_is_byte_identical_and_clears_stale_figures(
 
 
 def test_empty_store_says_no_runs_yet(tmp_path: Path) -> None:
-    Store(tmp_path / "empty.db").close()
+    Store(tmp_path / "empty.db", create=True).close()
     text = write_report(tmp_path / "empty.db", tmp_path / "out", command="x").read_text()
     assert "No runs yet" in text and "## Candidates" not in text
     assert not (tmp_path / "out" / "figures").exists()
 
 
 def test_only_failed_runs(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         cid, _ = _candidate(store, 2, 64)
         run = _run(store, cid, 0, 0, 3)
         store.finish_run(run, "failed", "ValueError: bad input")
@@ -258,7 +258,7 @@ def test_only_failed_runs(tmp_path: Path) -> None:
 
 
 def test_one_candidate(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         cid, _ = _candidate(store, 4, 64)
         run = _run(store, cid, 0, 0, 2)
         for e in (1, 2):
@@ -297,7 +297,7 @@ def test_not_a_store_is_an_archlab_error(tmp_path: Path) -> None:
 
 
 def test_edf_section_with_ten_candidates(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         for i, (c, d) in enumerate(itertools.product((1, 2, 4, 8), (16, 32, 48))):
             cid, _ = _candidate(store, c, d)
             run = _run(store, cid, 0, 0, 1)
@@ -313,7 +313,7 @@ def test_edf_section_with_ten_candidates(tmp_path: Path) -> None:
 
 
 def test_date_is_the_newest_finished_run(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         cid, _ = _candidate(store, 1, 64)
         done = _run(store, cid, 0, 0, 1)
         store.record_epoch(done, EpochRecord(1, 1.0, 0.3, 0.3, 0.3))
@@ -333,7 +333,7 @@ HALVING = {0: 1, 1: 2, 2: 4, 3: 8}  # rung -> epochs; eta 2 keeps 8, 4, 2, 1 can
 def build_halving_store(path: Path) -> Path:
     """Successive halving of 8 candidates over rungs 0..3 (1, 2, 4, 8 epochs), one seed."""
     settings = [(c, d) for c in (1, 2, 4, 8) for d in (32, 64)]
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         alive = []
         for c, d in settings:
             alive.append(_candidate(store, c, d))
@@ -377,7 +377,7 @@ def test_halving_store_compares_within_each_budget(tmp_path: Path) -> None:
 
 
 def test_two_datasets_are_kept_apart(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         for k, dataset in enumerate(("digits", "cifar10")):
             for c in (1, 2, 4):
                 cid, _ = _candidate(store, c, 64)
@@ -423,7 +423,7 @@ def _weighted_ks(a: np.ndarray, b: np.ndarray, wa: np.ndarray, wb: np.ndarray) -
 def test_normalised_ks_bins_each_pair_on_shared_edges(tmp_path: Path) -> None:
     # Two design spaces (templates) in one comparison group, far apart in MACs.
     spaces: dict[str, list[tuple[float, float]]] = {"cifar": [], "imagenet": []}
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         for i, (c, d) in enumerate(itertools.product((1, 2, 4, 8, 16), (4, 8))):
             for template, depth, err in (("cifar", 29, 0.30 + i / 100),
                                          ("imagenet", 26, 0.50 - i / 40)):  # fmt: skip
@@ -446,7 +446,7 @@ def test_normalised_ks_bins_each_pair_on_shared_edges(tmp_path: Path) -> None:
 
 
 def test_constant_errors_rank_nothing_and_warn_nothing(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         for c in (1, 2, 4):
             cid, _ = _candidate(store, c, 64)
             for rung, err in ((0, 0.5), (1, 0.4 - c / 100)):  # every 1-epoch error the same
@@ -486,3 +486,50 @@ def test_two_candidates_at_one_point_keep_both_labels() -> None:
     )
     labels = sorted(t.get_text() for t in fig.axes[0].texts)
     assert labels == ["1x16d", "1x8d", "2x8d", "twin"]  # the baseline once, the twins both
+
+
+# Titles as the report writes them, with a long comparison-group label (issue 14: they were cut
+# off on the right, and the curves' title, centred over an axes narrowed for its legend, on both
+# sides).
+_NAMES = [f"resnext29_{c}x{d}d_w0.25" for c, d in ((1, 64), (2, 40), (4, 24), (8, 14))]
+_GROUP = "digits, 4 epochs (rung 1), config 1a2b3c4d, 10 classes, 8x8 input"
+_CURVE = (np.arange(1.0, 5.0), np.array([50.0, 30, 20, 10]), np.array([55.0, 35, 25, 15]))
+_FIGURES: dict[str, Callable[[], Any]] = {
+    "error-vs-complexity": lambda: plots.error_vs_complexity(
+        [1.0, 2, 3, 4], [10.0, 9, 8, 7], [1.0, 1, 1, 1], _NAMES, xlabel="MACs (millions)",
+        title=f"Validation error vs parameters: {_GROUP}", front=[True] * 4,
+    ),
+    "training-curves": lambda: plots.training_curves(
+        [(n, *_CURVE) for n in _NAMES],
+        title="Training curves on npz:/data/someone/exports/handwritten_digits_8x8.npz (2 of 3)",
+    ),
+    "cardinality-vs-width": lambda: plots.cardinality_vs_width(
+        ([1e6, 2e6, 3e6], [10.0, 9, 8], _NAMES[:3]),
+        ([1e6, 2.5e6], [10.0, 9.5], [_NAMES[0], "resnext29_1x96d_w0.25"]),
+        title=f"cifar depth 29, width x0.25, 10 classes, 8x8 input; {_GROUP}",
+    ),
+    "budget-scatter": lambda: plots.budget_scatter(
+        [10.0, 20, 30], [12.0, 18, 33], _NAMES[:3], xlabel="2 epochs", ylabel="4 epochs",
+        title="Short vs long budget on digits, 2 vs 4 epochs (Kendall tau 0.67, n = 3 runs)",
+    ),
+    "edf": lambda: plots.edf_figure([("space A", np.array([3.0, 1, 2]), np.ones(3))]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_FIGURES))
+def test_titles_lie_inside_the_figure_and_above_their_axes(name: str) -> None:
+    fig = _FIGURES[name]()
+    renderer = fig.canvas.get_renderer()
+    titles = [
+        (ax, t) for ax in fig.axes for t in (ax.title, ax._left_title, ax._right_title)
+        if t.get_text()
+    ]  # fmt: skip
+    assert titles, "every figure has a title"
+    for ax, title in titles:
+        box = title.get_window_extent(renderer)
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (title.get_text(), box)
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, (title.get_text(), box)
+        assert box.y0 >= ax.get_window_extent(renderer).y1  # wrapping never runs into the plot
+    text = " ".join(" ".join(t.get_text().split()) for _, t in titles)
+    if name == "training-curves":  # wrapped, not shortened: every word is still there
+        assert "handwritten_digits_8x8.npz (2 of 3) [names: resnext29_*_w0.25]" in text

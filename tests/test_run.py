@@ -199,8 +199,9 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
 
 def test_bad_store_paths(digits: DatasetSplits, tmp_path: Path) -> None:
     config = TrainConfig(epochs=1)
-    with pytest.raises(ArchlabError, match="does not exist"):
-        train_specs(TINY, config=config, store_path=tmp_path / "no" / "s.db", data=digits)
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ArchlabError, match="is a file, not a folder"):
+        train_specs(TINY, config=config, store_path=tmp_path / "file" / "s.db", data=digits)
     with pytest.raises(ArchlabError, match="directory"):
         train_specs(TINY, config=config, store_path=tmp_path, data=digits)
     with pytest.raises(ArchlabError, match="no candidates"):

@@ -54,7 +54,7 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 
 def test_new_store_has_schema_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "store.db"
-    Store(path).close()
+    Store(path, create=True).close()
     conn = sqlite3.connect(path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "candidates", "runs", "epochs"} <= tables
@@ -67,8 +67,28 @@ def test_new_store_has_schema_and_wal(tmp_path: Path) -> None:
         assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
+def test_a_missing_store_is_refused_unless_asked_to_create(tmp_path: Path) -> None:
+    import archlab
+
+    assert archlab.Store is Store and "Store" in archlab.__all__
+    typo = tmp_path / "typo.db"
+    for opener in (lambda: Store(typo), lambda: Store(typo, read_only=True)):
+        with pytest.raises(ArchlabError) as info:
+            opener()
+        assert str(info.value) == f"no results store at {str(typo)!r} (no such file)"
+    assert not typo.exists()  # the refusal leaves nothing behind
+    with pytest.raises(ArchlabError, match="a folder"):
+        Store(tmp_path)
+    with pytest.raises(ArchlabError, match="both created and opened read-only"):
+        Store(typo, create=True, read_only=True)
+    with Store(tmp_path / "new" / "s.db", create=True) as store:  # parent folders made too
+        _run(store)
+    with Store(tmp_path / "new" / "s.db") as store:  # existing: the default opens it
+        assert len(store.runs()) == 1
+
+
 def test_add_candidate_is_idempotent_and_derives_columns(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         spec = _spec(8, 16)
         a = store.add_candidate(name="x", spec=spec, macs=1, params=2, acts=3)
         reordered = dict(reversed(list(spec.items())))  # key order must not matter
@@ -82,12 +102,12 @@ def test_add_candidate_is_idempotent_and_derives_columns(tmp_path: Path) -> None
 
 
 def test_bad_spec_is_an_archlab_error(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store, pytest.raises(ArchlabError, match="spec"):
+    with Store(tmp_path / "s.db", create=True) as store, pytest.raises(ArchlabError, match="spec"):
         store.add_candidate(name="x", spec={"template": "cifar"}, macs=1, params=1, acts=1)
 
 
 def test_run_lifecycle(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         run = _run(store)
         assert run.status == "pending" and run.epochs_done == 0 and run.budget_epochs == 3
         assert _run(store).id == run.id  # same candidate, seed, config_key and rung
@@ -109,7 +129,7 @@ def test_run_lifecycle(tmp_path: Path) -> None:
 
 
 def test_bad_status_and_unknown_ids_are_archlab_errors(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         run = _run(store)
         with pytest.raises(ArchlabError, match="'done'"):
             store.finish_run(run.id, "done")
@@ -127,7 +147,7 @@ def test_bad_status_and_unknown_ids_are_archlab_errors(tmp_path: Path) -> None:
 
 
 def test_start_run_refuses_a_run_another_process_holds(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         run = _run(store)
         _start(store, run.id)
         _start(store, run.id)  # the same process may restart its own run
@@ -137,7 +157,7 @@ def test_start_run_refuses_a_run_another_process_holds(tmp_path: Path) -> None:
 
 
 def test_record_epoch_replaces_and_truncate_forgets(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         run = _run(store)
         for e in (1, 2, 3):
             store.record_epoch(run.id, _epoch(e, 0.5, 0.5))
@@ -152,7 +172,7 @@ def test_record_epoch_replaces_and_truncate_forgets(tmp_path: Path) -> None:
 
 
 def test_nan_and_numpy_metrics(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         run = _run(store)
         store.record_epoch(run.id, _epoch(1, 0.9, 0.9, train_loss=float("nan")))
         # numpy scalars, as a training loop may hand over; sqlite3 cannot bind them as they are.
@@ -164,7 +184,7 @@ def test_nan_and_numpy_metrics(tmp_path: Path) -> None:
 
 
 def test_results_frame_last_versus_best(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         run = _run(store)
         _start(store, run.id)
         store.record_epoch(run.id, _epoch(1, 0.50, 0.52))
@@ -199,7 +219,7 @@ def test_results_frame_last_versus_best(tmp_path: Path) -> None:
 
 
 def test_empty_store_frames(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with Store(tmp_path / "s.db", create=True) as store:
         frame, long = store.results_frame(), store.epochs_frame()
     assert frame.empty and {"name", "val_error", "best_val_error", "macs"} <= set(frame.columns)
     assert long.empty and "val_error" in long.columns
@@ -207,7 +227,7 @@ def test_empty_store_frames(tmp_path: Path) -> None:
 
 def test_data_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         run = _run(store)
         store.record_epoch(run.id, _epoch(1, 0.5, 0.5))
     with Store(path, create=False) as store:
@@ -217,7 +237,7 @@ def test_data_survives_reopen(tmp_path: Path) -> None:
 
 def test_recover_stale_runs(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         ours, dead, remote = _run(store, seed=0), _run(store, seed=1), _run(store, seed=2)
         _start(store, ours.id)
         _start(store, remote.id)
@@ -243,7 +263,7 @@ def test_recover_stale_runs(tmp_path: Path) -> None:
 
 def test_crash_loses_only_the_write_in_flight(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         run = _run(store)
     # Commit two epochs, leave a third half-written in an open transaction, then die hard.
     crashed = _python(f"""
@@ -296,12 +316,12 @@ def _foreign_db(path: Path) -> None:
 def test_create_refuses_to_take_over_a_foreign_database(tmp_path: Path) -> None:
     _foreign_db(tmp_path / "other.db")
     with pytest.raises(ArchlabError, match="not a results store"):
-        Store(tmp_path / "other.db")
+        Store(tmp_path / "other.db", create=True)
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    Store(path).close()
+    Store(path, create=True).close()
     conn = sqlite3.connect(path)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION + 1,))
     conn.commit()

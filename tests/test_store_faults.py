@@ -32,7 +32,7 @@ PAGE = 4096  # SQLite's default page size, which the store keeps
 
 def _fill(path: Path, n: int = 8) -> Path:
     """A real store: n candidates, one run each with three epochs."""
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         for c in range(1, n + 1):
             spec = make_spec("cifar", 11, c, 4, width_multiplier=0.125)
             cid = store.add_candidate(name=spec.name, spec=spec, macs=c, params=c, acts=c)
@@ -224,7 +224,7 @@ def test_enospc_creating_a_store_is_one_line(
 
     monkeypatch.setattr(Path, "mkdir", full)
     with pytest.raises(StoreFaultError, match="free space and rerun: finished epochs are kept"):
-        Store(tmp_path / "new" / "store.db")
+        Store(tmp_path / "new" / "store.db", create=True)
 
 
 def test_fault_codes_from_text_when_sqlite_gives_none() -> None:
@@ -354,4 +354,4 @@ def test_a_store_name_longer_than_the_file_system_allows(cli: Cli, tmp_path: Pat
     code, _, err = cli("results", "--store", str(store))
     assert code == 2 and "is 303 bytes, over 255; give a shorter name" in _one_line(err)
     with pytest.raises(StoreFaultError, match="over 255; give a shorter name"):
-        Store(store)
+        Store(store, create=True)

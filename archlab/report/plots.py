@@ -1,13 +1,15 @@
 """The report's figures: each function takes plain data and returns a matplotlib Figure.
 
 No pyplot: figures get an Agg canvas of their own, so nothing here needs a display or touches
-global state. Every figure is 7 x 4.5 in at 100 dpi (700 x 450 px) with fixed margins, so the
-point labels placed in display coordinates stay where :func:`place_labels` put them.
+global state. Every figure is 7 x 4.5 in at 100 dpi (700 x 450 px) with fixed margins (the top
+one grows for a wrapped title, before anything else is placed), so the point labels placed in
+display coordinates stay where :func:`place_labels` put them.
 """
 
 from __future__ import annotations
 
 import itertools
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ DPI = 100
 FONT_SIZE = 9
 LABEL_SIZE = 8
 LEADER_PT = 16  # labels further from their point than this get a leader line
+TITLE_PAD_PX = 4  # the least gap between a title and the figure's edge
 COLORS = tuple(matplotlib.colormaps["tab10"].colors)  # type: ignore[attr-defined]
 # Reproducible files: no timestamps or software strings, a fixed SVG id salt.
 _RC: Any = {"svg.hashsalt": "archlab", "svg.fonttype": "path", "font.size": FONT_SIZE}
@@ -54,6 +57,28 @@ def save(fig: Figure, stem: Path) -> list[Path]:
         fig.savefig(png, format="png", dpi=DPI, metadata={"Software": None})
         fig.savefig(svg, format="svg", metadata={"Date": None})
     return [png, svg]
+
+
+def set_title(ax: Axes, text: str) -> None:
+    """The axes title, left-aligned and wrapped so every line lies inside the figure.
+
+    A title set over a narrowed axes (a legend beside it) or carrying a long comparison-group
+    label ran off the right edge. Lines are wrapped to the width from the axes' left edge to the
+    figure's, and the top margin grows when the wrapped title needs more height. Call it before
+    anything is placed in display coordinates: it may move the axes.
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    room = fig.bbox.x1 - TITLE_PAD_PX - ax.get_window_extent(renderer).x0
+    title = ax.set_title(text, loc="left", fontsize=FONT_SIZE + 1)
+    chars = len(text)
+    while title.get_window_extent(renderer).width > room and chars > 10:
+        chars = max(10, int(chars * 0.9))
+        title.set_text(textwrap.fill(text, chars, break_long_words=False, break_on_hyphens=False))
+    overflow = title.get_window_extent(renderer).y1 - (fig.bbox.y1 - TITLE_PAD_PX)
+    if overflow > 0:
+        top = ax.get_position().y1 - overflow / fig.bbox.height
+        fig.subplots_adjust(top=top)
 
 
 # --------------------------------------------------------------------------- labels
@@ -217,6 +242,8 @@ def error_vs_complexity(
 ) -> Figure:
     """One point per candidate with ±std error bars on a log x axis; optional Pareto front."""
     fig, (ax,) = new_figure()
+    labels, pattern = short_labels(names)
+    set_title(ax, title + (f"   [names: {pattern}]" if pattern else ""))
     xs, ys = np.asarray(x, dtype=float), np.asarray(error, dtype=float)
     err = np.nan_to_num(np.asarray(std, dtype=float))
     ax.set_xscale("log")
@@ -253,10 +280,8 @@ def error_vs_complexity(
         )
         ax.scatter(fx, fy, s=90, facecolors="none", edgecolors=COLORS[3], linewidths=1.4, zorder=4)
         lines += line_boxes(ax, np.repeat(fx, 2)[1:], np.repeat(fy, 2)[:-1])
-    labels, pattern = short_labels(names)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("validation error (%)")
-    ax.set_title(title + (f"   [names: {pattern}]" if pattern else ""), fontsize=FONT_SIZE + 1)
     ax.legend(loc="best", fontsize=LABEL_SIZE, framealpha=0.9)
     legend_box = _legend_box(ax)
     place_labels(ax, xs, ys, labels, obstacles=[legend_box, *lines])
@@ -270,6 +295,7 @@ def training_curves(
     fig, (ax,) = new_figure()
     fig.subplots_adjust(right=0.72)
     labels, pattern = short_labels([c[0] for c in curves])
+    set_title(ax, title + (f"   [names: {pattern}]" if pattern else ""))
     for i, ((_, epochs, train, val), label) in enumerate(zip(curves, labels, strict=True)):
         color = COLORS[i % len(COLORS)]
         marker = "o" if len(epochs) <= 12 else None  # a one-epoch run is a point, not a line
@@ -283,7 +309,6 @@ def training_curves(
     first, last = min(c[1].min() for c in curves), max(c[1].max() for c in curves)
     if last - first < 2:  # too short for the locator to choose whole epochs by itself
         ax.set_xlim(first - 1, last + 1)
-    ax.set_title(title + (f"   [names: {pattern}]" if pattern else ""), fontsize=FONT_SIZE + 1)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=LABEL_SIZE, frameon=False)
     return fig
 
@@ -296,6 +321,7 @@ def cardinality_vs_width(
 ) -> Figure:
     """Fig. 7's view: error vs params, one line for more cardinality, one for more width."""
     fig, (ax,) = new_figure()
+    set_title(ax, title)
     allx = np.asarray([*cardinality[0], *width[0]], dtype=float) / 1e6
     ally = np.asarray([*cardinality[1], *width[1]], dtype=float)
     _pad_limits(ax, allx, ally, ally, logx=False)
@@ -313,7 +339,6 @@ def cardinality_vs_width(
         points.update((float(x), float(y), str(n)) for x, y, n in zip(xs, py, names, strict=True))
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("validation error (%)")
-    ax.set_title(title, fontsize=FONT_SIZE + 1)
     ax.legend(loc="best", fontsize=LABEL_SIZE, framealpha=0.9)
     legend_box = _legend_box(ax)
     keys = sorted(points)
@@ -366,12 +391,12 @@ def budget_scatter(
 ) -> Figure:
     """Each candidate's error at a short budget against its error at a long one."""
     fig, (ax,) = new_figure()
+    set_title(ax, title)
     xs, ys = np.asarray(short, dtype=float), np.asarray(long, dtype=float)
     _pad_limits(ax, xs, ys, ys, logx=False)
     ax.scatter(xs, ys, color=COLORS[0], s=30, zorder=3)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=FONT_SIZE + 1)
     labels, _ = short_labels(names)
     place_labels(ax, xs, ys, labels)
     return fig

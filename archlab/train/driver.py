@@ -116,7 +116,7 @@ def train_candidates(
     )
     # The thread count is resolved here (results on the CPU depend on it) and stored with runs.
     plan = plan.replace(execution=dataclasses.replace(plan.execution, threads=threads))
-    with Store(store_file) as store, hold_driver_lock(work):
+    with Store(store_file, create=True) as store, hold_driver_lock(work):
         driver = _Driver(plan, store, work, reporter)
         recovered = store.recover_stale_runs(other_hosts=plan.execution.reclaim, alive=driver.alive)
         for run in recovered:

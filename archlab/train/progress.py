@@ -66,15 +66,19 @@ def epoch_line(label: str, m: dict[str, Any]) -> str:
 
 
 class LogReporter(NullReporter):
-    """Plain lines on stderr (quiet, or off a terminal): one per epoch and per run, no bars."""
+    """Plain lines on stderr (quiet, or off a terminal): one per epoch and per run, no bars.
+
+    The run counter ``[done/total]`` spans every batch this reporter is given: a study hands it
+    one batch per round, and each round's runs add to the total (``[5/6]``, never ``[5/2]``).
+    """
 
     def __init__(self) -> None:
         self._done = 0
         self._total = 0
 
     def start(self, total_runs: int) -> None:
-        """Remember the total for the run counter."""
-        self._total = total_runs
+        """Add a batch's runs to the counter's total."""
+        self._total += total_runs
 
     def epoch(self, label: str, metrics: dict[str, Any]) -> None:
         """Print the epoch line."""
@@ -112,9 +116,16 @@ class RichReporter(NullReporter):
         self._rate = ""
 
     def start(self, total_runs: int) -> None:
-        """Show the overall bar."""
+        """Show the overall bar; a later batch (a study's next round) adds to its total."""
         self._progress.start()
-        self._overall = self._progress.add_task("runs", total=total_runs, info="")
+        if self._overall is None:
+            self._overall = self._progress.add_task("runs", total=total_runs, info="")
+            return
+        if self._run is not None:  # the last batch's finished run
+            self._progress.remove_task(self._run)
+            self._run = None
+        total = next(t.total for t in self._progress.tasks if t.id == self._overall) or 0
+        self._progress.update(self._overall, total=total + total_runs)
 
     def run_started(self, label: str, epochs: int | None, steps: int, first_epoch: int) -> None:
         """A fresh bar for the run's steps over all its epochs."""

@@ -16,18 +16,26 @@ from archlab.train.data import DatasetSplits
 
 
 def check_store_path(path: Path) -> None:
-    """A store path must be a file in an existing, writable directory."""
-    parent = path.parent if str(path.parent) else Path(".")
+    """A store path must name a file whose folder exists and is writable, or can be made.
+
+    A missing folder is judged at its nearest existing parent, like every archlab output; the
+    store creates it (``Store(..., create=True)``) once everything else has been checked.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
     try:
         path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # judged below, at the nearest parent
         pass
     except OSError as exc:  # a name longer than the file system allows, a loop of links...
         raise ArchlabError(f"store path {str(path)!r} cannot be used: {exc.strerror}") from None
     if path.is_dir():
         raise ArchlabError(f"store path {str(path)!r} is a directory; give a file such as runs.db")
     if not parent.is_dir():
-        raise ArchlabError(f"store directory {str(parent)!r} does not exist")
+        made = "" if parent == folder else f"{str(folder)!r} cannot be made: "
+        raise ArchlabError(f"store directory {made}{str(parent)!r} is a file, not a folder")
     if not os.access(parent, os.W_OK):
         raise ArchlabError(f"store directory {str(parent)!r} is not writable")
 

@@ -163,7 +163,7 @@ def run_study(
     if store_file.is_file():  # refuse a different study before anything is written
         with Store(store_file, create=False) as store:
             check_study(store, name, study)
-    with Store(store_file) as store:
+    with Store(store_file, create=True) as store:
         record = save_study(store, name, study)
     training = _Training(config, store_file, workdir, device, threads, reporter, data, keep)
     trained_now = 0

@@ -8,12 +8,10 @@ or seeds are a subset of an earlier one's trains only what is not stored yet.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from archlab.train.data import DatasetSplits
 from archlab.train.driver import InvocationSummary, RunRow
 from archlab.train.driver import train_candidates as _drive
-from archlab.train.plan import DEFAULT_STORE, RunPlan
+from archlab.train.plan import RunPlan
 from archlab.train.progress import Reporter
 
 __all__ = ["InvocationSummary", "RunPlan", "RunRow", "train_candidates"]
@@ -29,6 +27,4 @@ def train_candidates(
     ``summary.store`` holds every epoch (``Store.results_frame()`` filtered on
     ``config_key == summary.config_key``). ``data`` replaces loading the plan's data set.
     """
-    if Path(plan.store) == Path(DEFAULT_STORE):  # the default store's folder is ours to create
-        Path(plan.store).parent.mkdir(parents=True, exist_ok=True)
     return _drive(plan, reporter=reporter, data=data)
