@@ -159,8 +159,9 @@ def test_init_and_zero_init_residual() -> None:
 
 def test_builder_inputs() -> None:
     assert build_model("resnext29_4x4d", num_classes=3).fc.out_features == 3
+    assert build_model("resnext29_4x5d").layer1[0].conv2.out_channels == 20  # any printed name
     with pytest.raises(SpecError, match="valid"):
-        build_model("resnext29_4x5d")
+        build_model("resnext30_4x5d")
     with pytest.raises(SpecError, match="form"):
         build_model("resnext29_4x4d", form="d")
     with pytest.raises(SpecError, match="form c"):
