@@ -15,7 +15,7 @@ from archlab.names import spec_from_name
 from archlab.presets import PRESETS, get_spec
 from archlab.search.ranges import ParamRange
 from archlab.search.sampling import DesignSpace, default_space, sample_space
-from archlab.search.solver import depth_blocks, match_cardinality, match_depth, match_flops
+from archlab.search.solver import match_cardinality, match_depth, match_flops
 from archlab.space import NetSpec, make_spec, spec_from_dict, with_overrides
 from archlab.train.plan import select_candidates
 
