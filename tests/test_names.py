@@ -195,3 +195,13 @@ def test_count_refuses_unreadable_names_in_one_line(cli: Cli) -> None:
     assert "JSON spec file" in err
     code, _, err = cli("count", "resnext30_8x3d")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "resnextD_CxDd" in err
+
+
+def test_train_candidates_models_take_printed_names(cli: Cli) -> None:
+    import tomllib
+
+    names = ["resnext29_8x3d_w0.25", "resnet26_w0.125", "resnext14_2x5d_b1-2-1_w0.3008"]
+    code, out, err = cli("train-candidates", "--models", ",".join(names), "--print-config")
+    assert code == 0, err
+    plan = tomllib.loads(out)
+    assert [spec_from_dict(c).name for c in plan["candidates"]] == names
