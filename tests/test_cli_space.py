@@ -262,5 +262,7 @@ def test_input_size_sets_the_macs_shown(cli: Cli) -> None:
             at8 = spec_from_dict(row["spec"])
             assert at8.input_size == 8 and row["macs"] == totals(at8)[0]
             assert row["macs"] < totals(with_overrides(at8, input_size=32))[0]
+    code, out, _ = cli(*grid)
+    assert code == 0 and "2 candidates, MACs at 8x8 input" in out
     code, _, err = cli("match-flops", "-C", "2", "--input-size", "0")
     assert code == 2 and "input_size" in err and len(err.strip().splitlines()) == 1

@@ -87,7 +87,7 @@ def space_candidates(request: Grid | Draw) -> CandidateTable:
             input_size=request.input_size,
         )
         frame = request.band.filter(frame)  # the solver bands MACs and params; this adds acts
-        return CandidateTable(frame, f"{len(frame)} candidates", sampled=False)
+        return CandidateTable(frame, f"{len(frame)} candidates{_input(frame)}", sampled=False)
     band = request.band
     if request.space_file is not None:
         space = load_space(request.space_file).with_band(
@@ -106,8 +106,17 @@ def space_candidates(request: Grid | Draw) -> CandidateTable:
         space = replace(space, input_size=request.input_size)
     result = sample_space(space, request.n, request.seed)
     frame = result.to_frame()
-    title = f"{len(frame)} sampled candidates (seed {result.seed})"
+    title = f"{len(frame)} sampled candidates (seed {result.seed}){_input(frame)}"
     return CandidateTable(frame, title, sampled=True, note=result.summary())
+
+
+def _input(frame: pd.DataFrame) -> str:
+    """The input the MACs are for, as the title says it (every row shares it)."""
+    sizes = {spec["input_size"] for spec in frame["spec"]}
+    if len(sizes) != 1:
+        return ""
+    size = sizes.pop()
+    return f", MACs at {size}x{size} input"
 
 
 def _side(bound: Bound) -> Bound | None:
