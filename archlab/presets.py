@@ -1,10 +1,13 @@
-"""Named specs: the paper's models as data (STYLE: presets are data, names derived from specs)."""
+"""Named specs: the paper's models as data (STYLE: presets are data, names derived from specs).
+
+:func:`get_spec` takes a preset's name or any name archlab prints (:mod:`archlab.names`).
+"""
 
 from __future__ import annotations
 
 from types import MappingProxyType
 
-from archlab.errors import SpecError
+from archlab.names import spec_from_name
 from archlab.space import NetSpec, make_spec
 
 # (template, depth, cardinality, bottleneck width): the models of the paper's Tables 1, 3, 4 and
@@ -40,8 +43,9 @@ PRESETS: MappingProxyType[str, NetSpec] = MappingProxyType(
 
 
 def get_spec(name: str) -> NetSpec:
-    """The preset spec called ``name``; an unknown name lists the valid ones."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise SpecError(f"unknown model {name!r}; valid: {', '.join(sorted(PRESETS))}") from None
+    """The preset called ``name``, else the spec the name describes (``resnext29_8x3d_w0.25``).
+
+    A name that is neither says in one line which forms are accepted.
+    """
+    preset = PRESETS.get(name) if isinstance(name, str) else None
+    return preset if preset is not None else spec_from_name(name)

@@ -4,7 +4,8 @@ Glossary (Xie et al., "Aggregated Residual Transformations for Deep Neural Netwo
 
 - ``cardinality`` (C): the number of aggregated transformations (paths) in a block (Sec. 3.3).
 - ``bottleneck_width`` (d): the channels of one path, per stage here; "32x4d" names C=32 and
-  d=4 in the first stage (Table 1).
+  d=4 in the first stage (Table 1). d is always the width the network has: a width multiplier
+  scales the stem and stage widths, never d, so ``resnext29_8x3d_w0.25`` has d = 3.
 - ``group_width``: C·d, the width of the 3x3 grouped conv (Table 2's "width of group conv").
 - ``w_in`` / ``w_out`` / ``w_b``: a block's input width, output width and bottleneck (group) width.
 - ``stage``: the blocks that share one spatial size ("conv2" … "conv5" in Table 1).
@@ -18,7 +19,6 @@ No torch here: specs are pure data, so counting and enumerating never build a mo
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -149,7 +149,9 @@ class NetSpec:
 
     @property
     def name(self) -> str:
-        """torchvision-style name: ``resnet50``, ``resnext50_32x4d``, ``resnext29_8x64d``."""
+        """torchvision-style name: ``resnet50``, ``resnext50_32x4d``, ``resnext29_8x3d_w0.25``."""
+        from archlab.names import spec_name  # names read specs; specs only print themselves
+
         return spec_name(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,11 +223,34 @@ def scaled(width: int, multiplier: float) -> int:
     return max(1, round(width * multiplier))
 
 
+def implied_width(base: int, w0: int) -> int:
+    """``base`` channels scaled like a first stage of ``w0`` channels (the paper's is 256).
+
+    The multiplier a spec has is w0 / 256 (:attr:`NetSpec.width_multiplier`); the stem and the
+    ResNet baseline's d follow from it, so a name's ``_wM`` fixes both.
+    """
+    return scaled(base, w0 / BASE_STAGE_WIDTH)
+
+
+def baseline_bottleneck_width(width_multiplier: float = 1.0) -> int:
+    """d of the ResNet baseline (1x64d, Table 2) at a width multiplier: 64 scaled, 16 at 1/4."""
+    _check_multiplier(width_multiplier)
+    return implied_width(BASELINE_BOTTLENECK_WIDTH, scaled(BASE_STAGE_WIDTH, width_multiplier))
+
+
+def _check_multiplier(width_multiplier: object) -> None:
+    ok = isinstance(width_multiplier, int | float) and not isinstance(width_multiplier, bool)
+    if not (ok and 0 < width_multiplier <= MAX_WIDTH_MULTIPLIER):  # type: ignore[operator]
+        raise SpecError(
+            f"width_multiplier must be in (0, {MAX_WIDTH_MULTIPLIER}], got {width_multiplier!r}"
+        )
+
+
 def make_spec(
     template: str = "imagenet",
     depth: int = 50,
     cardinality: int = 1,
-    bottleneck_width: int = BASELINE_BOTTLENECK_WIDTH,
+    bottleneck_width: int | None = None,
     *,
     width_multiplier: float = 1.0,
     blocks: Sequence[int] | None = None,
@@ -234,20 +259,18 @@ def make_spec(
 ) -> NetSpec:
     """A spec of the paper's template: widths double and d doubles each time the map halves.
 
-    ``bottleneck_width`` is d in the first stage, before the multiplier; ``width_multiplier``
-    scales the stem, the stage widths and d alike, so a 0.25x model is the same template shrunk.
+    ``bottleneck_width`` is the first stage's d as the network has it (the number in "8x3d"),
+    used as given; None means the ResNet baseline's d at this multiplier (64 scaled).
+    ``width_multiplier`` makes the first stage round(256·m) wide and scales the stem with it.
     """
     if template not in TEMPLATES:
         raise SpecError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
     _positive_int("cardinality", cardinality, MAX_WIDTH, MAX_WIDTH_WHY)
+    _check_multiplier(width_multiplier)
+    w0 = scaled(BASE_STAGE_WIDTH, width_multiplier)
+    if bottleneck_width is None:
+        bottleneck_width = implied_width(BASELINE_BOTTLENECK_WIDTH, w0)
     _positive_int("bottleneck_width", bottleneck_width, MAX_WIDTH, MAX_WIDTH_WHY)
-    multiplier_ok = isinstance(width_multiplier, int | float) and not isinstance(
-        width_multiplier, bool
-    )
-    if not (multiplier_ok and 0 < width_multiplier <= MAX_WIDTH_MULTIPLIER):
-        raise SpecError(
-            f"width_multiplier must be in (0, {MAX_WIDTH_MULTIPLIER}], got {width_multiplier!r}"
-        )
     if blocks is None:
         _positive_int("depth", depth, MAX_DEPTH, MAX_DEPTH_WHY)
         block_counts = template_blocks(template, depth)
@@ -261,21 +284,19 @@ def make_spec(
                 f"blocks must have {NUM_STAGES[template]} entries for the {template} template, "
                 f"got {len(block_counts)}"
             )
-    d0 = scaled(bottleneck_width, width_multiplier)
-    w0 = scaled(BASE_STAGE_WIDTH, width_multiplier)
     stages = tuple(
         StageSpec(
             depth=n,
             w_out=w0 * 2**i,  # rule 2: width doubles each time the map is halved
             stride=1 if i == 0 else 2,
             cardinality=cardinality,
-            bottleneck_width=d0 * 2**i,
+            bottleneck_width=bottleneck_width * 2**i,
         )
         for i, n in enumerate(block_counts)
     )
     return NetSpec(
         template=template,
-        stem_width=scaled(BASE_STEM_WIDTH, width_multiplier),
+        stem_width=implied_width(BASE_STEM_WIDTH, w0),
         stages=stages,
         num_classes=num_classes if num_classes is not None else DEFAULT_NUM_CLASSES[template],
         input_size=input_size if input_size is not None else DEFAULT_INPUT_SIZE[template],
@@ -294,46 +315,6 @@ def follows_template(spec: NetSpec) -> bool:
         ):
             return False
     return len(spec.stages) == NUM_STAGES[spec.template]
-
-
-def spec_name(spec: NetSpec) -> str:
-    """Derive the torchvision-style name; specs off the template get a short content hash."""
-    w0 = spec.stages[0].w_out
-    if (
-        spec.template == "imagenet"
-        and spec.cardinality == 1
-        and _scaled_like(spec.bottleneck_width, BASELINE_BOTTLENECK_WIDTH, w0)
-    ):
-        name = f"resnet{spec.depth}"
-    else:
-        name = f"resnext{spec.depth}_{spec.cardinality}x{spec.bottleneck_width}d"
-    if spec.blocks != _canonical_blocks(spec):
-        name += "_b" + "-".join(str(b) for b in spec.blocks)
-    if w0 != BASE_STAGE_WIDTH:
-        name += f"_w{spec.width_multiplier:.4g}"
-    if not _scaled_like(spec.stem_width, BASE_STEM_WIDTH, w0):
-        name += f"_stem{spec.stem_width}"
-    if not follows_template(spec):
-        digest = hashlib.sha1(repr(spec.stages).encode()).hexdigest()[:6]
-        name += f"_custom{digest}"
-    return name
-
-
-def _scaled_like(width: int, base: int, w0: int) -> bool:
-    """Whether ``width`` is ``base`` scaled by the multiplier that made the stage width ``w0``.
-
-    make_spec rounds base·m and 256·m separately, so 256·m is only known to ±0.5 from w0; the
-    tolerance is that uncertainty carried over to base·m, plus its own rounding.
-    """
-    exact = base * w0 / BASE_STAGE_WIDTH
-    return abs(width - exact) <= 0.5 + 0.5 * base / BASE_STAGE_WIDTH + 1e-9
-
-
-def _canonical_blocks(spec: NetSpec) -> tuple[int, ...] | None:
-    if spec.template == "imagenet":
-        return IMAGENET_BLOCKS.get(spec.depth)
-    n = sum(spec.blocks) // 3
-    return (n, n, n)
 
 
 # --------------------------------------------------------------------------- block iterator

@@ -27,7 +27,7 @@ from archlab.workflows.train_candidates import train_candidates
 
 def timed(executor: str, runs: int, folder: Path) -> float:
     """Wall seconds of ``runs`` tiny runs through the executor."""
-    specs = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2, 4, 8)]
+    specs = [make_spec("cifar", 11, c, 2, width_multiplier=0.125) for c in (1, 2, 4, 8)]
     seeds = tuple(range(runs // len(specs)))
     config = TrainConfig(epochs=1, batch_size=64, limit=200)
     data = load_dataset("digits", limit=200)

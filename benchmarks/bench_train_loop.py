@@ -20,7 +20,7 @@ import torch
 from _sections import command, machine_line, write_section
 from torch import nn
 
-from archlab.space import NetSpec, make_spec, with_overrides
+from archlab.space import NetSpec, make_spec, scaled, with_overrides
 from archlab.train.data import DatasetSplits, iterate_batches, load_dataset, normalize
 from archlab.train.loop import TrainConfig, make_optimizer, prepare_model, train_run
 
@@ -101,7 +101,7 @@ def synthetic(folder: Path) -> DatasetSplits:
 
 def bench(label: str, data: DatasetSplits, width: float, rounds: int) -> tuple[str, float, float]:
     spec = with_overrides(
-        make_spec("cifar", 29, 4, 16, width_multiplier=width),
+        make_spec("cifar", 29, 4, scaled(16, width), width_multiplier=width),  # 4x4d at 1/4
         num_classes=data.num_classes,
         input_size=data.image_size,
     )

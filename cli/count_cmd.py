@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 def count_cmd(
     name: Annotated[
-        str | None, typer.Argument(help="Preset, e.g. resnext50_32x4d; or use the spec options.")
+        str | None,
+        typer.Argument(
+            help="A model name archlab prints, e.g. resnext50_32x4d or resnext29_8x3d_w0.25; "
+            "or use the spec options."
+        ),
     ] = None,
     model: Annotated[
         str | None,
@@ -41,7 +45,13 @@ def count_cmd(
         int | None, typer.Option("--cardinality", "-C", help="C (spec option; default 1).")
     ] = None,
     bottleneck_width: Annotated[
-        int | None, typer.Option("--bottleneck-width", "-d", help="d (spec option; default 64).")
+        int | None,
+        typer.Option(
+            "--bottleneck-width",
+            "-d",
+            help="First-stage d, the network's own as in its name (spec option; default: the "
+            "ResNet's, 64 x --width-multiplier).",
+        ),
     ] = None,
     depth: Annotated[
         int | None, typer.Option("--depth", help="Depth (spec option; 50, or 29 for cifar).")
@@ -50,7 +60,10 @@ def count_cmd(
         str | None, typer.Option("--template", help="imagenet or cifar (spec option).")
     ] = None,
     width_multiplier: Annotated[
-        float | None, typer.Option("--width-multiplier", help="Scale every width (spec option).")
+        float | None,
+        typer.Option(
+            "--width-multiplier", help="Scale the stem and stage widths, not d (spec option)."
+        ),
     ] = None,
     input_size: Annotated[
         int | None,
@@ -86,14 +99,16 @@ def count_cmd(
         bool, typer.Option("--channels-last", help="channels_last memory format for --measure.")
     ] = False,
 ) -> None:
-    """Count MACs, params and activations of a preset, a spec or any model with every counter."""
+    """Count MACs, params and activations of a named spec or any model with every counter."""
     from archlab.measure.summary import run_count
 
     spec_options = (cardinality, bottleneck_width, depth, template, width_multiplier)
     if model is not None and (name is not None or any(v is not None for v in spec_options)):
-        raise ArchlabError("give --model or a preset NAME / spec options, not both")
+        raise ArchlabError("give --model or a model NAME / spec options, not both")
     if model is not None and (input_size is not None or num_classes is not None):
-        raise ArchlabError("--input-size and --num-classes are for presets; use --input-shape")
+        raise ArchlabError(
+            "--input-size and --num-classes are for a NAME or spec options; use --input-shape"
+        )
     if model is None and (input_shape is not None or model_kwargs is not None):
         raise ArchlabError("--input-shape and --model-kwargs need --model")
     spec = None if model is not None else _resolve_spec(name, *spec_options)
@@ -123,7 +138,7 @@ def _resolve_spec(
     template: str | None,
     width_multiplier: float | None,
 ) -> NetSpec:
-    """A preset by name, or a template spec from the options; never both."""
+    """A spec by name (a preset or any printed name), or from the options; never both."""
     options = {
         "--cardinality": cardinality,
         "--bottleneck-width": bottleneck_width,
@@ -134,20 +149,20 @@ def _resolve_spec(
     given = [flag for flag, value in options.items() if value is not None]
     if name is not None and given:
         raise ArchlabError(
-            f"give a preset NAME or spec options, not both (got {name!r} and {', '.join(given)})"
+            f"give a model NAME or spec options, not both (got {name!r} and {', '.join(given)})"
         )
     if name is not None:
         return get_spec(name)
     if not given:
         raise ArchlabError(
-            "give a preset NAME (e.g. resnext50_32x4d) or spec options such as --cardinality"
+            "give a model NAME (e.g. resnext50_32x4d) or spec options such as --cardinality"
         )
     tmpl = template or "imagenet"
     return make_spec(
         tmpl,
         depth if depth is not None else DEFAULT_DEPTHS.get(tmpl, DEFAULT_DEPTHS["imagenet"]),
         cardinality if cardinality is not None else 1,
-        bottleneck_width if bottleneck_width is not None else 64,
+        bottleneck_width,  # None: the ResNet baseline's d at this width
         width_multiplier=width_multiplier if width_multiplier is not None else 1.0,
     )
 

@@ -28,7 +28,14 @@ ScopeOpt = Annotated[
     str, typer.Option("--scope", help="block: Eq. 4 conv2-block params; network: total MACs.")
 ]
 MultOpt = Annotated[
-    float, typer.Option("--width-multiplier", help="Scale every width (tiny CPU variants).")
+    float,
+    typer.Option(
+        "--width-multiplier", help="Scale the stem and stage widths, not d (tiny CPU variants)."
+    ),
+]
+InputSizeOpt = Annotated[
+    int | None,
+    typer.Option("--input-size", help="Input N (N x N) the MACs are for (default 224; cifar 32)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -42,7 +49,7 @@ def match_flops_cmd(
         typer.Option(
             "--bottleneck-width",
             "-d",
-            help="d at full width (before --width-multiplier); solve for the cardinality C.",
+            help="First-stage d, the network's own as in its name; solve for the cardinality C.",
         ),
     ] = None,
     depth: Annotated[
@@ -53,6 +60,7 @@ def match_flops_cmd(
     complexity: ComplexityOpt = 1.0,
     scope: ScopeOpt = "block",
     width_multiplier: MultOpt = 1.0,
+    input_size: InputSizeOpt = None,
     as_json: JsonOpt = False,
     solve: Annotated[
         str | None,
@@ -66,9 +74,9 @@ def match_flops_cmd(
         raise typer.BadParameter("give exactly one of --cardinality or --bottleneck-width")
     if solve == "depth":
         match = archlab.match_depth(
-            cardinality or 1, bottleneck_width or 64, template, complexity,
+            cardinality or 1, bottleneck_width, template, complexity,
             "network" if scope == "block" else scope, width_multiplier=width_multiplier,
-            baseline_depth=depth,
+            baseline_depth=depth, input_size=input_size,
         )  # fmt: skip
     else:
         kw = dict(
@@ -77,6 +85,7 @@ def match_flops_cmd(
             complexity=complexity,
             scope=scope,
             width_multiplier=width_multiplier,
+            input_size=input_size,
         )
         if cardinality is not None:
             match = archlab.match_flops(cardinality, **kw)  # type: ignore[arg-type]
@@ -144,7 +153,8 @@ def space_cmd(
         str | None,
         typer.Option(
             "--bottleneck-widths",
-            help="Comma list of d (a grid); default: solve d (--sample: log-uniform 1..64).",
+            help="Comma list of d, the networks' own (a grid); default: solve d (--sample: "
+            "log-uniform 1..64 x --width-multiplier).",
         ),
     ] = None,
     template: Annotated[
@@ -163,10 +173,9 @@ def space_cmd(
     ] = None,
     width_multiplier: Annotated[
         float | None,
-        typer.Option(
-            "--width-multiplier", help="Scale every width (tiny CPU variants; default 1)."
-        ),
+        typer.Option("--width-multiplier", help="Scale stem and stage widths, not d (default 1)."),
     ] = None,
+    input_size: InputSizeOpt = None,
     macs: Annotated[str | None, typer.Option("--macs", help="Keep MACs in MIN:MAX.")] = None,
     params: Annotated[str | None, typer.Option("--params", help="Keep params in MIN:MAX.")] = None,
     acts: Annotated[str | None, typer.Option("--acts", help="Keep activations in MIN:MAX.")] = None,
@@ -201,6 +210,7 @@ def space_cmd(
         "cardinalities": _int_tuple(cardinalities, "--cardinalities"),
         "bottleneck_widths": _int_tuple(bottleneck_widths, "--bottleneck-widths"),
         "width_multiplier": width_multiplier,
+        "input_size": input_size,
     }
     request: Grid | Draw
     if sample is None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # torch-heavy modules load inside the command, keeping start-
 def _names(text: str) -> list[str]:
     names = [m.strip() for m in text.split(",") if m.strip()]
     if not names:
-        raise typer.BadParameter(f"--models needs comma-separated preset names, got {text!r}")
+        raise typer.BadParameter(f"--models needs comma-separated model names, got {text!r}")
     return names
 
 
@@ -84,7 +84,9 @@ def train_candidates_cmd(
     cardinalities: Annotated[
         S, typer.Option(help="Comma list of C; d is solved for matched complexity.")
     ] = None,
-    models: Annotated[S, typer.Option(help="Comma list of presets, e.g. resnext29_8x64d.")] = None,
+    models: Annotated[
+        S, typer.Option(help="Comma list of model names, e.g. resnext29_8x3d_w0.25.")
+    ] = None,
     candidates: Annotated[
         Path | None, typer.Option(help="JSON file written by `archlab space --json`.")
     ] = None,

@@ -14,8 +14,8 @@ from archlab.measure import counters
 if "count" not in {c.name for c in climain.app.registered_commands}:
     count_cmd.register(climain.app)
 
-SMALL = ["-C", "32", "-d", "4", "--width-multiplier", "0.25", "--input-size", "64"]
-TINY = ["--template", "cifar", "--depth", "11", "-C", "4", "-d", "4", "--width-multiplier", "0.125"]
+SMALL = ["-C", "32", "-d", "1", "--width-multiplier", "0.25", "--input-size", "64"]
+TINY = ["--template", "cifar", "--depth", "11", "-C", "4", "-d", "1", "--width-multiplier", "0.125"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -78,12 +78,12 @@ def test_failing_counter_reported_in_its_row(capsys, monkeypatch) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["resnext51_32x4d"], "unknown model 'resnext51_32x4d'; valid: "),
+        (["resnext51_32x4d"], "unknown model 'resnext51_32x4d' (depth 51 is neither"),
         (["resnext50_32x4d", "--input-size", "0"], "input_size must be a positive integer"),
         (["resnext50_32x4d", "--input-size", "16"], "input too small"),
         (["resnext50_32x4d", "--counters", "analytic,thop"], "unknown counter 'thop'"),
         (["resnext50_32x4d", "--cardinality", "8"], "not both"),
-        ([], "give a preset NAME"),
+        ([], "give a model NAME"),
         (["resnext50_32x4d", "--num-classes", "0"], "num_classes must be a positive integer"),
     ],
 )

@@ -26,7 +26,7 @@ def store_path(tmp_path: Path) -> Path:
     path = tmp_path / "runs" / "store.db"
     with Store(path, create=True) as store:
         for c, val in ((1, 0.3), (4, 0.25)):
-            spec = make_spec("cifar", 29, c, 16, width_multiplier=0.25)
+            spec = make_spec("cifar", 29, c, 4, width_multiplier=0.25)
             cid = store.add_candidate(
                 name=spec.name, spec=spec, macs=10**6 * c, params=1000 * c, acts=100
             )

@@ -28,7 +28,7 @@ JSON_KEYS = {"name", "cardinality", "bottleneck_width", "depth", "seed", "status
 def store_path(tmp_path: Path) -> Path:
     """A store with one finished two-epoch run and one pending run."""
     path = tmp_path / "runs" / "store.db"
-    spec = make_spec("cifar", 29, 8, 64, width_multiplier=0.25).to_dict()
+    spec = make_spec("cifar", 29, 8, 16, width_multiplier=0.25).to_dict()
     with Store(path, create=True) as store:
         cid = store.add_candidate(name="resnext29_8x16d_w0.25", spec=spec, macs=12_345_678,
                                   params=98_765, acts=4_321)  # fmt: skip

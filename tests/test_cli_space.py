@@ -234,3 +234,35 @@ def test_non_finite_and_ignored_options_are_refused(
 ) -> None:
     code, _, err = cli(*args)
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_input_size_sets_the_macs_shown(cli: Cli) -> None:
+    """`--input-size 8` (digits): MACs are the analytic count of the spec at 8x8, not 32x32."""
+    from archlab.complexity import totals
+    from archlab.space import make_spec, with_overrides
+
+    base = ("-C", "2", "--template", "cifar", "--width-multiplier", "0.125", "--json")
+    code, out, err = cli("match-flops", *base, "--input-size", "8")
+    assert code == 0, err
+    small = json.loads(out)
+    _, out, _ = cli("match-flops", *base)
+    full = json.loads(out)
+    spec = make_spec("cifar", 29, 2, small["bottleneck_width"], width_multiplier=0.125)
+    assert small["input_size"] == 8 and full["input_size"] == 32
+    assert small["network"]["macs"] == totals(with_overrides(spec, input_size=8))[0]
+    assert full["network"]["macs"] == totals(spec)[0] > small["network"]["macs"]
+    baseline = make_spec("cifar", 29, width_multiplier=0.125, input_size=8)
+    assert small["baseline_network"]["macs"] == totals(baseline)[0]
+    grid = ("space", "--template", "cifar", "--cardinalities", "1,4", "--input-size", "8")
+    draw = ("space", "--template", "cifar", "--sample", "3", "--input-size", "8")
+    for args in (grid, draw):
+        code, out, err = cli(*args, "--json")
+        assert code == 0, err
+        for row in json.loads(out):
+            at8 = spec_from_dict(row["spec"])
+            assert at8.input_size == 8 and row["macs"] == totals(at8)[0]
+            assert row["macs"] < totals(with_overrides(at8, input_size=32))[0]
+    code, out, _ = cli(*grid)
+    assert code == 0 and "2 candidates, MACs at 8x8 input" in out
+    code, _, err = cli("match-flops", "-C", "2", "--input-size", "0")
+    assert code == 2 and "input_size" in err and len(err.strip().splitlines()) == 1

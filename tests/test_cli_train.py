@@ -98,7 +98,7 @@ def test_no_candidates_and_unknown_model(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("train-candidates", "--store", str(tmp_path / "s.db"))
     assert code == 2 and "no candidates" in err
     code, _, err = cli(
-        "train-candidates", "--models", "resnext29_3x3d", "--store", str(tmp_path / "s.db")
+        "train-candidates", "--models", "resnext30_3x3d", "--store", str(tmp_path / "s.db")
     )
     assert code == 2 and "valid:" in err
     code, _, err = cli(

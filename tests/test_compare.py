@@ -25,8 +25,8 @@ cardinality = 1
 width_multiplier = 0.25
 [bottleneck_width]
 sampler = "uniform"
-low = 8
-high = 96
+low = 2
+high = 24
 """
 SPACE_B = """
 template = "cifar"
@@ -38,8 +38,8 @@ low = 2
 high = 8
 [bottleneck_width]
 sampler = "uniform"
-low = 4
-high = 48
+low = 1
+high = 12
 """
 
 

@@ -20,10 +20,10 @@ from archlab.measure.speed import (
 from archlab.space import make_spec
 
 # ResNeXt-50 32x4d shrunk to a quarter of the widths (C = 32 kept, so conv2 stays grouped).
-SMALL = make_spec("imagenet", 50, 32, 4, width_multiplier=0.25)
+SMALL = make_spec("imagenet", 50, 32, 1, width_multiplier=0.25)
 SMALL_SIZE = 64
 # ResNeXt-11 4x4d at an eighth of the widths: one block per stage, CIFAR stem (no max pool).
-TINY_CIFAR = make_spec("cifar", 11, 4, 4, width_multiplier=0.125, num_classes=10)
+TINY_CIFAR = make_spec("cifar", 11, 4, 1, width_multiplier=0.125, num_classes=10)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -22,7 +22,7 @@ from archlab.train.executors import ExecutionOptions, RayExecutor, check_ray_add
 from archlab.train.loop import TrainConfig
 from archlab.train.plan import Halving
 
-TINY = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2)]
+TINY = [make_spec("cifar", 11, c, 2, width_multiplier=0.125) for c in (1, 2)]
 METRICS = ["train_loss", "train_error", "val_error", "test_error"]
 
 
@@ -55,7 +55,7 @@ def _sixteen() -> list:  # type: ignore[type-arg]
         template="cifar",
         depth=ParamRange.choice(11),
         cardinality=ParamRange(1, 8, "pow2"),
-        bottleneck_width=ParamRange(4, 48, "uniform"),
+        bottleneck_width=ParamRange(1, 12, "uniform"),
         width_multiplier=ParamRange.choice(0.25),
     )
     return list(sample_space(space, 16, seed=3).specs)
@@ -257,7 +257,7 @@ def test_halving_promotes_only_from_a_whole_rung(
 ) -> None:
     import archlab.train.tasks as tasks_module
 
-    specs = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2, 4, 8)]
+    specs = [make_spec("cifar", 11, c, 2, width_multiplier=0.125) for c in (1, 2, 4, 8)]
     kwargs = {
         "config": TrainConfig(epochs=2, batch_size=64),
         "device": "cpu",

@@ -74,7 +74,7 @@ def test_a_change_to_the_recipe_reaches_builder_and_count_alike(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both consume the recipe, so a changed kernel changes both and they still agree."""
-    spec = make_spec("cifar", 11, 2, 4, width_multiplier=0.25)
+    spec = make_spec("cifar", 11, 2, 1, width_multiplier=0.25)
 
     def params(form: str) -> int:
         with torch.device("meta"):

@@ -58,7 +58,7 @@ def test_state_dict_matches_torchvision(name: str) -> None:
 
 
 def test_strict_load_round_trip() -> None:
-    spec = make_spec("imagenet", 50, 4, 8, width_multiplier=0.25, num_classes=7)
+    spec = make_spec("imagenet", 50, 4, 2, width_multiplier=0.25, num_classes=7)
     a, b = build_model(spec), build_model(spec)
     b.load_state_dict(a.state_dict(), strict=True)
     x = torch.randn(2, 3, 64, 64)
@@ -112,7 +112,7 @@ def _randomise_bn(model: nn.Module, seed: int) -> None:
 def test_three_forms_are_equivalent(template: str) -> None:
     """Sec. 3.3 / Fig. 3: (a), (b) and (c) compute the same function after conversion."""
     torch.manual_seed(0)
-    spec = make_spec(template, 26 if template == "imagenet" else 11, 4, 8, width_multiplier=0.25)
+    spec = make_spec(template, 26 if template == "imagenet" else 11, 4, 2, width_multiplier=0.25)
     model_c = build_model(spec)
     _randomise_bn(model_c, 1)
     model_c.eval()
@@ -136,7 +136,7 @@ def test_three_forms_are_equivalent(template: str) -> None:
 def test_forms_agree_in_train_mode_too() -> None:
     """BN is per channel, so the split BNs see the same batch statistics as form (c)'s."""
     torch.manual_seed(0)
-    spec = make_spec("cifar", 11, 2, 4, width_multiplier=0.25)
+    spec = make_spec("cifar", 11, 2, 1, width_multiplier=0.25)
     model_c = build_model(spec).train()
     model_b = convert_model(model_c, "b").train()
     x = torch.randn(4, 3, 16, 16)
@@ -144,7 +144,7 @@ def test_forms_agree_in_train_mode_too() -> None:
 
 
 def test_init_and_zero_init_residual() -> None:
-    spec = make_spec("cifar", 11, 2, 4, width_multiplier=0.25)
+    spec = make_spec("cifar", 11, 2, 1, width_multiplier=0.25)
     default = build_model(spec)
     assert all(float(b.bn3.weight.detach().abs().sum()) > 0 for b in default.layer1)
     zeroed = build_model(spec, zero_init_residual=True)
@@ -159,8 +159,9 @@ def test_init_and_zero_init_residual() -> None:
 
 def test_builder_inputs() -> None:
     assert build_model("resnext29_4x4d", num_classes=3).fc.out_features == 3
+    assert build_model("resnext29_4x5d").layer1[0].conv2.out_channels == 20  # any printed name
     with pytest.raises(SpecError, match="valid"):
-        build_model("resnext29_4x5d")
+        build_model("resnext30_4x5d")
     with pytest.raises(SpecError, match="form"):
         build_model("resnext29_4x4d", form="d")
     with pytest.raises(SpecError, match="form c"):
@@ -169,7 +170,7 @@ def test_builder_inputs() -> None:
 
 def test_builder_stays_on_the_cpu_and_is_repeatable() -> None:
     """No device moves, no construction-time state: the same seed builds the same weights."""
-    spec = make_spec("cifar", 11, 2, 4, width_multiplier=0.25)
+    spec = make_spec("cifar", 11, 2, 1, width_multiplier=0.25)
     torch.manual_seed(3)
     a = build_model(spec)
     torch.manual_seed(3)
@@ -197,7 +198,7 @@ def _hooked_acts(model: nn.Module, size: int) -> int:
 @pytest.mark.parametrize("template", ["imagenet", "cifar"])
 def test_form_a_has_more_activations_than_c(template: str) -> None:
     """(b) writes what (c) writes; each of (a)'s C paths writes all w_out channels in its conv3."""
-    spec = make_spec(template, 26 if template == "imagenet" else 11, 4, 8, width_multiplier=0.25)
+    spec = make_spec(template, 26 if template == "imagenet" else 11, 4, 2, width_multiplier=0.25)
     size = 64 if template == "imagenet" else 32
     analytic = complexity(spec, size)
     assert _hooked_acts(_meta_model(spec, "c"), size) == analytic.acts

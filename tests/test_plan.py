@@ -11,7 +11,7 @@ from archlab.space import make_spec
 from archlab.train.loop import TrainConfig
 from archlab.train.plan import ExecutionOptions, Halving, RunPlan, plan_from_dict, resolve_plan
 
-TINY = (make_spec("cifar", 11, 2, 16, width_multiplier=0.125),)
+TINY = (make_spec("cifar", 11, 2, 2, width_multiplier=0.125),)
 SELECT = {"select": {"cardinalities": [1, 2], "depth": 11, "width_multiplier": 0.125}}
 
 

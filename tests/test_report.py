@@ -33,13 +33,13 @@ from archlab.store import EpochRecord, Store
 GOLDEN = Path(__file__).parent / "data" / "report_golden.md"
 COMMAND = "archlab report --store store.db --out out"
 VERSION_LINE = f"- archlab: {archlab.__version__} (this report)"
-# Final val errors per (C, d of the template before the 0.25 multiplier), per rung, per seed.
+# Final val errors per (C, d of the 0.25-width network, as named), per rung, per seed.
 FINAL = {
-    (1, 64): {0: [0.40, 0.42], 1: [0.30, 0.32]},
-    (2, 64): {0: [0.36, 0.38], 1: [0.27, 0.28]},
-    (4, 64): {0: [0.35, 0.34], 1: [0.25, 0.26]},
-    (1, 92): {0: [0.37, 0.39], 1: [0.29, 0.29]},
-    (1, 128): {0: [0.38, 0.36], 1: [0.28, 0.30]},
+    (1, 16): {0: [0.40, 0.42], 1: [0.30, 0.32]},
+    (2, 16): {0: [0.36, 0.38], 1: [0.27, 0.28]},
+    (4, 16): {0: [0.35, 0.34], 1: [0.25, 0.26]},
+    (1, 23): {0: [0.37, 0.39], 1: [0.29, 0.29]},
+    (1, 32): {0: [0.38, 0.36], 1: [0.28, 0.30]},
 }
 
 
@@ -109,7 +109,7 @@ def build_store(path: Path) -> Path:
                             ),
                         )
                     store.finish_run(run, "finished")
-        cid, _ = _candidate(store, 8, 64)
+        cid, _ = _candidate(store, 8, 16)
         for seed, (status, reason) in enumerate(
             [("diverged", "loss is nan at epoch 2"), ("failed", "RuntimeError: out | of memory")]
         ):
@@ -173,7 +173,7 @@ def test_key_facts_computed_independently(golden_report: tuple[Path, str]) -> No
         table = group.split("#### Pareto front")[1]
         assert sorted(re.findall(r"\| `([^`]+)` \|", table)) == front
         assert table.count(f"| {budget} |") == len(front)  # the budget labelled on every row
-    assert "resnext29_1x32d_w0.25" not in table  # 1x128d: more MACs and more error than 2x64d
+    assert "resnext29_1x32d_w0.25" not in table  # 1x32d: more MACs and more error than 2x16d
     # Kendall τ and Spearman ρ of the rung-0 vs rung-1 mean errors, from scipy.
     short = [np.mean(r[0]) for r in FINAL.values()]
     long = [np.mean(r[1]) for r in FINAL.values()]
@@ -246,7 +246,7 @@ def test_empty_store_says_no_runs_yet(tmp_path: Path) -> None:
 
 def test_only_failed_runs(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db", create=True) as store:
-        cid, _ = _candidate(store, 2, 64)
+        cid, _ = _candidate(store, 2, 16)
         run = _run(store, cid, 0, 0, 3)
         store.finish_run(run, "failed", "ValueError: bad input")
     text = write_report(tmp_path / "s.db", tmp_path / "out", command="x").read_text()
@@ -259,7 +259,7 @@ def test_only_failed_runs(tmp_path: Path) -> None:
 
 def test_one_candidate(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db", create=True) as store:
-        cid, _ = _candidate(store, 4, 64)
+        cid, _ = _candidate(store, 4, 16)
         run = _run(store, cid, 0, 0, 2)
         for e in (1, 2):
             store.record_epoch(run, EpochRecord(e, 1.0, 0.5 / e, 0.6 / e, 0.61 / e))
@@ -298,7 +298,7 @@ def test_not_a_store_is_an_archlab_error(tmp_path: Path) -> None:
 
 def test_edf_section_with_ten_candidates(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db", create=True) as store:
-        for i, (c, d) in enumerate(itertools.product((1, 2, 4, 8), (16, 32, 48))):
+        for i, (c, d) in enumerate(itertools.product((1, 2, 4, 8), (4, 8, 12))):
             cid, _ = _candidate(store, c, d)
             run = _run(store, cid, 0, 0, 1)
             store.record_epoch(run, EpochRecord(1, 1.0, 0.3, 0.30 + i / 100, 0.3))
@@ -314,7 +314,7 @@ def test_edf_section_with_ten_candidates(tmp_path: Path) -> None:
 
 def test_date_is_the_newest_finished_run(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db", create=True) as store:
-        cid, _ = _candidate(store, 1, 64)
+        cid, _ = _candidate(store, 1, 16)
         done = _run(store, cid, 0, 0, 1)
         store.record_epoch(done, EpochRecord(1, 1.0, 0.3, 0.3, 0.3))
         store.finish_run(done, "finished")
@@ -332,7 +332,7 @@ HALVING = {0: 1, 1: 2, 2: 4, 3: 8}  # rung -> epochs; eta 2 keeps 8, 4, 2, 1 can
 
 def build_halving_store(path: Path) -> Path:
     """Successive halving of 8 candidates over rungs 0..3 (1, 2, 4, 8 epochs), one seed."""
-    settings = [(c, d) for c in (1, 2, 4, 8) for d in (32, 64)]
+    settings = [(c, d) for c in (1, 2, 4, 8) for d in (8, 16)]
     with Store(path, create=True) as store:
         alive = []
         for c, d in settings:
@@ -380,7 +380,7 @@ def test_two_datasets_are_kept_apart(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db", create=True) as store:
         for k, dataset in enumerate(("digits", "cifar10")):
             for c in (1, 2, 4):
-                cid, _ = _candidate(store, c, 64)
+                cid, _ = _candidate(store, c, 16)
                 config = {"data": {"name": dataset}, "epochs": 2}
                 key = f"k-{dataset}"
                 run = store.get_or_create_run(
@@ -424,7 +424,7 @@ def test_normalised_ks_bins_each_pair_on_shared_edges(tmp_path: Path) -> None:
     # Two design spaces (templates) in one comparison group, far apart in MACs.
     spaces: dict[str, list[tuple[float, float]]] = {"cifar": [], "imagenet": []}
     with Store(tmp_path / "s.db", create=True) as store:
-        for i, (c, d) in enumerate(itertools.product((1, 2, 4, 8, 16), (4, 8))):
+        for i, (c, d) in enumerate(itertools.product((1, 2, 4, 8, 16), (1, 2))):
             for template, depth, err in (("cifar", 29, 0.30 + i / 100),
                                          ("imagenet", 26, 0.50 - i / 40)):  # fmt: skip
                 spec = make_spec(template, depth, c, d, width_multiplier=0.25, input_size=32)
@@ -448,7 +448,7 @@ def test_normalised_ks_bins_each_pair_on_shared_edges(tmp_path: Path) -> None:
 def test_constant_errors_rank_nothing_and_warn_nothing(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db", create=True) as store:
         for c in (1, 2, 4):
-            cid, _ = _candidate(store, c, 64)
+            cid, _ = _candidate(store, c, 16)
             for rung, err in ((0, 0.5), (1, 0.4 - c / 100)):  # every 1-epoch error the same
                 run = _run(store, cid, 0, rung, rung + 1)
                 store.record_epoch(run, EpochRecord(1, 1.0, err, err, err))

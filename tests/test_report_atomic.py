@@ -23,7 +23,7 @@ def _store(path: Path, errors: tuple[float, ...]) -> Path:
     """One finished run per cardinality, with the given validation errors."""
     with Store(path, create=True) as store:
         for c, val in zip((1, 2, 4), errors, strict=True):
-            spec = make_spec("cifar", 29, c, 16, width_multiplier=0.25)
+            spec = make_spec("cifar", 29, c, 4, width_multiplier=0.25)
             cid = store.add_candidate(name=spec.name, spec=spec, macs=10**6 * c, params=c, acts=1)
             run = store.get_or_create_run(
                 candidate_id=cid, seed=0, config_key="k", config={"dataset": "digits"},

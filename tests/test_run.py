@@ -23,7 +23,7 @@ from archlab.train.data import DatasetSplits, load_dataset
 from archlab.train.loop import TrainConfig
 from archlab.train.progress import NullReporter
 
-TINY = [make_spec("cifar", 11, c, 16, width_multiplier=0.125) for c in (1, 2)]
+TINY = [make_spec("cifar", 11, c, 2, width_multiplier=0.125) for c in (1, 2)]
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +207,7 @@ def test_bad_store_paths(digits: DatasetSplits, tmp_path: Path) -> None:
     with pytest.raises(ArchlabError, match="no candidates"):
         train_specs([], config=config, store_path=tmp_path / "s.db", data=digits)
     with pytest.raises(ArchlabError, match="too small"):
-        imagenet = make_spec("imagenet", 26, 2, 4, width_multiplier=0.125)
+        imagenet = make_spec("imagenet", 26, 2, 1, width_multiplier=0.125)
         train_specs([imagenet], config=config, store_path=tmp_path / "s.db", data=digits)
 
 

@@ -302,7 +302,8 @@ def test_band_filter_on_a_frame() -> None:
     frame = sample_frame(SMALL, 20, seed=0)
     cut = sorted(frame.acts)[9]
     kept = Band(acts=(None, cut)).filter(frame)
-    assert len(kept) == 10 and (kept.acts <= cut).all()
+    # Specs of one group width C·d share their activations, so ties may keep more than 10.
+    assert len(kept) == sum(a <= cut for a in frame.acts) >= 10 and (kept.acts <= cut).all()
 
 
 # --------------------------------------------------------------------------- TOML

@@ -143,7 +143,7 @@ def test_match_depth_is_the_closest_depth() -> None:
     m = match_depth(template="cifar", complexity=2, width_multiplier=0.25)
     macs = [
         totals(
-            make_spec("cifar", 0, 1, 64, width_multiplier=0.25, blocks=depth_blocks("cifar", x))
+            make_spec("cifar", 0, 1, 16, width_multiplier=0.25, blocks=depth_blocks("cifar", x))
         )[0]
         for x in range(3, 40)
     ]

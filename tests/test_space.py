@@ -34,9 +34,11 @@ def test_names_follow_torchvision(args: tuple[str, int, int, int], name: str) ->
 
 
 def test_scaled_and_custom_names_are_distinct() -> None:
-    tiny = make_spec("cifar", 29, 4, 16, width_multiplier=0.25)
-    assert tiny.name == "resnext29_4x4d_w0.25"
-    assert make_spec("imagenet", 50, 1, 64, width_multiplier=0.5).name == "resnet50_w0.5"
+    tiny = make_spec("cifar", 29, 4, 4, width_multiplier=0.25)
+    assert tiny.name == "resnext29_4x4d_w0.25" and tiny.bottleneck_width == 4
+    assert make_spec("imagenet", 50, 1, width_multiplier=0.5).name == "resnet50_w0.5"
+    # d is the network's own: 64 at half width is twice the half-width ResNet's d, not a ResNet.
+    assert make_spec("imagenet", 50, 1, 64, width_multiplier=0.5).name == "resnext50_1x64d_w0.5"
     odd = make_spec("imagenet", 50, 4, 24, blocks=(2, 3, 4, 1))
     assert odd.depth == 32
     assert odd.name == "resnext32_4x24d_b2-3-4-1"
@@ -72,13 +74,18 @@ def test_cifar_template_is_9n_plus_2() -> None:
 
 
 def test_width_multiplier_scales_the_same_template() -> None:
-    full, tiny = make_spec("cifar", 29, 8, 64), make_spec("cifar", 29, 8, 64, width_multiplier=0.25)
+    full, tiny = make_spec("cifar", 29, 8, 64), make_spec("cifar", 29, 8, 16, width_multiplier=0.25)
     assert tiny.stem_width == 16
     assert [s.w_out * 4 for s in tiny.stages] == [s.w_out for s in full.stages]
     assert [s.bottleneck_width * 4 for s in tiny.stages] == [
         s.bottleneck_width for s in full.stages
     ]
     assert follows_template(tiny)
+    # The multiplier never touches a d that is given (issue 14): -d 3 at 1/4 width is 8x3d.
+    same_d = make_spec("cifar", 29, 8, 3, width_multiplier=0.25)
+    assert [s.bottleneck_width for s in same_d.stages] == [3, 6, 12]
+    assert same_d.name == "resnext29_8x3d_w0.25"
+    assert make_spec("cifar", 29, 8, width_multiplier=0.25).bottleneck_width == 16  # baseline d
 
 
 def test_block_iterator_layout() -> None:
@@ -164,10 +171,10 @@ def test_names_at_awkward_multipliers_stay_plain() -> None:
     """Rounding of 64·m and 256·m apart never turns a ResNet into a `_stem` or `1x..d` name."""
     for step in range(5, 300):
         m = step / 100
-        resnet = make_spec("imagenet", 50, 1, 64, width_multiplier=m)
+        resnet = make_spec("imagenet", 50, 1, width_multiplier=m)  # the baseline's d at m
         assert resnet.name.startswith("resnet50") and "_stem" not in resnet.name, m
         assert resnet.width_multiplier == resnet.stages[0].w_out / 256
-    assert make_spec("imagenet", 50, 1, 64, width_multiplier=0.21).name == "resnet50_w0.2109"
+    assert make_spec("imagenet", 50, 1, width_multiplier=0.21).name == "resnet50_w0.2109"
 
 
 def test_malformed_spec_dicts_and_stride_types() -> None:

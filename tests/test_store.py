@@ -23,7 +23,7 @@ from archlab.store import SCHEMA_VERSION, EpochRecord, RunRecord, Store
 CONFIG = {"epochs": 3, "lr": 0.1, "batch_size": 128}
 
 
-def _spec(cardinality: int = 4, d: int = 16) -> dict[str, Any]:
+def _spec(cardinality: int = 4, d: int = 4) -> dict[str, Any]:
     return make_spec("cifar", 29, cardinality, d, width_multiplier=0.25).to_dict()
 
 
@@ -89,11 +89,11 @@ def test_a_missing_store_is_refused_unless_asked_to_create(tmp_path: Path) -> No
 
 def test_add_candidate_is_idempotent_and_derives_columns(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db", create=True) as store:
-        spec = _spec(8, 16)
+        spec = _spec(8, 4)
         a = store.add_candidate(name="x", spec=spec, macs=1, params=2, acts=3)
         reordered = dict(reversed(list(spec.items())))  # key order must not matter
         assert store.add_candidate(name="x", spec=reordered, macs=1, params=2, acts=3) == a
-        b = store.add_candidate(name="y", spec=_spec(2, 32), macs=1, params=2, acts=3)
+        b = store.add_candidate(name="y", spec=_spec(2, 8), macs=1, params=2, acts=3)
         assert b != a
         row = store._conn.execute("SELECT * FROM candidates WHERE id = ?", (a,)).fetchone()
     assert (row["template"], row["depth"], row["cardinality"]) == ("cifar", 29, 8)
@@ -193,7 +193,7 @@ def test_results_frame_last_versus_best(tmp_path: Path) -> None:
         store.record_epoch(run.id, _epoch(3, 0.40, 0.41, test_top5_error=0.09, images_per_s=900.0))
         store.finish_run(run.id, "finished")
         _run(store, seed=1)  # pending, no epochs
-        other = store.add_candidate(name="aaa", spec=_spec(1, 64), macs=5, params=6, acts=7)
+        other = store.add_candidate(name="aaa", spec=_spec(1, 16), macs=5, params=6, acts=7)
         store.get_or_create_run(candidate_id=other, seed=0, config_key="k", config={},
                                 budget_epochs=None)  # fmt: skip
         frame = store.results_frame()

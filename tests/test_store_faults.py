@@ -34,7 +34,7 @@ def _fill(path: Path, n: int = 8) -> Path:
     """A real store: n candidates, one run each with three epochs."""
     with Store(path, create=True) as store:
         for c in range(1, n + 1):
-            spec = make_spec("cifar", 11, c, 4, width_multiplier=0.125)
+            spec = make_spec("cifar", 11, c, 1, width_multiplier=0.125)
             cid = store.add_candidate(name=spec.name, spec=spec, macs=c, params=c, acts=c)
             run = store.get_or_create_run(
                 candidate_id=cid, seed=0, config_key="k", config={}, budget_epochs=3
@@ -151,7 +151,7 @@ def locked(real_store: Path, tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.usefixtures("short_busy_timeout")
 def test_write_to_a_locked_store_is_one_line(locked: Path) -> None:
-    spec = make_spec("cifar", 11, 16, 4, width_multiplier=0.125)
+    spec = make_spec("cifar", 11, 16, 1, width_multiplier=0.125)
     with Store(locked, create=False) as store, pytest.raises(StoreFaultError) as info:
         store.add_candidate(name=spec.name, spec=spec, macs=1, params=1, acts=1)
     assert str(info.value) == (
@@ -204,7 +204,7 @@ def test_full_disk_on_a_store_write(real_store: Path, tmp_path: Path) -> None:
         store._conn.execute(f"PRAGMA max_page_count = {pages}")  # no page more: disk full
         with pytest.raises(StoreFaultError) as info:
             for c in range(100, 400):
-                spec = make_spec("cifar", 11, c, 4, width_multiplier=0.125)
+                spec = make_spec("cifar", 11, c, 1, width_multiplier=0.125)
                 store.add_candidate(name=spec.name, spec=spec, macs=1, params=1, acts=1)
         assert str(info.value) == (
             f"no space left to write the results store {str(path)!r} (database or disk is "

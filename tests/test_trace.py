@@ -178,7 +178,7 @@ def test_sampled_specs_in_all_forms_equal_the_analytic_count() -> None:
 
 
 def test_training_step_traced_equals_analytic_and_corrected_torch() -> None:
-    spec = make_spec("cifar", 11, 4, 4, width_multiplier=0.125, num_classes=10)
+    spec = make_spec("cifar", 11, 4, 1, width_multiplier=0.125, num_classes=10)
     analytic = count_all(spec, counters=["traced"], training_step=True).training
     assert analytic is not None and analytic.torch_corrected_macs == analytic.step_macs
     traced = trace_count(_meta(spec), (1, 3, 32, 32))

@@ -33,7 +33,7 @@ def digits() -> DatasetSplits:
 
 
 def _spec(data: DatasetSplits, cardinality: int = 2):  # type: ignore[no-untyped-def]
-    spec = make_spec("cifar", 11, cardinality, 16, width_multiplier=0.125)
+    spec = make_spec("cifar", 11, cardinality, 2, width_multiplier=0.125)
     return with_overrides(spec, num_classes=data.num_classes, input_size=data.image_size)
 
 

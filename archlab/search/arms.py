@@ -2,8 +2,8 @@
 
 Presets:
 
-- ``cardinality`` (Table 3 at 1x): the ResNet baseline (C = 1, d = 64) and more cardinality at
-  the same complexity, d solved for each C.
+- ``cardinality`` (Table 3 at 1x): the ResNet baseline (C = 1, d = 64 times the width
+  multiplier, 16 at 1/4 width) and more cardinality at the same complexity, d solved for each C.
 - ``depth-width-cardinality`` (Table 4, default 2x): *deeper* (C = 1 at the baseline d, depth
   solved), *wider* (C = 1, d solved), *more cardinality* (C = 2 and a large C, d solved), plus
   the 1x baseline as a reference arm, shown but not matched and not tested.
@@ -33,7 +33,7 @@ from archlab.search.solver import (
     scope_cost,
 )
 from archlab.search.spec_list import read_spec_list
-from archlab.space import BASELINE_BOTTLENECK_WIDTH, NetSpec, make_spec, spec_from_dict
+from archlab.space import NetSpec, make_spec, spec_from_dict
 
 PRESETS: tuple[str, ...] = ("cardinality", "depth-width-cardinality")
 MATCHES: dict[str, str] = {"macs": "network", "params": "params"}  # match -> solver scope
@@ -235,7 +235,7 @@ def preset_arms(
                 "deeper",
                 lambda: match_depth(
                     1,
-                    BASELINE_BOTTLENECK_WIDTH,
+                    None,  # the baseline's d at this width
                     template,
                     factor,
                     s.scope,
@@ -255,7 +255,7 @@ def preset_arms(
     arms += more
     target = _target(s, depth)
     if preset == "depth-width-cardinality":
-        ref = make_spec(template, depth, 1, BASELINE_BOTTLENECK_WIDTH, **s.kw())
+        ref = make_spec(template, depth, 1, None, **s.kw())  # the ResNet baseline
         value = scope_cost(s.scope)(ref)
         arms.append(Arm("1x baseline", "reference", ref, value, (value - target) / target, False))
     question = QUESTIONS[preset].format(c=factor)
@@ -267,7 +267,7 @@ def _one(c: int, depth: int, s: _Setting) -> Match:
 
 
 def _target(s: _Setting, depth: int) -> float:
-    base = make_spec(s.template, depth, 1, BASELINE_BOTTLENECK_WIDTH, **s.kw())
+    base = make_spec(s.template, depth, 1, None, **s.kw())  # the ResNet baseline
     return scope_cost(s.scope)(base) * s.complexity
 
 

@@ -16,7 +16,9 @@ widths that C does not divide count as *invalid* draws; prefer ``choice`` for de
 
 Spaces are read from TOML files by :mod:`archlab.search.space_file`.
 
-Widths are given before the multiplier, as in :func:`archlab.space.make_spec`.
+d and group widths are the networks' own, as in their names and :func:`archlab.space.make_spec`:
+the width multiplier scales the stem and stage widths, never d (``resnext29_8x3d_w0.25`` has
+d = 3), so a d range describes the same networks at any multiplier it is paired with.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from archlab.space import (
     NUM_STAGES,
     TEMPLATES,
     NetSpec,
+    baseline_bottleneck_width,
     default_depth,
     make_spec,
     template_blocks,
@@ -218,8 +221,9 @@ def default_space(
     """The space ``archlab space --sample`` draws from without ``--space``: lists become choices.
 
     Defaults: the template's usual depth (50 or 29), C a power of two in 1..64, d log-uniform
-    in 1..64.
+    from 1 to the ResNet baseline's d at the multiplier (64 at full width, 16 at 1/4).
     """
+    d_high = baseline_bottleneck_width(width_multiplier)
     return DesignSpace(
         template=template,
         depth=ParamRange.choice(*(depths or (default_depth(template),))),
@@ -229,7 +233,7 @@ def default_space(
         bottleneck_width=(
             ParamRange.choice(*bottleneck_widths)
             if bottleneck_widths
-            else ParamRange(1, 64, "log-uniform")
+            else ParamRange(1, d_high, "log-uniform")
         ),
         width_multiplier=ParamRange.choice(width_multiplier),
         band=band or Band(),

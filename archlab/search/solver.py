@@ -18,7 +18,6 @@ from archlab.complexity import complexity, template_block_params, totals
 from archlab.errors import SolverError, SpecError
 from archlab.search.ranges import Band
 from archlab.space import (
-    BASELINE_BOTTLENECK_WIDTH,
     DEFAULT_DEPTHS,
     SUMMARY_FIELDS,
     TEMPLATES,
@@ -164,9 +163,8 @@ def _solve(
 
 
 def _baseline(template: str, depth: int, width_multiplier: float, **kw: Any) -> NetSpec:
-    return make_spec(
-        template, depth, 1, BASELINE_BOTTLENECK_WIDTH, width_multiplier=width_multiplier, **kw
-    )
+    """The ResNet baseline (C = 1, d = 64 scaled by the multiplier: 1x16d at 1/4 width)."""
+    return make_spec(template, depth, 1, None, width_multiplier=width_multiplier, **kw)
 
 
 def match_flops(
@@ -184,8 +182,8 @@ def match_flops(
     """The integer d that brings cardinality C closest to the ResNet baseline times ``complexity``.
 
     ``block`` scope matches Eq. 4 (conv2-stage block params, Table 2); ``network`` matches
-    whole-network MACs, ``params`` whole-network params. d is given before the width multiplier,
-    like "32x4d".
+    whole-network MACs, ``params`` whole-network params. d is the width the network has (the
+    "3" of ``resnext29_8x3d_w0.25``), searched over integers at the multiplier's widths.
     """
     kw: dict[str, Any] = {"num_classes": num_classes, "input_size": input_size}
     return _solve(
@@ -214,7 +212,10 @@ def match_cardinality(
     input_size: int | None = None,
     max_error: float = MAX_RELATIVE_ERROR,
 ) -> Match:
-    """The inverse of :func:`match_flops`: the cardinality C closest to the target for a given d."""
+    """The inverse of :func:`match_flops`: the cardinality C closest to the target for a given d.
+
+    ``bottleneck_width`` is the first stage's d as the network has it, after the multiplier.
+    """
     kw: dict[str, Any] = {"num_classes": num_classes, "input_size": input_size}
     return _solve(
         lambda c: make_spec(
@@ -232,7 +233,7 @@ def match_cardinality(
 
 def match_depth(
     cardinality: int = 1,
-    bottleneck_width: int = BASELINE_BOTTLENECK_WIDTH,
+    bottleneck_width: int | None = None,
     template: str = "imagenet",
     complexity: float = 1.0,
     scope: str = "network",
@@ -245,6 +246,7 @@ def match_depth(
 ) -> Match:
     """The depth that brings (C, d) closest to ``complexity`` x the ResNet baseline (C=1, d=64).
 
+    d is the network's own (None: the baseline's, 64 scaled by the width multiplier).
     The baseline has the template's default depth (50 or 29) unless ``baseline_depth`` is given;
     depths grow by :func:`depth_blocks` (CIFAR 9n + 2; ImageNet along ResNet-101/152/200).
     Only the whole-network scopes apply: depth does not change a block's Eq. 4 params.
@@ -259,22 +261,24 @@ def match_depth(
         raise SolverError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
     kw: dict[str, Any] = {"num_classes": num_classes, "input_size": input_size}
     base_depth = DEFAULT_DEPTH[template] if baseline_depth is None else baseline_depth
+    baseline = _baseline(template, base_depth, width_multiplier, **kw)
+    d = baseline.bottleneck_width if bottleneck_width is None else bottleneck_width
     return _solve(
         lambda x: make_spec(
             template,
             0,
             cardinality,
-            bottleneck_width,
+            d,
             width_multiplier=width_multiplier,
             blocks=depth_blocks(template, x),
             **kw,
         ),
-        _baseline(template, base_depth, width_multiplier, **kw),
+        baseline,
         scope=scope,
         complexity_factor=complexity,
         what="depth",
         symbol="depth",
-        fixed=f"{cardinality}x{bottleneck_width}d",
+        fixed=f"{cardinality}x{d}d",
         max_error=max_error,
     )
 
@@ -359,6 +363,7 @@ def enumerate_space(
 ) -> pd.DataFrame:
     """Every candidate of depth × C (× d, or d solved for matched complexity), as a DataFrame.
 
+    ``bottleneck_widths`` are the networks' own first-stage d, used as given at the multiplier.
     Rows are deduplicated by spec and filtered to the MACs and params bands; the ``spec`` column
     holds the spec dict that ``train-candidates --candidates`` reads back.
     """

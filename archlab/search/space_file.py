@@ -19,9 +19,9 @@ one fixed value, or a list as shorthand for ``choice``)::
     high = 32
 
     [bottleneck_width]           # exactly one of [bottleneck_width] (d) or [group_width] (C·d;
-    sampler = "log-uniform"      # d = group_width / C, draws C does not divide are invalid)
-    low = 1
-    high = 64
+    sampler = "log-uniform"      # d = group_width / C, draws C does not divide are invalid);
+    low = 1                      # both the network's own first-stage widths, as in its name:
+    high = 64                    # the multiplier scales stem and stage widths, never d
 
     [width_multiplier]           # optional: 1.0
     sampler = "choice"

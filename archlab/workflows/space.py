@@ -8,7 +8,7 @@ Torch-free.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +32,7 @@ class Grid:
     complexity: float = 1.0
     scope: str = "block"
     width_multiplier: float = 1.0
+    input_size: int | None = None  # None: the template's (224 or 32)
     band: Band = field(default_factory=Band)
 
 
@@ -47,6 +48,7 @@ class Draw:
     cardinalities: tuple[int, ...] | None = None
     bottleneck_widths: tuple[int, ...] | None = None
     width_multiplier: float = 1.0
+    input_size: int | None = None  # None: the file's, else the template's
     band: Band = field(default_factory=Band)
 
 
@@ -82,9 +84,10 @@ def space_candidates(request: Grid | Draw) -> CandidateTable:
             width_multiplier=request.width_multiplier,
             macs_band=request.band.macs,
             params_band=request.band.params,
+            input_size=request.input_size,
         )
         frame = request.band.filter(frame)  # the solver bands MACs and params; this adds acts
-        return CandidateTable(frame, f"{len(frame)} candidates", sampled=False)
+        return CandidateTable(frame, f"{len(frame)} candidates{_input(frame)}", sampled=False)
     band = request.band
     if request.space_file is not None:
         space = load_space(request.space_file).with_band(
@@ -99,10 +102,21 @@ def space_candidates(request: Grid | Draw) -> CandidateTable:
             width_multiplier=request.width_multiplier,
             band=band,
         )
+    if request.input_size is not None:
+        space = replace(space, input_size=request.input_size)
     result = sample_space(space, request.n, request.seed)
     frame = result.to_frame()
-    title = f"{len(frame)} sampled candidates (seed {result.seed})"
+    title = f"{len(frame)} sampled candidates (seed {result.seed}){_input(frame)}"
     return CandidateTable(frame, title, sampled=True, note=result.summary())
+
+
+def _input(frame: pd.DataFrame) -> str:
+    """The input the MACs are for, as the title says it (every row shares it)."""
+    sizes = {spec["input_size"] for spec in frame["spec"]}
+    if len(sizes) != 1:
+        return ""
+    size = sizes.pop()
+    return f", MACs at {size}x{size} input"
 
 
 def _side(bound: Bound) -> Bound | None:
