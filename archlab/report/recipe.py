@@ -83,7 +83,7 @@ def near_chance_line(results: pd.DataFrame) -> list[str]:
     if flagged.empty:
         return []
     runs = ", ".join(
-        f"{r.name} seed {r.seed} ({100 * r.val_error:.1f}% of chance {100 * r.chance_error:.0f}%)"
+        f"{r.name} seed {r.seed} at {100 * r.val_error:.1f}% (chance {100 * r.chance_error:.0f}%)"
         for r in flagged.sort_values(["name", "seed", "run_id"]).itertuples()
     )
     n = len(flagged)

@@ -53,10 +53,10 @@ class TrainConfig:
 
     Defaults follow the paper's CIFAR recipe (Sec. 5.3: SGD, momentum 0.9, weight decay 5e-4,
     lr 0.1 at batch 128) shortened with warm-up + cosine for brief runs, at the batch size that
-    trained best in ``benchmarks/recipe.py`` (small data sets give batch 128 too few steps). An
-    unset ``lr`` resolves here to :func:`linear_scaled_lr` of the batch size, so the stored
-    config holds the number; ``dataclasses.replace`` keeps that number, so build a new config
-    to change the batch size and have the rule rescale the lr.
+    trained best in ``benchmarks/bench_recipe.py`` (small data sets give batch 128 too few
+    steps). An unset ``lr`` resolves here to :func:`linear_scaled_lr` of the batch size, so the
+    stored config holds the number; ``dataclasses.replace`` keeps that number, so build a new
+    config to change the batch size and have the rule rescale the lr.
     """
 
     dataset: str = "digits"

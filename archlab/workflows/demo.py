@@ -7,8 +7,8 @@ a small width, with seeds added until the verdict is decided; then the report, w
 the verdict. Rerunning resumes from the store, so a finished demo only redraws the report.
 
 The recipe is :class:`~archlab.train.loop.TrainConfig`'s defaults, the ones the README's
-``train-candidates`` example uses (chosen by ``benchmarks/recipe.py``); the demo sets only what
-the README shows: the data set, the epochs, the width, the seeds.
+``train-candidates`` example uses (chosen by ``benchmarks/bench_recipe.py``); the demo sets only
+what the README shows: the data set, the epochs, the width, the seeds.
 """
 
 from __future__ import annotations
