@@ -131,11 +131,16 @@ def test_recipe_line_lists_values_that_differ_and_hand_set_lrs() -> None:
 
 
 def test_the_readme_example_learns(cli: Cli, tmp_path: Path) -> None:
-    """The README's train-candidates command, shortened (C = 1 and 8, 3 epochs, one seed)."""
+    """The README's train-candidates command, shortened (C = 1 and 8, 3 epochs, one seed).
+
+    No recipe flag beyond the README's; ``--threads 1`` changes only speed (a few seconds on an
+    idle machine; two threads on two shared cores thrash).
+    """
     store = str(tmp_path / "store.db")
     code, out, err = cli(
         "train-candidates", "--cardinalities", "1,8", "--width-multiplier", "0.25",
-        "--dataset", "digits", "--epochs", "3", "--seeds", "0", "--store", store, "--json",
+        "--dataset", "digits", "--epochs", "3", "--seeds", "0", "--threads", "1",
+        "--store", store, "--json",
     )  # fmt: skip
     assert code == 0, err
     code, out, _ = cli("results", "--store", store, "--json")
