@@ -38,18 +38,17 @@ DEFAULTS = TrainConfig()
 
 @dataclass(frozen=True)
 class Recipe:
-    """One grid point: batch size, lr (None: the linear rule), warm-up epochs, crops."""
+    """One grid point: batch size (lr by the linear rule), warm-up epochs, crops, seeds."""
 
     batch_size: int
     warmup_epochs: int
     crop: bool
     seed0_only: bool = False
-    lr: float | None = None
 
     @property
     def resolved_lr(self) -> float:
-        """The lr this recipe trains with."""
-        return self.lr if self.lr is not None else linear_scaled_lr(self.batch_size)
+        """The lr this recipe trains with: the linear scaling rule's for its batch size."""
+        return linear_scaled_lr(self.batch_size)
 
     @property
     def label(self) -> str:
@@ -155,9 +154,8 @@ def table(part: str, cache: Path) -> list[str]:
         near = sum(f >= chance - 100 * NEAR_CHANCE_MARGIN for f in finals)
         first = [next((str(i + 1) for i, e in enumerate(r["val_errors"]) if e < 50), "never")
                  for r in runs]  # fmt: skip
-        rule = " (rule)" if recipe.lr is None else " (unscaled)"
         lines.append(
-            f"| {recipe.batch_size} | {recipe.resolved_lr:g}{rule} | {recipe.warmup_epochs} | "
+            f"| {recipe.batch_size} | {recipe.resolved_lr:g} | {recipe.warmup_epochs} | "
             f"{'on' if recipe.crop else 'off'} | {' '.join(f'{f:.1f}' for f in finals)} | "
             f"{statistics.mean(finals):.1f} | {near}/{len(runs)} | {' '.join(first)} | "
             f"{statistics.mean(r['seconds'] for r in runs):.0f} |"
@@ -178,7 +176,8 @@ def write(cache: Path) -> str:
         "the paper's CIFAR recipe, Sec. 5.3). Near chance: final val error within "
         f"{100 * NEAR_CHANCE_MARGIN:g} points of chance (90%), as `archlab results` flags it. "
         "Seconds are wall time on two cores shared with other work (load 2 to 8): for "
-        "orientation only.",
+        "orientation only. Every run is cached (`--cache`); these trained as two processes side "
+        "by side (`--part digits`, `--part generated`), then this command wrote the section.",
         "",
         f"TrainConfig's defaults now: batch {DEFAULTS.batch_size}, lr {DEFAULTS.lr:g} (the rule), "
         f"{DEFAULTS.warmup_epochs} warm-up epoch(s), augment {DEFAULTS.augment} (crops only on "
