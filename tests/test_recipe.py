@@ -126,6 +126,7 @@ def test_recipe_line_lists_values_that_differ_and_hand_set_lrs() -> None:
     assert "0.025 (0.1 x 32/128, the linear scaling rule)" in line
     assert "0.1 (set by hand; the linear scaling rule gives 0.025 at batch 32)" in line
     assert recipe_line([None]) == "- recipe: not stored"
+    assert recipe_line([json.dumps({"data": {"name": "digits"}})]) == "- recipe: not stored"
     flat = run_settings(json.dumps(TrainConfig(batch_size=16).to_dict()))  # an older layout
     assert flat["batch_size"] == 16 and "dataset" not in flat and "epochs" not in flat
 

@@ -33,9 +33,9 @@ def run_settings(config_json: str | None) -> dict[str, Any]:
         return {}
     if not isinstance(config, dict):
         return {}
-    if isinstance(config.get("recipe"), dict):  # the run plan's layout (train/plan.py)
+    if any(isinstance(config.get(k), dict) for k in ("data", "recipe")):  # a run plan's layout
         data = {k: v for k, v in (config.get("data") or {}).items() if k != "name"}
-        return {**data, **config["recipe"]}
+        return {**data, **(config.get("recipe") or {})}
     return {k: v for k, v in config.items() if k not in _NOT_RECIPE}
 
 
