@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pandas as pd
 
 from archlab._store_schema import EPOCH_METRICS, RESULT_HEAD, RESULT_TAIL, typed_metrics
+
+# A run whose last validation error is within this much of chance error (1 - 1/K for K classes)
+# learned next to nothing. 1 - 1/K because the store keeps no class counts, and a small val
+# split's most common class can hold well over 1/K: benchmarks/bench_recipe.py's 32x32 set has
+# 17 of 100 val images in one class, so a run stuck on it ends at 83% (one of its batch-128
+# runs did). 10 points flags such runs (>= 80% for ten classes) and not digits runs that learned
+# something (at batch 128: 51-79%). On a strongly imbalanced split 1 - 1/K overstates chance,
+# so such a split's stuck runs may go unflagged.
+NEAR_CHANCE_MARGIN = 0.10
+
+
+def chance_error(num_classes: int) -> float:
+    """The error of guessing among K equally likely classes: 1 - 1/K."""
+    return 1 - 1 / num_classes
 
 
 def epochs_frame(conn: sqlite3.Connection) -> pd.DataFrame:
@@ -52,7 +67,25 @@ def results_frame(conn: sqlite3.Connection) -> pd.DataFrame:
         index=pd.Index(last.index, name="run_id"),
     )
     frame = runs.join(stats, on="run_id")
+    frame["chance_error"], frame["near_chance"] = _chance_columns(conn, frame)
     head = len(RESULT_HEAD)
-    order = [*runs.columns[:head], *stats.columns, *runs.columns[head:]]
+    chance = ["chance_error", "near_chance"]
+    order = [*runs.columns[:head], *stats.columns, *chance, *runs.columns[head:]]
     frame = frame[order].sort_values(["name", "seed", "rung", "config_key", "run_id"])
     return frame.reset_index(drop=True)
+
+
+def _chance_columns(conn: sqlite3.Connection, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each run's chance error (from its candidate's classes) and whether it ended near it."""
+    classes: dict[int, int | None] = {}
+    for cid, text in conn.execute("SELECT id, spec_json FROM candidates"):
+        try:
+            k = json.loads(text).get("num_classes")
+        except (json.JSONDecodeError, AttributeError):  # an older store's placeholder spec
+            k = None
+        classes[int(cid)] = int(k) if isinstance(k, int) and k >= 2 else None
+    ks = [classes.get(int(c)) for c in frame["candidate_id"]]
+    chance = pd.Series([chance_error(k) if k else None for k in ks], index=frame.index,
+                       dtype="Float64")  # fmt: skip
+    near = frame["val_error"].astype("Float64") >= chance - NEAR_CHANCE_MARGIN
+    return chance, near.astype("boolean")

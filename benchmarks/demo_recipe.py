@@ -18,7 +18,7 @@ import torch
 
 from archlab.train.data import load_dataset
 from archlab.train.loop import TrainConfig, train_run
-from archlab.workflows.demo import DEMO_TRAIN, demo_plan
+from archlab.workflows.demo import demo_plan
 from archlab.workflows.study import resolve_arms
 
 
@@ -27,8 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=DEMO_TRAIN["batch_size"])
-    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--lr", type=float, default=None)  # None: the linear scaling rule
     parser.add_argument("--warmup-epochs", type=int, default=1)
     parser.add_argument("--augment", default="auto", help="auto | crop,flip | crop | flip | none")
     parser.add_argument("--width-multiplier", type=float, default=0.125)

@@ -16,8 +16,9 @@ from ._common import console, print_json, table
 
 # The table's columns; --json, --csv and --parquet carry every column of results_frame.
 TABLE_COLUMNS = [
-    "run_id", "name", "seed", "rung", "status", "epochs", "val_error", "best_val_error",
-    "test_error", "test_error_at_best_val", "images_per_s", "wall_s", "macs", "params",
+    "run_id", "name", "seed", "rung", "status", "epochs", "val_error", "near_chance",
+    "best_val_error", "test_error", "test_error_at_best_val", "images_per_s", "wall_s", "macs",
+    "params",
 ]  # fmt: skip
 
 

@@ -103,7 +103,9 @@ def train_candidates_cmd(
     seeds: Annotated[S, typer.Option(help="Comma list of seeds.")] = None,
     device: Annotated[S, typer.Option(help="auto | cpu | cuda.")] = None,
     batch_size: Annotated[N, typer.Option(help="Images per step.")] = None,
-    lr: Annotated[F, typer.Option(help="Peak learning rate.")] = None,
+    lr: Annotated[
+        F, typer.Option(help="Peak learning rate [default: 0.1 x batch size / 128].")
+    ] = None,
     weight_decay: Annotated[F, typer.Option(help="SGD weight decay.")] = None,
     momentum: Annotated[F, typer.Option(help="SGD momentum.")] = None,
     schedule: Annotated[S, typer.Option(help="cosine or step.")] = None,

@@ -131,8 +131,12 @@ def test_failed_runs_exit_1_with_the_verdict_of_the_finished_runs(
 
     monkeypatch.setattr(study_mod, "_train_seeds", lose_seed_2_of_c1)
     store = str(tmp_path / "s.db")
+    # 3 epochs: at 2, the default recipe leaves both arms at chance with no spread between
+    # seeds, and the first look decides before a second round could fail.
+    tiny = [*TINY]
+    tiny[tiny.index("--epochs") + 1] = "3"
     code, out, err = cli(
-        "study", "--preset", "cardinality", "--cardinalities", "2", *TINY, "--store", store,
+        "study", "--preset", "cardinality", "--cardinalities", "2", *tiny, "--store", store,
         "--json",
     )  # fmt: skip
     assert code == 1, err  # as train-candidates: some runs failed

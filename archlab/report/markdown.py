@@ -21,7 +21,7 @@ import pandas as pd
 
 import archlab
 from archlab.errors import ArchlabError
-from archlab.report import analysis, families, sections, verdict_section
+from archlab.report import analysis, families, recipe, sections, verdict_section
 from archlab.report.formats import cell, md_table
 from archlab.report.output import atomic_output_dir
 from archlab.report.sections import FIGURES
@@ -88,8 +88,10 @@ def _header(title: str, command: str, results: pd.DataFrame) -> list[str]:
         f"- dataset: {_distinct(results['dataset'])}; budget: "
         + ", ".join(analysis.budget_label(r, b, show_rung=show_rung) for r, b in budgets),
         f"- date: {_date(results)}",
+        recipe.recipe_line(list(results.get("config_json", pd.Series(dtype=object)))),
         f"- runs: {len(results)} ({analysis.status_text(results['status'])}) of {n_cand} "
         f"candidate{'s' * (n_cand != 1)}",
+        *recipe.near_chance_line(results),
     ]
 
 
@@ -114,9 +116,10 @@ def load(store_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     with Store(store_path, create=False, read_only=True) as store:
         results = store.results_frame()
         epochs = store.epochs_frame()
-        datasets = {r.id: _dataset(r.config_json) for r in store.runs()}
+        configs = {r.id: r.config_json for r in store.runs()}
         specs = _spec_columns(store)
-    results["dataset"] = [datasets.get(int(i)) for i in results["run_id"]]
+    results["dataset"] = [_dataset(configs.get(int(i))) for i in results["run_id"]]
+    results["config_json"] = [configs.get(int(i)) for i in results["run_id"]]
     facts = [specs.get(int(c), (None, None, None)) for c in results["candidate_id"]]
     results["num_classes"] = pd.array([f[0] for f in facts], dtype="Int64")
     results["input_size"] = pd.array([f[1] for f in facts], dtype="Int64")

@@ -59,6 +59,7 @@ from archlab.train.data import (
     normalize_augment,
     resolve_augment,
 )
+from archlab.train.lr_rule import linear_scaled_lr
 
 SCHEDULES = ("cosine", "step")
 
@@ -68,7 +69,11 @@ class TrainConfig:
     """Everything that decides a run's numbers; its :meth:`key` names "the same run" in a store.
 
     Defaults follow the paper's CIFAR recipe (Sec. 5.3: SGD, momentum 0.9, weight decay 5e-4,
-    lr 0.1 at batch 128) shortened with warm-up + cosine for brief runs.
+    lr 0.1 at batch 128) shortened with warm-up + cosine for brief runs, at the batch size that
+    trained best in ``benchmarks/bench_recipe.py`` (small data sets give batch 128 too few
+    steps). An unset ``lr`` resolves here to :func:`linear_scaled_lr` of the batch size, so the
+    stored config holds the number; ``dataclasses.replace`` keeps that number, so build a new
+    config to change the batch size and have the rule rescale the lr.
     """
 
     dataset: str = "digits"
@@ -76,8 +81,8 @@ class TrainConfig:
     # Seconds per run (with epochs=None): the schedule's length is estimated from a few timed
     # steps before the first epoch, and no epoch starts once the budget is spent.
     time_budget: float | None = None
-    batch_size: int = 128
-    lr: float = 0.1
+    batch_size: int = 32
+    lr: float | None = None  # None: linear_scaled_lr(batch_size), resolved in __post_init__
     momentum: float = 0.9
     weight_decay: float = 5e-4
     nesterov: bool = False
@@ -114,7 +119,9 @@ class TrainConfig:
             raise ArchlabError("give one budget: epochs or time_budget (seconds), not both")
         if self.batch_size < 1:
             raise ArchlabError(f"batch size must be positive, got {self.batch_size}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
+        if self.lr is None:
+            object.__setattr__(self, "lr", linear_scaled_lr(self.batch_size))
+        if not (math.isfinite(self.peak_lr) and self.peak_lr > 0):
             raise ArchlabError(f"lr must be a positive number, got {self.lr}")
         if not 0 <= self.momentum < 1:
             raise ArchlabError(f"momentum must be in [0, 1), got {self.momentum}")
@@ -143,6 +150,12 @@ class TrainConfig:
     def for_data(self, data: DatasetSplits) -> TrainConfig:
         """This config with ``augment`` resolved for the data set (``auto`` never stored)."""
         return dataclasses.replace(self, augment=resolve_augment(self.augment, flip_ok=data.flip))
+
+    @property
+    def peak_lr(self) -> float:
+        """The lr after warm-up: the given one, or the linear rule's for the batch size."""
+        assert self.lr is not None  # resolved in __post_init__
+        return self.lr
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready config, stored with every run."""
@@ -183,12 +196,12 @@ def lr_at(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int, epoc
     t = epoch + step / steps_per_epoch  # epochs elapsed, fractional
     warmup = min(config.warmup_epochs, max(epochs - 1, 0))
     if warmup and t < warmup:
-        return config.lr * (t + 1 / steps_per_epoch) / warmup
+        return config.peak_lr * (t + 1 / steps_per_epoch) / warmup
     if config.schedule == "cosine":
         progress = (t - warmup) / max(epochs - warmup, 1e-9)
-        return config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        return config.peak_lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
     drops = sum(t >= m * epochs for m in config.step_milestones)
-    return config.lr * 0.1**drops
+    return config.peak_lr * 0.1**drops
 
 
 def _generator(seed: int, epoch: int) -> torch.Generator:
@@ -215,7 +228,9 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
             {"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay},
             {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
         ]
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+    return torch.optim.SGD(
+        groups, lr=config.peak_lr, momentum=config.momentum, nesterov=config.nesterov
+    )
 
 
 # Long by design (~70 lines): its keyword list is the public signature that tests and the
@@ -337,7 +352,7 @@ class _EpochLoop:
             torch.cuda.reset_peak_memory_stats(device)
         loss_sum = torch.zeros((), device=device)
         wrong = torch.zeros((), device=device, dtype=torch.long)
-        seen, lr = 0, config.lr
+        seen, lr = 0, config.peak_lr
         start = time.perf_counter()
         batches = iterate_batches(
             data.x_train, data.y_train, config.batch_size, shuffle=True, generator=generator

@@ -7,7 +7,6 @@ Rerunning with the same arguments resumes from the store.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,8 @@ DEFAULT_CONFIG = TrainConfig(epochs=4)  # the house recipe on digits, briefly
 
 def compare_config(**changes: Any) -> TrainConfig:
     """The comparison's default recipe with some fields changed (dataset, epochs, ...)."""
-    return dataclasses.replace(DEFAULT_CONFIG, **changes)
+    # Built anew, not dataclasses.replace: an unset lr follows the batch size (the linear rule).
+    return TrainConfig(**{"epochs": DEFAULT_CONFIG.epochs, **changes})
 
 
 @dataclass(frozen=True)
