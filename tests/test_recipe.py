@@ -55,7 +55,7 @@ def _spec(cardinality: int) -> dict[str, Any]:
 def _store_with(tmp_path: Path, finals: dict[str, float], config: dict[str, Any]) -> Path:
     """A store with one finished 2-epoch run per (name: last val error)."""
     path = tmp_path / "runs.db"
-    with Store(path) as store:
+    with Store(path, create=True) as store:
         for i, (name, final) in enumerate(finals.items()):
             cid = store.add_candidate(name=name, spec=_spec(1 + i),
                                       macs=1_000, params=100, acts=10)  # fmt: skip
