@@ -31,7 +31,7 @@ def study_cmd(
     ] = None,
     depth: Annotated[int | None, typer.Option("--depth", help="Baseline depth.")] = None,
     width_multiplier: Annotated[
-        float, typer.Option("--width-multiplier", help="Scale every width.")
+        float, typer.Option("--width-multiplier", help="Scale stem and stage widths (d is solved).")
     ] = 1.0,
     match: Annotated[str, typer.Option("--match", help="macs or params.")] = "macs",
     tolerance: Annotated[float, typer.Option("--tolerance", help="Max match error.")] = 0.05,

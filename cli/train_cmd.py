@@ -92,7 +92,7 @@ def train_candidates_cmd(
     ] = None,
     depth: Annotated[N, typer.Option(help="Depth for --cardinalities (default: 29 cifar).")] = None,
     template: Annotated[S, typer.Option(help="imagenet or cifar (default).")] = None,
-    width_multiplier: Annotated[F, typer.Option(help="Scale every width (tiny variants).")] = None,
+    width_multiplier: Annotated[F, typer.Option(help="Scale stem, stage widths.")] = None,
     complexity: Annotated[F, typer.Option(help="Target as a multiple of the baseline.")] = None,
     scope: Annotated[S, typer.Option(help="block or network.")] = None,
     dataset: Annotated[
