@@ -16,6 +16,7 @@ from . import (
     count_cmd,
     demo_cmd,
     export_cmd,
+    plan_options,
     report_cmd,
     results_cmd,
     space_cmds,
@@ -115,10 +116,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 # The library names plan keys (section.field); the CLI says which option sets each.
-_FLAGS = {
-    key: "--compile" if name == "compile_model" else "--" + name.replace("_", "-")
-    for name, (key, _) in train_cmd.PLAN_OPTIONS.items()
-}
+_FLAGS = plan_options.FLAGS
 
 
 def cli_words(message: str) -> str:

@@ -38,7 +38,7 @@ from archlab.train.executors import Executor, make_executor
 from archlab.train.liveness import driver_is_alive, hold_driver_lock, run_is_alive
 from archlab.train.loop import RunOutcome
 from archlab.train.plan import RunPlan
-from archlab.train.progress import NullReporter, Reporter
+from archlab.train.progress import NullReporter, Reporter, plan_lines
 from archlab.train.tasks import DISK_FULL, RunTask, dataset_for
 from archlab.train.workspace import (
     check_store_path,
@@ -88,14 +88,19 @@ class InvocationSummary:
 
 
 def train_candidates(
-    plan: RunPlan, *, reporter: Reporter | None = None, data: DatasetSplits | None = None
+    plan: RunPlan,
+    *,
+    reporter: Reporter | None = None,
+    data: DatasetSplits | None = None,
+    announce: bool = True,
 ) -> InvocationSummary:
     """Train every candidate of the plan for every seed (grid or halving), storing all of it.
 
     Runs already finished or diverged in the store are skipped (their rows say ``skipped``), so
     calling again with the same plan resumes. ``data`` replaces loading ``plan.config.dataset``
     (tests pass a small split). Nothing is written before the plan's paths, device, data and
-    executor have been checked.
+    executor have been checked. ``announce``: tell the reporter the plan before the first
+    epoch (a study says its own, once, and trains its rounds without).
     """
     store_file = Path(plan.store)
     check_store_path(store_file)
@@ -116,6 +121,8 @@ def train_candidates(
     )
     # The thread count is resolved here (results on the CPU depend on it) and stored with runs.
     plan = plan.replace(execution=dataclasses.replace(plan.execution, threads=threads))
+    if announce:
+        _announce(plan, candidates, torch_device.type, reporter)
     with Store(store_file, create=True) as store, hold_driver_lock(work):
         driver = _Driver(plan, store, work, reporter)
         recovered = store.recover_stale_runs(other_hosts=plan.execution.reclaim, alive=driver.alive)
@@ -128,6 +135,21 @@ def train_candidates(
             reporter.close()
     rows = sorted(driver.rows, key=lambda r: (r.rung, r.name, r.seed))
     return InvocationSummary(str(store_file), str(work), plan.config_key, tuple(rows))
+
+
+def _announce(
+    plan: RunPlan, candidates: Sequence[NetSpec], device: str, reporter: Reporter
+) -> None:
+    """The plan before the first epoch, on a terminal and off one (issue 18, item 7)."""
+    seeds = ",".join(str(s) for s in plan.seeds)
+    if plan.halving is not None:
+        seeds += f"; halving over rungs of {', '.join(map(str, plan.halving.rungs))} epochs"
+    lines = plan_lines(
+        [(spec.name, spec) for spec in candidates], seeds=seeds, config=plan.config,
+        device=device, executor=plan.execution.executor, threads=plan.execution.threads or 1,
+    )  # fmt: skip
+    for line in lines:
+        reporter.message(line)
 
 
 def _run_tasks(executor: Executor, driver: _Driver, tasks: list[RunTask]) -> None:

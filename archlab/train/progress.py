@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
 from rich.console import Console
@@ -17,6 +18,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from archlab.complexity import totals
+from archlab.space import NetSpec
 
 
 class Reporter(Protocol):
@@ -54,6 +58,34 @@ class NullReporter:
 
     def close(self) -> None:
         """Nothing."""
+
+
+def plan_lines(
+    candidates: Sequence[tuple[str, NetSpec]],
+    *,
+    seeds: str,
+    config: Any,
+    device: str,
+    executor: str,
+    threads: int,
+) -> list[str]:
+    """What is about to train, said before the first epoch (issue 18, item 7): each candidate
+    with C, d, depth and MACs, the seeds, the recipe, the device and the threads per run."""
+    lines = [f"plan: {len(candidates)} candidate(s), seeds {seeds}"]
+    for label, spec in candidates:
+        macs = totals(spec)[0]
+        lines.append(
+            f"  {label}: C={spec.cardinality} d={spec.bottleneck_width} depth {spec.depth} "
+            f"MACs {macs:,} ({spec.name})"
+        )
+    budget = f"{config.epochs} epochs" if config.epochs is not None else f"{config.time_budget:g} s"
+    lines.append(
+        f"recipe: {config.dataset}, {budget} per run, batch {config.batch_size}, "
+        f"lr {config.lr:g}, {config.schedule}, momentum {config.momentum:g}, "
+        f"weight decay {config.weight_decay:g}, augment {config.augment}"
+    )
+    lines.append(f"device {device}, executor {executor}, {threads} torch thread(s) per run")
+    return lines
 
 
 def epoch_line(label: str, m: dict[str, Any]) -> str:
