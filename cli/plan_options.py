@@ -215,10 +215,10 @@ def plan_overrides(
     for name, (key, parse) in table.items():
         if params.get(name) is None:
             continue
+        overrides[key] = parse(params[name])
         if name in DEPRECATED:
             old = "--seeds N (a count)" if name == "seed_count" else "--time-budget"
             new = DEPRECATED[name][key]
             print(f"archlab: warning: {old} is deprecated, removed in the next release; use {new}",
                   file=sys.stderr)  # fmt: skip
-        overrides[key] = parse(params[name])
     return overrides

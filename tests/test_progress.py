@@ -167,13 +167,16 @@ def test_the_bars_count_every_batch() -> None:
 def test_a_study_counts_its_runs_round_after_round(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from archlab.workflows.study import StudyPlan, run_study
+    from archlab.workflows.study import run_study
+    from archlab.workflows.study_plan import resolve_study_plan
 
-    plan = StudyPlan(preset="cardinality", template="cifar", width_multiplier=0.125, depth=11,
-                     cardinalities=(2,), seeds=2, max_seeds=3,
-                     train={"dataset": "digits", "epochs": 1, "limit": 150})  # fmt: skip
-    result = run_study(plan, store_path=tmp_path / "s.db", device="cpu", threads=1,
-                       reporter=LogReporter())  # fmt: skip
+    plan = resolve_study_plan(overrides={
+        "study.preset": "cardinality", "study.width_multiplier": 0.125, "study.depth": 11,
+        "study.cardinalities": [2], "study.min_seeds": 2, "study.max_seeds": 3,
+        "budget.epochs": 1, "data.limit": 150, "execution.device": "cpu",
+        "execution.threads": 1, "output.store": str(tmp_path / "s.db"),
+    })  # fmt: skip
+    result = run_study(plan, reporter=LogReporter())
     counters = _counters(capsys.readouterr().err)
     assert [d for d, _ in counters] == list(range(1, len(counters) + 1))
     assert all(done <= total for done, total in counters)
