@@ -29,7 +29,9 @@ def test_demo_runs_match_space_study_and_report(
     assert "resnext50_32x4d" in stdout and "70,144" in stdout  # match-flops and space ran
     assert "verdict (validation error)" in stdout  # the study's table
     report = (out / "report.md").read_text()
-    assert f"Regenerate with: `archlab demo --out {out} --store {store} --epochs 1" in report
+    regenerate = next(line for line in report.splitlines() if "Regenerate with" in line)
+    assert regenerate.startswith(f"Regenerate with: `archlab demo --out {out} ")
+    assert f"--store {store}" in regenerate and "--epochs 1 " in regenerate
     # The report opens with the verdict: its first section, before the candidates.
     assert report.split("\n## ", 2)[1].startswith("Verdict")
     assert "seeds 2 to 2" in report
