@@ -50,7 +50,10 @@ class CompareQuestion:
         object.__setattr__(self, "seeds", tuple(self.seeds))
         object.__setattr__(self, "out", str(self.out))
         if self.space_a is None or self.space_b is None:
-            raise ArchlabError("a comparison needs two design spaces: compare.space_a and space_b")
+            raise ArchlabError(
+                "a comparison needs two design space files, A.toml B.toml "
+                "(plan keys compare.space_a and compare.space_b)"
+            )
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
             raise ArchlabError(f"compare.samples must be at least 1, got {self.samples!r}")
         for name in BANDS:
