@@ -20,7 +20,7 @@ from .options import WidthMultiplierOpt
 
 def demo_cmd(
     ctx: typer.Context,
-    out: Annotated[Path | None, typer.Option(help="Report folder (reports/demo).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
     width_multiplier: WidthMultiplierOpt = None,

@@ -32,7 +32,7 @@ def study_cmd(
     arms: Annotated[
         Path | None, typer.Option(help="JSON from `archlab space --json` (or give --preset).")
     ] = None,
-    name: Annotated[po.S, typer.Option(help="The study's name in the store (study).")] = None,
+    name: Annotated[po.S, typer.Option(help="The study's name in the store.")] = None,
     cardinalities: CardinalitiesOpt = None,
     template: TemplateOpt = None,
     depth: DepthOpt = None,
@@ -46,8 +46,8 @@ def study_cmd(
     complexity: ComplexityOpt = None,
     match: MatchOpt = None,
     tolerance: ToleranceOpt = None,
-    alpha: Annotated[po.F, typer.Option(help="Family-wise error rate (0.05).")] = None,
-    rope: Annotated[po.F, typer.Option(help="Negligible difference, points (0.5).")] = None,
+    alpha: Annotated[po.F, typer.Option(help="Family-wise error rate.")] = None,
+    rope: Annotated[po.F, typer.Option(help="Negligible difference, points.")] = None,
     min_seeds: po.MinSeedsOpt = None,
     max_seeds: po.MaxSeedsOpt = None,
     study_time_budget: po.StudyTimeBudgetOpt = None,

@@ -346,3 +346,10 @@ def test_exits_1_when_a_run_failed(
     assert "2 run(s) failed" in out and "disk on fire" in out
     monkeypatch.undo()
     assert cli("train-candidates", *TINY, "--epochs", "1", "--store", store, "--quiet")[0] == 0
+
+
+def test_time_budget_is_now_run_time_budget_with_a_notice(cli: Cli, tmp_path: Path) -> None:
+    code, printed, err = cli("train-candidates", *TINY, "--time-budget", "30", "--print-config")
+    assert code == 0 and "time_budget = 30.0" in printed
+    assert len(err.strip().splitlines()) == 1 and "deprecated" in err
+    assert "--run-time-budget" in err

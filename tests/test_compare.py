@@ -132,3 +132,16 @@ def test_compare_spaces_is_a_library_call(tmp_path: Path) -> None:
         compare_plan(
             overrides={"compare.samples": 0, "compare.space_a": "a", "compare.space_b": "b"}
         )
+
+
+def test_compare_plan_round_trips_and_takes_the_training_options(cli: Cli, tmp_path: Path) -> None:
+    args = ["compare-spaces", "a.toml", "b.toml", "--samples", "3", "--macs", "1e5:",
+            "--threads", "1", "--workers", "2", "--seeds", "0,1"]  # fmt: skip
+    code, printed, err = cli(*args, "--print-config")
+    assert code == 0, err
+    assert "[compare]" in printed and "threads = 1" in printed and "workers = 2" in printed
+    assert "epochs = 4" in printed and 'store = "archlab-runs/compare.db"' in printed
+    path = tmp_path / "compare.toml"
+    path.write_text(printed)
+    code, again, err = cli("compare-spaces", "--config", str(path), "--print-config")
+    assert code == 0 and again == printed, err
