@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from archlab.blocks import BlockSpec, final_width
 from archlab.errors import SpecError
-from archlab.space import BlockSpec, NetSpec, final_width
+from archlab.space import NetSpec
 
 IN_CHANNELS = 3  # RGB; grayscale data is repeated to three channels by the data loaders
 

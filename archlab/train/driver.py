@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-import archlab
+from archlab._version import __version__
 from archlab.complexity import totals
 from archlab.device import resolve_device
 from archlab.errors import ArchlabError
@@ -242,7 +242,7 @@ class _Driver:
                 self.store.start_run(
                     run.id,
                     device=self.plan.execution.device,
-                    archlab_version=archlab.__version__,
+                    archlab_version=__version__,
                     torch_version=torch.__version__,
                     git_commit=git_commit(),
                 )
