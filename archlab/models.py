@@ -25,12 +25,19 @@ from torch import Tensor, nn
 
 from archlab.blocks import BlockSpec, iter_blocks
 from archlab.errors import SpecError
-from archlab.layers import BlockRecipe, Layer, block_recipe, head_recipe, path_recipe, stem_recipe
+from archlab.layers import (
+    FORMS,
+    BlockRecipe,
+    Layer,
+    block_recipe,
+    head_recipe,
+    path_recipe,
+    stem_recipe,
+)
 from archlab.presets import get_spec
 from archlab.space import NetSpec, with_overrides
 
 Form = Literal["a", "b", "c"]
-FORMS: tuple[str, ...] = ("a", "b", "c")
 
 
 def make_layer(layer: Layer) -> nn.Module:

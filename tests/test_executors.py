@@ -17,9 +17,9 @@ from archlab.errors import ArchlabError
 from archlab.search.sampling import DesignSpace, ParamRange, sample_space
 from archlab.space import make_spec
 from archlab.store import Store
+from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits, load_dataset
 from archlab.train.executors import ExecutionOptions, RayExecutor, check_ray_address
-from archlab.train.loop import TrainConfig
 from archlab.train.plan import Halving
 
 TINY = [make_spec("cifar", 11, c, 2, width_multiplier=0.125) for c in (1, 2)]

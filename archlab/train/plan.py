@@ -40,8 +40,7 @@ from archlab.presets import get_spec
 from archlab.search.solver import match_flops
 from archlab.search.spec_list import read_spec_list
 from archlab.space import NetSpec, default_depth, spec_from_dict
-from archlab.train.checkpoint import DEFAULT_KEEP, check_keep
-from archlab.train.loop import TrainConfig
+from archlab.train.config import DEFAULT_KEEP, TrainConfig, check_keep
 
 DEFAULT_STORE = "archlab-runs/store.db"
 DEFAULT_EPOCHS = 10  # a grid's budget when neither epochs nor a time budget is given

@@ -150,7 +150,7 @@ def run_study(
 
     ``keep``: newest checkpoints kept per run, besides the best-validation one.
     """
-    from archlab.train.checkpoint import check_keep
+    from archlab.train.config import check_keep
 
     check_keep(keep)
     check_output_folders(store_path, workdir=workdir)  # before any training (issue 12)
@@ -196,8 +196,8 @@ def run_study(
 
 def _prepare(plan: StudyPlan, data: DatasetSplits | None) -> tuple[Any, DatasetSplits]:
     """The training recipe and the data (loaded once, shared by every round)."""
+    from archlab.train.config import TrainConfig
     from archlab.train.data import load_dataset
-    from archlab.train.loop import TrainConfig
 
     try:
         config = TrainConfig(**plan.train)
