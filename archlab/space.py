@@ -116,7 +116,7 @@ class NetSpec:
             raise SpecError("stages must hold StageSpec objects only")
         _at_most("depth", self.depth, MAX_DEPTH, MAX_DEPTH_WHY)
 
-    # Derived, never stored (STYLE: names come from the spec).
+    # Derived, never stored: a name comes from the spec, so the two cannot disagree.
     @property
     def blocks(self) -> tuple[int, ...]:
         """Blocks per stage, e.g. (3, 4, 6, 3) for a 50-layer ImageNet network."""

@@ -1,6 +1,6 @@
 """One frozen run plan: which candidates train, on what data, with which recipe, how long, where.
 
-Flags or a TOML file resolve once into a :class:`RunPlan` (STYLE.md principle 7). The driver
+Flags or a TOML file resolve once into a :class:`RunPlan`, then freeze (docs/recipe.md). The driver
 consumes it, every run stores its slice of it (:meth:`RunPlan.run_config`), and
 :meth:`RunPlan.to_toml` writes it back as a file that resolves to the same plan. The TOML layout::
 
