@@ -16,8 +16,8 @@ import pytest
 
 from archlab.errors import ArchlabError
 from archlab.store import Store
-from archlab.study_store import load_study
-from archlab.train.loop import TrainConfig
+from archlab.store.study import load_study
+from archlab.train.config import TrainConfig
 from archlab.train.plan import ExecutionOptions, Training
 from archlab.workflows import study as study_mod
 from archlab.workflows.study import run_study

@@ -16,7 +16,7 @@ from typing import Any
 
 from archlab.errors import ArchlabError
 from archlab.report.compare import Comparison, compare_from_store, sample_both, write_comparison
-from archlab.search.sampling import Bound
+from archlab.search.ranges import Bound
 from archlab.search.space_file import load_space
 from archlab.train.data import DatasetSplits
 from archlab.train.defaults import COMPARE_OUT, COMPARE_STORE

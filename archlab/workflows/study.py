@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archlab.report.verdict import all_pairs
-from archlab.report.verdict_study import StudyOutcome, evaluate_study, seed_errors
 from archlab.search.arms import ArmSet, file_arms, preset_arms
 from archlab.space import NetSpec
+from archlab.stats.pairwise import all_pairs
+from archlab.stats.study import StudyOutcome, evaluate_study, seed_errors
 from archlab.store import Store
-from archlab.study_store import check_study, record_round, save_study, set_status
+from archlab.store.study import check_study, record_round, save_study, set_status
 from archlab.train.plan import Training
 from archlab.workflows._outputs import check_output_folders
 from archlab.workflows.study_plan import StudyPlan
@@ -236,7 +236,7 @@ def _train_seeds(runs: dict[NetSpec, list[int]], round_: _Round) -> int:
     those candidates and seeds), trained by the plan's executor; the driver skips runs already
     finished and resumes interrupted ones. Returns the runs trained now.
     """
-    from archlab.train.driver import train_candidates
+    from archlab.workflows.train_candidates import train_candidates
 
     by_seeds: dict[tuple[int, ...], list[NetSpec]] = {}
     for spec, seeds in runs.items():

@@ -26,8 +26,8 @@ from typing import Any
 
 from archlab.bounds import MAX_SEED_COUNT, MAX_TIME_BUDGET_S, check_at_most
 from archlab.errors import ArchlabError
-from archlab.report.verdict import check_settings
 from archlab.search.arms import MATCHES, PRESETS
+from archlab.stats.pairwise import check_settings
 from archlab.train.plan import (
     TRAINING_SECTIONS,
     Training,
