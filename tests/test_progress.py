@@ -14,10 +14,12 @@ from rich.console import Console
 
 from archlab.train.progress import (
     LogReporter,
+    NullReporter,
     RichReporter,
     epoch_line,
     make_reporter,
     plain_output,
+    plan_lines,
 )
 
 
@@ -186,3 +188,18 @@ def test_a_study_counts_its_runs_round_after_round(
     assert all(done <= total for done, total in counters)
     assert counters[-1] == (result.trained_now, result.trained_now)
     assert len({total for _, total in counters}) >= 2  # more than one round was counted
+
+
+def test_the_plan_is_its_own_event(capsys: pytest.CaptureFixture[str]) -> None:
+    from archlab.space import make_spec
+    from archlab.train.config import TrainConfig
+
+    spec = make_spec("cifar", 11, 2, 4, width_multiplier=0.125)
+    lines = plan_lines([("C=2", spec)], seeds="0,1", config=TrainConfig(epochs=2),
+                       device="cpu", executor="local", threads=1)  # fmt: skip
+    assert lines[0] == "plan: 1 candidate(s), seeds 0,1"
+    assert lines[1].startswith("  C=2: C=2 d=4 depth 11 MACs ")
+    assert lines[-1] == "device cpu, executor local, 1 torch thread(s) per run"
+    NullReporter().plan(lines)  # says nothing: reporters that only count messages see none
+    LogReporter().plan(lines)
+    assert capsys.readouterr().err.splitlines() == lines

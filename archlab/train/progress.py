@@ -32,6 +32,7 @@ class Reporter(Protocol):
     def epoch(self, label: str, metrics: dict[str, Any]) -> None: ...
     def run_finished(self, label: str, status: str, reason: str | None) -> None: ...
     def message(self, text: str) -> None: ...
+    def plan(self, lines: Sequence[str]) -> None: ...
     def close(self) -> None: ...
 
 
@@ -54,6 +55,9 @@ class NullReporter:
         """Nothing."""
 
     def message(self, text: str) -> None:
+        """Nothing."""
+
+    def plan(self, lines: Sequence[str]) -> None:
         """Nothing."""
 
     def close(self) -> None:
@@ -126,6 +130,11 @@ class LogReporter(NullReporter):
         """Print a note."""
         print(text, file=sys.stderr)
 
+    def plan(self, lines: Sequence[str]) -> None:
+        """Print what is about to train, before the first epoch."""
+        for line in lines:
+            print(line, file=sys.stderr)
+
 
 class RichReporter(NullReporter):
     """Two rich bars: runs done of total, and the current run's steps with loss and images/s."""
@@ -197,6 +206,11 @@ class RichReporter(NullReporter):
     def message(self, text: str) -> None:
         """Print a note above the bars."""
         self._progress.console.print(text, highlight=False)
+
+    def plan(self, lines: Sequence[str]) -> None:
+        """Print what is about to train above the bars, before the first epoch."""
+        for line in lines:
+            self._progress.console.print(line, highlight=False)
 
     def close(self) -> None:
         """Stop drawing."""

@@ -171,18 +171,15 @@ def _announce(plan: StudyPlan, arms: ArmSet, training: Training, reporter: Repor
     from archlab.train.progress import plan_lines
 
     q, device = plan.question, resolve_device(training.execution.device)
-    reporter.message(arms.question)
-    for line in plan_lines(
+    lines = plan_lines(
         [(a.label + ("" if a.matched else " (reference)"), a.spec) for a in arms.arms],
         seeds=f"{q.min_seeds} per arm first, one more per look up to {q.max_seeds}",
         config=training.config,
         device=device.type,
         executor=training.execution.executor,
         threads=planned_threads(training.execution, device),
-    ):
-        reporter.message(line)
-    for note in arms.notes:
-        reporter.message(note)
+    )
+    reporter.plan([arms.question, *lines, *arms.notes])
 
 
 def _stop(outcome: StudyOutcome, plan: StudyPlan, spent: float) -> str | None:

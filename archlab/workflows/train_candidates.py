@@ -94,5 +94,4 @@ def _announce(
         [(spec.name, spec) for spec in candidates], seeds=seeds, config=plan.config,
         device=device, executor=plan.execution.executor, threads=plan.execution.threads or 1,
     )  # fmt: skip
-    for line in lines:
-        reporter.message(line)
+    reporter.plan(lines)
