@@ -122,7 +122,7 @@ def run_study(
     if store_file.is_file():  # refuse a different study before anything is written
         with Store(store_file, create=False) as store:
             check_study(store, q.name, study)
-    _announce(plan, arms, training, reporter)
+    announce = _plan_lines(plan, arms, training)  # said before the first round's first epoch
     with Store(store_file, create=True) as store:
         record = save_study(store, q.name, study)
     trained_now, failed, stop = 0, [], "max seeds"
@@ -138,7 +138,8 @@ def run_study(
         with Store(store_file) as store:  # round r trains the seeds of look r + 1
             record_round(store, q.name, outcome.state.looks, dict(outcome.state.need))
         runs = {arms.arm(a).spec: seeds for a, seeds in todo.items()}
-        trained_now += _train_seeds(runs, _Round(training, reporter, data))
+        trained_now += _train_seeds(runs, _Round(training, reporter, data, tuple(announce)))
+        announce = []
         failed = _missing(store_file, study, todo)
         if failed:  # the verdict stands on the runs that finished; a rerun retries the rest
             stop = "runs failed"
@@ -164,8 +165,8 @@ def _prepare(training: Training, data: DatasetSplits | None) -> tuple[Training, 
     return dataclasses.replace(training, config=config.for_data(data)), data
 
 
-def _announce(plan: StudyPlan, arms: ArmSet, training: Training, reporter: Reporter) -> None:
-    """The plan, before the first epoch: on a terminal and off one (issue 18, item 7)."""
+def _plan_lines(plan: StudyPlan, arms: ArmSet, training: Training) -> list[str]:
+    """The plan as said before the first epoch, on a terminal and off one (issue 18, item 7)."""
     from archlab.device import resolve_device
     from archlab.train.executors import planned_threads
     from archlab.train.progress import plan_lines
@@ -179,7 +180,7 @@ def _announce(plan: StudyPlan, arms: ArmSet, training: Training, reporter: Repor
         executor=training.execution.executor,
         threads=planned_threads(training.execution, device),
     )
-    reporter.plan([arms.question, *lines, *arms.notes])
+    return [arms.question, *lines, *arms.notes]
 
 
 def _stop(outcome: StudyOutcome, plan: StudyPlan, spent: float) -> str | None:
@@ -224,6 +225,7 @@ class _Round:
     training: Training
     reporter: Reporter
     data: DatasetSplits
+    announce: tuple[str, ...] = ()  # the study's plan, said before the round's first epoch
 
 
 def _train_seeds(runs: dict[NetSpec, list[int]], round_: _Round) -> int:
@@ -239,10 +241,12 @@ def _train_seeds(runs: dict[NetSpec, list[int]], round_: _Round) -> int:
     for spec, seeds in runs.items():
         by_seeds.setdefault(tuple(seeds), []).append(spec)
     trained = 0
+    announce = round_.announce
     for seed_group, group in by_seeds.items():
         summary = train_candidates(
             round_.training.plan(group, seed_group), reporter=round_.reporter, data=round_.data,
-            announce=False,
+            announce=announce,
         )  # fmt: skip
+        announce = ()  # said once
         trained += sum(not r.skipped for r in summary.runs)
     return trained
