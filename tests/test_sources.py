@@ -35,7 +35,7 @@ def _stripes(path: str) -> Source:
 def stripes() -> Iterator[DataSource]:
     """Register the stripes source; the registry is restored in place afterwards."""
     saved = dict(sources.SOURCES)
-    entry = DataSource("stripes", _stripes, False, "the last 20 images are the test split", "no")
+    entry = DataSource("stripes", _stripes, False, "the last 20 images are the test split", None)
     register_source(entry)
     yield entry
     sources.SOURCES.clear()
@@ -63,9 +63,11 @@ def test_a_registered_source_trains_through_the_normal_path(stripes, tmp_path: P
 
 
 def test_a_source_with_a_path_gets_it(stripes, monkeypatch) -> None:
-    monkeypatch.setitem(sources.SOURCES, "stripes", DataSource("stripes", _stripes, True, "", ""))
+    entry = DataSource("stripes", _stripes, True, "", True)  # the entry says flips keep labels
+    monkeypatch.setitem(sources.SOURCES, "stripes", entry)
     assert "stripes:PATH" in source_forms()
-    assert len(load_dataset("stripes:100").y_test) == 20
+    data = load_dataset("stripes:100")
+    assert len(data.y_test) == 20 and data.flip  # the loader said no; the registry decides
     with pytest.raises(ArchlabError, match="unknown dataset source 'stripes'"):
         load_dataset("stripes")
 

@@ -11,6 +11,7 @@ The loaders themselves are in :mod:`archlab.train._sources`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,7 +36,8 @@ class DataSource:
     load: Callable[[str], Source]  # the path after the colon ("" for a source without one)
     takes_path: bool
     split: str  # where the test (and any validation) split comes from
-    flip: str  # whether horizontal flips keep labels, and who says so
+    flip: bool | None  # whether horizontal flips keep labels; None: the data set says
+    flip_rule: str = ""  # who says so, for a source whose data set does
 
     @property
     def form(self) -> str:
@@ -67,17 +69,18 @@ _CIFAR_SPLIT = "the official test batch; validation held out from train by the r
 SOURCES: dict[str, DataSource] = {
     s.prefix: s
     for s in (
+        # Flipped glyphs change meaning (a mirrored 2 is no digit), so digits never flips.
         DataSource("digits", _digits, False,
                    "scikit-learn's digits: a fixed 20% test carve-out, the same for every seed",
-                   "no: flipped glyphs change meaning"),
-        DataSource("cifar10", _cifar("cifar10"), True, _CIFAR_SPLIT, "yes"),
-        DataSource("cifar100", _cifar("cifar100"), True, _CIFAR_SPLIT, "yes"),
+                   False),
+        DataSource("cifar10", _cifar("cifar10"), True, _CIFAR_SPLIT, True),
+        DataSource("cifar100", _cifar("cifar100"), True, _CIFAR_SPLIT, True),
         DataSource("folder", _folder, True,
                    "train/, test/ and an optional val/ folder of class folders",
-                   f"ROOT/{METADATA_NAME} says (flip = true|false); yes without it"),
+                   None, f"ROOT/{METADATA_NAME} says (flip = true|false); yes without it"),
         DataSource("npz", _npz, True,
                    "x_train/y_train, x_test/y_test and optional x_val/y_val arrays",
-                   f"NAME.{METADATA_NAME} or a 0-d bool flip array says; yes without either"),
+                   None, f"NAME.{METADATA_NAME} or a 0-d bool flip array; yes without either"),
     )
 }  # fmt: skip
 
@@ -100,7 +103,8 @@ def data_source(source: str) -> tuple[DataSource, str]:
 def load_source(source: str) -> Source:
     """Read a source by its registered form (``digits``, ``cifar10:PATH``, ``npz:PATH``, ...)."""
     entry, path = data_source(source)
-    return entry.load(path)
+    loaded = entry.load(path)
+    return loaded if entry.flip is None else dataclasses.replace(loaded, flip=entry.flip)
 
 
 def register_source(entry: DataSource) -> None:
