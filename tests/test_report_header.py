@@ -9,7 +9,7 @@ from archlab.report.markdown import write_report
 from archlab.report.recipe import recipe_line
 from archlab.space import make_spec
 from archlab.store import EpochRecord, Store
-from archlab.train.loop import TrainConfig
+from archlab.train.config import TrainConfig
 
 AMP_ON = json.dumps(TrainConfig(epochs=2, amp=True, channels_last=True).to_dict())
 AMP_OFF = json.dumps(TrainConfig(epochs=2, amp=False).to_dict())

@@ -12,8 +12,9 @@ from archlab.errors import ArchlabError
 from archlab.space import make_spec, with_overrides
 from archlab.train import sources
 from archlab.train._sources import Source
+from archlab.train.config import TrainConfig
 from archlab.train.data import load_dataset
-from archlab.train.loop import TrainConfig, train_run
+from archlab.train.loop import train_run
 from archlab.train.sources import DataSource, data_source, register_source, source_forms
 from archlab.train.tasks import dataset_for
 

@@ -1,7 +1,8 @@
 """What a count returns: one row per counter, the report of all counters, and their context.
 
-The counters, their conventions and adapters are one table, :mod:`archlab.measure.registry`;
-the tools that produce the rows are run by :mod:`archlab.measure.tools`.
+The counters, their conventions (docs/counting.md, "What each counter counts") and adapters
+are one table, :mod:`archlab.measure.registry`; the tools that produce the rows are run by
+:mod:`archlab.measure.tools`.
 """
 
 from __future__ import annotations

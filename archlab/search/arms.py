@@ -28,14 +28,13 @@ from archlab.search.presets import (
     study_preset,
 )
 from archlab.search.solver import (
-    DEFAULT_DEPTH,
     Match,
     match_depth,
     match_flops,
     scope_cost,
 )
 from archlab.search.spec_list import read_spec_list
-from archlab.space import NetSpec, make_spec, spec_from_dict
+from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, spec_from_dict
 
 # The study presets' registry itself (not a copy), so a registered preset is a valid name.
 PRESETS: dict[str, StudyPreset] = STUDY_PRESETS
@@ -214,7 +213,7 @@ def preset_arms(
     factor = entry.complexity if complexity is None else complexity
     s = _Setting(template, factor, width_multiplier, match, tolerance, num_classes, input_size)
     _check(s)
-    depth = DEFAULT_DEPTH.get(template, 50) if depth is None else depth  # the baseline's
+    depth = DEFAULT_DEPTHS.get(template, 50) if depth is None else depth  # the baseline's
     strict = cardinalities is not None
     wanted = tuple(cardinalities) if cardinalities is not None else entry.cardinalities
     arms: list[Arm] = []
@@ -272,7 +271,7 @@ def file_arms(
         input_size if input_size is not None else first.input_size,
     )
     _check(s)
-    target = _target(s, DEFAULT_DEPTH[first.template])
+    target = _target(s, DEFAULT_DEPTHS[first.template])
     cost = scope_cost(s.scope)
     specs = [_with_data(spec, s.num_classes, s.input_size) for spec in specs]
     names = [spec.name for spec in specs]

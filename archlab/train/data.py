@@ -26,18 +26,15 @@ from typing import Any
 import torch
 
 from archlab.errors import ArchlabError
-from archlab.train._batches import (
+from archlab.train._batches import augment, check_int, default_pad, iterate_batches, normalize
+from archlab.train._sources import DIGITS_TEST_FRACTION, IMAGE_SUFFIXES, METADATA_NAME, TEST_SEED
+from archlab.train.config import (
     AUGMENT_CHOICES,
-    augment,
+    DEFAULT_VAL_FRACTION,
     augment_parts,
-    check_int,
-    default_pad,
-    iterate_batches,
-    normalize,
     normalize_augment,
     resolve_augment,
 )
-from archlab.train._sources import DIGITS_TEST_FRACTION, IMAGE_SUFFIXES, METADATA_NAME, TEST_SEED
 from archlab.train.sources import load_source
 
 __all__ = [
@@ -57,8 +54,6 @@ __all__ = [
     "normalize_augment",
     "resolve_augment",
 ]
-
-DEFAULT_VAL_FRACTION = 0.1  # of the training pool, when the source has no validation split
 
 
 # Tensors have no useful ==, so eq=False keeps the default identity comparison and hash.
