@@ -33,16 +33,20 @@ _PLAIN = (dict, list, tuple, bytes, str, int, float, bool, type(None))
 _MAX_DEPTH = 64  # a batch is a dict of arrays and lists: deeper nesting is not a batch
 
 
+class _Refused(pickle.UnpicklingError):
+    """What the file asks for is not plain data (as opposed to a truncated or foreign file)."""
+
+
 def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
     if encoding.lower().replace("_", "-") not in ("latin1", "latin-1", "iso-8859-1"):
-        raise pickle.UnpicklingError(f"codecs encoding {encoding!r} (only latin1 is allowed)")
+        raise _Refused(f"codecs encoding {encoding!r} (only latin1 is allowed)")
     return codecs.encode(text, "latin1", errors)
 
 
 def _plain_dtype(*args: Any) -> np.dtype[Any]:
     dtype = np.dtype(*args)
     if dtype.hasobject:  # an object array holds arbitrary pickled objects
-        raise pickle.UnpicklingError(f"numpy dtype {dtype} holds Python objects")
+        raise _Refused(f"numpy dtype {dtype} holds Python objects")
     return dtype
 
 
@@ -79,23 +83,23 @@ class _BatchUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         found = _allowed(module, name)
         if found is None:
-            raise pickle.UnpicklingError(f"it names {module}.{name}, which a batch never does")
+            raise _Refused(f"it names {module}.{name}, which a batch never does")
         return found
 
     def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError("it holds a persistent reference, which a batch never does")
+        raise _Refused("it holds a persistent reference, which a batch never does")
 
 
 def _check_plain(value: Any, depth: int = 0) -> None:
     """Refuse anything but plain containers, scalars and numpy arrays without objects."""
     if depth > _MAX_DEPTH:
-        raise pickle.UnpicklingError(f"it nests deeper than {_MAX_DEPTH} levels")
+        raise _Refused(f"it nests deeper than {_MAX_DEPTH} levels")
     if isinstance(value, np.ndarray | np.generic):
         if value.dtype.hasobject:
-            raise pickle.UnpicklingError("it holds a numpy array of Python objects")
+            raise _Refused("it holds a numpy array of Python objects")
         return
     if type(value) not in _PLAIN:
-        raise pickle.UnpicklingError(f"it holds a {type(value).__name__}")
+        raise _Refused(f"it holds a {type(value).__name__}")
     if isinstance(value, dict):
         for key, item in value.items():
             _check_plain(key, depth + 1)
@@ -115,7 +119,7 @@ def load_batch(path: Path) -> Any:
         # encoding="bytes": the official batches were pickled by Python 2, their keys are bytes.
         value = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
         _check_plain(value)
-    except pickle.UnpicklingError as exc:
+    except _Refused as exc:
         raise ArchlabError(
             f"refusing {path}: not a plain CIFAR pickle ({exc}); only dicts, lists, bytes, "
             "strings, numbers and numpy arrays are loaded (see docs/trust.md)"
