@@ -59,7 +59,7 @@ def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
 def _allowed(module: str, name: str) -> Callable[..., Any] | type | None:
     """The callable a batch may name, or None: numpy's array rebuilders, dtypes, latin1."""
     if module in _NUMPY_MODULES and name in _NUMPY_NAMES:
-        return getattr(_multiarray(), name)  # type: ignore[no-any-return]
+        return getattr(_multiarray(), name)
     if module in _NUMERIC_MODULES and name == "_frombuffer":  # protocol 5's array buffers
         return _frombuffer
     if (module, name) == ("numpy", "ndarray"):
