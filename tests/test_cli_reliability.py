@@ -231,6 +231,7 @@ def test_an_arms_file_may_list_names(cli: Cli, tmp_path: Path, wrapped: bool) ->
 
     by_name = file_arms(_names_file(cli, tmp_path, wrapped=wrapped))
     code, out, _ = cli(*SPACE, "--json")
+    assert code == 0
     rows = tmp_path / "rows.json"
     rows.write_text(out)
     assert by_name == file_arms(rows)

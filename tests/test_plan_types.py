@@ -87,9 +87,9 @@ def test_unknown_keys_are_refused_in_candidates_and_their_stages() -> None:
 def test_flags_and_files_meet_the_same_rule(tmp_path: Path) -> None:
     path = tmp_path / "plan.toml"
     path.write_text("[recipe]\namp = true\n[budget]\nepochs = 2\n")
-    with pytest.raises(ArchlabError, match="budget.epochs must be an integer"):
+    with pytest.raises(ArchlabError, match=r"budget\.epochs must be an integer"):
         resolve_plan(path, {"select.cardinalities": [1], "budget.epochs": 1.5})
-    with pytest.raises(ArchlabError, match="data.val_fraction"):
+    with pytest.raises(ArchlabError, match=r"data\.val_fraction"):
         resolve_plan(path, {"select.cardinalities": [1], "data.val_fraction": 0.9})
     good = resolve_plan(path, {"select.cardinalities": [1], "select.depth": 11})
     assert good.config.amp is True and good.config.epochs == 2

@@ -6,6 +6,7 @@ import builtins
 import codecs
 import os
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ class _Call:
 def _batch() -> dict[bytes, object]:
     rows = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
     return {b"data": rows, b"labels": [3, 7], b"batch_label": b"training batch 1 of 5",
-            b"filenames": [b"a.png", b"b.png"], b"n": np.int64(2), b"f": 0.5, b"t": (None, True)}  # fmt: skip
+            b"filenames": [b"a.png", b"b.png"], b"n": np.int64(2), b"f": 0.5,
+            b"t": (None, True)}  # fmt: skip
 
 
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
@@ -84,7 +86,8 @@ def test_a_pickle_that_runs_a_command_is_refused_before_it_runs(tmp_path: Path) 
 def test_anything_but_plain_data_is_refused(tmp_path: Path, payload: object, named: str) -> None:
     path = tmp_path / "data_batch_1"
     path.write_bytes(pickle.dumps({b"data": payload}))
-    with pytest.raises(ArchlabError, match=f"refusing {path}: not a plain CIFAR pickle") as info:
+    refused = f"refusing {re.escape(str(path))}: not a plain CIFAR pickle"
+    with pytest.raises(ArchlabError, match=refused) as info:
         load_batch(path)
     assert named in str(info.value)
 
@@ -99,7 +102,7 @@ def test_a_set_or_other_container_is_refused(tmp_path: Path) -> None:
 def test_truncated_and_missing_files_are_unreadable_not_refused(tmp_path: Path) -> None:
     path = tmp_path / "data_batch_1"
     path.write_bytes(pickle.dumps(_batch())[:40])
-    with pytest.raises(ArchlabError, match=f"cannot read {path}: UnpicklingError"):
+    with pytest.raises(ArchlabError, match=f"cannot read {re.escape(str(path))}: UnpicklingError"):
         load_batch(path)
-    with pytest.raises(ArchlabError, match="cannot read .*nothing"):
+    with pytest.raises(ArchlabError, match=r"cannot read .*nothing"):
         load_batch(tmp_path / "nothing")
