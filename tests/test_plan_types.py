@@ -103,3 +103,12 @@ def test_every_valid_plan_still_resolves(tmp_path: Path) -> None:
     assert resolve_plan(path) == plan
     # TOML integers where a float is meant: lr = 1 is a number.
     assert plan_from_dict({**SELECT, "recipe": {"lr": 1, "step_milestones": [0.3]}}).config.lr == 1
+
+
+def test_a_plan_built_in_python_meets_the_same_table() -> None:
+    with pytest.raises(ArchlabError, match=r"recipe\.amp must be true or false, got 'yes'"):
+        RunPlan(TINY, TrainConfig(amp="yes"))  # type: ignore[arg-type]
+    with pytest.raises(ArchlabError, match=r"budget\.epochs must be an integer"):
+        RunPlan(TINY, TrainConfig(epochs=1.5))  # type: ignore[arg-type]
+    with pytest.raises(ArchlabError, match=r"recipe\.step_milestones"):
+        RunPlan(TINY, TrainConfig(schedule="step", step_milestones=(0.5, 1.5)))

@@ -173,6 +173,8 @@ class RunPlan:
                 "strategy halving takes strategy.min_epochs and strategy.max_epochs, "
                 "not budget.epochs or budget.time_budget"
             )
+        # A plan built in Python meets the table a resolved one met (amp="yes" is no bool).
+        check_plan_types(self.to_dict())
 
     @property
     def strategy(self) -> str:
