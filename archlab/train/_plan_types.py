@@ -21,10 +21,10 @@ from archlab.bounds import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
     MAX_LIMIT,
-    MAX_SEED_COUNT,
     MAX_THREADS,
     MAX_TIME_BUDGET_S,
     MAX_WORKERS,
+    check_at_most,
 )
 from archlab.errors import ArchlabError
 
@@ -35,10 +35,16 @@ STAGE_KEYS = ("depth", "w_out", "stride", "cardinality", "bottleneck_width")
 
 @dataclass(frozen=True)
 class Check:
-    """One key's rule: a predicate on the value and the words that describe what it allows."""
+    """One key's rule: a predicate on the value, the words that describe what it allows, and an
+    upper bound on absurd values (archlab.bounds), refused in check_at_most's words."""
 
     ok: Callable[[Any], bool]
     allowed: str
+    at_most: int | None = None
+
+    def passes(self, value: Any) -> bool:
+        """Whether ``value`` is of the type, in the range and within the bound."""
+        return self.ok(value) and (self.at_most is None or value <= self.at_most)
 
 
 def _is_int(value: Any) -> bool:
@@ -49,17 +55,20 @@ def _is_number(value: Any) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-def integer(lo: int, hi: int | None = None) -> Check:
-    """An integer in [lo, hi] (no bool, no float such as 1.5 or 2.0)."""
-    top = "" if hi is None else f", at most {hi:,}"
-    return Check(
-        lambda v: _is_int(v) and v >= lo and (hi is None or v <= hi),
-        f"an integer >= {lo}{top}",
-    )
+def integer(lo: int, at_most: int | None = None) -> Check:
+    """An integer >= lo, at most ``at_most`` (no bool, no float such as 1.5 or 2.0)."""
+    return Check(lambda v: _is_int(v) and v >= lo, f"an integer >= {lo}", at_most)
 
 
-def number(lo: float, hi: float | None = None, *, lo_open: bool, hi_open: bool = False) -> Check:
-    """A finite number between lo and hi, each end open or closed."""
+def number(
+    lo: float,
+    hi: float | None = None,
+    *,
+    lo_open: bool,
+    hi_open: bool = False,
+    at_most: int | None = None,
+) -> Check:
+    """A finite number between lo and hi, each end open or closed, at most ``at_most``."""
 
     def ok(v: Any) -> bool:
         if not _is_number(v) or (v <= lo if lo_open else v < lo):
@@ -68,7 +77,7 @@ def number(lo: float, hi: float | None = None, *, lo_open: bool, hi_open: bool =
 
     left = "(" if lo_open else "["
     right = "inf)" if hi is None else _words(hi) + (")" if hi_open else "]")
-    return Check(ok, f"a number in {left}{_words(lo)}, {right}")
+    return Check(ok, f"a number in {left}{_words(lo)}, {right}", at_most)
 
 
 def _words(bound: float) -> str:
@@ -78,7 +87,7 @@ def _words(bound: float) -> str:
 def list_of(item: Check) -> Check:
     """A list (or tuple) whose every item passes ``item``."""
     return Check(
-        lambda v: isinstance(v, list | tuple) and all(item.ok(x) for x in v),
+        lambda v: isinstance(v, list | tuple) and all(item.passes(x) for x in v),
         f"a list whose items are each {item.allowed}",
     )
 
@@ -94,9 +103,10 @@ MILESTONE = Check(
 )
 
 PLAN_TYPES: dict[str, Check] = {
+    # How many seeds (at most MAX_SEED_COUNT) and repeats are the plan's own checks.
     "seeds": Check(
-        lambda v: list_of(integer(0, MAX_SEED - 1)).ok(v) and 0 < len(v) <= MAX_SEED_COUNT,
-        f"a list of 1 to {MAX_SEED_COUNT:,} integers in [0, 2**31)",
+        lambda v: list_of(integer(0, MAX_SEED - 1)).passes(v) and len(v) > 0,
+        "a non-empty list of integers in [0, 2**31)",
     ),
     "data.name": TEXT,
     "data.val_fraction": number(0, 0.5, lo_open=True),  # archlab.train.data.split's range
@@ -119,7 +129,7 @@ PLAN_TYPES: dict[str, Check] = {
     "recipe.amp": BOOL,
     "recipe.compile": BOOL,
     "budget.epochs": integer(1, MAX_EPOCHS),
-    "budget.time_budget": number(0, MAX_TIME_BUDGET_S, lo_open=True),
+    "budget.time_budget": number(0, lo_open=True, at_most=MAX_TIME_BUDGET_S),
     "strategy.name": TEXT,
     "strategy.eta": integer(2),
     "strategy.min_epochs": integer(1, MAX_EPOCHS),
@@ -127,7 +137,7 @@ PLAN_TYPES: dict[str, Check] = {
     "execution.executor": TEXT,
     "execution.workers": integer(1, MAX_WORKERS),
     "execution.ray_address": TEXT,
-    "execution.gpus_per_run": number(0, MAX_WORKERS, lo_open=False),
+    "execution.gpus_per_run": number(0, lo_open=False, at_most=MAX_WORKERS),
     "execution.threads": integer(1, MAX_THREADS),
     "execution.device": TEXT,
     "execution.reclaim": BOOL,
@@ -167,6 +177,8 @@ def _check(key: str, value: Any) -> None:
         return  # unknown keys are refused by the plan's section check, with the valid ones
     if not rule.ok(value):
         raise ArchlabError(f"{key} must be {rule.allowed}, got {value!r}")
+    if rule.at_most is not None:
+        check_at_most(key, value, rule.at_most)
 
 
 def _check_candidates(entries: Any) -> None:
