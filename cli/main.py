@@ -125,7 +125,8 @@ _FLAGS = {
 
 
 # Study settings the library names by field; the user typed these options.
-_WORDS = {"preset or arms": "--preset or --arms", "max_seeds": "--max-seeds"}
+_WORDS = {"preset or arms": "--preset or --arms", "max_seeds": "--max-seeds",
+          "at least seeds": "at least --seeds"}  # fmt: skip
 
 
 def cli_words(message: str) -> str:
