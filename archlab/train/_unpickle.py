@@ -25,9 +25,9 @@ from archlab.errors import ArchlabError
 # Where numpy's pickles point for an array, across numpy 1 (numpy.core) and 2 (numpy._core).
 _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
 _NUMPY_NAMES = ("_reconstruct", "scalar")
+_NUMERIC_MODULES = ("numpy.core.numeric", "numpy._core.numeric")  # protocol 5: _frombuffer
 # Python 3 writes bytes (and numpy array buffers) at pickle protocol 2 as
 # _codecs.encode(text, "latin1"); only that encoding is admitted.
-_NUMERIC_MODULES = ("numpy.core.numeric", "numpy._core.numeric")
 _CODEC_MODULES = ("_codecs", "codecs")
 _PLAIN = (dict, list, tuple, bytes, str, int, float, bool, type(None))
 _MAX_DEPTH = 64  # a batch is a dict of arrays and lists: deeper nesting is not a batch
