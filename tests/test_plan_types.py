@@ -11,7 +11,7 @@ import pytest
 from archlab.errors import ArchlabError
 from archlab.space import make_spec
 from archlab.train._plan_types import PLAN_TYPES, check_plan_types
-from archlab.train.loop import TrainConfig
+from archlab.train.config import TrainConfig
 from archlab.train.plan import (
     DATA_FIELDS,
     RECIPE_FIELDS,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from archlab.search.sampling import Band, Bound, default_space, sample_space
+from archlab.search.ranges import Band, Bound
+from archlab.search.sampling import default_space, sample_space
 from archlab.search.solver import enumerate_space
 from archlab.search.space_file import load_space
 from archlab.space import default_depth
