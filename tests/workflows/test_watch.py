@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from archlab.errors import ArchlabError
 from archlab.presets import make_spec
 from archlab.stats.study import evaluate_study
 from archlab.store import EpochRecord, RunRecord, Store
@@ -179,3 +180,42 @@ def test_plain_view_prints_a_changed_snapshot_once(
     assert sleeps == [0.5, 0.5, 0.5]
     assert text.count("s.db: 0 in progress") == 1  # the store did not change: printed once
     assert text.startswith("--- ")
+
+
+def test_the_live_connection_cannot_write_and_reads_beside_a_writer(tmp_path: Path) -> None:
+    store = _study_store(tmp_path / "s.db")
+    with pytest.raises(ArchlabError, match="read-only"):
+        Store(store, live=True)
+    with Store(store, read_only=True, live=True) as db:
+        assert db.busy_timeout_s == 1.0
+        with pytest.raises(ArchlabError, match="read-only"), db.transaction() as conn:
+            conn.execute("DELETE FROM epochs")
+    # A trainer mid-write (its write lock held): the view reads the committed state at once,
+    # and the trainer's commit goes through after it.
+    writer = sqlite3.connect(store, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE runs SET status = 'running' WHERE id = 1")
+        assert [r.run_id for r in read_snapshot(store).in_progress] == []
+        writer.execute("COMMIT")
+    finally:
+        writer.close()
+    assert [r.run_id for r in read_snapshot(store).in_progress] == [1]
+
+
+def test_terminal_view_redraws_until_ctrl_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _study_store(tmp_path / "s.db")
+    calls: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        calls.append(seconds)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(watch_module.time, "sleep", sleep)
+    out = io.StringIO()
+    last = watch(store, interval=1.0, out=out, plain=False)
+    assert len(calls) == 2 and len(last.finished) == 6
+    assert "refresh every 1 s, Ctrl-C to leave" in out.getvalue() and "study s1" in out.getvalue()
