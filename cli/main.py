@@ -21,6 +21,7 @@ from . import (
     space_cmds,
     study_cmd,
     train_cmd,
+    watch_cmd,
 )
 
 app = typer.Typer(
@@ -77,6 +78,7 @@ compare_cmd.register(app)
 demo_cmd.register(app)
 study_cmd.register(app)
 export_cmd.register(app)
+watch_cmd.register(app)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
