@@ -24,6 +24,7 @@ from . import (
     space_cmds,
     study_cmd,
     train_cmd,
+    watch_cmd,
 )
 
 app = typer.Typer(
@@ -80,6 +81,7 @@ compare_cmd.register(app)
 demo_cmd.register(app)
 study_cmd.register(app)
 export_cmd.register(app)
+watch_cmd.register(app)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
