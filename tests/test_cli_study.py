@@ -77,7 +77,7 @@ def test_issue_command(cli: Cli, tmp_path: Path, preset: str) -> None:
         (["--preset", "nope"], "preset"),
         (["--preset", "cardinality", "--cardinalities", "2,2"], "repeat"),
         (["--preset", "cardinality", "--cardinalities", "32"], "C=32"),
-        (["--preset", "cardinality", "--seeds", "4", "--max-seeds", "3"], "max_seeds"),
+        (["--preset", "cardinality", "--seeds", "4", "--max-seeds", "3"], "--max-seeds"),
         (["--preset", "cardinality", "--alpha", "0.7"], "alpha"),
         (["--preset", "cardinality", "--alpha", "0"], "alpha"),
         (["--preset", "cardinality", "--rope", "-1"], "rope"),

@@ -17,7 +17,6 @@ export carries them (docs/data.md).
 
 from __future__ import annotations
 
-import pickle
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ else:  # the same parser, from PyPI, before 3.11
     import tomli as tomllib
 
 from archlab.errors import ArchlabError
+from archlab.train._unpickle import load_batch
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DIGITS_TEST_FRACTION = 0.2
@@ -156,12 +156,9 @@ def _load_digits() -> Loaded:
 
 
 def _read_pickle(path: Path) -> Any:
-    # CIFAR's python layout is pickled; pickle runs code, so load only files you trust.
-    try:
-        with path.open("rb") as f:
-            return pickle.load(f, encoding="bytes")
-    except Exception as exc:  # any unpickling failure means a corrupt or foreign file
-        raise ArchlabError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    # CIFAR's python layout is pickled: read through the restricted unpickler, which admits
+    # only plain data and numpy arrays, never a callable the file names (docs/trust.md).
+    return load_batch(path)
 
 
 def _cifar_batch(path: Path, label_key: bytes, n_cls: int) -> tuple[torch.Tensor, torch.Tensor]:
