@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import torch
 
 from archlab.errors import ArchlabError
 from archlab.space import make_spec, with_overrides
-from archlab.train import loop
+from archlab.train import checkpoint, loop
 from archlab.train.checkpoint import (
     FORMAT,
     best_epoch,
@@ -89,6 +90,29 @@ def test_a_checkpoint_is_a_plain_torch_file(tmp_path: Path) -> None:
     assert torch.equal(plain["w"], torch.arange(5.0)) and plain["history"] == [{"a": 1.5}]
     state = load_checkpoint(path)
     assert state is not None and torch.equal(state["w"], plain["w"])
+
+
+class _Touch:
+    """An object whose unpickling runs ``touch``: what a hostile checkpoint would hold."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_a_sealed_checkpoint_that_runs_code_loads_as_corrupt_with_weights_only(
+    tmp_path: Path,
+) -> None:
+    """A checkpoint someone else wrote (a copied workdir) is read with weights_only=True: the
+    seal proves integrity, not authorship, so a well-sealed hostile file must still not run."""
+    victim, path = tmp_path / "pwned", checkpoint_path(tmp_path, 1)
+    buffer = io.BytesIO()
+    torch.save({"epoch": 1, "w": _Touch(victim)}, buffer)
+    path.write_bytes(checkpoint._seal(buffer.getvalue()))
+    assert load_checkpoint(path) is None
+    assert not victim.exists()
 
 
 def test_a_flipped_bit_in_a_weight_is_caught(tmp_path: Path) -> None:

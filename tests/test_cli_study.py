@@ -81,6 +81,7 @@ def test_issue_command(cli: Cli, tmp_path: Path, preset: str) -> None:
         ([], "--preset (cardinality, depth-width-cardinality) or --arms"),
         (["--preset", "cardinality", "--seeds", "0,1"], "--min-seeds"),
         (["--preset", "cardinality", "--match", "flops"], "--match"),
+        (["--preset", "cardinality", "--min-seeds", "1", "--max-seeds", "1"], "two seeds"),
         (["--preset", "cardinality", "--alpha", "0.7"], "alpha"),
         (["--preset", "cardinality", "--alpha", "0"], "alpha"),
         (["--preset", "cardinality", "--rope", "-1"], "rope"),

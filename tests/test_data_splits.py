@@ -147,7 +147,7 @@ def test_npz_metadata_file_and_flip_array(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("flip = ", r"dataset\.toml cannot be read: "),
-        ("flips = false\n", r"unknown key 'flips'; valid: flip$"),
+        ("flips = false\n", r"unknown key 'flips'; valid: flip, classes$"),
         ('flip = "no"\n', r"flip must be true or false, got 'no'$"),
         (b"\xff\xfe", "cannot be read"),
     ],

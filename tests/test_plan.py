@@ -62,7 +62,7 @@ def test_defaults_and_what_a_run_stores() -> None:
         ({**SELECT, "seeds": [1, 1]}, "seeds"),
         ({"seeds": [0]}, "no candidates"),
         ({**SELECT, "stuff": {}}, "'stuff'"),
-        ({**SELECT, "recipe": {"lr": "fast"}}, "wrong type"),
+        ({**SELECT, "recipe": {"lr": "fast"}}, r"recipe\.lr must be a number"),
     ],
 )
 def test_errors_name_plan_keys_not_flags(raw: dict, key: str) -> None:  # type: ignore[type-arg]

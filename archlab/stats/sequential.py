@@ -56,6 +56,7 @@ from archlab.stats.pairwise import (
 
 CALIBRATION_PATHS = 200_000  # A/A pairs per calibration: MC SE of a 0.05 level is ~1% of it
 CALIBRATION_SEED = 2017
+MIN_SEEDS_PER_ARM = 2  # a Welch interval needs a spread, which one seed per arm has not
 
 
 def spent(t: float, level: float) -> float:
@@ -116,12 +117,18 @@ def _welch_p(mean: np.ndarray, var: np.ndarray, n: int) -> np.ndarray:
 
 
 def check_seeds(n0: int, n_max: int) -> None:
-    """n0 >= 1 seeds first, at most n_max >= n0 in all."""
+    """n0 >= 1 seeds first, at most n_max >= max(n0, 2) in all."""
     for name, value in (("seeds", n0), ("max_seeds", n_max)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ArchlabError(f"{name} must be a positive integer, got {value!r}")
     if n_max < n0:
         raise ArchlabError(f"max_seeds ({n_max}) must be at least seeds ({n0})")
+    if n_max < MIN_SEEDS_PER_ARM:
+        # One seed has no spread: its interval is (-inf, inf) and no look could ever decide.
+        raise ArchlabError(
+            f"max_seeds must be at least {MIN_SEEDS_PER_ARM}, got {n_max}: a verdict needs "
+            "at least two seeds per arm"
+        )
 
 
 @dataclass(frozen=True)

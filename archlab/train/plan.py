@@ -39,11 +39,11 @@ from archlab.presets import get_spec
 from archlab.search.solver import match_flops
 from archlab.search.spec_list import read_spec_list
 from archlab.space import NetSpec, default_depth, spec_from_dict
+from archlab.train._plan_types import MAX_SEED, check_plan_types
 from archlab.train.config import DEFAULT_KEEP, TrainConfig, check_keep
 from archlab.train.defaults import DEFAULT_STORE
 from archlab.train.execution import ExecutionOptions as ExecutionOptions  # re-exported
 
-MAX_SEED = 2**31  # torch generators take 64-bit seeds; (seed, epoch) streams need headroom
 STRATEGIES = ("grid", "halving")
 DATA_FIELDS = {"name": "dataset", "val_fraction": "val_fraction", "split_seed": "split_seed",
                "limit": "limit"}  # fmt: skip
@@ -100,11 +100,8 @@ class Halving:
 
 @dataclass(frozen=True)
 class Training:
-    """What every run of one invocation shares, whatever trains: recipe, execution, output.
-
-    A :class:`RunPlan` is this plus its candidates, seeds and strategy; a study's plan is this
-    plus its question, and each of its rounds trains :meth:`plan` of the round's arms and seeds.
-    """
+    """What every run of an invocation shares: recipe, execution, output. A :class:`RunPlan` is
+    this plus candidates, seeds and strategy; a study's plan is this plus its question."""
 
     config: TrainConfig = field(default_factory=TrainConfig)  # data, recipe and budget
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
@@ -172,6 +169,8 @@ class RunPlan:
                 "strategy halving takes strategy.min_epochs and strategy.max_epochs, "
                 "not budget.epochs or budget.time_budget"
             )
+        # A plan built in Python meets the table a resolved one met (amp="yes" is no bool).
+        check_plan_types(self.to_dict())
 
     @property
     def strategy(self) -> str:
@@ -284,11 +283,9 @@ def plan_from_dict(raw: Mapping[str, Any]) -> RunPlan:
 
 
 def training_from_dict(raw: Mapping[str, Any], halving: Halving | None = None) -> Training:
-    """The data, recipe, budget, execution and output tables as a :class:`Training`.
-
-    Unset fields keep :class:`TrainConfig`'s defaults (the one place they are written); under
-    ``halving`` the budget is its ``max_epochs`` and a budget table is refused.
-    """
+    """The data, recipe, budget, execution and output tables as a :class:`Training`; unset fields
+    keep :class:`TrainConfig`'s defaults, and under ``halving`` its max_epochs is the budget."""
+    check_plan_types(raw)  # every key's type and range, one rule for flags and files
     data = _section(raw, "data", tuple(DATA_FIELDS))
     recipe = _section(raw, "recipe", RECIPE_FIELDS)
     budget = _section(raw, "budget", BUDGET_FIELDS)
@@ -318,6 +315,7 @@ def _build(raw: Mapping[str, Any]) -> RunPlan:
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ArchlabError(f"unknown plan section {unknown[0]!r}; valid: {', '.join(SECTIONS)}")
+    check_plan_types(raw)  # before the strategy is built from it
     strategy = _section(raw, "strategy", ("name", "eta", "min_epochs", "max_epochs"))
     name = strategy.pop("name", "grid")
     if name not in STRATEGIES:

@@ -28,6 +28,7 @@ from archlab.bounds import MAX_SEED_COUNT, MAX_TIME_BUDGET_S, check_at_most
 from archlab.errors import ArchlabError
 from archlab.search.arms import MATCHES, PRESETS
 from archlab.stats.pairwise import check_settings
+from archlab.stats.sequential import MIN_SEEDS_PER_ARM
 from archlab.train.plan import (
     TRAINING_SECTIONS,
     Training,
@@ -98,6 +99,11 @@ class StudyQuestion:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ArchlabError(f"{key} must be a positive integer, got {value!r}")
         check_at_most("study.max_seeds", self.max_seeds, MAX_SEED_COUNT)
+        if self.max_seeds < MIN_SEEDS_PER_ARM:  # one seed has no spread: no look could decide
+            raise ArchlabError(
+                f"study.max_seeds must be at least {MIN_SEEDS_PER_ARM}, got {self.max_seeds}: "
+                "a verdict needs at least two seeds per arm"
+            )
         if self.max_seeds < self.min_seeds:
             raise ArchlabError(
                 f"study.max_seeds ({self.max_seeds}) must be at least "
