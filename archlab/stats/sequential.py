@@ -26,8 +26,8 @@ of a "better" verdict at any look, under identical arms, is at most f(1) = alpha
 true difference points the other way rejects in the wrong direction less often still. A union
 bound over the m pairs (no assumption on how pairs correlate) then keeps the family-wise rate of
 wrong "better" verdicts at or below alpha, whenever the study stops. With unequal seed noise the
-levels inherit Welch's approximation. ``tests/test_sequential.py`` checks both the false-positive
-rate (A/A studies) and the power against the fixed design by simulation.
+levels inherit Welch's approximation. ``tests/stats/test_sequential.py`` checks both the
+false-positive rate (A/A studies) and the power against the fixed design by simulation.
 
 A pair, once decided, keeps the verdict of the look that decided it. The state of a study is a
 pure function of its per-seed errors taken in seed order, so a resumed study, the report and the

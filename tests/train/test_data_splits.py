@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_data import _png, make_folder, make_npz
+from helpers.datasets import _png, make_folder, make_npz
 
 from archlab.errors import ArchlabError
 from archlab.train.data import load_dataset

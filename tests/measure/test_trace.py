@@ -6,8 +6,8 @@ import random
 
 import pytest
 import torch
+from helpers.zoo_models import Einsum, SmallNet, TransformerBlock
 from torch import nn
-from zoo_models import Einsum, SmallNet, TransformerBlock
 
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError

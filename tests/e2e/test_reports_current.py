@@ -22,7 +22,7 @@ from archlab.workflows import demo as demo_mod
 from archlab.workflows.study import resolve_arms
 from archlab.workflows.study_plan import StudyPlan
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_REPORT = ROOT / "reports" / "demo" / "report.md"
 BENCHMARKS_MD = ROOT / "reports" / "benchmarks.md"
 BENCHMARKS = ROOT / "benchmarks"

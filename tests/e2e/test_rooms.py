@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ROOT = REPO / "archlab"
 MAX_LINES = 400
 LATER_STAGES = ("search", "measure", "train", "stats", "report", "workflows")

@@ -1,4 +1,5 @@
-"""Small models for the traced count and `archlab count --model tests/zoo_models.py:SmallNet`."""
+"""Small models for the traced count and
+`archlab count --model tests/helpers/zoo_models.py:SmallNet`."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import train_specs
-from test_data import make_cifar10, make_folder, make_npz
+from helpers.datasets import make_cifar10, make_folder, make_npz
+from helpers.training import train_specs
 
 from archlab.errors import ArchlabError
 from archlab.space import make_spec, with_overrides

@@ -16,7 +16,9 @@ from archlab.models import ResNeXt, build_model, convert_model, convert_state_di
 from archlab.presets import PRESETS
 from archlab.space import NetSpec, make_spec
 
-MANIFEST = json.loads((Path(__file__).parent / "data" / "torchvision_state_dicts.json").read_text())
+MANIFEST = json.loads(
+    (Path(__file__).parents[1] / "data" / "torchvision_state_dicts.json").read_text()
+)
 
 
 def _hooked_macs(model: nn.Module, size: int) -> dict[str, int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import make_version0_store
+from helpers.stores import make_version0_store
 
 from archlab.errors import ArchlabError
 from archlab.space import make_spec

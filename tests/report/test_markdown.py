@@ -1,7 +1,8 @@
 """report: a golden report over a synthetic store, its figures, and the edge cases.
 
-The golden file is written by this code once: `ARCHLAB_UPDATE_GOLDEN=1 pytest tests/test_report.py`
-rewrites it; review the diff. The key numbers are also checked independently below.
+The golden file is written by this code once:
+`ARCHLAB_UPDATE_GOLDEN=1 pytest tests/report/test_markdown.py` rewrites it;
+review the diff. The key numbers are also checked independently below.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import make_version0_store
+from helpers.stores import make_version0_store
 from scipy import stats
 
 import archlab
@@ -30,7 +31,7 @@ from archlab.report.markdown import write_report
 from archlab.space import make_spec
 from archlab.store import EpochRecord, Store
 
-GOLDEN = Path(__file__).parent / "data" / "report_golden.md"
+GOLDEN = Path(__file__).parents[1] / "data" / "report_golden.md"
 COMMAND = "archlab report --store store.db --out out"
 VERSION_LINE = f"- archlab: {archlab.__version__} (this report)"
 # Final val errors per (C, d of the 0.25-width network, as named), per rung, per seed.

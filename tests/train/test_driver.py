@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import train_specs
+from helpers.training import train_specs
 
 from archlab.complexity import totals
 from archlab.device import resolve_device

@@ -11,8 +11,8 @@ import math
 
 import pytest
 import torch
+from helpers.zoo_models import SmallNet
 from torch import nn
-from zoo_models import SmallNet
 
 from archlab.measure.counters import count_model
 from archlab.measure.trace import trace_count

@@ -112,7 +112,7 @@ def test_measure_cuda_without_cuda(capsys) -> None:
 
 # --------------------------------------------------------------------------- any model
 
-ZOO = "tests/zoo_models.py"
+ZOO = "tests/helpers/zoo_models.py"
 
 
 def test_model_per_layer_reconciliation_has_a_reason_on_every_differing_row(capsys) -> None:

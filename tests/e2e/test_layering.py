@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent / "archlab"
+ROOT = Path(__file__).resolve().parents[2] / "archlab"
 # store/ is part of the core (torch-free, below everything that trains); stats/ decides a study
 # between training and rendering.
 RANK = {

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_version0_store
+from helpers.stores import make_version0_store
 
 import archlab.store._db
 import archlab.store._faults

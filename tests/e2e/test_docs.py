@@ -12,7 +12,7 @@ import pytest
 
 import archlab
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 MAX_README_WORDS = 1500  # issue 18: a first hour without surprises

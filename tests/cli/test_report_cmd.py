@@ -17,7 +17,7 @@ if "report" not in {c.name for c in climain.app.registered_commands}:
     report_cmd.register(climain.app)
 
 Cli = Callable[..., tuple[int, str, str]]
-COMMITTED = Path(__file__).resolve().parent.parent / "reports" / "paper-tables.md"
+COMMITTED = Path(__file__).resolve().parents[2] / "reports" / "paper-tables.md"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from archlab.errors import ArchlabError
 from archlab.report import paper_tables
 
-COMMITTED = Path(__file__).resolve().parent.parent / "reports" / "paper-tables.md"
+COMMITTED = Path(__file__).resolve().parents[2] / "reports" / "paper-tables.md"
 
 
 def test_committed_file_is_regenerated_exactly(tmp_path: Path) -> None:
