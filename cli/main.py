@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
-from archlab.errors import ArchlabError
+from archlab.errors import ArchlabError, OptionError
 
 from . import (
     compare_cmd,
@@ -22,6 +21,7 @@ from . import (
     study_cmd,
     train_cmd,
 )
+from .options import flag, plan_words
 
 app = typer.Typer(
     name="archlab",
@@ -94,8 +94,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         where = f" ({ctx.command_path})" if ctx is not None else ""
         print(f"archlab: error{where}: {exc.format_message()}", file=sys.stderr)
         return 2
+    except OptionError as exc:  # options named by their keywords: the CLI names its flags
+        print(f"archlab: error: {exc.render(flag)}", file=sys.stderr)
+        return 2
     except ArchlabError as exc:
-        print(f"archlab: error: {cli_words(str(exc))}", file=sys.stderr)
+        print(f"archlab: error: {plan_words(str(exc), _flags())}", file=sys.stderr)
         return 2
     except typer.Abort:
         print("archlab: aborted", file=sys.stderr)
@@ -114,16 +117,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     return rv if isinstance(rv, int) else 0
 
 
-# The library names plan keys (section.field); the CLI says which option sets each.
-_FLAGS = {
-    key: "--compile" if name == "compile_model" else "--" + name.replace("_", "-")
-    for name, (key, _) in train_cmd.PLAN_OPTIONS.items()
-}
-
-
-def cli_words(message: str) -> str:
-    """A library message with its plan keys (``strategy.max_epochs``) as options."""
-    return re.sub(r"\b[a-z]+\.[a-z_]+\b", lambda m: _FLAGS.get(m.group(0), m.group(0)), message)
+def _flags() -> set[str]:
+    """Every long flag of every command, read from the app (only when an error is printed)."""
+    group = typer.main.get_command(app)
+    commands = getattr(group, "commands", {}).values()
+    return {o for c in commands for p in c.params for o in p.opts if o.startswith("--")}
 
 
 def main() -> None:

@@ -188,7 +188,7 @@ def test_input_sizes_of_a_model(capsys) -> None:
         (["--model", f"{ZOO}:make_net", "--model-kwargs", '{"depth": 4}'], "unexpected keyword"),
         (["--model", f"{ZOO}:SmallNet", "--counters", "analytic"], "unknown counter 'analytic'"),
         (["resnext50_32x4d", "--model", f"{ZOO}:SmallNet"], "not both"),
-        (["resnext50_32x4d", "--input-shape", "1,3,8,8"], "need --model"),
+        (["resnext50_32x4d", "--input-shape", "1,3,8,8"], "needs --model"),
         (["--model", f"{ZOO}:SmallNet", "--input-sizes", "8", "--per-layer"], "single input"),
         (["resnext50_32x4d", "--input-size", "100000"], "GiB to run"),
         (["--model", f"{ZOO}:SmallNet", "--input-shape", "64,3,60000,60000"], "GiB to run"),
