@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import console, print_json
+from .options import JsonOpt
 
 
 def export_cmd(
@@ -25,15 +26,11 @@ def export_cmd(
         Path | None, typer.Option("--workdir", help="Where the runs trained (default: beside).")
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the .pth and .json.")] = Path("."),
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write the best-validation epoch's weights (torchvision layout) and the spec as JSON."""
     from archlab.workflows.export import export_run
 
-    if (run is None) == (not best):
-        raise typer.BadParameter("give exactly one of --run ID and --best")
-    if dataset is not None and not best:
-        raise typer.BadParameter("--dataset goes with --best")
     result = export_run(store, run_id=run, best=best, dataset=dataset, workdir=workdir, out=out)
     if as_json:
         print_json({k: str(v) if isinstance(v, Path) else v for k, v in vars(result).items()})
