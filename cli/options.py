@@ -78,8 +78,8 @@ ToleranceOpt = Annotated[
     float | None,
     typer.Option(
         "--tolerance",
-        help="Largest match error as a fraction (default 0.05, i.e. 5%); beyond it a match "
-        "is reported on stderr.",
+        help="Largest match error as a fraction (default 0.05, i.e. 5%): match-flops and space "
+        "warn on stderr beyond it.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON only).")]

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import command_line, console, print_json
+from .options import JsonOpt
 
 
 def report_cmd(
@@ -26,9 +27,7 @@ def report_cmd(
             help="Write paper-tables.md (Tables 1-4 and 7) from the analytic model; no store.",
         ),
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the written paths as JSON.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write report.md with figures for a results store, or the paper's tables."""
     from archlab.workflows.report import write_reports

@@ -129,5 +129,5 @@ def test_run_count_from_spec_options_equals_the_name() -> None:
 
 def test_check_tolerance_takes_fractions() -> None:
     assert check_tolerance(0.05) == 0.05
-    with pytest.raises(OptionError, match="e.g. 0.05 for 5%, got True"):
+    with pytest.raises(OptionError, match=r"e\.g\. 0\.05 for 5%, got True"):
         check_tolerance(True)  # type: ignore[arg-type]
