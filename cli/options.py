@@ -98,7 +98,10 @@ def flag(keyword: str) -> str:
     return _FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
 
 
-# Plan keys (section.field, see archlab.train.plan) whose flag is not ``--field``.
+# The sections of a run plan (archlab.train.plan): a plan key is ``section.field``.
+_PLAN_SECTIONS = ("data", "recipe", "budget", "strategy", "execution", "output", "select")
+_PLAN_KEY = re.compile(rf"(?<![\w/.-])(?:{'|'.join(_PLAN_SECTIONS)})\.[a-z_]+\b(?!\.\w)")
+# Plan keys whose flag is not ``--field``.
 _PLAN_FLAGS = {"data.name": "--dataset", "select.files": "--candidates",
                "strategy.name": "--strategy"}  # fmt: skip
 
@@ -115,4 +118,4 @@ def plan_words(message: str, flags: Collection[str]) -> str:
         option = _PLAN_FLAGS.get(key, "--" + key.partition(".")[2].replace("_", "-"))
         return option if option in flags else key
 
-    return re.sub(r"\b[a-z]+\.[a-z_]+\b", word, message)
+    return _PLAN_KEY.sub(word, message)

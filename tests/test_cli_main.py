@@ -118,5 +118,8 @@ def test_library_words_become_the_flags_the_user_typed() -> None:
     )
     # A key no option sets stays as a plan file spells it; a file name is not a key.
     assert plan_words("data.split_seed in plan.toml", flags) == "data.split_seed in plan.toml"
+    for text in ("file 'c.json'", "/tmp/output.store", "my.recipe.lr", "output.store.db"):
+        assert plan_words(text, flags) == text
+    assert plan_words("set recipe.lr.", flags) == "set --lr."
     exc = OptionError("{} needs {} (not {})", "space_file", "sample", "depths")
     assert exc.render(flag) == "--space needs --sample (not --depth)"
