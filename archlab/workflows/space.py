@@ -114,10 +114,15 @@ def run_space(
     ``bottleneck_widths``); a ``space_file`` describes the space, so the lists do not apply.
     """
     band = band_of(macs, params, acts)
-    shape: dict[str, Any] = {"template": template, "depths": depths, "cardinalities": cardinalities,
-             "bottleneck_widths": bottleneck_widths, "width_multiplier": width_multiplier,
-             "input_size": input_size}  # fmt: skip
-    chosen: dict[str, Any] = {k: v for k, v in shape.items() if v is not None}
+    shape = (
+        ("template", template),
+        ("depths", depths),
+        ("cardinalities", cardinalities),
+        ("bottleneck_widths", bottleneck_widths),
+        ("width_multiplier", width_multiplier),
+        ("input_size", input_size),
+    )
+    chosen: dict[str, Any] = {name: value for name, value in shape if value is not None}
     if sample is None:
         if seed is not None or space_file is not None:
             raise OptionError("{} needs {}", "seed" if seed is not None else "space_file", "sample")
