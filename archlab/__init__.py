@@ -9,23 +9,29 @@ makes one).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from archlab._version import __version__
+from archlab.blocks import iter_blocks
 from archlab.complexity import Complexity, LayerCount, complexity
 from archlab.errors import ArchlabError, SolverError, SpecError
 from archlab.presets import PRESETS, get_spec
-from archlab.report.verdict import compare_arms
-from archlab.search.solver import (
-    Match,
-    enumerate_space,
-    match_cardinality,
-    match_depth,
-    match_flops,
-)
-from archlab.space import NetSpec, StageSpec, iter_blocks, make_spec, spec_from_dict
+from archlab.space import NetSpec, StageSpec, make_spec, spec_from_dict
 from archlab.store import Store
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # the names served lazily below, typed for mypy; never imported at run time
+    from archlab.search.solver import (
+        Match,
+        enumerate_space,
+        match_cardinality,
+        match_depth,
+        match_flops,
+    )
+    from archlab.stats.pairwise import compare_arms
+    from archlab.train.plan import RunPlan, resolve_plan
+    from archlab.workflows.compare_spaces import compare_spaces
+    from archlab.workflows.demo import demo
+    from archlab.workflows.train_candidates import train_candidates
 
 __all__ = [
     "PRESETS",
@@ -59,8 +65,16 @@ __all__ = [
     "train_candidates",
 ]
 
-# The workflows import torch: they load on first use, so `import archlab` stays quick.
+# The package imports only the core (tests/test_rooms.py holds it): every name from a later
+# stage (search, stats, train, workflows) loads on first use, so `import archlab` stays quick
+# and the stages keep running one way.
 _LAZY = {
+    "Match": "archlab.search.solver",
+    "enumerate_space": "archlab.search.solver",
+    "match_cardinality": "archlab.search.solver",
+    "match_depth": "archlab.search.solver",
+    "match_flops": "archlab.search.solver",
+    "compare_arms": "archlab.stats.pairwise",
     "RunPlan": "archlab.train.plan",
     "resolve_plan": "archlab.train.plan",
     "train_candidates": "archlab.workflows.train_candidates",
@@ -70,7 +84,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """The workflows and the run plan, imported when first asked for (PEP 562)."""
+    """The names from stages above the core, imported when first asked for (PEP 562)."""
     if name in _LAZY:
         import importlib
 

@@ -20,6 +20,21 @@ MAX_SEED_COUNT = 1000  # seeds per candidate (or per study arm)
 MAX_SAMPLES = 100_000  # specs drawn by one `space --sample`
 
 
+# Upper bounds, checked before any work: each is far beyond any published network, so only an
+# absurd value (a typo, an extra zero) meets one, and it is refused at once instead of hanging
+# a count or a solver, or exhausting memory in a build. (limit, why), stated in the error.
+MAX_DEPTH = 1001
+MAX_DEPTH_WHY = "ResNet-1001 is the deepest in He et al. 2016"
+MAX_BLOCKS = (MAX_DEPTH - 2) // 3  # 333 bottleneck blocks make depth 1001
+MAX_WIDTH = 1 << 20
+MAX_WIDTH_WHY = "the widest layer of the paper's networks has 2,048 channels"
+MAX_WIDTH_MULTIPLIER = 64
+MAX_INPUT_SIZE = 4096
+MAX_INPUT_SIZE_WHY = "ImageNet models take 224 to 600 pixels"
+MAX_NUM_CLASSES = 100_000
+MAX_NUM_CLASSES_WHY = "ImageNet-21k has 21,841 classes"
+
+
 def check_at_most(field: str, value: int | float | None, bound: int) -> None:
     """Refuse ``value`` above ``bound``, naming the field and the bound (None passes)."""
     if value is not None and not isinstance(value, bool) and value > bound:

@@ -10,7 +10,7 @@ The convention, stated once (the paper's Sec. 3.1, pycls's and torchvision's):
   elements of every conv, max-pool and fc layer.
 
 The layer walk below counts the layer recipe of :mod:`archlab.layers` (built on
-:func:`archlab.space.iter_blocks`), the same recipe the torch builder consumes, and its module
+:func:`archlab.blocks.iter_blocks`), the same recipe the torch builder consumes, and its module
 paths follow torchvision's ResNet (``layer1.0.conv2``).
 """
 
@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from archlab.blocks import BlockSpec, iter_blocks
 from archlab.errors import SpecError
 from archlab.layers import Layer, block_recipe, head_recipe, stem_recipe
-from archlab.space import BlockSpec, NetSpec, iter_blocks
+from archlab.space import NetSpec
 
 
 class LayerCount(NamedTuple):

@@ -17,8 +17,13 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from archlab.blocks import BlockSpec, final_width
 from archlab.errors import SpecError
-from archlab.space import BlockSpec, NetSpec, final_width
+from archlab.space import NetSpec
+
+# The block's three equivalent forms (Fig. 3): (a) split-transform-merge paths, (b) paths
+# concatenated before the last 1x1, (c) one grouped conv; the builder and the config take these.
+FORMS: tuple[str, ...] = ("a", "b", "c")
 
 IN_CHANNELS = 3  # RGB; grayscale data is repeated to three channels by the data loaders
 

@@ -3,7 +3,7 @@
 Module names follow torchvision's ResNet (``conv1``, ``bn1``, ``layer1.0.conv2``,
 ``layer1.0.downsample.0``, ``fc``), so form-(c) checkpoints interchange with torchvision and timm.
 Every layer comes from the recipe in :mod:`archlab.layers` (stem, each block of
-:func:`archlab.space.iter_blocks`, head), the recipe the analytic count walks.
+:func:`archlab.blocks.iter_blocks`, head), the recipe the analytic count walks.
 
 Where BN sits in forms (a) and (b), and why the three forms are the same function:
 BN acts per channel, so the BN after form (c)'s first two convs splits exactly into one BN per
@@ -23,13 +23,21 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from archlab.blocks import BlockSpec, iter_blocks
 from archlab.errors import SpecError
-from archlab.layers import BlockRecipe, Layer, block_recipe, head_recipe, path_recipe, stem_recipe
+from archlab.layers import (
+    FORMS,
+    BlockRecipe,
+    Layer,
+    block_recipe,
+    head_recipe,
+    path_recipe,
+    stem_recipe,
+)
 from archlab.presets import get_spec
-from archlab.space import BlockSpec, NetSpec, iter_blocks, with_overrides
+from archlab.space import NetSpec, with_overrides
 
 Form = Literal["a", "b", "c"]
-FORMS: tuple[str, ...] = ("a", "b", "c")
 
 
 def make_layer(layer: Layer) -> nn.Module:

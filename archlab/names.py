@@ -1,4 +1,5 @@
-"""Model names: derived from a spec (:func:`spec_name`) and read back (:func:`spec_from_name`).
+"""Model names read back into specs (:func:`spec_from_name`); :func:`archlab.space.spec_name`
+derives them (a spec prints itself, so space.py holds that half and this module reads space).
 
 A name says everything a template spec is made of, so ``spec_from_name(spec.name)`` rebuilds the
 spec up to its data (input size and classes take the template's defaults):
@@ -17,23 +18,16 @@ otherwise ImageNet for a depth of its block table (26, 50, 101, 152, 200), else 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import replace
 from typing import NoReturn
 
 from archlab.errors import SpecError
 from archlab.space import (
-    BASE_STAGE_WIDTH,
-    BASE_STEM_WIDTH,
-    BASELINE_BOTTLENECK_WIDTH,
     IMAGENET_BLOCKS,
     NUM_STAGES,
     NetSpec,
-    follows_template,
-    implied_width,
     make_spec,
-    scaled,
 )
 
 FORMS = (
@@ -47,51 +41,6 @@ _NAME = re.compile(
     r"(?:_stem(?P<stem>\d+))?"
 )
 _MAX_DIGITS = 12  # no valid field has more digits; longer runs are refused before int()
-
-
-def spec_name(spec: NetSpec) -> str:
-    """Derive the torchvision-style name; specs off the template get a short content hash.
-
-    ``resnetD`` or ``resnextD_CxDd``, then ``_bB1-B2-..`` where the blocks are not the depth's
-    template blocks (always for a CIFAR depth that is an ImageNet one too, 101 or 200), ``_wM``
-    (M = first-stage width / 256) and ``_stemS`` where the stem is not the one M implies.
-    """
-    w0 = spec.stages[0].w_out
-    if (
-        spec.template == "imagenet"
-        and spec.cardinality == 1
-        and spec.bottleneck_width == implied_width(BASELINE_BOTTLENECK_WIDTH, w0)
-    ):
-        name = f"resnet{spec.depth}"
-    else:
-        name = f"resnext{spec.depth}_{spec.cardinality}x{spec.bottleneck_width}d"
-    ambiguous = spec.template == "cifar" and spec.depth in IMAGENET_BLOCKS
-    if ambiguous or spec.blocks != _canonical_blocks(spec):
-        name += "_b" + "-".join(str(b) for b in spec.blocks)
-    if w0 != BASE_STAGE_WIDTH:
-        name += f"_w{multiplier_text(w0)}"
-    if spec.stem_width != implied_width(BASE_STEM_WIDTH, w0):
-        name += f"_stem{spec.stem_width}"
-    if not follows_template(spec):
-        digest = hashlib.sha1(repr(spec.stages).encode()).hexdigest()[:6]
-        name += f"_custom{digest}"
-    return name
-
-
-def multiplier_text(w0: int) -> str:
-    """w0 / 256 in the fewest significant digits (4 at least) that scale back to w0."""
-    for digits in (4, 6, 8, 10, 12):
-        text = f"{w0 / BASE_STAGE_WIDTH:.{digits}g}"
-        if scaled(BASE_STAGE_WIDTH, float(text)) == w0:
-            return text
-    return repr(w0 / BASE_STAGE_WIDTH)
-
-
-def _canonical_blocks(spec: NetSpec) -> tuple[int, ...] | None:
-    if spec.template == "imagenet":
-        return IMAGENET_BLOCKS.get(spec.depth)
-    n = sum(spec.blocks) // 3
-    return (n, n, n)
 
 
 def spec_from_name(name: str) -> NetSpec:

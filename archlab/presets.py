@@ -1,4 +1,4 @@
-"""Named specs: the paper's models as data (STYLE: presets are data, names derived from specs).
+"""Named specs: the paper's models as data (presets are data; names are derived from specs).
 
 :func:`get_spec` takes a preset's name or any name archlab prints (:mod:`archlab.names`).
 """

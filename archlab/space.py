@@ -1,4 +1,6 @@
-"""The ResNeXt design space: frozen specs, the paper's templates and the block iterator.
+"""The ResNeXt design space: frozen specs, the paper's templates and the names specs print.
+
+The block iterator both the builder and the counter walk is :mod:`archlab.blocks`.
 
 Glossary (Xie et al., "Aggregated Residual Transformations for Deep Neural Networks", CVPR 2017):
 
@@ -19,10 +21,23 @@ No torch here: specs are pure data, so counting and enumerating never build a mo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from archlab.bounds import (
+    MAX_BLOCKS,
+    MAX_DEPTH,
+    MAX_DEPTH_WHY,
+    MAX_INPUT_SIZE,
+    MAX_INPUT_SIZE_WHY,
+    MAX_NUM_CLASSES,
+    MAX_NUM_CLASSES_WHY,
+    MAX_WIDTH,
+    MAX_WIDTH_MULTIPLIER,
+    MAX_WIDTH_WHY,
+)
 from archlab.errors import SpecError
 
 Template = Literal["imagenet", "cifar"]
@@ -48,20 +63,6 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "name", "template", "depth", "cardinality", "bottleneck_width", "group_width",
     "width_multiplier",
 )  # fmt: skip
-
-# Upper bounds, checked before any work: each is far beyond any published network, so only an
-# absurd value (a typo, an extra zero) meets one, and it is refused at once instead of hanging
-# a count or a solver, or exhausting memory in a build. (limit, why), stated in the error.
-MAX_DEPTH = 1001
-MAX_DEPTH_WHY = "ResNet-1001 is the deepest in He et al. 2016"
-MAX_BLOCKS = (MAX_DEPTH - 2) // 3  # 333 bottleneck blocks make depth 1001
-MAX_WIDTH = 1 << 20
-MAX_WIDTH_WHY = "the widest layer of the paper's networks has 2,048 channels"
-MAX_WIDTH_MULTIPLIER = 64
-MAX_INPUT_SIZE = 4096
-MAX_INPUT_SIZE_WHY = "ImageNet models take 224 to 600 pixels"
-MAX_NUM_CLASSES = 100_000
-MAX_NUM_CLASSES_WHY = "ImageNet-21k has 21,841 classes"
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class NetSpec:
             raise SpecError("stages must hold StageSpec objects only")
         _at_most("depth", self.depth, MAX_DEPTH, MAX_DEPTH_WHY)
 
-    # Derived, never stored (STYLE: names come from the spec).
+    # Derived, never stored: a name comes from the spec, so the two cannot disagree.
     @property
     def blocks(self) -> tuple[int, ...]:
         """Blocks per stage, e.g. (3, 4, 6, 3) for a 50-layer ImageNet network."""
@@ -150,9 +151,7 @@ class NetSpec:
     @property
     def name(self) -> str:
         """torchvision-style name: ``resnet50``, ``resnext50_32x4d``, ``resnext29_8x3d_w0.25``."""
-        from archlab.names import spec_name  # names read specs; specs only print themselves
-
-        return spec_name(self)
+        return spec_name(self)  # names.py reads names back; specs only print themselves
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict that :func:`spec_from_dict` turns back into an equal spec."""
@@ -320,44 +319,49 @@ def follows_template(spec: NetSpec) -> bool:
 # --------------------------------------------------------------------------- block iterator
 
 
-@dataclass(frozen=True)
-class BlockSpec:
-    """One bottleneck block as both the builder and the counter see it."""
+def spec_name(spec: NetSpec) -> str:
+    """Derive the torchvision-style name; specs off the template get a short content hash.
 
-    stage: int  # 0-based; torchvision's layer{stage + 1}
-    index: int  # block index inside the stage
-    w_in: int
-    w_out: int
-    w_b: int  # group width C·d of the 3x3 conv
-    groups: int  # cardinality C
-    stride: int  # on the 3x3 conv (Sec. 4: the paper's FLOPs need it there)
-
-    @property
-    def has_projection(self) -> bool:
-        """Projection shortcut (type B) where the shape changes, identity otherwise."""
-        return self.stride != 1 or self.w_in != self.w_out
-
-
-def iter_blocks(spec: NetSpec) -> Iterator[BlockSpec]:
-    """Yield every block in forward order; the single source of truth for layout."""
-    w_in = spec.stem_width
-    for s, stage in enumerate(spec.stages):
-        for b in range(stage.depth):
-            yield BlockSpec(
-                stage=s,
-                index=b,
-                w_in=w_in,
-                w_out=stage.w_out,
-                w_b=stage.group_width,
-                groups=stage.cardinality,
-                stride=stage.stride if b == 0 else 1,
-            )
-            w_in = stage.w_out
+    ``resnetD`` or ``resnextD_CxDd``, then ``_bB1-B2-..`` where the blocks are not the depth's
+    template blocks (always for a CIFAR depth that is an ImageNet one too, 101 or 200), ``_wM``
+    (M = first-stage width / 256) and ``_stemS`` where the stem is not the one M implies.
+    """
+    w0 = spec.stages[0].w_out
+    if (
+        spec.template == "imagenet"
+        and spec.cardinality == 1
+        and spec.bottleneck_width == implied_width(BASELINE_BOTTLENECK_WIDTH, w0)
+    ):
+        name = f"resnet{spec.depth}"
+    else:
+        name = f"resnext{spec.depth}_{spec.cardinality}x{spec.bottleneck_width}d"
+    ambiguous = spec.template == "cifar" and spec.depth in IMAGENET_BLOCKS
+    if ambiguous or spec.blocks != _canonical_blocks(spec):
+        name += "_b" + "-".join(str(b) for b in spec.blocks)
+    if w0 != BASE_STAGE_WIDTH:
+        name += f"_w{multiplier_text(w0)}"
+    if spec.stem_width != implied_width(BASE_STEM_WIDTH, w0):
+        name += f"_stem{spec.stem_width}"
+    if not follows_template(spec):
+        digest = hashlib.sha1(repr(spec.stages).encode()).hexdigest()[:6]
+        name += f"_custom{digest}"
+    return name
 
 
-def final_width(spec: NetSpec) -> int:
-    """Channels that reach global pooling and the fc."""
-    return spec.stages[-1].w_out
+def multiplier_text(w0: int) -> str:
+    """w0 / 256 in the fewest significant digits (4 at least) that scale back to w0."""
+    for digits in (4, 6, 8, 10, 12):
+        text = f"{w0 / BASE_STAGE_WIDTH:.{digits}g}"
+        if scaled(BASE_STAGE_WIDTH, float(text)) == w0:
+            return text
+    return repr(w0 / BASE_STAGE_WIDTH)
+
+
+def _canonical_blocks(spec: NetSpec) -> tuple[int, ...] | None:
+    if spec.template == "imagenet":
+        return IMAGENET_BLOCKS.get(spec.depth)
+    n = sum(spec.blocks) // 3
+    return (n, n, n)
 
 
 def with_overrides(

@@ -35,8 +35,9 @@ from torch import nn
 import archlab
 from archlab.measure.speed import training_step_macs
 from archlab.space import NetSpec, with_overrides
+from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits
-from archlab.train.loop import TrainConfig, make_optimizer, prepare_model
+from archlab.train.loop import make_optimizer, prepare_model
 
 GOAL = 0.97
 REPORT = ROOT / "reports" / "benchmarks-gpu.md"

@@ -19,8 +19,8 @@ import ray
 from _sections import command, machine_line, write_section
 
 from archlab.space import make_spec
+from archlab.train.config import TrainConfig
 from archlab.train.data import load_dataset
-from archlab.train.loop import TrainConfig
 from archlab.train.plan import ExecutionOptions, RunPlan
 from archlab.workflows.train_candidates import train_candidates
 

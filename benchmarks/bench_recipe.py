@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from _sections import command, machine_line, write_section
 
-from archlab._store_frames import NEAR_CHANCE_MARGIN, chance_error
 from archlab.space import NetSpec, with_overrides
+from archlab.store.frames import NEAR_CHANCE_MARGIN, chance_error
+from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits, load_dataset
-from archlab.train.loop import TrainConfig, train_run
+from archlab.train.loop import train_run
 from archlab.train.lr_rule import BASE_LR, REFERENCE_BATCH, linear_scaled_lr
 from archlab.train.plan import select_candidates
 

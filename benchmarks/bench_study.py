@@ -25,11 +25,11 @@ from pathlib import Path
 
 from _sections import command, machine_line, write_section
 
-from archlab.report.verdict import PairRow
-from archlab.report.verdict_sequential import SequentialState, sequential_state
-from archlab.report.verdict_study import seed_errors, tested_labels
+from archlab.stats.pairwise import PairRow
+from archlab.stats.sequential import SequentialState, sequential_state
+from archlab.stats.study import seed_errors, tested_labels
 from archlab.store import Store
-from archlab.study_store import load_study
+from archlab.store.study import load_study
 from archlab.workflows.demo import DEFAULT_STORE, DEMO_DEPTH, demo_plan
 from archlab.workflows.study import run_study
 

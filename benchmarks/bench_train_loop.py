@@ -21,8 +21,9 @@ from _sections import command, machine_line, write_section
 from torch import nn
 
 from archlab.space import NetSpec, make_spec, scaled, with_overrides
+from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits, iterate_batches, load_dataset, normalize
-from archlab.train.loop import TrainConfig, make_optimizer, prepare_model, train_run
+from archlab.train.loop import make_optimizer, prepare_model, train_run
 
 GOAL = 0.97
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
+from archlab.train.config import TrainConfig
 from archlab.train.data import load_dataset
-from archlab.train.loop import TrainConfig, train_run
+from archlab.train.loop import train_run
 from archlab.workflows.demo import demo_plan
 from archlab.workflows.study import resolve_arms
 

@@ -37,7 +37,7 @@ def version_line() -> str:
     seconds, and start-up must not pay that for every command."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from archlab import __version__
+    from archlab._version import __version__
 
     try:
         torch_version = version("torch")

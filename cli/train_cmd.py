@@ -1,7 +1,7 @@
 """`archlab train-candidates`: short training runs of candidates, stored and resumable.
 
 Every option left out keeps the plan file's value (``--config``) or the library's default; the
-defaults live in :mod:`archlab.train.plan` and :class:`archlab.train.loop.TrainConfig` only.
+defaults live in :mod:`archlab.train.plan` and :class:`archlab.train.config.TrainConfig` only.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from test_data import make_cifar10, make_folder, make_npz
 from archlab.errors import ArchlabError
 from archlab.space import make_spec, with_overrides
 from archlab.train import loop
+from archlab.train.config import TrainConfig
 from archlab.train.data import (
     DatasetSplits,
     augment,
@@ -23,7 +24,7 @@ from archlab.train.data import (
     normalize_augment,
     resolve_augment,
 )
-from archlab.train.loop import TrainConfig, train_run
+from archlab.train.loop import train_run
 from archlab.train.progress import NullReporter
 
 Cli = Any

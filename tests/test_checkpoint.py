@@ -26,8 +26,9 @@ from archlab.train.checkpoint import (
     prune,
     save_checkpoint,
 )
+from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits, load_dataset
-from archlab.train.loop import TrainConfig, train_run
+from archlab.train.loop import train_run
 from archlab.train.plan import RunPlan, resolve_plan
 
 CPU = torch.device("cpu")

@@ -30,7 +30,7 @@ def store_path(tmp_path: Path) -> Path:
             cid = store.add_candidate(
                 name=spec.name, spec=spec, macs=10**6 * c, params=1000 * c, acts=100
             )
-            run = store.get_or_create_run(
+            run = store.add_run(
                 candidate_id=cid,
                 seed=0,
                 config_key="k",

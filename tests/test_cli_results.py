@@ -32,12 +32,12 @@ def store_path(tmp_path: Path) -> Path:
     with Store(path, create=True) as store:
         cid = store.add_candidate(name="resnext29_8x16d_w0.25", spec=spec, macs=12_345_678,
                                   params=98_765, acts=4_321)  # fmt: skip
-        run = store.get_or_create_run(candidate_id=cid, seed=0, config_key="k1", config={},
+        run = store.add_run(candidate_id=cid, seed=0, config_key="k1", config={},
                                       budget_epochs=2)  # fmt: skip
         store.record_epoch(run.id, EpochRecord(1, 1.5, 0.6, 0.55, 0.56, images_per_s=900.0))
         store.record_epoch(run.id, EpochRecord(2, 1.1, 0.4, 0.35, 0.37, images_per_s=1000.0))
         store.finish_run(run.id, "finished")
-        store.get_or_create_run(candidate_id=cid, seed=1, config_key="k1", config={},
+        store.add_run(candidate_id=cid, seed=1, config_key="k1", config={},
                                 budget_epochs=2)  # fmt: skip
     return path
 

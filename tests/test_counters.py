@@ -261,7 +261,7 @@ def test_measure_speed_rejects_bad_input() -> None:
 
 
 def test_resnext50_32x4d_at_224_matches_the_paper_table() -> None:
-    # PAPER.md, "What each counter counts" (torchvision's model, identical structure).
+    # docs/counting.md, "What each counter counts" (torchvision's model, identical structure).
     report = count_all("resnext50_32x4d", per_layer=False)
     raw = {r.counter: r.raw for r in report.results}
     assert raw == {

@@ -14,12 +14,13 @@ import pytest
 from conftest import train_specs
 
 from archlab.errors import ArchlabError
-from archlab.search.sampling import DesignSpace, ParamRange, sample_space
+from archlab.search.ranges import ParamRange
+from archlab.search.sampling import DesignSpace, sample_space
 from archlab.space import make_spec
 from archlab.store import Store
+from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits, load_dataset
 from archlab.train.executors import ExecutionOptions, RayExecutor, check_ray_address
-from archlab.train.loop import TrainConfig
 from archlab.train.plan import Halving
 
 TINY = [make_spec("cifar", 11, c, 2, width_multiplier=0.125) for c in (1, 2)]
@@ -80,7 +81,7 @@ def test_halving_16_candidates(
     import archlab.train.driver as run_module
 
     calls = {"done": 0}
-    real_on_done = run_module._Driver.on_done
+    real_on_done = run_module.Driver.on_done
 
     def stop_in_rung_2(self, task, result):  # type: ignore[no-untyped-def]
         real_on_done(self, task, result)
@@ -88,7 +89,7 @@ def test_halving_16_candidates(
         if calls["done"] == 16 + 8 + 2:  # two runs into the third rung
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_module._Driver, "on_done", stop_in_rung_2)
+    monkeypatch.setattr(run_module.Driver, "on_done", stop_in_rung_2)
     with pytest.raises(KeyboardInterrupt):
         train_specs(specs, **kwargs)
     statuses = Store(store, create=False).results_frame().groupby(["rung", "status"]).size()
@@ -98,7 +99,7 @@ def test_halving_16_candidates(
         (2, "finished"): 2,
         (2, "interrupted"): 2,
     }
-    monkeypatch.setattr(run_module._Driver, "on_done", real_on_done)
+    monkeypatch.setattr(run_module.Driver, "on_done", real_on_done)
     before = _epochs(store)
     summary = train_specs(specs, **kwargs)
     fresh = [r for r in summary.runs if not r.skipped]

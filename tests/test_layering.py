@@ -1,4 +1,5 @@
-"""The flow runs one way: core -> search / measure -> train -> report -> workflows (STYLE.md).
+"""The flow runs one way: core (with store/) -> search / measure -> train -> stats -> report ->
+workflows.
 
 A module may import from its own stage or a stage below it, never from above; the library never
 imports the CLI. Read from the source with ast, so a lazy import inside a function counts too.
@@ -12,7 +13,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "archlab"
-RANK = {"core": 0, "search": 1, "measure": 1, "train": 2, "report": 3, "workflows": 4}
+# store/ is part of the core (torch-free, below everything that trains); stats/ decides a study
+# between training and rendering.
+RANK = {
+    "core": 0,
+    "store": 0,
+    "search": 1,
+    "measure": 1,
+    "train": 2,
+    "stats": 3,
+    "report": 4,
+    "workflows": 5,
+}
 
 
 def _stage(module: str) -> str:

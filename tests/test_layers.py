@@ -6,12 +6,13 @@ import pytest
 import torch
 
 from archlab import layers
+from archlab.blocks import iter_blocks
 from archlab.complexity import complexity
 from archlab.errors import SpecError
 from archlab.layers import block_recipe, head_recipe, path_recipe, stem_recipe
 from archlab.models import ResNeXt
 from archlab.presets import get_spec
-from archlab.space import iter_blocks, make_spec
+from archlab.space import make_spec
 
 
 def test_recipe_of_resnext50() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from archlab.errors import ArchlabError
 from archlab.space import make_spec
-from archlab.train.loop import TrainConfig
+from archlab.train.config import TrainConfig
 from archlab.train.plan import ExecutionOptions, Halving, RunPlan, plan_from_dict, resolve_plan
 
 TINY = (make_spec("cifar", 11, 2, 2, width_multiplier=0.125),)

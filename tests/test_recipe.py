@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from archlab._store_frames import NEAR_CHANCE_MARGIN, chance_error
 from archlab.report.markdown import write_report
 from archlab.report.recipe import recipe_line, run_settings
 from archlab.space import make_spec
 from archlab.store import EpochRecord, Store
-from archlab.train.loop import TrainConfig
+from archlab.store.frames import NEAR_CHANCE_MARGIN, chance_error
+from archlab.train.config import TrainConfig
 from archlab.train.lr_rule import BASE_LR, REFERENCE_BATCH, linear_scaled_lr
 from archlab.train.plan import plan_from_dict, resolve_plan, tomllib
 from archlab.workflows.demo import DEMO_TRAIN, demo_plan

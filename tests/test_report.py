@@ -22,7 +22,7 @@ from conftest import make_version0_store
 from scipy import stats
 
 import archlab
-import archlab.store as store_module
+import archlab.store._db as store_module
 from archlab.complexity import totals
 from archlab.errors import ArchlabError
 from archlab.report import edf, plots
@@ -68,7 +68,7 @@ def _candidate(store: Store, c: int, d: int) -> tuple[int, str]:
 
 def _run(store: Store, cid: int, seed: int, rung: int, epochs: int) -> int:
     config = {"dataset": "digits", "epochs": epochs, "data": {"name": "digits"}}
-    run = store.get_or_create_run(
+    run = store.add_run(
         candidate_id=cid,
         seed=seed,
         config_key="key-halving",  # as run.py: one key for every rung of a halving run
@@ -383,7 +383,7 @@ def test_two_datasets_are_kept_apart(tmp_path: Path) -> None:
                 cid, _ = _candidate(store, c, 16)
                 config = {"data": {"name": dataset}, "epochs": 2}
                 key = f"k-{dataset}"
-                run = store.get_or_create_run(
+                run = store.add_run(
                     candidate_id=cid, seed=0, config_key=key, config=config, budget_epochs=2
                 ).id
                 for e in (1, 2):

@@ -25,7 +25,7 @@ def _store(path: Path, errors: tuple[float, ...]) -> Path:
         for c, val in zip((1, 2, 4), errors, strict=True):
             spec = make_spec("cifar", 29, c, 4, width_multiplier=0.25)
             cid = store.add_candidate(name=spec.name, spec=spec, macs=10**6 * c, params=c, acts=1)
-            run = store.get_or_create_run(
+            run = store.add_run(
                 candidate_id=cid, seed=0, config_key="k", config={"dataset": "digits"},
                 budget_epochs=2,
             )  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from archlab.report import markdown
-from archlab.train.loop import TrainConfig
+from archlab.train.config import TrainConfig
 from archlab.workflows import demo as demo_mod
 from archlab.workflows.study import StudyPlan, resolve_arms
 

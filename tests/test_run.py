@@ -19,8 +19,8 @@ from archlab.errors import ArchlabError
 from archlab.space import make_spec, with_overrides
 from archlab.store import Store
 from archlab.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits, load_dataset
-from archlab.train.loop import TrainConfig
 from archlab.train.progress import NullReporter
 
 TINY = [make_spec("cifar", 11, c, 2, width_multiplier=0.125) for c in (1, 2)]

@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 
 from archlab.complexity import totals
 from archlab.errors import ArchlabError, SpecError
+from archlab.search.ranges import Band, ParamRange
 from archlab.search.sampling import (
-    Band,
     DesignSpace,
-    ParamRange,
     complexity_bounds,
     default_space,
     sample_frame,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from archlab.errors import ArchlabError
-from archlab.report.verdict import pair_row
-from archlab.report.verdict_sequential import (
+from archlab.stats.pairwise import pair_row
+from archlab.stats.sequential import (
     SequentialState,
     nominal_levels,
     sequential_state,

@@ -6,13 +6,13 @@ import random
 
 import pytest
 
+from archlab.blocks import iter_blocks
 from archlab.errors import SpecError
 from archlab.presets import PRESETS, get_spec
 from archlab.space import (
     NetSpec,
     StageSpec,
     follows_template,
-    iter_blocks,
     make_spec,
     spec_from_dict,
 )

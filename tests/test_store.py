@@ -36,7 +36,7 @@ def _epoch(epoch: int, val: float, test: float, **kw: float) -> EpochRecord:
 
 def _run(store: Store, *, seed: int = 0, name: str = "resnext29_4x4d_w0.25") -> RunRecord:
     cid = store.add_candidate(name=name, spec=_spec(), macs=1_000, params=200, acts=30)
-    return store.get_or_create_run(
+    return store.add_run(
         candidate_id=cid, seed=seed, config_key="abc123", config=CONFIG, budget_epochs=3
     )
 
@@ -112,7 +112,7 @@ def test_run_lifecycle(tmp_path: Path) -> None:
         assert run.status == "pending" and run.epochs_done == 0 and run.budget_epochs == 3
         assert _run(store).id == run.id  # same candidate, seed, config_key and rung
         assert _run(store, seed=1).id != run.id
-        rung1 = store.get_or_create_run(candidate_id=run.candidate_id, seed=0, config_key="abc123",
+        rung1 = store.add_run(candidate_id=run.candidate_id, seed=0, config_key="abc123",
                                         config=CONFIG, budget_epochs=9, rung=1)  # fmt: skip
         assert rung1.id != run.id and rung1.rung == 1
         _start(store, run.id)
@@ -140,7 +140,7 @@ def test_bad_status_and_unknown_ids_are_archlab_errors(tmp_path: Path) -> None:
         with pytest.raises(ArchlabError, match="no run with id 99"):
             store.record_epoch(99, _epoch(1, 0.5, 0.5))
         with pytest.raises(ArchlabError, match="no candidate with id 7"):
-            store.get_or_create_run(candidate_id=7, seed=0, config_key="k", config={},
+            store.add_run(candidate_id=7, seed=0, config_key="k", config={},
                                     budget_epochs=None)  # fmt: skip
         with pytest.raises(ArchlabError, match="epoch must be"):
             store.record_epoch(run.id, EpochRecord(0, 1.0, 0.5, 0.5, 0.5))
@@ -194,7 +194,7 @@ def test_results_frame_last_versus_best(tmp_path: Path) -> None:
         store.finish_run(run.id, "finished")
         _run(store, seed=1)  # pending, no epochs
         other = store.add_candidate(name="aaa", spec=_spec(1, 16), macs=5, params=6, acts=7)
-        store.get_or_create_run(candidate_id=other, seed=0, config_key="k", config={},
+        store.add_run(candidate_id=other, seed=0, config_key="k", config={},
                                 budget_epochs=None)  # fmt: skip
         frame = store.results_frame()
         long = store.epochs_frame()

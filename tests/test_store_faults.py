@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from conftest import make_version0_store
 
-import archlab.store
-import archlab.store_faults
+import archlab.store._db
+import archlab.store._faults
 from archlab.errors import ArchlabError
 from archlab.space import make_spec
 from archlab.store import EpochRecord, Store
-from archlab.store_faults import StoreFaultError, fault_code
+from archlab.store._faults import StoreFaultError, fault_code
 
 Cli = Callable[..., tuple[int, str, str]]
 PAGE = 4096  # SQLite's default page size, which the store keeps
@@ -36,7 +36,7 @@ def _fill(path: Path, n: int = 8) -> Path:
         for c in range(1, n + 1):
             spec = make_spec("cifar", 11, c, 1, width_multiplier=0.125)
             cid = store.add_candidate(name=spec.name, spec=spec, macs=c, params=c, acts=c)
-            run = store.get_or_create_run(
+            run = store.add_run(
                 candidate_id=cid, seed=0, config_key="k", config={}, budget_epochs=3
             )
             for e in range(1, 4):
@@ -101,7 +101,7 @@ def test_damage_found_by_a_read_not_the_open_check(
 ) -> None:
     # A store too big to scan at open: the damage surfaces under pandas' read_sql_query, which
     # re-wraps the sqlite3 error; it is still one line.
-    monkeypatch.setattr(archlab.store_faults, "QUICK_CHECK_MAX_BYTES", 0)
+    monkeypatch.setattr(archlab.store._faults, "QUICK_CHECK_MAX_BYTES", 0)
     store = _copy(real_store, tmp_path / "store.db")
     _damage(store)
     code, _, err = cli("results", "--store", str(store))
@@ -135,7 +135,7 @@ def test_not_a_database_is_still_not_a_results_store(tmp_path: Path) -> None:
 
 @pytest.fixture
 def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(archlab.store, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(archlab.store._db, "BUSY_TIMEOUT_S", 0.2)
 
 
 @pytest.fixture
@@ -246,8 +246,8 @@ def _read_only_file_system(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     be created) and records the URIs tried. The real thing is in the test after the next.
     """
     tried: list[str] = []
-    connect = archlab.store_faults._connect
-    monkeypatch.setattr(archlab.store_faults, "can_write", lambda _: False)
+    connect = archlab.store._faults._connect
+    monkeypatch.setattr(archlab.store._faults, "can_write", lambda _: False)
 
     def fake(target: str, timeout_s: float) -> sqlite3.Connection:
         tried.append(target)
@@ -255,7 +255,7 @@ def _read_only_file_system(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return connect(str(Path("/nonexistent") / "dir" / "x.db"), timeout_s)
         return connect(target, timeout_s)
 
-    monkeypatch.setattr(archlab.store_faults, "_connect", fake)
+    monkeypatch.setattr(archlab.store._faults, "_connect", fake)
     return tried
 
 

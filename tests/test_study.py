@@ -16,7 +16,7 @@ import pytest
 
 from archlab.errors import ArchlabError
 from archlab.store import Store
-from archlab.study_store import load_study
+from archlab.store.study import load_study
 from archlab.workflows import study as study_mod
 from archlab.workflows.study import StudyPlan, run_study
 

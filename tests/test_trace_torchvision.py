@@ -75,5 +75,5 @@ def test_torchvision_resnet50_ops_metadata() -> None:
     weights = models.ResNet50_Weights.IMAGENET1K_V1
     report = count_model(models.resnet50(weights=None), counters=["traced"], per_layer=False)
     traced = report.result("traced")
-    assert traced.macs == 4_089_185_256 and traced.params == 25_557_032  # PAPER.md, Table 1
+    assert traced.macs == 4_089_185_256 and traced.params == 25_557_032  # docs/paper.md, Table 1
     assert round(traced.macs / 1e9, 3) == pytest.approx(weights.meta["_ops"], abs=1e-3)

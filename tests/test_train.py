@@ -21,8 +21,9 @@ from archlab.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits, load_dataset
-from archlab.train.loop import TrainConfig, lr_at, make_optimizer, train_run
+from archlab.train.loop import lr_at, make_optimizer, train_run
 
 CPU = torch.device("cpu")
 

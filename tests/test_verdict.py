@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from archlab.errors import ArchlabError
-from archlab.report.verdict import best_arm, compare_arms, prob_best
+from archlab.stats.pairwise import best_arm, compare_arms, prob_best
 
 
 def test_clear_winner_is_better_with_an_interval_below_zero() -> None:

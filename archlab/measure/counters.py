@@ -1,12 +1,12 @@
 """Running fvcore, ptflops, torch's FlopCounterMode and archlab's tracer on one model.
 
-Every tool counts something slightly different (PAPER.md, "What each counter counts"). Each adapter
-returns the tool's own headline number (``raw``) and, where the tool's breakdown allows, ``macs``
-converted to archlab's convention (:mod:`archlab.complexity`, extended to any layer in
-:mod:`archlab.measure.trace`): 1 MAC = one multiply-add of a conv or linear layer, biases counted,
-BN / ReLU / pooling / residual add 0. Ops a tool skipped are listed, never hidden in a silent 0;
-a tool that raises is reported in its own row. The per-layer reconciliation is in
-:mod:`archlab.measure.reconcile`.
+Every tool counts something slightly different (docs/counting.md, "What each counter counts").
+Each adapter returns the tool's own headline number (``raw``) and, where the tool's breakdown
+allows, ``macs`` converted to archlab's convention (:mod:`archlab.complexity`, extended to any
+layer in :mod:`archlab.measure.trace`): 1 MAC = one multiply-add of a conv or linear layer,
+biases counted, BN / ReLU / pooling / residual add 0. Ops a tool skipped are listed, never
+hidden in a silent 0; a tool that raises is reported in its own row. The per-layer
+reconciliation is in :mod:`archlab.measure.reconcile`.
 
 :func:`count_all` counts a spec (input (1, 3, N, N)); :func:`count_model` any ``nn.Module`` at
 any input shape. Each tool counts a deep copy (ptflops leaves hooks and attributes behind,

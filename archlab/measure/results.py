@@ -1,7 +1,7 @@
 """What a count returns: one row per counter, the report of all counters, and their names.
 
-The counters and their conventions (PAPER.md, "What each counter counts"); the tools that produce
-the rows are run by :mod:`archlab.measure.tools` and :mod:`archlab.measure.counters`.
+The counters and their conventions (docs/counting.md, "What each counter counts"); the tools
+that produce the rows are run by :mod:`archlab.measure.tools` and :mod:`archlab.measure.counters`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ groups. Rank agreement between budgets is in :mod:`archlab.report.rankings`, Fig
 :mod:`archlab.report.families`; both build on the settings made here.
 
 Pure pandas / numpy / scipy on :meth:`archlab.store.Store.results_frame` rows; no plotting here
-(STYLE 13). The rules, stated once:
+(analysis stays apart from plotting). The rules, stated once:
 
 - A *setting* is the runs of one candidate that share ``(dataset, rung, budget_epochs,
   config_key)``; its seeds are aggregated as mean ± sample std (ddof=1) of the last epoch's

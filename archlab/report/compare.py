@@ -21,7 +21,8 @@ from archlab.errors import ArchlabError
 from archlab.report import edf, plots
 from archlab.report.markdown import FIGURES, md_table
 from archlab.report.output import atomic_output_dir
-from archlab.search.sampling import Bound, DesignSpace, SampleResult, sample_space
+from archlab.search.ranges import Bound
+from archlab.search.sampling import DesignSpace, SampleResult, sample_space
 from archlab.store import Store
 
 

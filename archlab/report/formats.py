@@ -1,7 +1,8 @@
 """Fixed text formats of report cells and the one markdown table helper.
 
 Shared by the run report, the design-space comparison and the paper tables, so every table
-archlab writes is made the same way (STYLE 13: deterministic, fixed float formats).
+archlab writes is made the same way: deterministic, fixed float formats, so reports can be
+golden-tested.
 """
 
 from __future__ import annotations

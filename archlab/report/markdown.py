@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-import archlab
+from archlab._version import __version__
 from archlab.errors import ArchlabError
 from archlab.report import analysis, families, recipe, sections, verdict_section
 from archlab.report.formats import cell, md_table
@@ -72,7 +72,7 @@ def _date(results: pd.DataFrame) -> str:
 def _header(title: str, command: str, results: pd.DataFrame) -> list[str]:
     lines = [f"# {title}", "", f"Regenerate with: `{command}`", ""]
     if results.empty:
-        return [*lines, f"- archlab: {archlab.__version__}", "", "No runs yet: the store is empty."]
+        return [*lines, f"- archlab: {__version__}", "", "No runs yet: the store is empty."]
     show_rung = analysis.shows_rung(results)
     budgets = sorted(
         {(int(r), b) for r, b in zip(results["rung"], results["budget_epochs"], strict=True)},
@@ -81,7 +81,7 @@ def _header(title: str, command: str, results: pd.DataFrame) -> list[str]:
     n_cand = results["candidate_id"].nunique()
     return [
         *lines,
-        f"- archlab: {archlab.__version__} (this report); runs by archlab "
+        f"- archlab: {__version__} (this report); runs by archlab "
         f"{_distinct(results['archlab_version'])} at git commit "
         f"{_distinct(results['git_commit'], width=12)}",
         f"- torch: {_distinct(results['torch_version'])}; device: {_distinct(results['device'])}",

@@ -14,11 +14,12 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from archlab.blocks import iter_blocks
 from archlab.complexity import complexity, template_block_params, totals
 from archlab.errors import ArchlabError
 from archlab.report.output import atomic_write_text
 from archlab.search.solver import match_flops
-from archlab.space import NetSpec, iter_blocks, make_spec
+from archlab.space import NetSpec, make_spec
 
 COMMAND = "archlab report --paper-tables --out reports"
 FILENAME = "paper-tables.md"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from archlab._store_frames import NEAR_CHANCE_MARGIN
+from archlab.store.frames import NEAR_CHANCE_MARGIN
 from archlab.train.lr_rule import lr_derivation
 
 # Shown in this order; any other stored field follows, sorted, so a new TrainConfig field shows

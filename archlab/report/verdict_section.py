@@ -1,6 +1,6 @@
 """The report's **Verdict** section: each stored study's question, arms, pairs and a figure.
 
-Rebuilt from the store alone (:func:`archlab.report.verdict_study.evaluate_study`); deterministic
+Rebuilt from the store alone (:func:`archlab.stats.study.evaluate_study`); deterministic
 text (fixed formats, arms in study order) so the report can be golden-tested.
 """
 
@@ -11,12 +11,11 @@ import re
 from pathlib import Path
 
 import numpy as np
-from scipy import special
 
 from archlab.report import plots
-from archlab.report.verdict_study import StudyOutcome, evaluate_study
+from archlab.stats.study import StudyOutcome, evaluate_study, mean_ci
 from archlab.store import Store
-from archlab.study_store import load_study, study_names
+from archlab.store.study import load_study, study_names
 
 FIGURES = "figures"
 
@@ -33,15 +32,6 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "study"
 
 
-def _mean_ci(x: list[float]) -> tuple[float, float, float]:
-    """Mean and its 95% t interval (NaN bounds with fewer than two seeds)."""
-    m = float(np.mean(x))
-    if len(x) < 2:
-        return m, math.nan, math.nan
-    half = float(special.stdtrit(len(x) - 1, 0.975)) * float(np.std(x, ddof=1)) / math.sqrt(len(x))
-    return m, m - half, m + half
-
-
 def study_figure(outcome: StudyOutcome, stem: Path) -> Path:
     """Every arm's per-seed validation errors, its mean and 95% interval; returns the PNG."""
     fig, (ax,) = plots.new_figure()
@@ -53,7 +43,7 @@ def study_figure(outcome: StudyOutcome, stem: Path) -> Path:
         jitter = np.linspace(-0.12, 0.12, len(x)) if len(x) > 1 else np.zeros(1)
         color = "C0" if arm["matched"] else "0.5"
         ax.scatter(i + jitter, x, s=14, color=color, alpha=0.6, zorder=2)
-        m, lo, hi = _mean_ci(x)
+        m, lo, hi = mean_ci(x)
         if not math.isnan(lo):
             ax.errorbar([i + 0.3], [m], yerr=[[m - lo], [hi - m]], fmt="o", color="k", capsize=3)
         else:

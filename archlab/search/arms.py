@@ -26,14 +26,13 @@ from typing import Any
 from archlab.complexity import totals
 from archlab.errors import ArchlabError, SolverError
 from archlab.search.solver import (
-    DEFAULT_DEPTH,
     Match,
     match_depth,
     match_flops,
     scope_cost,
 )
 from archlab.search.spec_list import read_spec_list
-from archlab.space import NetSpec, make_spec, spec_from_dict
+from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, spec_from_dict
 
 PRESETS: tuple[str, ...] = ("cardinality", "depth-width-cardinality")
 MATCHES: dict[str, str] = {"macs": "network", "params": "params"}  # match -> solver scope
@@ -221,7 +220,7 @@ def preset_arms(
     factor = DEFAULT_COMPLEXITY[preset] if complexity is None else complexity
     s = _Setting(template, factor, width_multiplier, match, tolerance, num_classes, input_size)
     _check(s)
-    depth = DEFAULT_DEPTH.get(template, 50) if depth is None else depth  # the baseline's
+    depth = DEFAULT_DEPTHS.get(template, 50) if depth is None else depth  # the baseline's
     strict = cardinalities is not None
     wanted = tuple(cardinalities) if strict else DEFAULT_CARDINALITIES[preset]  # type: ignore[arg-type]
     arms: list[Arm] = []
@@ -293,7 +292,7 @@ def file_arms(
         input_size if input_size is not None else first.input_size,
     )
     _check(s)
-    target = _target(s, DEFAULT_DEPTH[first.template])
+    target = _target(s, DEFAULT_DEPTHS[first.template])
     cost = scope_cost(s.scope)
     specs = [_with_data(spec, s.num_classes, s.input_size) for spec in specs]
     names = [spec.name for spec in specs]

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from archlab.bounds import MAX_SAMPLES, check_at_most
+from archlab.bounds import MAX_SAMPLES, MAX_WIDTH_MULTIPLIER, check_at_most
 from archlab.complexity import totals
 from archlab.errors import ArchlabError, SpecError
-from archlab.search.ranges import QUANTITIES, SAMPLERS, Band, Bound, Number, ParamRange, is_number
+from archlab.search.ranges import QUANTITIES, Band, Bound, ParamRange
 from archlab.search.solver import SPACE_COLUMNS, space_row
 from archlab.space import (
     IMAGENET_BLOCKS,
@@ -44,14 +44,6 @@ from archlab.space import (
     make_spec,
     template_blocks,
 )
-
-# Ranges and bands live in ranges.py; they are re-exported here, where space files import them.
-__all__ = [
-    "MAX_WIDTH_MULTIPLIER", "QUANTITIES", "SAMPLERS", "Band", "Bound", "DesignSpace", "Number",
-    "ParamRange", "SampleResult", "check_band", "complexity_bounds", "default_space",
-    "is_number", "sample_frame", "sample_space",
-]  # fmt: skip
-MAX_WIDTH_MULTIPLIER = 64  # make_spec's limit
 
 
 def _check_integral(name: str, prange: ParamRange) -> None:

@@ -35,7 +35,6 @@ _SEARCH_LIMIT = 1 << 16  # no template reaches a sensible target beyond 65,536 c
 # al.'s ResNets (CVPR 2016, Table 1; ResNet-200 from ECCV 2016), which it passes exactly:
 # conv4 = 6, 23, 36 with conv3 = 4, 4, 8, 24 gives ResNet-50, 101, 152 and 200.
 _CONV4_MAX = 36
-DEFAULT_DEPTH = DEFAULT_DEPTHS  # ResNet-50, ResNeXt-29: written once, in archlab.space
 
 
 @dataclass(frozen=True)
@@ -260,7 +259,7 @@ def match_depth(
     if template not in TEMPLATES:
         raise SolverError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
     kw: dict[str, Any] = {"num_classes": num_classes, "input_size": input_size}
-    base_depth = DEFAULT_DEPTH[template] if baseline_depth is None else baseline_depth
+    base_depth = DEFAULT_DEPTHS[template] if baseline_depth is None else baseline_depth
     baseline = _baseline(template, base_depth, width_multiplier, **kw)
     d = baseline.bottleneck_width if bottleneck_width is None else bottleneck_width
     return _solve(

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from archlab.errors import ArchlabError, SpecError
-from archlab.search.sampling import QUANTITIES, Band, Bound, DesignSpace, ParamRange, is_number
+from archlab.search.ranges import QUANTITIES, Band, Bound, ParamRange, is_number
+from archlab.search.sampling import DesignSpace
 from archlab.space import NUM_STAGES, TEMPLATES
 
 _TOP_KEYS = (

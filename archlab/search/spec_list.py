@@ -16,10 +16,6 @@ from typing import Any
 from archlab.errors import ArchlabError
 from archlab.space import SUMMARY_FIELDS, NetSpec, spec_from_dict
 
-# Summary fields checked against the spec they sit beside. Costs (macs, params, acts) are not:
-# they depend on the data set's classes and image size, which training fits the spec to.
-CHECKED_FIELDS = SUMMARY_FIELDS
-
 
 def read_spec_list(path: str | Path, what: str) -> list[NetSpec]:
     """The specs of the JSON list in ``path``; ``what`` names the file in errors ("arms file")."""
@@ -51,7 +47,10 @@ def read_spec_list(path: str | Path, what: str) -> list[NetSpec]:
 
 
 def _check_summary(row: dict[str, Any], spec: NetSpec, where: str) -> None:
-    for field in CHECKED_FIELDS:
+    # The summary fields are checked against the spec they sit beside. Costs (macs, params,
+    # acts) are not: they depend on the data set's classes and image size, which training fits
+    # the spec to.
+    for field in SUMMARY_FIELDS:
         if field not in row:
             continue
         given, actual = row[field], getattr(spec, field)

@@ -3,9 +3,8 @@
 All of it works on whatever device the tensors are on: on CUDA the whole dataset lives on the
 GPU and each batch is cropped and flipped there (airbench's pattern).
 
-The augmentation switch (``TrainConfig.augment``) is one of :data:`AUGMENT_CHOICES`. ``auto``
-resolves per data set (:func:`resolve_augment`): random crops always (Sec. 5.3), horizontal
-flips only where the data set says a flip keeps the label (not for digits or other glyphs).
+The augmentation switch (``TrainConfig.augment``) and how ``auto`` resolves per data set live
+with the config (:mod:`archlab.train.config`); this module applies what it resolves to.
 """
 
 from __future__ import annotations
@@ -21,39 +20,6 @@ def check_int(field: str, value: object, low: int) -> None:
     """Refuse anything but an integer >= ``low`` (bools included), naming the field."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ArchlabError(f"{field} must be an integer >= {low}, got {value!r}")
-
-
-AUGMENT_CHOICES = ("auto", "crop,flip", "crop", "flip", "none")
-_AUGMENT_PARTS = ("crop", "flip")  # the order a list of parts is written in
-
-
-def normalize_augment(value: object) -> str:
-    """The augmentation switch written one way (``flip, crop`` -> ``crop,flip``), or refused."""
-    parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else []
-    if parts in (["auto"], ["none"]):
-        return parts[0]
-    if parts and len(set(parts)) == len(parts) and set(parts) <= set(_AUGMENT_PARTS):
-        return ",".join(p for p in _AUGMENT_PARTS if p in parts)
-    raise ArchlabError(
-        f"augment must be one of {' | '.join(AUGMENT_CHOICES)} (parts in any order), got {value!r}"
-    )
-
-
-def resolve_augment(value: str, *, flip_ok: bool) -> str:
-    """``auto`` for a data set: crop, and flip only where flips keep labels; others unchanged."""
-    value = normalize_augment(value)
-    if value != "auto":
-        return value
-    return "crop,flip" if flip_ok else "crop"
-
-
-def augment_parts(value: str) -> tuple[bool, bool]:
-    """Whether a resolved switch crops and whether it flips."""
-    value = normalize_augment(value)
-    if value == "auto":
-        raise ArchlabError("augment 'auto' must be resolved for a data set before training")
-    parts = value.split(",")
-    return "crop" in parts, "flip" in parts
 
 
 def default_pad(image_size: int) -> int:

@@ -17,8 +17,8 @@ from torch import Tensor, nn
 
 from archlab.train.data import DatasetSplits, iterate_batches, normalize
 
-if TYPE_CHECKING:  # loop.py imports this module
-    from archlab.train.loop import TrainConfig
+if TYPE_CHECKING:
+    from archlab.train.config import TrainConfig
 
 
 @torch.no_grad()

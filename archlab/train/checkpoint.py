@@ -28,22 +28,12 @@ from typing import Any
 
 import torch
 
-from archlab.errors import ArchlabError
+from archlab.train.config import DEFAULT_KEEP
 
 FORMAT = "archlab-checkpoint/2"
-DEFAULT_KEEP = 1  # newest checkpoints kept per run, besides the best-validation one
 _SEAL_TAG = b"archlab-sha256:"
 _COMMENT_LEN = len(_SEAL_TAG) + 64
 _OLD_HEADER = re.compile(rb"[0-9a-f]{64}\n")  # format 1: hex digest line + torch.save payload
-
-
-def check_keep(keep: object, field: str = "keep") -> int:
-    """``keep`` as a positive integer, or an error naming ``field``."""
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise ArchlabError(
-            f"{field} must be an integer >= 1 (newest checkpoints kept), got {keep!r}"
-        )
-    return keep
 
 
 def _seal(payload: bytes) -> bytes:

@@ -26,17 +26,7 @@ from typing import Any
 import torch
 
 from archlab.errors import ArchlabError
-from archlab.train._batches import (
-    AUGMENT_CHOICES,
-    augment,
-    augment_parts,
-    check_int,
-    default_pad,
-    iterate_batches,
-    normalize,
-    normalize_augment,
-    resolve_augment,
-)
+from archlab.train._batches import augment, check_int, default_pad, iterate_batches, normalize
 from archlab.train._sources import (
     DIGITS_TEST_FRACTION,
     IMAGE_SUFFIXES,
@@ -44,6 +34,13 @@ from archlab.train._sources import (
     SOURCE_FORMS,
     TEST_SEED,
     load_source,
+)
+from archlab.train.config import (
+    AUGMENT_CHOICES,
+    DEFAULT_VAL_FRACTION,
+    augment_parts,
+    normalize_augment,
+    resolve_augment,
 )
 
 __all__ = [
@@ -64,8 +61,6 @@ __all__ = [
     "normalize_augment",
     "resolve_augment",
 ]
-
-DEFAULT_VAL_FRACTION = 0.1  # of the training pool, when the source has no validation split
 
 
 # Tensors have no useful ==, so eq=False keeps the default identity comparison and hash.

@@ -14,7 +14,6 @@ rung's result is exactly the prefix of a full run and continuing from its checkp
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import socket
@@ -26,26 +25,20 @@ from typing import Any
 
 import torch
 
-import archlab
+from archlab._version import __version__
 from archlab.complexity import totals
-from archlab.device import resolve_device
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec
 from archlab.store import EpochRecord, RunRecord, Store
 from archlab.train.checkpoint import checkpoint_epoch, checkpoint_path, list_checkpoints
-from archlab.train.data import DatasetSplits
-from archlab.train.executors import Executor, make_executor
-from archlab.train.liveness import driver_is_alive, hold_driver_lock, run_is_alive
+from archlab.train.executors import Executor
+from archlab.train.liveness import driver_is_alive, run_is_alive
 from archlab.train.loop import RunOutcome
 from archlab.train.plan import RunPlan
-from archlab.train.progress import NullReporter, Reporter
-from archlab.train.tasks import DISK_FULL, RunTask, dataset_for
+from archlab.train.progress import Reporter
+from archlab.train.tasks import DISK_FULL, RunTask
 from archlab.train.workspace import (
-    check_store_path,
-    default_workdir,
-    fit_to_data,
     git_commit,
-    make_workdir,
     run_dir_path,
 )
 
@@ -87,50 +80,7 @@ class InvocationSummary:
         return any(r.status == "failed" for r in self.runs)
 
 
-def train_candidates(
-    plan: RunPlan, *, reporter: Reporter | None = None, data: DatasetSplits | None = None
-) -> InvocationSummary:
-    """Train every candidate of the plan for every seed (grid or halving), storing all of it.
-
-    Runs already finished or diverged in the store are skipped (their rows say ``skipped``), so
-    calling again with the same plan resumes. ``data`` replaces loading ``plan.config.dataset``
-    (tests pass a small split). Nothing is written before the plan's paths, device, data and
-    executor have been checked.
-    """
-    store_file = Path(plan.store)
-    check_store_path(store_file)
-    torch_device = resolve_device(plan.execution.device)
-    if data is None:
-        data = dataset_for(plan.config)
-    candidates = fit_to_data(plan.candidates, data)
-    work = Path(plan.workdir) if plan.workdir is not None else default_workdir(store_file)
-    make_workdir(work)
-    reporter = reporter or NullReporter()
-    # augment 'auto' resolved for the data: runs that train alike share one stored config key.
-    plan = plan.replace(config=plan.config.for_data(data))
-    if "flip" in plan.config.augment.split(",") and not data.flip:
-        reporter.message(f"augment {plan.config.augment}: flipping {data.name} as asked, "
-                         "though it says horizontal flips change its labels")  # fmt: skip
-    executor, threads = make_executor(
-        plan.execution, device=torch_device, data=data, reporter=reporter
-    )
-    # The thread count is resolved here (results on the CPU depend on it) and stored with runs.
-    plan = plan.replace(execution=dataclasses.replace(plan.execution, threads=threads))
-    with Store(store_file, create=True) as store, hold_driver_lock(work):
-        driver = _Driver(plan, store, work, reporter)
-        recovered = store.recover_stale_runs(other_hosts=plan.execution.reclaim, alive=driver.alive)
-        for run in recovered:
-            reporter.message(f"run {run.id} ({run.name} seed {run.seed}) was interrupted: resuming")
-        reporter.start(driver.planned_runs(len(candidates)))
-        try:
-            driver.run_rungs(executor, candidates)
-        finally:
-            reporter.close()
-    rows = sorted(driver.rows, key=lambda r: (r.rung, r.name, r.seed))
-    return InvocationSummary(str(store_file), str(work), plan.config_key, tuple(rows))
-
-
-def _run_tasks(executor: Executor, driver: _Driver, tasks: list[RunTask]) -> None:
+def _run_tasks(executor: Executor, driver: Driver, tasks: list[RunTask]) -> None:
     pending = {task.run_id for task in tasks}
 
     def on_done(task: RunTask, outcome: RunOutcome) -> None:
@@ -153,7 +103,7 @@ def _run_tasks(executor: Executor, driver: _Driver, tasks: list[RunTask]) -> Non
 
 
 @dataclass
-class _Driver:
+class Driver:
     """What one invocation knows while it plans, dispatches and stores runs."""
 
     plan: RunPlan
@@ -242,7 +192,7 @@ class _Driver:
                 self.store.start_run(
                     run.id,
                     device=self.plan.execution.device,
-                    archlab_version=archlab.__version__,
+                    archlab_version=__version__,
                     torch_version=torch.__version__,
                     git_commit=git_commit(),
                 )

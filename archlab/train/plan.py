@@ -1,6 +1,6 @@
 """One frozen run plan: which candidates train, on what data, with which recipe, how long, where.
 
-Flags or a TOML file resolve once into a :class:`RunPlan` (STYLE.md principle 7). The driver
+Flags or a TOML file resolve once into a :class:`RunPlan`, then freeze (docs/recipe.md). The driver
 consumes it, every run stores its slice of it (:meth:`RunPlan.run_config`), and
 :meth:`RunPlan.to_toml` writes it back as a file that resolves to the same plan. The TOML layout::
 
@@ -40,8 +40,7 @@ from archlab.presets import get_spec
 from archlab.search.solver import match_flops
 from archlab.search.spec_list import read_spec_list
 from archlab.space import NetSpec, default_depth, spec_from_dict
-from archlab.train.checkpoint import DEFAULT_KEEP, check_keep
-from archlab.train.loop import TrainConfig
+from archlab.train.config import DEFAULT_KEEP, TrainConfig, check_keep
 
 DEFAULT_STORE = "archlab-runs/store.db"
 DEFAULT_EPOCHS = 10  # a grid's budget when neither epochs nor a time budget is given

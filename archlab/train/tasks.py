@@ -28,11 +28,11 @@ from archlab.device import resolve_device
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec
 from archlab.train.checkpoint import (
-    DEFAULT_KEEP,
     copy_checkpoints,
     list_checkpoints,
     named_os_errors,
 )
+from archlab.train.config import DEFAULT_KEEP
 from archlab.train.data import DatasetSplits, load_dataset
 from archlab.train.liveness import run_lock_path
 from archlab.train.loop import (

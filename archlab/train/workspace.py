@@ -7,7 +7,6 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-import archlab
 from archlab.complexity import totals
 from archlab.errors import ArchlabError
 from archlab.space import NetSpec, with_overrides
@@ -65,7 +64,7 @@ def make_workdir(work: Path) -> None:
 
 def git_commit() -> str | None:
     """The commit of the archlab checkout, when it is one."""
-    root = Path(archlab.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # archlab/train/workspace.py -> the checkout
     try:
         out = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],

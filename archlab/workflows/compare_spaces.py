@@ -14,10 +14,10 @@ from typing import Any
 
 from archlab.errors import ArchlabError
 from archlab.report.compare import Comparison, compare_from_store, sample_both, write_comparison
-from archlab.search.sampling import Bound
+from archlab.search.ranges import Bound
 from archlab.search.space_file import load_space
+from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits
-from archlab.train.loop import TrainConfig
 from archlab.train.plan import ExecutionOptions, RunPlan
 from archlab.train.progress import Reporter
 from archlab.workflows._outputs import check_output_folders

@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from archlab.errors import OptionError
-from archlab.search.sampling import Band, Bound, default_space, sample_space
+from archlab.search.ranges import Band, Bound
+from archlab.search.sampling import default_space, sample_space
 from archlab.search.solver import enumerate_space
 from archlab.search.space_file import load_space
 from archlab.space import default_depth, spec_from_dict

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from archlab.bounds import MAX_SEED_COUNT, MAX_TIME_BUDGET_S, check_at_most
 from archlab.errors import ArchlabError
-from archlab.report.verdict import all_pairs, check_settings
-from archlab.report.verdict_sequential import check_seeds
-from archlab.report.verdict_study import StudyOutcome, evaluate_study, seed_errors
 from archlab.search.arms import PRESETS, ArmSet, file_arms, preset_arms
 from archlab.space import NetSpec
+from archlab.stats.pairwise import all_pairs, check_settings
+from archlab.stats.sequential import check_seeds
+from archlab.stats.study import StudyOutcome, evaluate_study, seed_errors
 from archlab.store import Store
-from archlab.study_store import check_study, record_round, save_study, set_status
+from archlab.store.study import check_study, record_round, save_study, set_status
 from archlab.workflows._outputs import check_output_folders
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def run_study(
 
     ``keep``: newest checkpoints kept per run, besides the best-validation one.
     """
-    from archlab.train.checkpoint import check_keep
+    from archlab.train.config import check_keep
 
     check_keep(keep)
     check_output_folders(store_path, workdir=workdir)  # before any training (issue 12)
@@ -196,8 +196,8 @@ def run_study(
 
 def _prepare(plan: StudyPlan, data: DatasetSplits | None) -> tuple[Any, DatasetSplits]:
     """The training recipe and the data (loaded once, shared by every round)."""
+    from archlab.train.config import TrainConfig
     from archlab.train.data import load_dataset
-    from archlab.train.loop import TrainConfig
 
     try:
         config = TrainConfig(**plan.train)

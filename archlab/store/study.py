@@ -1,8 +1,8 @@
 """Studies in the results store: the question, target, arms, alpha, rope and rounds of each.
 
-Additive to :mod:`archlab.store`: two tables of their own, created on first use over the store's
-connection and write transactions; the runs stay in the store's own tables, so a study's per-seed
-errors are always read from the runs themselves. No torch here.
+Additive to :mod:`archlab.store`: two tables of their own, created on first use and kept
+through the store's public ``transaction`` and ``query``; the runs stay in the store's own
+tables, so a study's per-seed errors are always read from the runs themselves. No torch here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from archlab.errors import ArchlabError
-from archlab.store import Store
+from archlab.store._db import Store
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS studies (name TEXT PRIMARY KEY, definition_json TEXT NOT NULL,
@@ -43,26 +43,22 @@ def _canonical(definition: dict[str, Any]) -> str:
 
 
 def _ensure(store: Store) -> None:
-    # The store's own connection and write transaction (one short transaction, as store.py does).
-    with store._write() as db:
+    # The store's own write transaction (one short transaction, as its own writes are).
+    with store.transaction() as db:
         for statement in _TABLES:
             db.execute(statement)
 
 
 def has_studies(store: Store) -> bool:
     """Whether the store holds a studies table with at least one study (reads only)."""
-    conn = store._conn
-    found = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'studies'"
-    ).fetchone()
-    return bool(found) and conn.execute("SELECT 1 FROM studies LIMIT 1").fetchone() is not None
+    return store.has_table("studies") and bool(store.query("SELECT 1 FROM studies LIMIT 1"))
 
 
 def study_names(store: Store) -> list[str]:
     """Names of the stored studies, oldest first."""
     if not has_studies(store):
         return []
-    rows = store._conn.execute("SELECT name FROM studies ORDER BY created_at, name")
+    rows = store.query("SELECT name FROM studies ORDER BY created_at, name")
     return [str(r[0]) for r in rows]
 
 
@@ -70,12 +66,11 @@ def load_study(store: Store, name: str) -> StudyRecord | None:
     """The stored study of that name, or None."""
     if not has_studies(store):
         return None
-    row = store._conn.execute(
-        "SELECT definition_json, status FROM studies WHERE name = ?", (name,)
-    ).fetchone()
-    if row is None:
+    found = store.query("SELECT definition_json, status FROM studies WHERE name = ?", (name,))
+    if not found:
         return None
-    rounds = store._conn.execute(
+    row = found[0]
+    rounds = store.query(
         "SELECT need_json FROM study_rounds WHERE study = ? ORDER BY round", (name,)
     )
     return StudyRecord(
@@ -110,7 +105,7 @@ def save_study(store: Store, name: str, definition: dict[str, Any]) -> StudyReco
     if existing is not None:
         return existing
     _ensure(store)
-    with store._write() as db:
+    with store.transaction() as db:
         db.execute(
             "INSERT INTO studies(name, definition_json, created_at, updated_at, status) "
             "VALUES (?, ?, ?, ?, 'running')",
@@ -123,7 +118,7 @@ def save_study(store: Store, name: str, definition: dict[str, Any]) -> StudyReco
 
 def record_round(store: Store, name: str, round_no: int, need: dict[str, int]) -> None:
     """Record the seeds per arm one round asks for (a rerun of the same round overwrites it)."""
-    with store._write() as db:
+    with store.transaction() as db:
         db.execute(
             "INSERT OR REPLACE INTO study_rounds(study, round, need_json, started_at) "
             "VALUES (?, ?, ?, ?)",
@@ -134,7 +129,7 @@ def record_round(store: Store, name: str, round_no: int, need: dict[str, int]) -
 
 def set_status(store: Store, name: str, status: str) -> None:
     """Mark the study ``decided``, ``max seeds``, ``time budget`` or ``running``."""
-    with store._write() as db:
+    with store.transaction() as db:
         db.execute(
             "UPDATE studies SET status = ?, updated_at = ? WHERE name = ?", (status, _now(), name)
         )

@@ -18,15 +18,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pandas as pd
 
-from archlab import _store_frames
-from archlab._store_schema import (
+from archlab.errors import ArchlabError
+from archlab.space import NetSpec, spec_from_dict
+from archlab.store import frames
+from archlab.store._faults import (
+    check_integrity,
+    connect_read_only,
+    guard_faults,
+    in_memory_copy,
+    is_corruption,
+    translated,
+)
+from archlab.store.schema import (
     EPOCH_METRICS,
     FINAL_STATUSES,
-    INDEXES,
     RUN_SELECT,
     SCHEMA_VERSION,
     STATUSES,
@@ -34,21 +43,11 @@ from archlab._store_schema import (
     EpochRecord,
     RunRecord,
     epoch_record,
+    migrate,
     plain,
     run_record,
 )
-from archlab.errors import ArchlabError
-from archlab.space import NetSpec, spec_from_dict
-from archlab.store_faults import (
-    check_integrity,
-    connect_read_only,
-    guard_faults,
-    in_memory_copy,
-    is_corruption,
-)
 
-__all__ = ["EPOCH_METRICS", "FINAL_STATUSES", "SCHEMA_VERSION", "STATUSES", "EpochRecord",
-           "RunRecord", "Store", "write_parquet"]  # fmt: skip
 # How long a write waits for another connection's lock before the store reports it locked.
 BUSY_TIMEOUT_S = 30.0
 
@@ -57,7 +56,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-@guard_faults  # a damaged, locked, full or read-only file: one line naming it (store_faults)
+@guard_faults  # a damaged, locked, full or read-only file: one line naming it (store/_faults.py)
 class Store:
     """An archlab results store at ``path``, which must exist unless ``create`` is true.
 
@@ -149,27 +148,8 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring an older (or new, empty) store to SCHEMA_VERSION: tables, columns, indexes."""
-        reference = sqlite3.connect(":memory:")  # the current schema, to diff columns against
         with self._write() as db:
-            for table, columns in TABLES.items():
-                reference.execute(f"CREATE TABLE {table} ({columns})")
-                db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
-                have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
-                wanted = reference.execute(f"PRAGMA table_info({table})").fetchall()
-                for _, name, kind, notnull, default, pk in wanted:
-                    if name in have:
-                        continue
-                    if pk or (notnull and default is None):  # an identity column: no default
-                        raise ArchlabError(f"cannot migrate {self.path}: {table} lacks {name}")
-                    extra = f" NOT NULL DEFAULT {default}" if notnull else ""
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}{extra}")
-            for statement in INDEXES:
-                db.execute(statement)
-            db.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-        reference.close()
+            migrate(db, self.path)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -186,6 +166,22 @@ class Store:
                     self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction over the store's connection, for tables kept beside its own
+        (study records, :mod:`archlab.store.study`): committed whole, or rolled back."""
+        with translated(self.path, timeout_s=self.busy_timeout_s), self._write() as db:
+            yield db
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """The rows of one read-only SQL statement over the store's connection."""
+        return self._conn.execute(sql, params).fetchall()
+
+    def has_table(self, name: str) -> bool:
+        """Whether the store's file holds a table of that name (reads only)."""
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self._conn.execute(sql, (name,)).fetchone() is not None
 
     def close(self) -> None:
         """Close the connection (committed writes are already on disk)."""
@@ -240,9 +236,6 @@ class Store:
                 (candidate_id, seed, config_key, rung),
             ).fetchone()
         return run_record(row)
-
-    # The old name; tests/test_report.py and tests/test_cli_report.py (other owners) still call it.
-    get_or_create_run = add_run
 
     def start_run(self, run_id: int, *, device: str, archlab_version: str, torch_version: str,
                   git_commit: str | None) -> None:  # fmt: skip
@@ -358,11 +351,11 @@ class Store:
 
     def epochs_frame(self) -> pd.DataFrame:
         """Every epoch of every run, long format, keyed by run_id, name, seed, rung and epoch."""
-        return _store_frames.epochs_frame(self._conn)
+        return frames.epochs_frame(self._conn)
 
     def results_frame(self) -> pd.DataFrame:
         """One row per run: candidate, last and best metrics, throughput and provenance."""
-        return _store_frames.results_frame(self._conn)
+        return frames.results_frame(self._conn)
 
     def _get_run(self, db: sqlite3.Connection, run_id: int) -> RunRecord:
         row = db.execute(f"{RUN_SELECT} WHERE runs.id = ?", (run_id,)).fetchone()
@@ -390,12 +383,3 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:  # it exists, owned by another user
         pass
     return True
-
-
-def write_parquet(frame: pd.DataFrame, path: str | Path | IO[bytes]) -> None:
-    """Write a frame as Parquet (to a path or a seekable binary file), or say which extra to
-    install when no engine is present."""
-    try:
-        frame.to_parquet(path, index=False)
-    except ImportError:
-        raise ArchlabError("parquet export needs pyarrow: pip install 'archlab[parquet]'") from None

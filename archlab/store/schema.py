@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from archlab.errors import ArchlabError
 
 SCHEMA_VERSION = 1
 STATUSES: tuple[str, ...] = ("pending", "running", "finished", "diverged", "failed", "interrupted")
@@ -131,3 +134,30 @@ def typed_metrics(frame: pd.DataFrame) -> pd.DataFrame:
     for m in EPOCH_METRICS:
         frame[m] = frame[m].astype("Int64" if m == "peak_mem_bytes" else float)
     return frame
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring an older (or new, empty) store to SCHEMA_VERSION inside the caller's transaction:
+    its missing tables, columns and indexes, diffed against ``TABLES``."""
+    reference = sqlite3.connect(":memory:")  # the current schema, to diff columns against
+    try:
+        for table, columns in TABLES.items():
+            reference.execute(f"CREATE TABLE {table} ({columns})")
+            db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+            have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            wanted = reference.execute(f"PRAGMA table_info({table})").fetchall()
+            for _, name, kind, notnull, default, pk in wanted:
+                if name in have:
+                    continue
+                if pk or (notnull and default is None):  # an identity column: no default
+                    raise ArchlabError(f"cannot migrate {path}: {table} lacks {name}")
+                extra = f" NOT NULL DEFAULT {default}" if notnull else ""
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}{extra}")
+        for statement in INDEXES:
+            db.execute(statement)
+        db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+    finally:
+        reference.close()

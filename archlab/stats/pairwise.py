@@ -13,7 +13,7 @@ Choices, stated once:
 - **Verdicts** ("better" = lower error): ``equivalent`` when the adjusted interval lies inside
   (-rope, +rope) points (ROPE; inside it the difference is negligible even when significant);
   else ``A better`` / ``B better`` when the interval excludes 0; else ``undecided``.
-- **Sequential looks** (:mod:`archlab.report.verdict_sequential`) test each look at a
+- **Sequential looks** (:mod:`archlab.stats.sequential`) test each look at a
   calibrated nominal level w·alpha/m (w the look's share); its ``p_adj`` is p·m/w, so the same
   "p_adj < alpha" rule and interval consistency hold at every look.
 - **Seeds for 80% power** (undecided pairs): statsmodels ``TTestIndPower`` at the standardised

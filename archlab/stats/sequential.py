@@ -6,7 +6,7 @@ K = n_max - n0 + 1 planned looks, and an undecided pair's two arms hold n_k = n0
 at look k (both grow every round while the pair is open), so its information fraction is
 t_k = n_k / n_max.
 
-Alpha is split over the m pairs (Bonferroni, as in :mod:`archlab.report.verdict`): each pair
+Alpha is split over the m pairs (Bonferroni, as in :mod:`archlab.stats.pairwise`): each pair
 may spend ``alpha / m``. Within a pair it is spent across the looks by the O'Brien-Fleming-type
 Lan-DeMets function f(t) = 2 - 2·Phi(z_{1 - a/2} / sqrt(t)) with a = alpha/m (Lan & DeMets,
 Biometrika 1983): almost nothing early, nearly all of it at the last look, so a study that runs
@@ -45,7 +45,7 @@ import numpy as np
 from scipy import special
 
 from archlab.errors import ArchlabError
-from archlab.report.verdict import (
+from archlab.stats.pairwise import (
     PairRow,
     _check_pairs,
     _clean,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
-from archlab._store_schema import EPOCH_METRICS, RESULT_HEAD, RESULT_TAIL, typed_metrics
+from archlab.errors import ArchlabError
+from archlab.store.schema import EPOCH_METRICS, RESULT_HEAD, RESULT_TAIL, typed_metrics
 
 # A run whose last validation error is within this much of chance error (1 - 1/K for K classes)
 # learned next to nothing. 1 - 1/K because the store keeps no class counts, and a small val
@@ -89,3 +92,12 @@ def _chance_columns(conn: sqlite3.Connection, frame: pd.DataFrame) -> tuple[pd.S
                        dtype="Float64")  # fmt: skip
     near = frame["val_error"].astype("Float64") >= chance - NEAR_CHANCE_MARGIN
     return chance, near.astype("boolean")
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path | IO[bytes]) -> None:
+    """Write a frame as Parquet (to a path or a seekable binary file), or say which extra to
+    install when no engine is present."""
+    try:
+        frame.to_parquet(path, index=False)
+    except ImportError:
+        raise ArchlabError("parquet export needs pyarrow: pip install 'archlab[parquet]'") from None

@@ -2,7 +2,7 @@
 
 Per-seed errors come from the runs of the study's training recipe (its ``config_key``), taken in
 seed order 0, 1, 2, ... and stopping at the first seed not yet trained: the sequential rule
-(:mod:`archlab.report.verdict_sequential`) replays over them, so a resumed study, the report and
+(:mod:`archlab.stats.sequential`) replays over them, so a resumed study, the report and
 a replay over a fixed design all reach the same verdict. Verdicts use the validation error of the
 run's last epoch; the test error is reported beside it and never decides. A diverged run counts
 at chance error (100·(1 - 1/classes) %): diverging is an outcome of the arm under the recipe.
@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import special
 
-from archlab.report.verdict import all_pairs, best_arm, prob_best
-from archlab.report.verdict_sequential import SequentialState, sequential_state
 from archlab.space import NetSpec, spec_from_dict
+from archlab.stats.pairwise import all_pairs, best_arm, prob_best
+from archlab.stats.sequential import SequentialState, sequential_state
 from archlab.store import Store
-from archlab.study_store import StudyRecord
+from archlab.store.study import StudyRecord
 
 _DONE = ("finished", "diverged")
 
@@ -137,6 +138,15 @@ def _mean(x: list[float]) -> float | None:
 
 def _std(x: list[float]) -> float | None:
     return float(np.std(x, ddof=1)) if len(x) > 1 else None
+
+
+def mean_ci(x: list[float]) -> tuple[float, float, float]:
+    """Mean and its 95% t interval (NaN bounds with fewer than two seeds)."""
+    m = float(np.mean(x))
+    if len(x) < 2:
+        return m, math.nan, math.nan
+    half = float(special.stdtrit(len(x) - 1, 0.975)) * float(np.std(x, ddof=1)) / math.sqrt(len(x))
+    return m, m - half, m + half
 
 
 def evaluate_study(store: Store, record: StudyRecord, *, power: bool = True) -> StudyOutcome:
