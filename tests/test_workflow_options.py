@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from archlab.errors import ArchlabError, OptionError
-from archlab.workflows.match import MATCH_TOLERANCE, check_tolerance, run_match
+from archlab.search.solver import MATCH_TOLERANCE
+from archlab.workflows.match import check_tolerance, run_match
 from archlab.workflows.space import Draw, Grid, run_space
 
 TINY_CIFAR: dict[str, Any] = {"template": "cifar", "width_multiplier": 0.125}

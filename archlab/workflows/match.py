@@ -4,7 +4,7 @@ Three solvers (:mod:`archlab.search.solver`) match the ResNet baseline's complex
 Eq. 4): d for a given C, C for a given d, or the depth for a given C and d. This module chooses
 among them from the options given, refuses options that contradict each other, and says when the
 closest integer is further than a tolerance from the target: an integer d or C cannot match every
-target at a small width (docs/counting.md), and a user should hear so rather than read it off a
+target at a small width (docs/design-space.md), and a user should hear so rather than read it off a
 table.
 
 Units: a match error is a fraction in every value (``relative_error``, ``tolerance``); text for
@@ -17,11 +17,16 @@ import math
 from dataclasses import dataclass
 
 from archlab.errors import ArchlabError, OptionError
-from archlab.search.solver import Match, match_cardinality, match_depth, match_flops
+from archlab.search.solver import (
+    MATCH_TOLERANCE,
+    Match,
+    match_cardinality,
+    match_depth,
+    match_flops,
+)
 from archlab.space import NetSpec, default_depth
 
 SOLVES = ("depth",)  # what ``solve`` may name; without it, d (given C) or C (given d) is solved
-MATCH_TOLERANCE = 0.05  # a match further off than 5% is reported (the study arms' default too)
 _UNITS = {"block": "conv2-block params (Eq. 4)", "params": "network params"}
 
 

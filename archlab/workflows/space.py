@@ -18,10 +18,10 @@ import pandas as pd
 from archlab.errors import OptionError
 from archlab.search.ranges import Band, Bound
 from archlab.search.sampling import default_space, sample_space
-from archlab.search.solver import enumerate_space
+from archlab.search.solver import MATCH_TOLERANCE, enumerate_space
 from archlab.search.space_file import load_space
 from archlab.space import default_depth, spec_from_dict
-from archlab.workflows.match import MATCH_TOLERANCE, check_tolerance, off_tolerance
+from archlab.workflows.match import check_tolerance, off_tolerance
 
 DEFAULT_CARDINALITIES = (1, 2, 4, 8, 32)  # Table 3's family (Sec. 5.1)
 _SOLVED = ("complexity", "scope", "tolerance")  # what only a solved d takes
