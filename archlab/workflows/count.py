@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archlab.errors import OptionError
-from archlab.measure.counters import COUNTERS, MODEL_COUNTERS, count_all, count_model
+from archlab.measure.counters import count_all, count_model
 from archlab.measure.loader import load_model
 from archlab.measure.reconcile import per_layer_table
 from archlab.measure.speed import measure_speed
@@ -66,11 +66,11 @@ def run_count(
     if spec is None:
         report = count_model(
             load_model(model or "", model_kwargs), input_shape or DEFAULT_INPUT_SHAPE,
-            counters=counters or MODEL_COUNTERS, per_layer=per_layer, training_step=training,
+            counters=counters or None, per_layer=per_layer, training_step=training,
             train_mode=train_mode,
         )  # fmt: skip
     else:
-        report = count_all(spec, input_size=input_size, counters=counters or COUNTERS,
+        report = count_all(spec, input_size=input_size, counters=counters or None,
                            train_mode=train_mode, training_step=training,
                            per_layer=per_layer)  # fmt: skip
     speed = None
