@@ -28,7 +28,7 @@ DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)  # a model's input unless input_shape say
 
 
 def run_count(
-    name: str | None = None,
+    name: str | NetSpec | None = None,
     *,
     model: str | None = None,
     model_kwargs: str | Mapping[str, Any] | None = None,
@@ -50,7 +50,7 @@ def run_count(
     batch_size: int | None = None,
     channels_last: bool | None = None,
 ) -> CountOutput:
-    """Count a named network, a spec given by its options, or a ``model``, with every counter.
+    """Count a named network (or a spec), a spec given by its options, or a ``model``.
 
     None means "not given". ``input_sizes`` gives one row per size instead of one input;
     ``measure`` also times the spec (``device`` auto, ``batch_size`` 8, ``channels_last`` off).
@@ -109,9 +109,11 @@ def _check(given: Mapping[str, Any]) -> None:
             raise OptionError("{} goes with {}", other, "measure")
 
 
-def _spec(name: str | None, num_classes: int | None, given: Mapping[str, Any]) -> NetSpec:
-    """The spec a name or the spec options describe, with ``num_classes`` where given."""
-    if name is not None:
+def _spec(name: str | NetSpec | None, num_classes: int | None, given: Mapping[str, Any]) -> NetSpec:
+    """The spec a name (or spec) or the spec options describe, with ``num_classes`` where given."""
+    if isinstance(name, NetSpec):
+        spec = name
+    elif name is not None:
         spec = get_spec(name)
     else:
         template = given.get("template", "imagenet")
