@@ -17,6 +17,7 @@ import pandas as pd
 
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError
+from archlab.measure._user_code import user_code
 from archlab.measure.counters import CountReport, count_all, count_model
 from archlab.measure.loader import load_model
 from archlab.measure.registry import model_counters, resolve_counters, spec_counters
@@ -93,7 +94,8 @@ def size_sweep(
     for size in sizes:
         if module is not None:
             shape = spatial_shape(input_shape, size)
-            report = count_model(module, shape, counters=names, per_layer=False)
+            with user_code(str(model), "its forward"):
+                report = count_model(module, shape, counters=names, per_layer=False)
             assert report.trace is not None
             t = report.trace
             totals = (t.macs, t.params, t.acts)
@@ -113,3 +115,20 @@ def _spec(target: NetSpec | str | None) -> NetSpec:
     if target is None:
         raise ArchlabError("give a spec, a preset name or a model reference")
     return resolve_spec(target)
+
+
+def count_reference(
+    model: str,
+    input_shape: Sequence[int],
+    *,
+    model_kwargs: str | Mapping[str, Any] | None = None,
+    counters: Sequence[str] | None = None,
+    per_layer: bool = False,
+    training: bool = False,
+    train_mode: bool = False,
+) -> CountReport:
+    """Load and count a model reference, its code run as the user's (exits and prints contained)."""
+    module = load_model(model, model_kwargs)
+    with user_code(model, "its forward"):
+        return count_model(module, input_shape, counters=counters, per_layer=per_layer,
+                           training_step=training, train_mode=train_mode)  # fmt: skip

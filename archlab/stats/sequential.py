@@ -26,8 +26,8 @@ of a "better" verdict at any look, under identical arms, is at most f(1) = alpha
 true difference points the other way rejects in the wrong direction less often still. A union
 bound over the m pairs (no assumption on how pairs correlate) then keeps the family-wise rate of
 wrong "better" verdicts at or below alpha, whenever the study stops. With unequal seed noise the
-levels inherit Welch's approximation. ``tests/test_sequential.py`` checks both the false-positive
-rate (A/A studies) and the power against the fixed design by simulation.
+levels inherit Welch's approximation. ``tests/stats/test_sequential.py`` checks both the
+false-positive rate (A/A studies) and the power against the fixed design by simulation.
 
 A pair, once decided, keeps the verdict of the look that decided it. The state of a study is a
 pure function of its per-seed errors taken in seed order, so a resumed study, the report and the
@@ -56,6 +56,7 @@ from archlab.stats.pairwise import (
 
 CALIBRATION_PATHS = 200_000  # A/A pairs per calibration: MC SE of a 0.05 level is ~1% of it
 CALIBRATION_SEED = 2017
+MIN_SEEDS_PER_ARM = 2  # a Welch interval needs a spread, which one seed per arm has not
 
 
 def spent(t: float, level: float) -> float:
@@ -116,12 +117,18 @@ def _welch_p(mean: np.ndarray, var: np.ndarray, n: int) -> np.ndarray:
 
 
 def check_seeds(n0: int, n_max: int) -> None:
-    """n0 >= 1 seeds first, at most n_max >= n0 in all."""
+    """n0 >= 1 seeds first, at most n_max >= max(n0, 2) in all."""
     for name, value in (("seeds", n0), ("max_seeds", n_max)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ArchlabError(f"{name} must be a positive integer, got {value!r}")
     if n_max < n0:
         raise ArchlabError(f"max_seeds ({n_max}) must be at least seeds ({n0})")
+    if n_max < MIN_SEEDS_PER_ARM:
+        # One seed has no spread: its interval is (-inf, inf) and no look could ever decide.
+        raise ArchlabError(
+            f"max_seeds must be at least {MIN_SEEDS_PER_ARM}, got {n_max}: a verdict needs "
+            "at least two seeds per arm"
+        )
 
 
 @dataclass(frozen=True)

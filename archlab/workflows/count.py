@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archlab.errors import OptionError
-from archlab.measure.counters import count_all, count_model
-from archlab.measure.loader import load_model
+from archlab.measure.counters import count_all
 from archlab.measure.reconcile import per_layer_table
 from archlab.measure.speed import measure_speed
-from archlab.measure.summary import CountOutput, size_sweep
+from archlab.measure.summary import CountOutput, count_reference, size_sweep
 from archlab.presets import get_spec
 from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, with_overrides
 
@@ -64,10 +63,9 @@ def run_count(
                            model_kwargs=model_kwargs)  # fmt: skip
         return CountOutput(sweep=sweep)
     if spec is None:
-        report = count_model(
-            load_model(model or "", model_kwargs), input_shape or DEFAULT_INPUT_SHAPE,
-            counters=counters or None, per_layer=per_layer, training_step=training,
-            train_mode=train_mode,
+        report = count_reference(
+            model or "", input_shape or DEFAULT_INPUT_SHAPE, model_kwargs=model_kwargs,
+            counters=counters, per_layer=per_layer, training=training, train_mode=train_mode,
         )  # fmt: skip
     else:
         report = count_all(spec, input_size=input_size, counters=counters or None,
