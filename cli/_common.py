@@ -6,11 +6,18 @@ import json
 import math
 import shlex
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from archlab.search.solver import Match
+    from archlab.workflows.space import CandidateTable
+
+MATCH_ERR = "match err %"  # a match error in a table for people: percent (JSON keeps fractions)
 
 
 def parse_int_list(text: str, option: str) -> list[int]:
@@ -44,6 +51,22 @@ def parse_band(text: str | None, option: str) -> tuple[float | None, float | Non
     if band[0] is not None and band[1] is not None and band[0] > band[1]:
         raise typer.BadParameter(f"{option}: MIN {band[0]:g} is above MAX {band[1]:g}")
     return band
+
+
+def int_tuple(text: str | None, option: str) -> tuple[int, ...] | None:
+    """'50,101' -> (50, 101); None (not given) stays None."""
+    return None if text is None else tuple(parse_int_list(text, option))
+
+
+def percent(fraction: float | None) -> float | None:
+    """A fraction as a percent, for tables; None stays None."""
+    return None if fraction is None or fraction != fraction else 100 * fraction
+
+
+def warn(lines: Iterable[str]) -> None:
+    """Each warning as one line on stderr, so stdout (a table or JSON) stays clean."""
+    for line in lines:
+        print(f"archlab: warning: {line}", file=sys.stderr)
 
 
 def print_json(data: Any) -> None:
@@ -112,3 +135,47 @@ def given(params: dict[str, Any], *names: str) -> dict[str, Any]:
 def seeds_given(text: str | None) -> dict[str, Any]:
     """``{"seeds": [...]}`` when --seeds was given, else nothing (the library's default)."""
     return {} if text is None else {"seeds": parse_int_list(text, "--seeds")}
+
+
+def print_match(match: Match) -> None:
+    """The matched spec beside its baseline, and how close the match is."""
+    from archlab.workflows.match import unit_of
+
+    d = match.to_dict()
+    base = [d["baseline_name"], 1, match.baseline.bottleneck_width, match.baseline.group_width,
+            d["baseline_block_params"], *d["baseline_network"].values(), None]  # fmt: skip
+    row = [d["name"], d["cardinality"], d["bottleneck_width"], d["group_width"],
+           d["block_params"], *d["network"].values(), percent(d["relative_error"])]  # fmt: skip
+    title = (f"{d['template']} depth {d['depth']}, input {d['input_size']}: matched on "
+             f"{unit_of(match.scope)} at {d['complexity']:g}x the baseline")  # fmt: skip
+    cols = ["model", "C", "d", "group width", "block params", "MACs", "params", "acts", MATCH_ERR]
+    out = console()
+    out.print(table(title, cols, [base, row]))
+    out.print(f"target {fmt(round(d['target']))}, got {fmt(d['value'])}")
+
+
+def print_table(result: CandidateTable, *, as_json: bool, as_csv: bool) -> None:
+    """Candidates as JSON, CSV (both with ``relative_error`` a fraction) or a table (percent)."""
+    frame = result.frame
+    if as_json:
+        print_json(frame.to_dict(orient="records"))
+    elif as_csv:
+        print(frame.drop(columns="spec").to_csv(index=False), end="")
+    else:
+        cols = ["name", "depth", "cardinality", "bottleneck_width", "group_width",
+                "block_params", "macs", "params", "acts"]  # fmt: skip
+        rows = [[native(v) for v in r] for r in frame[cols].itertuples(index=False)]
+        if not result.sampled:
+            cols.append(MATCH_ERR)
+            for r, error in zip(rows, frame["relative_error"], strict=True):
+                r.append(percent(native(error)))
+        console().print(table(result.title, cols, rows))
+
+
+def native(value: Any) -> Any:
+    """numpy scalars -> Python numbers, NaN and NA -> None, for printing."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, dict | list | tuple) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value

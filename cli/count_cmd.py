@@ -6,11 +6,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from archlab.errors import ArchlabError
-from archlab.presets import get_spec
-from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, with_overrides
-
-from ._common import console, parse_int_list, print_json, table
+from ._common import console, given, parse_int_list, print_json, table
+from .options import (
+    BottleneckWidthOpt,
+    CardinalityOpt,
+    DepthOpt,
+    InputSizeOpt,
+    JsonOpt,
+    TemplateOpt,
+    WidthMultiplierOpt,
+)
 
 if TYPE_CHECKING:
     from archlab.measure.counters import CountReport
@@ -41,34 +46,12 @@ def count_cmd(
         str | None,
         typer.Option("--input-sizes", help="One row per size, e.g. 32,64,128,224."),
     ] = None,
-    cardinality: Annotated[
-        int | None, typer.Option("--cardinality", "-C", help="C (spec option; default 1).")
-    ] = None,
-    bottleneck_width: Annotated[
-        int | None,
-        typer.Option(
-            "--bottleneck-width",
-            "-d",
-            help="First-stage d, the network's own as in its name (spec option; default: the "
-            "ResNet's, 64 x --width-multiplier).",
-        ),
-    ] = None,
-    depth: Annotated[
-        int | None, typer.Option("--depth", help="Depth (spec option; 50, or 29 for cifar).")
-    ] = None,
-    template: Annotated[
-        str | None, typer.Option("--template", help="imagenet or cifar (spec option).")
-    ] = None,
-    width_multiplier: Annotated[
-        float | None,
-        typer.Option(
-            "--width-multiplier", help="Scale the stem and stage widths, not d (spec option)."
-        ),
-    ] = None,
-    input_size: Annotated[
-        int | None,
-        typer.Option("--input-size", help="Input N for (1, 3, N, N); default: the spec's."),
-    ] = None,
+    cardinality: CardinalityOpt = None,
+    bottleneck_width: BottleneckWidthOpt = None,
+    depth: DepthOpt = None,
+    template: TemplateOpt = None,
+    width_multiplier: WidthMultiplierOpt = None,
+    input_size: InputSizeOpt = None,
     num_classes: Annotated[int | None, typer.Option("--num-classes", help="fc outputs.")] = None,
     counters: Annotated[
         str | None,
@@ -87,41 +70,31 @@ def count_cmd(
     training: Annotated[
         bool, typer.Option("--training", help="Also count one training step.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
     measure: Annotated[
         bool, typer.Option("--measure", help="Also time forward and backward.")
     ] = False,
     device: Annotated[
-        str, typer.Option("--device", help="auto, cpu or cuda (with --measure).")
-    ] = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Batch for --measure.")] = 8,
+        str | None, typer.Option("--device", help="auto (the default), cpu or cuda; --measure.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Batch for --measure (default 8).")
+    ] = None,
     channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="channels_last memory format for --measure.")
-    ] = False,
+        bool | None,
+        typer.Option("--channels-last", help="channels_last memory format for --measure."),
+    ] = None,
 ) -> None:
     """Count MACs, params and activations of a named spec or any model with every counter."""
-    from archlab.measure.summary import run_count
+    from archlab.workflows.count import run_count
 
-    spec_options = (cardinality, bottleneck_width, depth, template, width_multiplier)
-    if model is not None and (name is not None or any(v is not None for v in spec_options)):
-        raise ArchlabError("give --model or a model NAME / spec options, not both")
-    if model is not None and (input_size is not None or num_classes is not None):
-        raise ArchlabError(
-            "--input-size and --num-classes are for a NAME or spec options; use --input-shape"
-        )
-    if model is None and (input_shape is not None or model_kwargs is not None):
-        raise ArchlabError("--input-shape and --model-kwargs need --model")
-    spec = None if model is not None else _resolve_spec(name, *spec_options)
-    target = with_overrides(spec, num_classes=num_classes) if spec is not None else None
-    shape: tuple[int, ...] = (1, 3, 224, 224)  # '' is refused below, never this default
-    if input_shape is not None:
-        shape = tuple(parse_int_list(input_shape, "--input-shape"))
     out = run_count(
-        target, model=model, model_kwargs=model_kwargs, input_shape=shape,
-        input_sizes=parse_int_list(input_sizes, "--input-sizes") if input_sizes else None,
-        counters=[c.strip() for c in counters.split(",") if c.strip()] if counters else None,
-        input_size=input_size, per_layer=per_layer, train_mode=train_mode, training=training,
-        measure=measure, device=device, batch_size=batch_size, channels_last=channels_last,
+        input_shape=None if input_shape is None else parse_int_list(input_shape, "--input-shape"),
+        input_sizes=None if input_sizes is None else parse_int_list(input_sizes, "--input-sizes"),
+        counters=None if counters is None else [c.strip() for c in counters.split(",")],
+        **given(locals(), "name", "model", "model_kwargs", "cardinality", "bottleneck_width",
+                "depth", "template", "width_multiplier", "input_size", "num_classes", "per_layer",
+                "train_mode", "training", "measure", "device", "batch_size", "channels_last"),
     )  # fmt: skip
     if as_json:
         print_json(out.to_dict())
@@ -130,43 +103,6 @@ def count_cmd(
     else:
         assert out.report is not None
         _print(out.report, out.per_layer, out.speed)
-
-
-def _resolve_spec(
-    name: str | None,
-    cardinality: int | None,
-    bottleneck_width: int | None,
-    depth: int | None,
-    template: str | None,
-    width_multiplier: float | None,
-) -> NetSpec:
-    """A spec by name (a preset or any printed name), or from the options; never both."""
-    options = {
-        "--cardinality": cardinality,
-        "--bottleneck-width": bottleneck_width,
-        "--depth": depth,
-        "--template": template,
-        "--width-multiplier": width_multiplier,
-    }
-    given = [flag for flag, value in options.items() if value is not None]
-    if name is not None and given:
-        raise ArchlabError(
-            f"give a model NAME or spec options, not both (got {name!r} and {', '.join(given)})"
-        )
-    if name is not None:
-        return get_spec(name)
-    if not given:
-        raise ArchlabError(
-            "give a model NAME (e.g. resnext50_32x4d) or spec options such as --cardinality"
-        )
-    tmpl = template or "imagenet"
-    return make_spec(
-        tmpl,
-        depth if depth is not None else DEFAULT_DEPTHS.get(tmpl, DEFAULT_DEPTHS["imagenet"]),
-        cardinality if cardinality is not None else 1,
-        bottleneck_width,  # None: the ResNet baseline's d at this width
-        width_multiplier=width_multiplier if width_multiplier is not None else 1.0,
-    )
 
 
 def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:

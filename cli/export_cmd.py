@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ._common import console, print_json
+from .options import JsonOpt
 
 
 def export_cmd(
@@ -32,16 +33,12 @@ def export_cmd(
         ),
     ] = "state_dict",
     out: Annotated[Path, typer.Option("--out", help="Folder for the .pth and .json.")] = Path("."),
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write the best-validation epoch's model (torchvision-layout weights, or a torch.export
     program with --format pt2) and JSON: spec, input size, channels, normalisation, classes."""
     from archlab.workflows.export import export_run
 
-    if (run is None) == (not best):
-        raise typer.BadParameter("give exactly one of --run ID and --best")
-    if dataset is not None and not best:
-        raise typer.BadParameter("--dataset goes with --best")
     result = export_run(store, run_id=run, best=best, dataset=dataset, workdir=workdir, out=out,
                         file_format=file_format)  # fmt: skip
     if as_json:

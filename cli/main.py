@@ -12,14 +12,13 @@ from typing import Annotated
 
 import typer
 
-from archlab.errors import ArchlabError
+from archlab.errors import ArchlabError, OptionError
 
 from . import (
     compare_cmd,
     count_cmd,
     demo_cmd,
     export_cmd,
-    plan_options,
     report_cmd,
     results_cmd,
     space_cmds,
@@ -27,6 +26,8 @@ from . import (
     train_cmd,
     watch_cmd,
 )
+from .options import flag, plan_words
+from .plan_options import FLAGS
 
 app = typer.Typer(
     name="archlab",
@@ -100,6 +101,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         where = f" ({ctx.command_path})" if ctx is not None else ""
         print(f"archlab: error{where}: {exc.format_message()}", file=sys.stderr)
         return 2
+    except OptionError as exc:  # options named by their keywords: the CLI names its flags
+        print(f"archlab: error: {exc.render(flag)}", file=sys.stderr)
+        return 2
     except ArchlabError as exc:
         print(f"archlab: error: {cli_words(str(exc))}", file=sys.stderr)
         return 2
@@ -120,8 +124,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     return rv if isinstance(rv, int) else 0
 
 
-# The library names plan keys (section.field); the CLI says which option sets each.
-_FLAGS = plan_options.FLAGS
+def _flags() -> set[str]:
+    """Every long flag of every command, read from the app (only when an error is printed)."""
+    group = typer.main.get_command(app)
+    commands = getattr(group, "commands", {}).values()
+    return {o for c in commands for p in c.params for o in p.opts if o.startswith("--")}
 
 
 # Study settings the library names by field; the user typed these options.
@@ -131,7 +138,9 @@ _WORDS = {"preset or arms": "--preset or --arms", "max_seeds": "--max-seeds",
 
 def cli_words(message: str) -> str:
     """A library message with its plan keys (``strategy.max_epochs``) and fields as options."""
-    message = re.sub(r"\b[a-z]+\.[a-z_]+\b", lambda m: _FLAGS.get(m.group(0), m.group(0)), message)
+    # The training commands' keys first: each names exactly one option (plan_options.FLAGS).
+    message = re.sub(r"\b[a-z]+\.[a-z_]+\b", lambda m: FLAGS.get(m.group(0), m.group(0)), message)
+    message = plan_words(message, _flags())
     for field, option in _WORDS.items():
         message = re.sub(rf"(?<![-\w.]){re.escape(field)}\b", option, message)
     return message

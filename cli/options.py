@@ -1,34 +1,121 @@
-"""Spec and output options shared by several commands, each declared once.
+"""The options commands share, each declared once with one help text.
 
-Every default is None, "not given": the plan file or the library decides. The names are the
-ones every command uses (the training commands' own options live in plan_options.py).
+Every alias defaults to None, "not given": the library holds each default once, and a command
+passes only what was typed (:func:`archlab.cli._common.given`). A match error is a fraction in
+every option and JSON value (``--tolerance 0.05``, ``relative_error``); tables show it as
+"match err %".
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from typing import Annotated
 
 import typer
 
-TemplateOpt = Annotated[str | None, typer.Option("--template", help="imagenet or cifar (default).")]
+TemplateOpt = Annotated[
+    str | None,
+    typer.Option("--template", help="imagenet (Table 1, the default) or cifar (Sec. 5.3)."),
+]
 DepthOpt = Annotated[
     int | None,
-    typer.Option("--depth", help="The baseline's depth (default: 29 cifar, 50 imagenet)."),
+    typer.Option("--depth", help="Network depth (default: the template's, 50 or cifar's 29)."),
+]
+DepthsOpt = Annotated[
+    str | None,
+    typer.Option("--depth", help="Depth or comma list, e.g. 50,101 (default: the template's)."),
+]
+CardinalityOpt = Annotated[
+    int | None, typer.Option("--cardinality", "-C", help="Cardinality C, the number of groups.")
 ]
 CardinalitiesOpt = Annotated[
-    str | None, typer.Option("--cardinalities", help="Comma list of C; d is solved for each.")
+    str | None,
+    typer.Option("--cardinalities", help="Comma list of cardinalities C, e.g. 1,2,4,8,32."),
+]
+BottleneckWidthOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--bottleneck-width",
+        "-d",
+        help="First-stage d, the network's own as in its name (after --width-multiplier).",
+    ),
+]
+BottleneckWidthsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bottleneck-widths", help="Comma list of first-stage d, the networks' own (a grid)."
+    ),
 ]
 WidthMultiplierOpt = Annotated[
     float | None,
-    typer.Option(
-        "--width-multiplier", help="Scale stem and stage widths (d is solved, not scaled)."
-    ),
+    typer.Option("--width-multiplier", help="Scale the stem and stage widths, not d (default 1)."),
 ]
 ComplexityOpt = Annotated[
-    float | None, typer.Option("--complexity", help="Target as a multiple of the baseline.")
+    float | None,
+    typer.Option(
+        "--complexity", help="Target as a multiple of the ResNet baseline (default 1; 2 = Table 4)."
+    ),
 ]
-MatchOpt = Annotated[str | None, typer.Option("--match", help="Match arms on macs or params.")]
+InputSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--input-size", help="Input N (N x N) the MACs are for (default: 224, or cifar's 32)."
+    ),
+]
+ScopeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scope",
+        help="What is matched: block (Eq. 4 conv2-block params; the default for d and C), "
+        "network (MACs; the default for depth) or params.",
+    ),
+]
+MatchOpt = Annotated[
+    str | None, typer.Option("--match", help="What arms are matched on: macs or params.")
+]
 ToleranceOpt = Annotated[
-    float | None, typer.Option("--tolerance", help="Largest relative match error (0.05 = 5%).")
+    float | None,
+    typer.Option(
+        "--tolerance",
+        help="Largest match error as a fraction (default 0.05, i.e. 5%): match-flops and space "
+        "warn on stderr beyond it.",
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON only).")]
+# Library keywords whose CLI flag is not ``--`` plus the keyword with dashes.
+_FLAGS = {
+    "space_file": "--space",
+    "depths": "--depth",
+    "name": "NAME",
+    "sample": "--sample",
+    "run_id": "--run",
+}
+
+
+def flag(keyword: str) -> str:
+    """The CLI flag of a library keyword (``space_file`` -> ``--space``)."""
+    return _FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
+
+
+# The sections of a run plan (archlab.train.plan): a plan key is ``section.field``.
+_PLAN_SECTIONS = ("data", "recipe", "budget", "strategy", "execution", "output", "select")
+_PLAN_KEY = re.compile(rf"(?<![\w/.-])(?:{'|'.join(_PLAN_SECTIONS)})\.[a-z_]+\b(?!\.\w)")
+# Plan keys whose flag is not ``--field``.
+_PLAN_FLAGS = {"data.name": "--dataset", "select.files": "--candidates",
+               "strategy.name": "--strategy"}  # fmt: skip
+
+
+def plan_words(message: str, flags: Collection[str]) -> str:
+    """A library message with its plan keys (``strategy.max_epochs``) as the CLI's ``flags``.
+
+    A key becomes ``--field`` only where some command has that flag, so a key no option sets
+    (one that only a plan file holds) stays as the file spells it.
+    """
+
+    def word(m: re.Match[str]) -> str:
+        key = m.group(0)
+        option = _PLAN_FLAGS.get(key, "--" + key.partition(".")[2].replace("_", "-"))
+        return option if option in flags else key
+
+    return _PLAN_KEY.sub(word, message)

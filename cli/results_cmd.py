@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import pandas as pd
 import typer
 
 from archlab.workflows.results import export_results, load_results
 
-from ._common import console, print_json, table
+from ._common import console, native, print_json, table
+from .options import JsonOpt
 
 # The table's columns; --json, --csv and --parquet carry every column of results_frame.
 TABLE_COLUMNS = [
@@ -35,36 +35,28 @@ def results_cmd(
             "--parquet", help="Write every column as Parquet, needs pyarrow ('-': stdout)."
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """One row per run: the candidate, its last and best errors, throughput and cost."""
     if sum([csv is not None, parquet is not None, as_json]) > 1:
         raise typer.BadParameter("give at most one of --csv, --parquet, --json")
     if (out := csv or parquet) is not None:
-        fmt = "csv" if csv is not None else "parquet"
-        if str(out) != "-":
-            count = export_results(store, out, fmt=fmt)
-            console().print(f"wrote {count} runs to {out}")
-            return
-        if fmt == "parquet" and sys.stdout.isatty():
+        fmt, to_stdout = ("csv" if csv is not None else "parquet"), str(out) == "-"
+        if fmt == "parquet" and to_stdout and sys.stdout.isatty():
             raise typer.BadParameter("--parquet - writes binary: redirect stdout to a file or pipe")
         sys.stdout.flush()  # '-': the data alone on stdout, as bytes
-        export_results(store, sys.stdout.buffer, fmt=fmt)
-        sys.stdout.buffer.flush()
+        count = export_results(store, sys.stdout.buffer if to_stdout else out, fmt=fmt)
+        if to_stdout:
+            sys.stdout.buffer.flush()
+        else:
+            console().print(f"wrote {count} runs to {out}")
         return
     frame = load_results(store)
     if as_json:
         print_json(json.loads(frame.to_json(orient="records")))  # NaN and NA -> null
     else:
-        rows = [[_cell(v) for v in r] for r in frame[TABLE_COLUMNS].itertuples(index=False)]
+        rows = [[native(v) for v in r] for r in frame[TABLE_COLUMNS].itertuples(index=False)]
         console().print(table(f"{len(frame)} runs in {store}", TABLE_COLUMNS, rows))
-
-
-def _cell(value: Any) -> Any:
-    """numpy scalars -> Python numbers, NaN and NA -> None, for printing."""
-    if pd.isna(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def register(app: typer.Typer) -> None:

@@ -1,9 +1,10 @@
-"""What ``archlab count`` computes, as one library call: a spec or any model, one input or a sweep.
+"""What ``archlab count`` prints, and its sweep over input sizes.
 
-- one input: every counter side by side (:mod:`archlab.measure.counters`), optionally the
-  per-layer reconciliation, a training step and measured speed;
-- ``input_sizes``: one row per size (MACs, params, acts, each counter's converted MACs); for a
-  spec the analytic count alone needs no model at all.
+:class:`CountOutput` holds one input's counters side by side (:mod:`archlab.measure.counters`),
+optionally the per-layer reconciliation, a training step and measured speed; :func:`size_sweep`
+gives one row per input size (MACs, params, acts, each counter's converted MACs), where a spec's
+analytic count needs no model at all. The command's options are checked and combined in
+:func:`archlab.workflows.count.run_count`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from archlab.errors import ArchlabError
 from archlab.measure._user_code import user_code
 from archlab.measure.counters import CountReport, count_all, count_model
 from archlab.measure.loader import load_model
-from archlab.measure.reconcile import per_layer_table
 from archlab.measure.registry import model_counters, resolve_counters, spec_counters
-from archlab.measure.speed import SpeedResult, measure_speed
+from archlab.measure.speed import SpeedResult
 from archlab.models import resolve_spec
 from archlab.space import NetSpec
 
@@ -117,47 +117,18 @@ def _spec(target: NetSpec | str | None) -> NetSpec:
     return resolve_spec(target)
 
 
-def run_count(
-    target: NetSpec | str | None = None,
+def count_reference(
+    model: str,
+    input_shape: Sequence[int],
     *,
-    model: str | None = None,
-    counters: Sequence[str] | None = None,
-    input_size: int | None = None,
-    input_shape: Sequence[int] = (1, 3, 224, 224),
-    input_sizes: Sequence[int] | None = None,
     model_kwargs: str | Mapping[str, Any] | None = None,
+    counters: Sequence[str] | None = None,
     per_layer: bool = False,
-    train_mode: bool = False,
     training: bool = False,
-    measure: bool = False,
-    device: str = "auto",
-    batch_size: int = 8,
-    channels_last: bool = False,
-) -> CountOutput:
-    """Count a spec or preset ``target``, or a ``model`` reference, as ``archlab count`` does."""
-    if input_sizes:
-        if per_layer or training or measure:
-            raise ArchlabError("input_sizes gives one row per size; per_layer, training and "
-                               "measure need a single input")  # fmt: skip
-        sweep = size_sweep(target, input_sizes, model=model, counters=counters,
-                           input_shape=input_shape, model_kwargs=model_kwargs)  # fmt: skip
-        return CountOutput(sweep=sweep)
-    if model is not None:
-        if measure:
-            raise ArchlabError("measure times archlab specs; it does not take a model")
-        module = load_model(model, model_kwargs)
-        with user_code(model, "its forward"):
-            report = count_model(
-                module, input_shape, counters=counters or None,
-                per_layer=per_layer, training_step=training, train_mode=train_mode,
-            )  # fmt: skip
-    else:
-        report = count_all(
-            _spec(target), input_size=input_size, counters=counters or None,
-            train_mode=train_mode, training_step=training, per_layer=per_layer,
-        )  # fmt: skip
-    speed = None
-    if measure:
-        speed = measure_speed(_spec(target), device=device, batch_size=batch_size,
-                              input_size=input_size, channels_last=channels_last)  # fmt: skip
-    return CountOutput(report, per_layer_table(report) if per_layer else None, (), speed)
+    train_mode: bool = False,
+) -> CountReport:
+    """Load and count a model reference, its code run as the user's (exits and prints contained)."""
+    module = load_model(model, model_kwargs)
+    with user_code(model, "its forward"):
+        return count_model(module, input_shape, counters=counters, per_layer=per_layer,
+                           training_step=training, train_mode=train_mode)  # fmt: skip

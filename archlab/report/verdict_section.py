@@ -63,7 +63,7 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
         f"{d['target']:,.0f}; alpha {d['alpha']:g}, rope {d['rope']:g} points; seeds "
         f"{d['seeds']} to {d['max_seeds']}; status: {d['status'] or 'running'})",
         "",
-        "| arm | C | d | depth | " + unit + " | match error | seeds | val error % | test error % "
+        "| arm | C | d | depth | " + unit + " | match err % | seeds | val error % | test error % "
         "| P(best) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -72,7 +72,7 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
         std = f" ± {a['val_error_std']:.2f}" if a["val_error_std"] is not None else ""
         lines.append(
             f"| {label} | {a['cardinality']} | {a['bottleneck_width']} | {a['depth']} | "
-            f"{a['value']:,} | {a['relative_error']:+.1%} | {a['seeds']} | "
+            f"{a['value']:,} | {100 * a['relative_error']:+.1f} | {a['seeds']} | "
             f"{_num(a['val_error_mean'])}{std} | {_num(a['test_error_mean'])} | "
             f"{_num(a['prob_best'])} |"
         )

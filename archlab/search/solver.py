@@ -30,6 +30,7 @@ Scope = Literal["block", "network", "params"]
 # params. Depth leaves the block unchanged, so it matches only the whole-network scopes.
 SCOPES: tuple[str, ...] = ("block", "network", "params")
 MAX_RELATIVE_ERROR = 0.5  # refuse matches further than this from the target
+MATCH_TOLERANCE = 0.05  # a match further off is warned of (match-flops, space); arms refuse it
 _SEARCH_LIMIT = 1 << 16  # no template reaches a sensible target beyond 65,536 channels
 # Deeper ImageNet networks grow conv4 until it holds 36 blocks, then conv3: the path of He et
 # al.'s ResNets (CVPR 2016, Table 1; ResNet-200 from ECCV 2016), which it passes exactly:

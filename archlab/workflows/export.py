@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from archlab.errors import ArchlabError
+from archlab.errors import ArchlabError, OptionError
 from archlab.models import build_model
 from archlab.report.output import check_writable_dir
 from archlab.space import spec_from_dict
@@ -80,7 +80,9 @@ def export_run(
     beside the store, as train-candidates and study put it).
     """
     if (run_id is None) == (not best):
-        raise ArchlabError("give exactly one of run_id and best")
+        raise OptionError("give exactly one of {} and {}", "run_id", "best")
+    if dataset is not None and not best:
+        raise OptionError("{} goes with {} (a run id names its data set)", "dataset", "best")
     store_file = Path(store)
     check_file_format(file_format)
     out_dir = check_writable_dir(out, field="out")

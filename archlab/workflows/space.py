@@ -3,23 +3,29 @@
 Two requests, one per mode, so that an option of one mode cannot be given to the other:
 :class:`Grid` (every depth x cardinality, d solved for matched complexity or given) and
 :class:`Draw` (N distinct specs from a TOML space file or from lists turned into choices).
-Torch-free.
+:func:`run_space` chooses the mode from the options given and refuses options that do not fit
+it, so a Python caller meets the same rules as ``archlab space``. Torch-free.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from archlab.errors import OptionError
 from archlab.search.ranges import Band, Bound
 from archlab.search.sampling import default_space, sample_space
-from archlab.search.solver import enumerate_space
+from archlab.search.solver import MATCH_TOLERANCE, enumerate_space
 from archlab.search.space_file import load_space
-from archlab.space import default_depth
+from archlab.space import default_depth, spec_from_dict
+from archlab.workflows.match import check_tolerance, off_tolerance
 
 DEFAULT_CARDINALITIES = (1, 2, 4, 8, 32)  # Table 3's family (Sec. 5.1)
+_SOLVED = ("complexity", "scope", "tolerance")  # what only a solved d takes
+_LISTS = ("template", "depths", "cardinalities", "bottleneck_widths", "width_multiplier")
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,19 @@ class Grid:
     depths: tuple[int, ...] | None = None  # None: the template's usual depth
     cardinalities: tuple[int, ...] = DEFAULT_CARDINALITIES
     bottleneck_widths: tuple[int, ...] | None = None  # given: a grid over d, nothing solved
-    complexity: float = 1.0
-    scope: str = "block"
+    complexity: float | None = None  # None: 1 (the baseline's complexity) when d is solved
+    scope: str | None = None  # None: block (Eq. 4) when d is solved
     width_multiplier: float = 1.0
     input_size: int | None = None  # None: the template's (224 or 32)
     band: Band = field(default_factory=Band)
+    tolerance: float | None = None  # None: MATCH_TOLERANCE; a solved d further off is warned of
+
+    def __post_init__(self) -> None:
+        if self.bottleneck_widths is not None:
+            _refuse(self, "does not apply with {} (d is given, not solved)", _SOLVED,
+                    "bottleneck_widths")  # fmt: skip
+        if self.tolerance is not None:
+            check_tolerance(self.tolerance)
 
 
 @dataclass(frozen=True)
@@ -44,13 +58,18 @@ class Draw:
     n: int
     seed: int = 0
     space_file: Path | None = None  # given: the file describes the space, lists stay None
-    template: str = "imagenet"
+    template: str | None = None  # None: imagenet
     depths: tuple[int, ...] | None = None
     cardinalities: tuple[int, ...] | None = None
     bottleneck_widths: tuple[int, ...] | None = None
-    width_multiplier: float = 1.0
+    width_multiplier: float | None = None  # None: 1
     input_size: int | None = None  # None: the file's, else the template's
     band: Band = field(default_factory=Band)
+
+    def __post_init__(self) -> None:
+        if self.space_file is not None:
+            _refuse(self, "does not apply with {} (the file describes the space)", _LISTS,
+                    "space_file")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,7 @@ class CandidateTable:
     title: str
     sampled: bool
     note: str | None = None  # how a draw went (tries, rejections), for stderr
+    warnings: tuple[str, ...] = ()  # one line per solved row beyond the tolerance, for stderr
 
 
 def band_of(
@@ -68,6 +88,52 @@ def band_of(
 ) -> Band:
     """A band from optional (min, max) bounds."""
     return Band().replaced(macs=macs, params=params, acts=acts)
+
+
+def run_space(
+    *,
+    sample: int | None = None,
+    seed: int | None = None,
+    space_file: Path | None = None,
+    template: str | None = None,
+    depths: tuple[int, ...] | None = None,
+    cardinalities: tuple[int, ...] | None = None,
+    bottleneck_widths: tuple[int, ...] | None = None,
+    width_multiplier: float | None = None,
+    input_size: int | None = None,
+    complexity: float | None = None,
+    scope: str | None = None,
+    tolerance: float | None = None,
+    macs: Bound | None = None,
+    params: Bound | None = None,
+    acts: Bound | None = None,
+) -> CandidateTable:
+    """The ``space`` command: a grid, or ``sample`` specs drawn; None means 'not given'.
+
+    The mode is the grid unless ``sample`` is given. ``seed`` and ``space_file`` need ``sample``;
+    ``complexity``, ``scope`` and ``tolerance`` need a solved d (a grid without
+    ``bottleneck_widths``); a ``space_file`` describes the space, so the lists do not apply.
+    """
+    band = band_of(macs, params, acts)
+    shape = (
+        ("template", template),
+        ("depths", depths),
+        ("cardinalities", cardinalities),
+        ("bottleneck_widths", bottleneck_widths),
+        ("width_multiplier", width_multiplier),
+        ("input_size", input_size),
+    )
+    chosen: dict[str, Any] = {name: value for name, value in shape if value is not None}
+    if sample is None:
+        if seed is not None or space_file is not None:
+            raise OptionError("{} needs {}", "seed" if seed is not None else "space_file", "sample")
+        solved: dict[str, Any] = {"complexity": complexity, "scope": scope, "tolerance": tolerance}
+        return space_candidates(Grid(**chosen, **solved, band=band))
+    for name, given in (("complexity", complexity), ("scope", scope), ("tolerance", tolerance)):
+        if given is not None:
+            raise OptionError("{} does not apply to {} (d is drawn, not solved)", name, "sample")
+    draw = Draw(sample, 0 if seed is None else seed, space_file, **chosen, band=band)
+    return space_candidates(draw)
 
 
 def space_candidates(request: Grid | Draw) -> CandidateTable:
@@ -80,15 +146,16 @@ def space_candidates(request: Grid | Draw) -> CandidateTable:
                 list(request.bottleneck_widths) if request.bottleneck_widths else None
             ),
             template=request.template,
-            complexity=request.complexity,
-            scope=request.scope,
+            complexity=1.0 if request.complexity is None else request.complexity,
+            scope=request.scope or "block",
             width_multiplier=request.width_multiplier,
             macs_band=request.band.macs,
             params_band=request.band.params,
             input_size=request.input_size,
         )
         frame = request.band.filter(frame)  # the solver bands MACs and params; this adds acts
-        return CandidateTable(frame, f"{len(frame)} candidates{_input(frame)}", sampled=False)
+        title = f"{len(frame)} candidates{_input(frame)}"
+        return CandidateTable(frame, title, sampled=False, warnings=_warnings(frame, request))
     band = request.band
     if request.space_file is not None:
         space = load_space(request.space_file).with_band(
@@ -96,11 +163,11 @@ def space_candidates(request: Grid | Draw) -> CandidateTable:
         )
     else:
         space = default_space(
-            request.template,
+            request.template or "imagenet",
             request.depths,
             request.cardinalities,
             request.bottleneck_widths,
-            width_multiplier=request.width_multiplier,
+            width_multiplier=1.0 if request.width_multiplier is None else request.width_multiplier,
             band=band,
         )
     if request.input_size is not None:
@@ -123,3 +190,21 @@ def _input(frame: pd.DataFrame) -> str:
 def _side(bound: Bound) -> Bound | None:
     # An open (None, None) bound keeps the file's own band for that quantity.
     return None if bound == (None, None) else bound
+
+
+def _warnings(frame: pd.DataFrame, grid: Grid) -> tuple[str, ...]:
+    """One line per solved row further than the tolerance from its target."""
+    tolerance = MATCH_TOLERANCE if grid.tolerance is None else grid.tolerance
+    lines = (
+        off_tolerance(spec_from_dict(row.spec), row.relative_error, tolerance)
+        for row in frame.itertuples(index=False)
+        if row.relative_error is not None and not pd.isna(row.relative_error)
+    )
+    return tuple(line for line in lines if line is not None)
+
+
+def _refuse(request: object, why: str, names: tuple[str, ...], cause: str) -> None:
+    """Refuse the first of ``names`` that ``request`` was given, saying ``why`` (with ``cause``)."""
+    for name in names:
+        if getattr(request, name, None) is not None:
+            raise OptionError("{} " + why, name, cause)

@@ -190,10 +190,17 @@ def test_input_sizes_of_a_model(capsys) -> None:
         (["--model", f"{ZOO}:make_net", "--model-kwargs", '{"depth": 4}'], "unexpected keyword"),
         (["--model", f"{ZOO}:SmallNet", "--counters", "analytic"], "unknown counter 'analytic'"),
         (["resnext50_32x4d", "--model", f"{ZOO}:SmallNet"], "not both"),
-        (["resnext50_32x4d", "--input-shape", "1,3,8,8"], "need --model"),
+        (["resnext50_32x4d", "--input-shape", "1,3,8,8"], "needs --model"),
         (["--model", f"{ZOO}:SmallNet", "--input-sizes", "8", "--per-layer"], "single input"),
         (["resnext50_32x4d", "--input-size", "100000"], "GiB to run"),
         (["--model", f"{ZOO}:SmallNet", "--input-shape", "64,3,60000,60000"], "GiB to run"),
+        (["--model", f"{ZOO}:SmallNet", "--input-shape", ""], "--input-shape needs"),
+        (["--model", f"{ZOO}:SmallNet", "--depth", "50"], "--model counts any module and --depth"),
+        (["resnext50_32x4d", "--device", "cpu"], "--device goes with --measure"),
+        (["resnext50_32x4d", "--input-sizes", "64", "--input-size", "64"],
+         "--input-sizes gives one row per size; --input-size needs a single input"),
+        (["--width-multiplier", "0.25", "--counters", ""], "unknown counter ''"),
+        ([], "give a model NAME (e.g. resnext50_32x4d), spec options such as --cardinality"),
     ],
 )  # fmt: skip
 def test_model_bad_input_one_line_exit_2(capsys, argv, message) -> None:

@@ -103,3 +103,23 @@ def test_the_shell_completes_commands_and_options(
     monkeypatch.setenv("COMP_CWORD", str(len(words.split()) - 1))
     assert _exit_code(cli) == 0
     assert set(capsys.readouterr().out.split()) == expected
+
+
+def test_library_words_become_the_flags_the_user_typed() -> None:
+    from archlab.cli.main import _flags
+    from archlab.cli.options import flag, plan_words
+
+    from archlab.errors import OptionError
+
+    flags = _flags()
+    message = "strategy.max_epochs must exceed strategy.min_epochs; data.name and select.files"
+    assert plan_words(message, flags) == (
+        "--max-epochs must exceed --min-epochs; --dataset and --candidates"
+    )
+    # A key no option sets stays as a plan file spells it; a file name is not a key.
+    assert plan_words("data.split_seed in plan.toml", flags) == "data.split_seed in plan.toml"
+    for text in ("file 'c.json'", "/tmp/output.store", "my.recipe.lr", "output.store.db"):
+        assert plan_words(text, flags) == text
+    assert plan_words("set recipe.lr.", flags) == "set --lr."
+    exc = OptionError("{} needs {} (not {})", "space_file", "sample", "depths")
+    assert exc.render(flag) == "--space needs --sample (not --depth)"

@@ -266,3 +266,55 @@ def test_input_size_sets_the_macs_shown(cli: Cli) -> None:
     assert code == 0 and "2 candidates, MACs at 8x8 input" in out
     code, _, err = cli("match-flops", "-C", "2", "--input-size", "0")
     assert code == 2 and "input_size" in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- no surprises
+
+_OFF = ("-C", "8", "--template", "cifar", "--width-multiplier", "0.125")  # 20.59% off
+
+
+def test_match_flops_warns_beyond_the_tolerance(cli: Cli) -> None:
+    code, out, err = cli("match-flops", *_OFF, "--json")
+    assert code == 0
+    assert json.loads(out)["relative_error"] == pytest.approx(0.2059, abs=1e-4)  # a fraction
+    assert err.splitlines() == [
+        "archlab: warning: resnext29_8x2d_w0.125 is 20.59% off its target (tolerance 5%): no "
+        "integer brings it closer at this width"
+    ]
+    code, out, err = cli("match-flops", *_OFF)
+    assert code == 0 and "20.59% off" in err and "match err %" in out and "20.59" in out
+    code, _, err = cli("match-flops", *_OFF, "--tolerance", "0.25")
+    assert code == 0 and err == ""
+    code, _, err = cli("match-flops", "-C", "32")
+    assert code == 0 and err == ""  # Table 2's 32x4d is 0.73% off: nothing to say
+
+
+def test_space_warns_once_per_row_beyond_the_tolerance(cli: Cli) -> None:
+    grid = ("space", "--template", "cifar", "--width-multiplier", "0.25")
+    code, out, err = cli(*grid, "--cardinalities", "1,2,8,16,32", "--json")  # 8, 16: 15%, 7%
+    assert code == 0
+    rows = json.loads(out)  # stdout is JSON alone
+    off = [r["name"] for r in rows if r["relative_error"] > 0.05]
+    assert len(off) == 2 and len(err.splitlines()) == 2
+    assert all(f"warning: {name} is " in err for name in off)
+    code, out, err = cli(*grid, "--cardinalities", "1,2")
+    assert code == 0 and err == "" and "match err %" in out and "relative_error" not in out
+    code, _, err = cli(*grid, "--cardinalities", "8", "--tolerance", "0.5")
+    assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("match-flops", "-C", "4", "--tolerance", "5"), "--tolerance must be a fraction"),
+        (("space", "--sample", "3", "--tolerance", "0.1"), "--tolerance does not apply to --sa"),
+        (("space", "--bottleneck-widths", "4", "--tolerance", "0.1"), "--tolerance does not"),
+        (("match-flops", "-C", "4", "-d", "4"), "give exactly one of --cardinality"),
+        (("match-flops", "-C", "4", "--solve", "width"), "solve must be one of depth"),
+    ],
+)
+def test_tolerance_and_solver_options_are_checked(
+    cli: Cli, args: tuple[str, ...], fragment: str
+) -> None:
+    code, out, err = cli(*args)
+    assert code == 2 and out == "" and fragment in err and len(err.strip().splitlines()) == 1

@@ -28,6 +28,7 @@ TOPIC_FILES = {
     "train/test_plan_files.py": "the candidates and arms files that plan.py reads",
     "workflows/test_export_standalone.py": "export metadata; pt2 programs run without archlab",
     "store/test_db_public.py": "the store's public transaction/query API that study records use",
+    "cli/test_shims.py": "every command body at most 30 lines; no command imports another",
 }
 
 

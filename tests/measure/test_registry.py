@@ -12,8 +12,9 @@ from archlab.measure.counters import count_all
 from archlab.measure.reconcile import per_layer_table
 from archlab.measure.registry import Counter, model_counters, resolve_counters, spec_counters
 from archlab.measure.results import CountContext, CounterResult
-from archlab.measure.summary import run_count, size_sweep
+from archlab.measure.summary import size_sweep
 from archlab.space import make_spec
+from archlab.workflows.count import run_count
 
 TINY = make_spec("cifar", 11, 4, 1, width_multiplier=0.125, num_classes=10)
 FAKE_CONVENTION = "3 x the traced multiply-adds (a test's counter)"

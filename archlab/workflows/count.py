@@ -1,0 +1,124 @@
+"""The count workflow: what ``archlab count`` does, as one library call that checks its options.
+
+A network is named (a preset or any name archlab prints), described by the spec options (C, d,
+depth, template, width multiplier), or replaced by any model (``module:callable``, see
+:mod:`archlab.measure.loader`). Options that belong to another of these, or to a single input
+when a sweep over input sizes is asked for, are refused here, in one place, so a Python caller
+meets the same rules as the CLI. Counting conventions: docs/counting.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from archlab.errors import OptionError
+from archlab.measure.counters import count_all
+from archlab.measure.reconcile import per_layer_table
+from archlab.measure.speed import measure_speed
+from archlab.measure.summary import CountOutput, count_reference, size_sweep
+from archlab.presets import get_spec
+from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, with_overrides
+
+SPEC_OPTIONS = ("cardinality", "bottleneck_width", "depth", "template", "width_multiplier")
+SINGLE_INPUT = ("per_layer", "training", "measure")  # what a sweep over input sizes cannot do
+MEASURE_OPTIONS = ("device", "batch_size", "channels_last")  # what only timing uses
+DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)  # a model's input unless input_shape says otherwise
+
+
+def run_count(
+    name: str | NetSpec | None = None,
+    *,
+    model: str | None = None,
+    model_kwargs: str | Mapping[str, Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+    input_sizes: Sequence[int] | None = None,
+    cardinality: int | None = None,
+    bottleneck_width: int | None = None,
+    depth: int | None = None,
+    template: str | None = None,
+    width_multiplier: float | None = None,
+    input_size: int | None = None,
+    num_classes: int | None = None,
+    counters: Sequence[str] | None = None,
+    per_layer: bool = False,
+    train_mode: bool = False,
+    training: bool = False,
+    measure: bool = False,
+    device: str | None = None,
+    batch_size: int | None = None,
+    channels_last: bool | None = None,
+) -> CountOutput:
+    """Count a named network (or a spec), a spec given by its options, or a ``model``.
+
+    None means "not given". ``input_sizes`` gives one row per size instead of one input;
+    ``measure`` also times the spec (``device`` auto, ``batch_size`` 8, ``channels_last`` off).
+    """
+    given = {k: v for k, v in locals().items() if v is not None and v is not False}
+    _check(given)
+    spec = None if model is not None else _spec(name, num_classes, given)
+    if input_sizes:
+        sweep = size_sweep(spec, input_sizes, model=model, counters=counters,
+                           input_shape=input_shape or DEFAULT_INPUT_SHAPE,
+                           model_kwargs=model_kwargs)  # fmt: skip
+        return CountOutput(sweep=sweep)
+    if spec is None:
+        report = count_reference(
+            model or "", input_shape or DEFAULT_INPUT_SHAPE, model_kwargs=model_kwargs,
+            counters=counters, per_layer=per_layer, training=training, train_mode=train_mode,
+        )  # fmt: skip
+    else:
+        report = count_all(spec, input_size=input_size, counters=counters or None,
+                           train_mode=train_mode, training_step=training,
+                           per_layer=per_layer)  # fmt: skip
+    speed = None
+    if spec is not None and measure:
+        speed = measure_speed(spec, device=device or "auto", batch_size=batch_size or 8,
+                              input_size=input_size,
+                              channels_last=bool(channels_last))  # fmt: skip
+    return CountOutput(report, per_layer_table(report) if per_layer else None, (), speed)
+
+
+def _check(given: Mapping[str, Any]) -> None:
+    """Refuse options that contradict each other, naming the first one given."""
+    spec_given = [k for k in SPEC_OPTIONS if k in given]
+    if "model" in given:
+        for other in ("name", *spec_given, "input_size", "num_classes", "measure"):
+            if other in given:
+                raise OptionError("{} counts any module and {} is for archlab's own specs: "
+                                  "give one, not both", "model", other)  # fmt: skip
+    else:
+        for other in ("input_shape", "model_kwargs"):
+            if other in given:
+                raise OptionError("{} needs {}", other, "model")
+        if "name" in given and spec_given:
+            raise OptionError("give a model {} or spec options such as {}, not both", "name",
+                              spec_given[0])  # fmt: skip
+        if "name" not in given and not spec_given:
+            raise OptionError("give a model {} (e.g. resnext50_32x4d), spec options such as {}, "
+                              "or {}", "name", "cardinality", "model")  # fmt: skip
+    if "input_sizes" in given:
+        for other in (*SINGLE_INPUT, "input_size"):
+            if other in given:
+                raise OptionError("{} gives one row per size; {} needs a single input",
+                                  "input_sizes", other)  # fmt: skip
+    for other in MEASURE_OPTIONS:
+        if other in given and "measure" not in given:
+            raise OptionError("{} goes with {}", other, "measure")
+
+
+def _spec(name: str | NetSpec | None, num_classes: int | None, given: Mapping[str, Any]) -> NetSpec:
+    """The spec a name (or spec) or the spec options describe, with ``num_classes`` where given."""
+    if isinstance(name, NetSpec):
+        spec = name
+    elif name is not None:
+        spec = get_spec(name)
+    else:
+        template = given.get("template", "imagenet")
+        depth = given.get("depth", DEFAULT_DEPTHS.get(template, DEFAULT_DEPTHS["imagenet"]))
+        spec = make_spec(
+            template, depth, given.get("cardinality", 1),
+            given.get("bottleneck_width"),  # None: the ResNet baseline's d at this width
+            width_multiplier=given.get("width_multiplier", 1.0),
+        )  # fmt: skip
+    return spec if num_classes is None else with_overrides(spec, num_classes=num_classes)
