@@ -65,6 +65,11 @@ def data_limits(values: list[float]) -> tuple[float, float]:
     return max(0.0, lo - pad), min(100.0, hi + pad)
 
 
+def _clip(points: float | None) -> float | None:
+    """A difference of two error rates lies in [-100, 100] points: an interval says no more."""
+    return None if points is None else min(100.0, max(-100.0, points))
+
+
 def _seeds(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
@@ -114,8 +119,8 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
             else ""
         )
         lines.append(
-            f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | [{_num(p['ci_low'])}, "
-            f"{_num(p['ci_high'])}] | {_num(p['p_adj'], '.3g')} | {p['verdict']} | {at} | "
+            f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | [{_num(_clip(p['ci_low']))}, "
+            f"{_num(_clip(p['ci_high']))}] | {_num(p['p_adj'], '.3g')} | {p['verdict']} | {at} | "
             f"{need} |"
         )
     best = d["best"]["arm"]

@@ -65,8 +65,11 @@ def check_settings(alpha: float, rope: float) -> None:
         raise ArchlabError(f"rope must be a finite number >= 0, got {rope!r}")
 
 
-def clean(errors: Errors) -> dict[str, Arm]:
-    """Each arm's errors as an :class:`Arm`; refuses no arms, empty arms and non-finite values."""
+def clean(errors: Errors, *, allow_empty: bool = False) -> dict[str, Arm]:
+    """Each arm's errors as an :class:`Arm`; refuses no arms, empty arms and non-finite values.
+
+    ``allow_empty``: a study's replay before its first seeds are trained (nothing to test yet).
+    """
     if not isinstance(errors, Mapping) or not errors:
         raise ArchlabError("errors must map at least two arm names to per-seed errors, got none")
     out: dict[str, Arm] = {}
@@ -84,11 +87,11 @@ def clean(errors: Errors) -> dict[str, Arm]:
             x = np.asarray(values, dtype=float)
         except (TypeError, ValueError):
             raise ArchlabError(f"errors[{arm!r}] must be numbers, got {values!r}") from None
-        if x.ndim != 1 or not len(x):
+        if x.ndim != 1 or not (len(x) or allow_empty):
             raise ArchlabError(f"errors[{arm!r}] must hold at least one seed's error, got none")
         if not np.all(np.isfinite(x)):
             raise ArchlabError(f"errors[{arm!r}] must be finite numbers, got {values!r}")
-        out[arm] = Arm(np.asarray(seeds, dtype=int), x)
+        out[arm] = Arm(np.asarray(seeds, dtype=int), x.reshape(-1))
     return out
 
 

@@ -134,16 +134,19 @@ def prepare(
     paired: bool,
     resolution: float | None,
     pairs: Sequence[tuple[str, str]] | None,
+    allow_empty: bool = False,
 ) -> tuple[dict[str, Arm], list[tuple[str, str]], float]:
     """Checked arms, the pairs to compare and the resolution: shared by both verdict functions."""
     check_settings(alpha, rope)
     if not isinstance(paired, bool):
         raise ArchlabError(f"paired must be True or False, got {paired!r}")
-    data = clean(errors)
+    data = clean(errors, allow_empty=allow_empty)
     chosen = all_pairs(list(data)) if pairs is None else list(pairs)
     check_pairs(chosen, data)
     if paired:
         for a, b in chosen:
+            if allow_empty and not (len(data[a].seeds) and len(data[b].seeds)):
+                continue  # nothing trained yet: nothing to align
             check_alignable(a, b, data[a], data[b])
     return data, chosen, resolve_resolution(data, resolution)
 

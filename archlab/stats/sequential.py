@@ -44,7 +44,7 @@ import numpy as np
 from scipy import special
 
 from archlab.errors import ArchlabError
-from archlab.stats.difference import Arm, Errors
+from archlab.stats.difference import Arm, Errors, clean
 from archlab.stats.pairwise import PairRow, pair_row, prepare, with_seeds_needed
 from archlab.stats.power import conditional_power
 
@@ -154,13 +154,19 @@ def sequential_state(
     resolution: float | None = None,
     pairs: Sequence[tuple[str, str]] | None = None,
     power: bool = True,
-    futility: float = FUTILITY,
+    futility: float | None = None,
 ) -> SequentialState:
-    """Replay the rule over per-seed errors (in seed order); extra seeds beyond need are unused."""
+    """Replay the rule over per-seed errors (in seed order); extra seeds beyond need are unused.
+
+    Arms may be empty (a study before its first seeds): no look is taken then. ``futility``:
+    the conditional power below which an open pair stops (``FUTILITY`` when None; 0 never stops).
+    """
+    below = FUTILITY if futility is None else futility
     check_seeds(n0, n_max)
     data, chosen, res = prepare(
-        errors, alpha=alpha, rope=rope, paired=paired, resolution=resolution, pairs=pairs
-    )
+        errors, alpha=alpha, rope=rope, paired=paired, resolution=resolution, pairs=pairs,
+        allow_empty=True,
+    )  # fmt: skip
     m = len(chosen)
     levels = nominal_levels(n0, n_max, alpha / m)
     final = levels[-1]
@@ -182,7 +188,7 @@ def sequential_state(
             )  # fmt: skip
             if row.verdict != "undecided":
                 closed[(a, b)] = n[a]
-            elif not last and _futile(row, n_max=n_max, rope=rope, level=final, below=futility):
+            elif not last and _futile(row, n_max=n_max, rope=rope, level=final, below=below):
                 closed[(a, b)] = n[a]
                 futile.append((a, b))
                 row = replace(row, futile=True)
@@ -237,6 +243,7 @@ def sequential_verdict(
     resolution: float | None = None,
 ) -> list[PairRow]:
     """Replay the sequential rule over per-seed errors in seed order: one row per pair."""
+    clean(errors)  # the public function refuses empty arms; the study's replay allows them
     state = sequential_state(
         errors, n0=seeds, n_max=max_seeds, alpha=alpha, rope=rope, paired=paired,
         resolution=resolution,
