@@ -115,10 +115,9 @@ def count_model(
     train_mode: bool = False,
 ) -> Any:
     """Count any nn.Module: traced, and by each tool (see :mod:`archlab.measure.counters`)."""
-    from archlab.measure.counters import MODEL_COUNTERS
     from archlab.measure.counters import count_model as _count
 
-    return _count(model, input_shape, counters=counters or MODEL_COUNTERS, per_layer=per_layer,
+    return _count(model, input_shape, counters=counters or None, per_layer=per_layer,
                   training_step=training_step, train_mode=train_mode)  # fmt: skip
 
 

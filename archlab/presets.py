@@ -1,6 +1,10 @@
 """Named specs: the paper's models as data (presets are data; names are derived from specs).
 
 :func:`get_spec` takes a preset's name or any name archlab prints (:mod:`archlab.names`).
+
+Study presets (the paper's questions: ``cardinality``, ``depth-width-cardinality``) are data too,
+in :mod:`archlab.search.presets`: their arm rules name the solvers of search/, which this
+torch-free core module must not import.
 """
 
 from __future__ import annotations

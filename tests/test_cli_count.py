@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 from archlab.cli import count_cmd
 from archlab.cli import main as climain
 
-from archlab.measure import counters
+from archlab.measure import counters, registry
 
 if "count" not in {c.name for c in climain.app.registered_commands}:
     count_cmd.register(climain.app)
@@ -69,7 +70,8 @@ def test_failing_counter_reported_in_its_row(capsys, monkeypatch) -> None:
     def boom(ctx):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(counters.ADAPTERS, "fvcore", boom)
+    fvcore = dataclasses.replace(registry.COUNTERS["fvcore"], adapter=boom)
+    monkeypatch.setitem(registry.COUNTERS, "fvcore", fvcore)
     code, out, _ = run(capsys, *TINY, "--counters", "analytic,fvcore,torch")
     assert code == 0
     assert "RuntimeError: boom" in out and "torch" in out and "analytic" in out

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError, SpecError
-from archlab.measure import counters
-from archlab.measure.counters import COUNTERS, count_all, resolve_counters
+from archlab.measure import counters, registry
+from archlab.measure.counters import count_all
 from archlab.measure.reconcile import per_layer_table
+from archlab.measure.registry import resolve_counters, spec_counters
 from archlab.measure.speed import (
     conv_backward_flop_corrected,
     count_training_step,
@@ -82,7 +85,7 @@ def test_to_dict_keys(small_report) -> None:
     d = small_report.to_dict()
     assert list(d)[:3] == ["name", "input_size", "mode"]
     assert d["mode"] == "eval" and d["input_size"] == SMALL_SIZE
-    for name in COUNTERS:
+    for name in spec_counters():
         assert set(d[name]) == {"macs", "params", "acts", "raw", "convention", "skipped", "error"}
     assert "training" not in d
 
@@ -92,7 +95,7 @@ def test_to_dict_keys(small_report) -> None:
 
 def test_per_layer_reasons_only_where_numbers_differ(small_report) -> None:
     frame = per_layer_table(small_report)
-    tools = [c for c in COUNTERS if c != "analytic"]
+    tools = [c for c in spec_counters() if c != "analytic"]
     assert list(frame.columns) == ["path", "kind", "analytic", *tools, "reason"]
     for row in frame.to_dict(orient="records"):
         differs = any(row[t] is not None and row[t] != row["analytic"] for t in tools)
@@ -153,8 +156,8 @@ def test_collapsing_input_raises_before_any_tool(monkeypatch) -> None:
         raise AssertionError("a tool ran")
 
     monkeypatch.setattr(counters, "build_model", never)
-    for name in COUNTERS:
-        monkeypatch.setitem(counters.ADAPTERS, name, never)
+    for name, entry in registry.COUNTERS.items():
+        monkeypatch.setitem(registry.COUNTERS, name, dataclasses.replace(entry, adapter=never))
     with pytest.raises(SpecError, match="input too small"):
         count_all(SMALL, input_size=16)
 
@@ -163,7 +166,8 @@ def test_a_failing_library_is_reported_in_its_row(monkeypatch) -> None:
     def boom(ctx):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setitem(counters.ADAPTERS, "fvcore", boom)
+    fvcore = dataclasses.replace(registry.COUNTERS["fvcore"], adapter=boom)
+    monkeypatch.setitem(registry.COUNTERS, "fvcore", fvcore)
     report = count_all(TINY_CIFAR, counters=["analytic", "fvcore", "torch"], per_layer=False)
     fv = report.result("fvcore")
     assert fv.error == "RuntimeError: boom" and fv.macs is None and fv.convention

@@ -1,12 +1,12 @@
-"""Running fvcore, ptflops, torch's FlopCounterMode and archlab's tracer on one model.
+"""Running every registered counter on one model: fvcore, ptflops, torch's FlopCounterMode and
+archlab's tracer beside the analytic count.
 
-Every tool counts something slightly different (docs/counting.md, "What each counter counts").
-Each adapter returns the tool's own headline number (``raw``) and, where the tool's breakdown
-allows, ``macs`` converted to archlab's convention (:mod:`archlab.complexity`, extended to any
-layer in :mod:`archlab.measure.trace`): 1 MAC = one multiply-add of a conv or linear layer,
-biases counted, BN / ReLU / pooling / residual add 0. Ops a tool skipped are listed, never
-hidden in a silent 0; a tool that raises is reported in its own row. The per-layer
-reconciliation is in :mod:`archlab.measure.reconcile`.
+The counters are one table, :mod:`archlab.measure.registry` (name, convention, adapter); this
+module runs the entries it is asked for. Each adapter returns the tool's own headline number
+(``raw``) and, where the tool's breakdown allows, ``macs`` converted to archlab's convention
+(:mod:`archlab.complexity`, extended to any layer in :mod:`archlab.measure.trace`). Ops a tool
+skipped are listed, never hidden in a silent 0; a tool that raises is reported in its own row.
+The per-layer reconciliation is in :mod:`archlab.measure.reconcile`.
 
 :func:`count_all` counts a spec (input (1, 3, N, N)); :func:`count_model` any ``nn.Module`` at
 any input shape. Each tool counts a deep copy (ptflops leaves hooks and attributes behind,
@@ -17,85 +17,35 @@ estimate refuses an input the machine cannot hold before any real tensor is allo
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from archlab.complexity import Complexity, complexity
 from archlab.errors import ArchlabError
-from archlab.measure.results import (
-    ALIASES,
-    CONVENTIONS,
-    COUNTERS,
-    MODEL_COUNTERS,
-    CountContext,
-    CounterResult,
-    CountReport,
-    resolve_counters,
-)
+from archlab.measure import registry
+from archlab.measure.registry import resolve_counters
+from archlab.measure.results import CountContext, CounterResult, CountReport
 from archlab.measure.speed import TrainingStep, count_training_step, training_step_macs
-from archlab.measure.tools import fvcore_row, ptflops_aten_row, ptflops_pytorch_row, torch_row
-from archlab.measure.trace import (
-    CONVENTION,
-    check_input_shape,
-    check_memory,
-    forward_bytes,
-    trace_count,
-)
+from archlab.measure.trace import check_input_shape, check_memory, forward_bytes, trace_count
 from archlab.models import build_model, resolve_spec
 from archlab.space import NetSpec
 
-__all__ = [
-    "ADAPTERS",
-    "ALIASES",
-    "CONVENTIONS",
-    "COUNTERS",
-    "MODEL_COUNTERS",
-    "CountReport",
-    "CounterResult",
-    "count_all",
-    "count_model",
-    "resolve_counters",
-]
+__all__ = ["CountReport", "CounterResult", "count_all", "count_model"]
 
 
-def _analytic(ctx: CountContext) -> CounterResult:
-    a = ctx.analytic
-    if a is None:
-        raise ArchlabError("the analytic count needs an archlab spec, not a model")
-    per_layer = {row.path: row.macs for row in a.layers}
-    conv = CONVENTIONS["analytic"]
-    return CounterResult("analytic", a.macs, a.params, a.acts, a.macs, conv, per_layer=per_layer)
-
-
-def _traced(ctx: CountContext) -> CounterResult:
-    t = ctx.traced
-    assert t is not None
-    if ctx.trace_error is not None:
-        raise RuntimeError(ctx.trace_error)
-    return CounterResult("traced", t.macs, t.params, t.acts, t.macs, CONVENTION, t.skipped,
-                         per_layer=t.per_layer)  # fmt: skip
-
-
-ADAPTERS: dict[str, Callable[[CountContext], CounterResult]] = {
-    "analytic": _analytic,
-    "traced": _traced,
-    "fvcore": fvcore_row,
-    "ptflops_aten": ptflops_aten_row,
-    "ptflops_pytorch": ptflops_pytorch_row,
-    "torch": torch_row,
-}
-
-
-def _guarded(counter: str, ctx: CountContext) -> CounterResult:
-    """Run one adapter; a library that raises becomes a row with the reason, not a crash."""
+def _guarded(name: str, ctx: CountContext) -> CounterResult:
+    """Run one registered counter; a library that raises becomes a row with the reason."""
+    entry = registry.counter(name)
     try:
-        return ADAPTERS[counter](ctx)
+        result = entry.adapter(ctx)
     except Exception as exc:  # any tool failure: report it, let the other counters run
         lines = str(exc).strip().splitlines()
         reason = f"{type(exc).__name__}: {lines[0] if lines else repr(exc)}"
-        return CounterResult(counter, None, None, None, None, CONVENTIONS[counter], error=reason)
+        return CounterResult(name, None, None, None, None, entry.convention, error=reason)
+    return dataclasses.replace(result, counter=name, convention=entry.convention)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -105,20 +55,21 @@ def count_all(
     spec: NetSpec | str,
     *,
     input_size: int | None = None,
-    counters: Sequence[str] = COUNTERS,
+    counters: Sequence[str] | None = None,
     train_mode: bool = False,
     training_step: bool = False,
     per_layer: bool = True,
 ) -> CountReport:
-    """Count ``spec`` with each counter at batch 1; tool failures land in their rows."""
-    names = resolve_counters(counters)
+    """Count ``spec`` with each counter (default: all registered) at batch 1; tool failures land
+    in their rows."""
+    names = resolve_counters(registry.spec_counters() if counters is None else counters)
     net = resolve_spec(spec)
     analytic = complexity(net, input_size)  # SpecError for a collapsing input, before any tool
     size = analytic.input_size
-    if not training_step and names == ("analytic",):  # nothing to build
+    if not training_step and not any(_builds(n) for n in names):  # nothing to build
         ctx = CountContext(analytic, None, None, None, per_layer)
         mode = "train" if train_mode else "eval"
-        results = (_guarded("analytic", ctx),)
+        results = tuple(_guarded(n, ctx) for n in names)
         return CountReport(net.name, size, mode, results, analytic.layers, None, (1, 3, size, size))
     step = training_step_macs(net, size) if training_step else None
     model = build_model(net)
@@ -132,13 +83,14 @@ def count_model(
     model: nn.Module,
     input_shape: Sequence[int] = (1, 3, 224, 224),
     *,
-    counters: Sequence[str] = MODEL_COUNTERS,
+    counters: Sequence[str] | None = None,
     per_layer: bool = True,
     training_step: bool = False,
     train_mode: bool = False,
 ) -> CountReport:
     """Count any ``nn.Module`` on a zero input of ``input_shape``: the trace beside each tool."""
-    names = resolve_counters(counters, MODEL_COUNTERS)
+    known = registry.model_counters()
+    names = resolve_counters(known if counters is None else counters, known)
     shape = check_input_shape(input_shape)
     if not isinstance(model, nn.Module):
         raise ArchlabError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -174,7 +126,7 @@ def _count(
             raise
         # Train-mode BN can fail where eval mode runs; the eval trace still sizes the input.
         trace_error, traced = str(exc), trace_count(copy.deepcopy(model).eval(), shape)
-    real = [n for n in names if n not in ("analytic", "traced")]
+    real = [n for n in names if registry.counter(n).runs_model]
     if real or training_step:
         params = sum(p.numel() * p.element_size() for p in model.parameters())
         need = forward_bytes(traced, params, keep_graph=training_step)
@@ -193,3 +145,8 @@ def _count(
     layers = analytic.layers if analytic is not None else ()
     mode = "train" if train_mode else "eval"
     return CountReport(name, shape[-1], mode, results, layers, training, shape, traced)
+
+
+def _builds(name: str) -> bool:
+    """Whether a counter needs the model: the analytic count alone works from the spec."""
+    return not registry.counter(name).needs_spec

@@ -12,16 +12,20 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from archlab.complexity import LayerCount
+from archlab.measure.registry import COUNTERS
 from archlab.measure.results import CounterResult, CountReport
 from archlab.measure.trace import TracedLayer
 
-_NAMES = {
-    "traced": "the trace",
-    "fvcore": "fvcore",
-    "ptflops_aten": "ptflops (aten backend)",
-    "ptflops_pytorch": "ptflops (pytorch backend)",
-    "torch": "FlopCounterMode",
-}
+
+def _label(counter: str) -> str:
+    """How the reasons name a counter: its registry label (archlab.measure.registry)."""
+    entry = COUNTERS.get(counter)
+    return entry.label if entry is not None else counter
+
+
+def _flops_per_mac(counter: str) -> int:
+    entry = COUNTERS.get(counter)
+    return entry.flops_per_mac if entry is not None else 1
 
 
 class _Ref(NamedTuple):
@@ -105,14 +109,12 @@ def _own(per_layer: dict[str, int], path: str, listed: list[str]) -> int | None:
 
 def _explain(counter: str, ref: _Ref, value: int, ref_name: str) -> str:
     """Why ``counter`` reports ``value`` for a layer: the relation the numbers satisfy."""
-    tool, a, bias, kind = _NAMES.get(counter, counter), ref.macs, ref.bias, ref.category
-    out_elems, in_elems = ref.out_elems, ref.in_elems
-    if counter == "torch" and value == 2 * a:
-        return "FlopCounterMode counts 2 FLOPs per multiply-add"
-    if counter == "torch" and bias and value == 2 * (a - bias):
-        return (
-            f"FlopCounterMode counts 2 FLOPs per multiply-add and no bias: 2 x ({a:,} - {bias:,})"
-        )
+    tool, a, bias, kind = _label(counter), ref.macs, ref.bias, ref.category
+    out_elems, in_elems, k = ref.out_elems, ref.in_elems, _flops_per_mac(counter)
+    if k > 1 and value == k * a:
+        return f"{tool} counts {k} FLOPs per multiply-add"
+    if k > 1 and bias and value == k * (a - bias):
+        return f"{tool} counts {k} FLOPs per multiply-add and no bias: {k} x ({a:,} - {bias:,})"
     if bias and value == a - bias:
         what = f"out_features ({bias:,})" if kind == "fc" else f"one per output element ({bias:,})"
         return f"{tool} counts no bias: {what} fewer MACs"
@@ -152,5 +154,5 @@ def _explain_other(result: CounterResult, value: int, refs: list[_Ref]) -> str:
     if result.counter == "ptflops_pytorch" and value == relu + pools:
         return (f"ptflops (pytorch backend) counts ReLU and pooling again ({value:,}) through "
                 "its patched torch.nn.functional calls")  # fmt: skip
-    name = _NAMES.get(result.counter, result.counter)
+    name = _label(result.counter)
     return f"{name} counts {value:,} outside these layers"

@@ -1,12 +1,12 @@
-"""What a count returns: one row per counter, the report of all counters, and their names.
+"""What a count returns: one row per counter, the report of all counters, and their context.
 
-The counters and their conventions (docs/counting.md, "What each counter counts"); the tools
-that produce the rows are run by :mod:`archlab.measure.tools` and :mod:`archlab.measure.counters`.
+The counters, their conventions (docs/counting.md, "What each counter counts") and adapters
+are one table, :mod:`archlab.measure.registry`; the tools that produce the rows are run by
+:mod:`archlab.measure.tools`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -15,30 +15,7 @@ from torch import Tensor, nn
 from archlab.complexity import Complexity, LayerCount
 from archlab.errors import ArchlabError
 from archlab.measure.speed import TrainingStep
-from archlab.measure.trace import CONVENTION, TracedCount
-
-COUNTERS: tuple[str, ...] = (
-    "analytic", "traced", "fvcore", "ptflops_aten", "ptflops_pytorch", "torch"
-)  # fmt: skip
-MODEL_COUNTERS: tuple[str, ...] = COUNTERS[1:]  # any nn.Module: no analytic count
-ALIASES: dict[str, tuple[str, ...]] = {"ptflops": ("ptflops_aten", "ptflops_pytorch")}
-
-CONVENTIONS: dict[str, str] = {
-    "analytic": "Multiply-adds of conv and fc layers plus one per fc output for the bias; "
-    "BN, ReLU, pooling and residual adds count 0 (the paper's, pycls's, torchvision's).",
-    "traced": CONVENTION,
-    "fvcore": "FlopCountAnalysis: conv and fc multiply-adds without bias, plus BN as 2x output "
-    "elements (5x in train mode) and adaptive average pooling as its input elements; "
-    "macs = its conv + linear + matmul operators + the biases (from the trace).",
-    "ptflops_aten": "get_model_complexity_info(backend='aten'): multiply-adds of aten convolution "
-    "and addmm including biases; always counts in eval mode.",
-    "ptflops_pytorch": "get_model_complexity_info(backend='pytorch'): conv and fc multiply-adds "
-    "with biases plus BN (2x elements), ReLU and pooling elements, ReLU and pooling counted again "
-    "by its patched torch.nn.functional calls; always eval mode; modules per sample; "
-    "macs = conv + Linear modules x batch.",
-    "torch": "torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per multiply-add of conv and "
-    "matmul ops, no bias; macs = raw / 2 + the biases (from the trace).",
-}
+from archlab.measure.trace import TracedCount
 
 
 @dataclass(frozen=True)
@@ -50,7 +27,7 @@ class CounterResult:
     params: int | None
     acts: int | None
     raw: int | None  # the tool's headline number, in its own units
-    convention: str
+    convention: str = ""  # the registry's entry fills it in (archlab.measure.registry)
     skipped: tuple[str, ...] = ()
     error: str | None = None
     per_layer: dict[str, int] = field(default_factory=dict, repr=False, hash=False)
@@ -107,18 +84,3 @@ class CountContext(NamedTuple):
         """Bias MACs of convs and linears, which the bias-free tools leave out."""
         assert self.traced is not None
         return self.traced.bias_macs
-
-
-def resolve_counters(names: Sequence[str], known: Sequence[str] = COUNTERS) -> tuple[str, ...]:
-    """Expand aliases (``ptflops`` = both backends), drop repeats, reject unknown names."""
-    out: list[str] = []
-    valid = ", ".join((*known, *ALIASES))
-    for name in names:
-        for n in ALIASES.get(name, (name,)):
-            if n not in known:
-                raise ArchlabError(f"unknown counter {name!r}; valid: {valid}")
-            if n not in out:
-                out.append(n)
-    if not out:
-        raise ArchlabError(f"no counters given; valid: {valid}")
-    return tuple(out)

@@ -16,16 +16,10 @@ import pandas as pd
 
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError
-from archlab.measure.counters import (
-    COUNTERS,
-    MODEL_COUNTERS,
-    CountReport,
-    count_all,
-    count_model,
-    resolve_counters,
-)
+from archlab.measure.counters import CountReport, count_all, count_model
 from archlab.measure.loader import load_model
 from archlab.measure.reconcile import per_layer_table
+from archlab.measure.registry import model_counters, resolve_counters, spec_counters
 from archlab.measure.speed import SpeedResult, measure_speed
 from archlab.models import resolve_spec
 from archlab.space import NetSpec
@@ -94,7 +88,7 @@ def size_sweep(
         raise ArchlabError("input_sizes must name at least one size")
     rows = []
     module = load_model(model, model_kwargs) if model is not None else None
-    known = MODEL_COUNTERS if module is not None else COUNTERS
+    known = model_counters() if module is not None else spec_counters()
     names = resolve_counters(counters or (known if module is not None else ("analytic",)), known)
     for size in sizes:
         if module is not None:
@@ -150,12 +144,12 @@ def run_count(
         if measure:
             raise ArchlabError("measure times archlab specs; it does not take a model")
         report = count_model(
-            load_model(model, model_kwargs), input_shape, counters=counters or MODEL_COUNTERS,
+            load_model(model, model_kwargs), input_shape, counters=counters or None,
             per_layer=per_layer, training_step=training, train_mode=train_mode,
         )  # fmt: skip
     else:
         report = count_all(
-            _spec(target), input_size=input_size, counters=counters or COUNTERS,
+            _spec(target), input_size=input_size, counters=counters or None,
             train_mode=train_mode, training_step=training, per_layer=per_layer,
         )  # fmt: skip
     speed = None

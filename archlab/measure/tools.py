@@ -1,9 +1,11 @@
-"""Running fvcore, ptflops (both backends) and torch's FlopCounterMode on a model, each converted.
+"""The counters' adapters: the analytic count, the trace, fvcore, ptflops (both backends) and
+torch's FlopCounterMode, each converted to archlab's convention.
 
-Each function takes the :class:`~archlab.measure.results.CountContext` of one count and returns
-the tool's row: its own number (``raw``), and ``macs`` converted to archlab's convention where the
-tool's breakdown allows it. The tools print, warn and log; all of it is swallowed here, and what a
-tool skipped is listed from its own report.
+They are registered in :mod:`archlab.measure.registry`. Each function takes the
+:class:`~archlab.measure.results.CountContext` of one count and returns the tool's row: its own
+number (``raw``), and ``macs`` converted to archlab's convention where the tool's breakdown
+allows it. The tools print, warn and log; all of it is swallowed here, and what a tool skipped
+is listed from its own report.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from archlab.measure.results import CONVENTIONS, CountContext, CounterResult
+from archlab.errors import ArchlabError
+from archlab.measure.results import CountContext, CounterResult
 from archlab.measure.trace import computes
 
 # fvcore's operator names (its handle keys) that are multiply-adds in the analytic convention.
@@ -76,7 +79,27 @@ class _OpRecorder(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+def analytic_row(ctx: CountContext) -> CounterResult:
+    """The analytic count (an archlab spec only); per layer by the spec's layer paths."""
+    a = ctx.analytic
+    if a is None:
+        raise ArchlabError("the analytic count needs an archlab spec, not a model")
+    per_layer = {row.path: row.macs for row in a.layers}
+    return CounterResult("analytic", a.macs, a.params, a.acts, a.macs, per_layer=per_layer)
+
+
+def traced_row(ctx: CountContext) -> CounterResult:
+    """archlab's own trace of any module (:mod:`archlab.measure.trace`)."""
+    t = ctx.traced
+    assert t is not None
+    if ctx.trace_error is not None:
+        raise RuntimeError(ctx.trace_error)
+    return CounterResult("traced", t.macs, t.params, t.acts, t.macs, skipped=t.skipped,
+                         per_layer=t.per_layer)  # fmt: skip
+
+
 def fvcore_row(ctx: CountContext) -> CounterResult:
+    """fvcore's FlopCountAnalysis; macs = its multiply-add operators plus the biases."""
     model = _fresh(ctx)
     with _quiet():  # importing fvcore warns (torch.jit.script is deprecated) too
         from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis, parameter_count
@@ -90,7 +113,7 @@ def fvcore_row(ctx: CountContext) -> CounterResult:
         by_module = {k: int(v) for k, v in flops.by_module().items()}
     macs = sum(int(by_op.get(op, 0)) for op in _FVCORE_MAC_OPS) + ctx.bias
     return CounterResult(
-        "fvcore", macs, int(parameter_count(model)[""]), n_acts, raw, CONVENTIONS["fvcore"],
+        "fvcore", macs, int(parameter_count(model)[""]), n_acts, raw,
         skipped=tuple(f"{op} x{n}" for op, n in sorted(skipped.items())), per_layer=by_module,
     )  # fmt: skip
 
@@ -111,14 +134,15 @@ def _ptflops(model: nn.Module, x: Tensor, backend: str, **kw: Any) -> tuple[int,
 
 
 def ptflops_aten_row(ctx: CountContext) -> CounterResult:
+    """ptflops's aten backend; its number is already multiply-adds with biases."""
     model = _fresh(ctx)
     assert ctx.x is not None
     raw, params, log = _ptflops(model, ctx.x, "aten")
     zero_ops = re.findall(r"Warning: (\S+) operation is treated as a zero-op", log)
     per_layer = _ptflops_aten_per_layer(_fresh(ctx), ctx.x) if ctx.per_layer else {}
     skipped = _tally([op for op in zero_ops if _computes(op)])
-    conv = CONVENTIONS["ptflops_aten"]
-    return CounterResult("ptflops_aten", raw, params, None, raw, conv, skipped, None, per_layer)
+    return CounterResult("ptflops_aten", raw, params, None, raw, skipped=skipped,
+                         per_layer=per_layer)  # fmt: skip
 
 
 def _ptflops_aten_per_layer(model: nn.Module, x: Tensor | None) -> dict[str, int]:
@@ -137,6 +161,7 @@ def _ptflops_aten_per_layer(model: nn.Module, x: Tensor | None) -> dict[str, int
 
 
 def ptflops_pytorch_row(ctx: CountContext) -> CounterResult:
+    """ptflops's module hooks; macs = its conv and Linear modules' counts times the batch."""
     from ptflops.pytorch_ops import MODULES_MAPPING
 
     model = _fresh(ctx)
@@ -163,12 +188,13 @@ def ptflops_pytorch_row(ctx: CountContext) -> CounterResult:
     layers = nn.modules.conv._ConvNd | nn.Linear
     # Its module counts are per sample (it divides by the batch): times the batch again.
     macs = sum(per_layer.get(p, 0) for p, m in mods if isinstance(m, layers)) * int(ctx.x.shape[0])
-    conv = CONVENTIONS["ptflops_pytorch"]
     skipped = _tally([t for t in zero if t in leaves])
-    return CounterResult("ptflops_pytorch", macs, params, None, raw, conv, skipped, None, per_layer)
+    return CounterResult("ptflops_pytorch", macs, params, None, raw, skipped=skipped,
+                         per_layer=per_layer)  # fmt: skip
 
 
 def torch_row(ctx: CountContext) -> CounterResult:
+    """torch's FlopCounterMode; macs = its FLOPs / 2 plus the biases."""
     from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
     model = _fresh(ctx)
@@ -179,9 +205,7 @@ def torch_row(ctx: CountContext) -> CounterResult:
     known = {str(k) for k in flop_registry}
     skipped = _tally([op for op in rec.ops if op not in known and _computes(op)])
     macs = raw // 2 + ctx.bias
-    return CounterResult(
-        "torch", macs, None, None, raw, CONVENTIONS["torch"], skipped, None, per_layer
-    )
+    return CounterResult("torch", macs, None, None, raw, skipped=skipped, per_layer=per_layer)
 
 
 def _torch_paths(model: nn.Module, counts: dict[str, dict[Any, int]]) -> dict[str, int]:

@@ -69,6 +69,21 @@ def _date(results: pd.DataFrame) -> str:
     return f"{newest:%Y-%m-%d %H:%M:%S} UTC (the newest finished run, not when this was written)"
 
 
+def _commits_line(results: pd.DataFrame) -> list[str]:
+    """A warning line when the runs come from more than one git commit (older runs, stored
+    before archlab recorded the commit, count as ``unknown``); none for a single commit."""
+    commits = [str(c)[:12] if not pd.isna(c) and c else "unknown" for c in results["git_commit"]]
+    counts = pd.Series(commits, dtype=object).value_counts()
+    if len(counts) < 2:
+        return []
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0] == "unknown", -kv[1], kv[0]))
+    listed = ", ".join(f"{c} ({n} run{'s' * (n != 1)})" for c, n in ordered)
+    return [
+        f"- **warning: runs from {len(counts)} commits**: {listed}; differences between runs "
+        "may come from the code as well as the design"
+    ]
+
+
 def _header(title: str, command: str, results: pd.DataFrame) -> list[str]:
     lines = [f"# {title}", "", f"Regenerate with: `{command}`", ""]
     if results.empty:
@@ -84,11 +99,14 @@ def _header(title: str, command: str, results: pd.DataFrame) -> list[str]:
         f"- archlab: {__version__} (this report); runs by archlab "
         f"{_distinct(results['archlab_version'])} at git commit "
         f"{_distinct(results['git_commit'], width=12)}",
+        *_commits_line(results),
         f"- torch: {_distinct(results['torch_version'])}; device: {_distinct(results['device'])}",
         f"- dataset: {_distinct(results['dataset'])}; budget: "
         + ", ".join(analysis.budget_label(r, b, show_rung=show_rung) for r, b in budgets),
         f"- date: {_date(results)}",
-        recipe.recipe_line(list(results.get("config_json", pd.Series(dtype=object)))),
+        recipe.recipe_line(
+            list(results.get("config_json", pd.Series(dtype=object))), list(results["device"])
+        ),
         f"- runs: {len(results)} ({analysis.status_text(results['status'])}) of {n_cand} "
         f"candidate{'s' * (n_cand != 1)}",
         *recipe.near_chance_line(results),

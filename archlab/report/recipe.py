@@ -23,6 +23,10 @@ ORDER = (
     "split_seed", "limit", "form", "zero_init_residual", "channels_last", "amp", "compile",
 )  # fmt: skip
 _NOT_RECIPE = frozenset({"dataset", "epochs", "time_budget"})
+# Switches the loop honours on CUDA only: bf16 autocast is entered only when the device is CUDA
+# (train/_evaluate.py, forward), so a CPU run's amp = true changed nothing. channels_last is not
+# here: the loop converts the model and every batch to that layout on any device (train/loop.py).
+CUDA_ONLY = ("amp",)
 
 
 def run_settings(config_json: str | None) -> dict[str, Any]:
@@ -51,9 +55,27 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def recipe_line(config_jsons: list[str | None]) -> str:
-    """``- recipe: batch_size 32; lr 0.025 (0.1 x 32/128, ...); ...`` over the given runs."""
-    settings = [s for s in (run_settings(c) for c in config_jsons) if s]
+def applied(settings: dict[str, Any], device: Any) -> dict[str, Any]:
+    """A run's settings as they took effect on its device: a CUDA-only switch set on another
+    device reads ``requested, not applied on DEVICE``."""
+    where = str(device) if isinstance(device, str) and device else "an unstored device"
+    out = dict(settings)
+    for key in CUDA_ONLY:
+        if out.get(key) is True and not where.startswith("cuda"):
+            out[key] = f"requested, not applied on {where}"
+    return out
+
+
+def recipe_line(config_jsons: list[str | None], devices: list[Any] | None = None) -> str:
+    """``- recipe: batch_size 32; lr 0.025 (0.1 x 32/128, ...); ...`` over the given runs.
+
+    ``devices`` (each run's stored device, in the same order) turns a CUDA-only switch on a run
+    elsewhere into ``requested, not applied``; without it the stored values are shown as set.
+    """
+    runs = [run_settings(c) for c in config_jsons]
+    if devices is not None:
+        runs = [applied(s, device) for s, device in zip(runs, devices, strict=True)]
+    settings = [s for s in runs if s]
     if not settings:
         return "- recipe: not stored"
     keys = [k for k in ORDER if any(k in s for s in settings)]

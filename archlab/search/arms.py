@@ -1,12 +1,8 @@
 """The arms of a study: candidate specs matched to one complexity target (Tables 3 and 4).
 
-Presets:
-
-- ``cardinality`` (Table 3 at 1x): the ResNet baseline (C = 1, d = 64 times the width
-  multiplier, 16 at 1/4 width) and more cardinality at the same complexity, d solved for each C.
-- ``depth-width-cardinality`` (Table 4, default 2x): *deeper* (C = 1 at the baseline d, depth
-  solved), *wider* (C = 1, d solved), *more cardinality* (C = 2 and a large C, d solved), plus
-  the 1x baseline as a reference arm, shown but not matched and not tested.
+The presets are data in :mod:`archlab.search.presets` (one registry: which arms, how each is
+matched); :func:`preset_arms` interprets any entry the same way. Arms from a file are checked
+by :func:`file_arms`.
 
 Arms are matched on whole-network MACs (``match="macs"``) or params; every arm must lie within
 ``tolerance`` of the target, or is refused naming the closest value reachable. A preset's
@@ -25,6 +21,12 @@ from typing import Any
 
 from archlab.complexity import totals
 from archlab.errors import ArchlabError, SolverError
+from archlab.search.presets import (
+    STUDY_PRESETS,
+    ArmRule,
+    StudyPreset,
+    study_preset,
+)
 from archlab.search.solver import (
     Match,
     match_depth,
@@ -34,21 +36,10 @@ from archlab.search.solver import (
 from archlab.search.spec_list import read_spec_list
 from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, spec_from_dict
 
-PRESETS: tuple[str, ...] = ("cardinality", "depth-width-cardinality")
+# The study presets' registry itself (not a copy), so a registered preset is a valid name.
+PRESETS: dict[str, StudyPreset] = STUDY_PRESETS
 MATCHES: dict[str, str] = {"macs": "network", "params": "params"}  # match -> solver scope
-DEFAULT_CARDINALITIES: dict[str, tuple[int, ...]] = {
-    "cardinality": (2, 4, 8, 32),  # Table 3
-    "depth-width-cardinality": (2, 32),  # Table 4: 2x64d and 64x4d at 2x; 32 for a large C
-}
-DEFAULT_COMPLEXITY: dict[str, float] = {"cardinality": 1.0, "depth-width-cardinality": 2.0}
-QUESTIONS: dict[str, str] = {
-    "cardinality": "At the baseline's complexity, does more cardinality (C) lower the error?",
-    "depth-width-cardinality": (
-        "At {c:g}x the baseline's complexity, is more cardinality better than going deeper "
-        "or wider?"
-    ),
-    "file": "At matched complexity, which of these arms has the lowest error?",
-}
+FILE_QUESTION = "At matched complexity, which of these arms has the lowest error?"
 
 
 @dataclass(frozen=True)
@@ -165,28 +156,31 @@ def _arm(label: str, role: str, solve: Callable[[], Match], s: _Setting) -> Arm:
 
 
 def _cardinality_arms(
-    cardinalities: Sequence[int], s: _Setting, *, strict: bool, depth: int
+    rule: ArmRule, cardinalities: Sequence[int], s: _Setting, *, strict: bool, depth: int
 ) -> tuple[list[Arm], list[str]]:
     arms: list[Arm] = []
     notes: list[str] = []
     for c in cardinalities:
-        label = f"C={c}"
         try:
-            arms.append(
-                _arm(
-                    label,
-                    "cardinality",
-                    lambda c=c: match_flops(  # type: ignore[misc]
-                        c, depth, s.template, s.complexity, s.scope, max_error=math.inf, **s.kw()
-                    ),
-                    s,
-                )
-            )
+            arms.append(_rule_arm(rule, c, s, depth))
         except ArchlabError as exc:
             if strict:
                 raise
             notes.append(f"left out {exc}")
     return arms, notes
+
+
+def _rule_arm(rule: ArmRule, c: int, s: _Setting, depth: int) -> Arm:
+    """The arm one rule describes for cardinality ``c``, matched by the rule's solver."""
+    label = rule.label.format(c=c)
+    if rule.solve == "reference":  # the ResNet baseline as it is, shown beside the arms
+        ref = make_spec(s.template, depth, c, None, **s.kw())
+        value = scope_cost(s.scope)(ref)
+        target = _target(s, depth)
+        return Arm(label, rule.role, ref, value, (value - target) / target, False)
+    if rule.solve == "depth":  # at the baseline's d for this width (None)
+        return _arm(label, rule.role, lambda: _deeper(c, s), s)
+    return _arm(label, rule.role, lambda: _one(c, depth, s), s)
 
 
 def _check_cardinalities(cardinalities: Sequence[int] | None) -> None:
@@ -213,52 +207,37 @@ def preset_arms(
     input_size: int | None = None,
     depth: int | None = None,
 ) -> ArmSet:
-    """The arms of a preset (``cardinality`` or ``depth-width-cardinality``), matched."""
-    if preset not in PRESETS:
-        raise ArchlabError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    """The arms of a registered study preset (:mod:`archlab.search.presets`), matched."""
+    entry = study_preset(preset)
     _check_cardinalities(cardinalities)
-    factor = DEFAULT_COMPLEXITY[preset] if complexity is None else complexity
+    factor = entry.complexity if complexity is None else complexity
     s = _Setting(template, factor, width_multiplier, match, tolerance, num_classes, input_size)
     _check(s)
     depth = DEFAULT_DEPTHS.get(template, 50) if depth is None else depth  # the baseline's
     strict = cardinalities is not None
-    wanted = tuple(cardinalities) if strict else DEFAULT_CARDINALITIES[preset]  # type: ignore[arg-type]
+    wanted = tuple(cardinalities) if cardinalities is not None else entry.cardinalities
     arms: list[Arm] = []
-    if preset == "cardinality":
-        wanted = tuple(c for c in wanted if c != 1)  # C = 1 is the baseline arm
-        arms.append(_arm("C=1", "baseline", lambda: _one(1, depth, s), s))
-    else:
-        arms.append(
-            _arm(
-                "deeper",
-                "deeper",
-                lambda: match_depth(
-                    1,
-                    None,  # the baseline's d at this width
-                    template,
-                    factor,
-                    s.scope,
-                    max_error=math.inf,
-                    **s.kw(),
-                ),
-                s,
+    notes: list[str] = []
+    for rule in entry.arms:
+        if rule.cardinality is not None:
+            arms.append(_rule_arm(rule, rule.cardinality, s, depth))
+            continue
+        # A C whose label a fixed arm already has is that arm (C = 1 is the baseline arm).
+        taken = {a.label for a in arms} | {r.label for r in entry.arms}
+        each = [c for c in wanted if rule.label.format(c=c) not in taken]
+        more, notes = _cardinality_arms(rule, each, s, strict=strict, depth=depth)
+        if not more:
+            raise ArchlabError(
+                f"no cardinality arm lies within {tolerance:.0%} of the target at width "
+                f"multiplier {width_multiplier:g}: {'; '.join(notes)}"
             )
-        )
-        arms.append(_arm("wider", "wider", lambda: _one(1, depth, s), s))
-    more, notes = _cardinality_arms(wanted, s, strict=strict, depth=depth)
-    if not more:
-        raise ArchlabError(
-            f"no cardinality arm lies within {tolerance:.0%} of the target at width multiplier "
-            f"{width_multiplier:g}: {'; '.join(notes)}"
-        )
-    arms += more
-    target = _target(s, depth)
-    if preset == "depth-width-cardinality":
-        ref = make_spec(template, depth, 1, None, **s.kw())  # the ResNet baseline
-        value = scope_cost(s.scope)(ref)
-        arms.append(Arm("1x baseline", "reference", ref, value, (value - target) / target, False))
-    question = QUESTIONS[preset].format(c=factor)
-    return ArmSet(question, match, float(factor), target, tuple(arms), tuple(notes))
+        arms += more
+    question = entry.question.format(c=factor)
+    return ArmSet(question, match, float(factor), _target(s, depth), tuple(arms), tuple(notes))
+
+
+def _deeper(c: int, s: _Setting) -> Match:
+    return match_depth(c, None, s.template, s.complexity, s.scope, max_error=math.inf, **s.kw())
 
 
 def _one(c: int, depth: int, s: _Setting) -> Match:
@@ -311,7 +290,7 @@ def file_arms(
         arms.append(Arm(spec.name, "custom", spec, value, error))
     if len(arms) < 2:
         raise ArchlabError(f"an arms file needs at least two arms, {str(path)!r} has {len(arms)}")
-    return ArmSet(QUESTIONS["file"], match, float(complexity), target, tuple(arms))
+    return ArmSet(FILE_QUESTION, match, float(complexity), target, tuple(arms))
 
 
 def _with_data(spec: NetSpec, num_classes: int | None, input_size: int | None) -> NetSpec:

@@ -1,6 +1,7 @@
 """Loaders per dataset source, each returning train, test and (when given) val images.
 
-Internal to :mod:`archlab.train.data`, which splits, checks and describes what these return.
+Internal to :mod:`archlab.train.sources`, the registry that names each source and its loader;
+:mod:`archlab.train.data` splits, checks and describes what these return.
 Images are uint8 (N, 3, H, W): grayscale is repeated to RGB here, since the models take 3
 channels; a source whose splits disagree in channels (grayscale train, colour test) is refused
 rather than silently converted.
@@ -30,7 +31,6 @@ else:  # the same parser, from PyPI, before 3.11
 
 from archlab.errors import ArchlabError
 
-SOURCE_FORMS = "digits, cifar10:PATH, cifar100:PATH, folder:PATH, npz:PATH"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DIGITS_TEST_FRACTION = 0.2
 # The test split (digits' carve-out, a limited test subset) never depends on the run's seed.
@@ -60,22 +60,6 @@ class Source:
     num_classes: int
     x_val: torch.Tensor | None = None  # a validation split of the source's own (val/, x_val)
     y_val: torch.Tensor | None = None
-
-
-def load_source(source: str) -> Source:
-    """Read ``digits``, ``cifar10:PATH``, ``cifar100:PATH``, ``folder:PATH`` or ``npz:PATH``."""
-    kind, _, rest = source.partition(":")
-    if source == "digits":
-        return Source("digits", False, *_load_digits())
-    if kind in _CIFAR_FILES and rest:
-        return Source(kind, True, *_load_cifar(kind, _existing(rest, kind, directory=True)))
-    if kind == "folder" and rest:
-        path = _existing(rest, kind, directory=True)
-        return _load_folder(path, read_metadata(path / METADATA_NAME).get("flip", True))
-    if kind == "npz" and rest:
-        path = _existing(rest, kind, directory=False)
-        return _load_npz(path)
-    raise ArchlabError(f"unknown dataset source {source!r}; valid forms: {SOURCE_FORMS}")
 
 
 def read_metadata(path: Path) -> dict[str, Any]:

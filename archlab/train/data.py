@@ -2,8 +2,8 @@
 
 Every source loads to the same in-memory form, :class:`DatasetSplits`: uint8 images
 ``(N, 3, H, W)`` (grayscale repeated to RGB, since the models take 3 channels) and int64 labels.
-The loaders per source live in ``_sources``, normalisation, augmentation and batching in
-``_batches`` (re-exported here).
+The sources are one registry, :mod:`archlab.train.sources` (their loaders in ``_sources``);
+normalisation, augmentation and batching are in ``_batches`` (re-exported here).
 
 Data that would train without error but give wrong results is refused at load time: test labels
 that never occur in training, labels implying far more classes than training images, splits
@@ -27,14 +27,7 @@ import torch
 
 from archlab.errors import ArchlabError
 from archlab.train._batches import augment, check_int, default_pad, iterate_batches, normalize
-from archlab.train._sources import (
-    DIGITS_TEST_FRACTION,
-    IMAGE_SUFFIXES,
-    METADATA_NAME,
-    SOURCE_FORMS,
-    TEST_SEED,
-    load_source,
-)
+from archlab.train._sources import DIGITS_TEST_FRACTION, IMAGE_SUFFIXES, METADATA_NAME, TEST_SEED
 from archlab.train.config import (
     AUGMENT_CHOICES,
     DEFAULT_VAL_FRACTION,
@@ -42,6 +35,7 @@ from archlab.train.config import (
     normalize_augment,
     resolve_augment,
 )
+from archlab.train.sources import load_source
 
 __all__ = [
     "AUGMENT_CHOICES",
@@ -49,7 +43,6 @@ __all__ = [
     "DIGITS_TEST_FRACTION",
     "IMAGE_SUFFIXES",
     "METADATA_NAME",
-    "SOURCE_FORMS",
     "DatasetSplits",
     "augment",
     "augment_parts",
@@ -159,7 +152,7 @@ def load_dataset(
     seed: int = 0,
     limit: int | None = None,
 ) -> DatasetSplits:
-    """Load ``digits``, ``cifar10:PATH``, ``cifar100:PATH``, ``folder:PATH`` or ``npz:PATH``.
+    """Load a registered source (:mod:`archlab.train.sources`): ``digits``, ``cifar10:PATH``, ...
 
     Without a validation split of the source's own, ``val_fraction`` (in (0, 0.5]) of the
     training pool is held out by a generator seeded with ``seed``. ``limit`` caps train + val

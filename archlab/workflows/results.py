@@ -1,5 +1,12 @@
 """What ``archlab results`` reads and writes: one row per run of an existing store, as a frame,
-CSV or Parquet, to a file (its missing parent folders made) or to an open binary stream."""
+CSV or Parquet, to a file (its missing parent folders made) or to an open binary stream.
+
+The store marks a run ``running`` when the driver takes it, before a worker starts it, so the
+status shown tells the two apart by the locks (:mod:`archlab.train.liveness`): a run whose run
+folder is locked is ``running``; one whose folder is free while the driver that took it still
+holds its own lock waits in that driver's queue: ``queued``. Any other ``running`` run (its
+driver on another host, or gone) is shown as stored; the next training call's recovery decides.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +17,44 @@ from typing import BinaryIO
 import pandas as pd
 
 from archlab.errors import ArchlabError
-from archlab.store import Store, write_parquet
+from archlab.store import RunRecord, Store, write_parquet
+from archlab.train.liveness import driver_is_alive, run_is_alive
 
 FORMATS = ("csv", "parquet")
 
 
-def load_results(store: str | Path) -> pd.DataFrame:
-    """Every run of an existing store (opened read-only, never created), one row each."""
+def load_results(store: str | Path, *, workdir: str | Path | None = None) -> pd.DataFrame:
+    """Every run of an existing store (opened read-only, never created), one row each.
+
+    A ``running`` run that waits in its driver's queue reads ``queued``; ``workdir`` is where
+    the runs' folders are (default: beside the store, as training puts them).
+    """
     with Store(store, read_only=True) as db:
-        return db.results_frame()
+        frame = db.results_frame()
+        running = {r.id: r for r in db.runs(status="running")}
+        store_id = db.store_id
+    if running:
+        from archlab.train.workspace import default_workdir  # torch: only when runs are live
+
+        work = Path(workdir) if workdir is not None else default_workdir(Path(store))
+        frame["status"] = [
+            _live_status(running[int(i)], work, store_id) if int(i) in running else status
+            for i, status in zip(frame["run_id"], frame["status"], strict=True)
+        ]
+    return frame
+
+
+def _live_status(run: RunRecord, work: Path, store_id: str) -> str:
+    """``running`` while a worker holds the run folder's lock, ``queued`` while only its driver
+    lives; as stored when neither can be seen from here."""
+    from archlab.train.workspace import run_dir_path
+
+    if run_is_alive(run_dir_path(work, store_id, run)):
+        return "running"
+    driver = run.hostname is not None and run.pid is not None
+    if driver and driver_is_alive(work, str(run.hostname), int(run.pid or 0)):
+        return "queued"
+    return run.status
 
 
 def export_results(store: str | Path, out: str | Path | BinaryIO, *, fmt: str) -> int:
