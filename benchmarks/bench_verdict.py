@@ -1,6 +1,6 @@
 """The verdict's simulation table: wrong-"better" rate, power and seeds, sequential vs fixed.
 
-    .venv/bin/python benchmarks/bench_verdict.py [--studies 400]
+    .venv/bin/python benchmarks/bench_verdict.py [--studies 1000]
 
 Runs every scenario of :mod:`archlab.stats.simulate` (the errors short training runs produce:
 Gaussian, heavy-tailed, diverged seeds, unequal seed spreads, counts over a 180-image validation
@@ -45,7 +45,7 @@ def row(r: SimResult) -> str:
 def main() -> None:
     """Simulate the grid, print and write the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--studies", type=int, default=400)
+    parser.add_argument("--studies", type=int, default=1000)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()

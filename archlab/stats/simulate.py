@@ -12,11 +12,12 @@ plus two Monte-Carlo standard errors; benchmarks/bench_verdict.py writes the tab
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from archlab.stats.pairwise import PairRow
 from archlab.stats.sequential import sequential_state
 
 BASE = 10.0  # points: a typical short run's error
@@ -154,7 +155,7 @@ def simulate(
     )  # fmt: skip
 
 
-def _score(rows: tuple, truth: dict[str, float]) -> tuple[float, int, int]:
+def _score(rows: Sequence[PairRow], truth: dict[str, float]) -> tuple[float, int, int]:
     """(any wrong "better", pairs called right, truly different pairs) of one study."""
     wrong, right, different = False, 0, 0
     for r in rows:

@@ -72,7 +72,7 @@ class StudyResult:
 
     outcome: StudyOutcome
     arms: ArmSet
-    stop: str  # decided, max seeds, time budget, runs failed
+    stop: str  # decided, futile, max seeds, time budget, runs failed
     trained_now: int  # runs trained by this invocation
     failed: tuple[str, ...] = ()  # "arm seed s" of runs that did not finish in this invocation
 
