@@ -59,3 +59,17 @@ def test_intervals_are_clipped_and_the_axis_follows_the_data(tmp_path: Path) -> 
 def test_mean_ci_of_one_seed_has_no_interval() -> None:
     m, lo, hi = mean_ci([4.0])
     assert m == 4.0 and math.isnan(lo) and math.isnan(hi)
+
+
+def test_json_has_no_nan_when_p_best_is_none() -> None:
+    import json
+
+    one = {"deeper": [2.0], "wider": [10.0, 80.0], "C=32": [1.0, 3.0]}
+    outcome = _outcome()
+    outcome = StudyOutcome(
+        "try", outcome.definition, outcome.errors, outcome.state, prob_best(one), None, None
+    )
+    d = outcome.to_dict()
+    assert all(a["prob_best"] is None for a in d["arms"])
+    json.dumps(d, allow_nan=False)  # a NaN would raise: --json stays valid JSON
+    assert d["settings"]["futility"] == FUTILITY and d["settings"]["paired"] is False

@@ -65,9 +65,13 @@ def data_limits(values: list[float]) -> tuple[float, float]:
     return max(0.0, lo - pad), min(100.0, hi + pad)
 
 
-def _clip(points: float | None) -> float | None:
-    """A difference of two error rates lies in [-100, 100] points: an interval says no more."""
-    return None if points is None else min(100.0, max(-100.0, points))
+def _clip(points: float | None, unbounded: float) -> float:
+    """A difference of two error rates lies in [-100, 100] points: an interval says no more.
+
+    An interval bound is None when the look could not bound it (no alpha spent yet, or fewer
+    than two seeds): then it is the whole range, ``unbounded``.
+    """
+    return unbounded if points is None else min(100.0, max(-100.0, points))
 
 
 def _seeds(value: int | None) -> str:
@@ -119,9 +123,9 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
             else ""
         )
         lines.append(
-            f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | [{_num(_clip(p['ci_low']))}, "
-            f"{_num(_clip(p['ci_high']))}] | {_num(p['p_adj'], '.3g')} | {p['verdict']} | {at} | "
-            f"{need} |"
+            f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | [{_num(_clip(p['ci_low'], -100.0))}, "
+            f"{_num(_clip(p['ci_high'], 100.0))}] | {_num(p['p_adj'], '.3g')} | "
+            f"{p['verdict']} | {at} | {need} |"
         )
     best = d["best"]["arm"]
     lines += [

@@ -69,9 +69,9 @@ class PairRow:
     seeds_to_equivalence: int | None = None  # per arm, for an undecided pair: to show a tie
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN becomes None)."""
+        """JSON-ready dict (NaN and an unbounded interval's infinities become None)."""
         return {
-            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
             for k, v in asdict(self).items()
         }
 

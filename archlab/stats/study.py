@@ -114,7 +114,7 @@ class StudyOutcome:
                     "val_error_mean": _mean(val),
                     "val_error_std": _std(val),
                     "test_error_mean": _mean(test),
-                    "prob_best": self.prob_best.get(label),
+                    "prob_best": _finite(self.prob_best.get(label)),
                 }
             )
         return {
@@ -130,7 +130,10 @@ class StudyOutcome:
             "status": self.status,
             "arms": arms,
             "pairs": [r.to_dict() for r in self.state.rows],
-            "best": {"arm": self.best, "prob_best": self.prob_best},
+            "best": {
+                "arm": self.best,
+                "prob_best": {k: _finite(v) for k, v in self.prob_best.items()},
+            },
         }
 
 
@@ -153,6 +156,11 @@ def resolution(definition: dict[str, Any]) -> float | None:
     """Points per validation image when the study records its validation size, else None."""
     size = definition.get("val_size")
     return 100.0 / size if isinstance(size, int) and size > 0 else None
+
+
+def _finite(value: float | None) -> float | None:
+    """None for a missing or NaN P(best) (fewer than two seeds): JSON has no NaN."""
+    return None if value is None or math.isnan(value) else value
 
 
 def _mean(x: list[float]) -> float | None:
