@@ -69,7 +69,7 @@ __all__ = [
     "train_candidates",
 ]
 
-# The package imports only the core (tests/test_rooms.py holds it): every name from a later
+# The package imports only the core (tests/e2e/test_rooms.py holds it): every name from a later
 # stage (search, stats, train, workflows) loads on first use, so `import archlab` stays quick
 # and the stages keep running one way.
 _LAZY = {

@@ -113,7 +113,9 @@ def count_cmd(
         raise ArchlabError("--input-shape and --model-kwargs need --model")
     spec = None if model is not None else _resolve_spec(name, *spec_options)
     target = with_overrides(spec, num_classes=num_classes) if spec is not None else None
-    shape = parse_int_list(input_shape, "--input-shape") if input_shape else (1, 3, 224, 224)
+    shape: tuple[int, ...] = (1, 3, 224, 224)  # '' is refused below, never this default
+    if input_shape is not None:
+        shape = tuple(parse_int_list(input_shape, "--input-shape"))
     out = run_count(
         target, model=model, model_kwargs=model_kwargs, input_shape=shape,
         input_sizes=parse_int_list(input_sizes, "--input-sizes") if input_sizes else None,

@@ -1,4 +1,5 @@
-"""`archlab export`: a run's best-validation model as a plain state_dict plus its spec as JSON."""
+"""`archlab export`: a run's best-validation model (a state_dict or a torch.export program) and
+JSON saying how to rebuild it, feed it and read its outputs."""
 
 from __future__ import annotations
 
@@ -24,17 +25,25 @@ def export_cmd(
     workdir: Annotated[
         Path | None, typer.Option("--workdir", help="Where the runs trained (default: beside).")
     ] = None,
+    file_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="state_dict (.pth, rebuilt with archlab) or pt2 (torch.export)."
+        ),
+    ] = "state_dict",
     out: Annotated[Path, typer.Option("--out", help="Folder for the .pth and .json.")] = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Write the best-validation epoch's weights (torchvision layout) and the spec as JSON."""
+    """Write the best-validation epoch's model (torchvision-layout weights, or a torch.export
+    program with --format pt2) and JSON: spec, input size, channels, normalisation, classes."""
     from archlab.workflows.export import export_run
 
     if (run is None) == (not best):
         raise typer.BadParameter("give exactly one of --run ID and --best")
     if dataset is not None and not best:
         raise typer.BadParameter("--dataset goes with --best")
-    result = export_run(store, run_id=run, best=best, dataset=dataset, workdir=workdir, out=out)
+    result = export_run(store, run_id=run, best=best, dataset=dataset, workdir=workdir, out=out,
+                        file_format=file_format)  # fmt: skip
     if as_json:
         print_json({k: str(v) if isinstance(v, Path) else v for k, v in vars(result).items()})
         return

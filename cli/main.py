@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -21,6 +24,7 @@ from . import (
     space_cmds,
     study_cmd,
     train_cmd,
+    watch_cmd,
 )
 
 app = typer.Typer(
@@ -77,6 +81,7 @@ compare_cmd.register(app)
 demo_cmd.register(app)
 study_cmd.register(app)
 export_cmd.register(app)
+watch_cmd.register(app)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -121,13 +126,39 @@ _FLAGS = {
 }
 
 
+# Study settings the library names by field; the user typed these options.
+_WORDS = {"preset or arms": "--preset or --arms", "max_seeds": "--max-seeds",
+          "at least seeds": "at least --seeds"}  # fmt: skip
+
+
 def cli_words(message: str) -> str:
-    """A library message with its plan keys (``strategy.max_epochs``) as options."""
-    return re.sub(r"\b[a-z]+\.[a-z_]+\b", lambda m: _FLAGS.get(m.group(0), m.group(0)), message)
+    """A library message with its plan keys (``strategy.max_epochs``) and fields as options."""
+    message = re.sub(r"\b[a-z]+\.[a-z_]+\b", lambda m: _FLAGS.get(m.group(0), m.group(0)), message)
+    for field, option in _WORDS.items():
+        message = re.sub(rf"(?<![-\w.]){re.escape(field)}\b", option, message)
+    return message
+
+
+_TERMINATED = (
+    "archlab: terminated (SIGTERM); finished epochs are stored, rerun the same command to resume\n"
+)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Say what SIGINT says, then die of SIGTERM as before (exit status 143).
+
+    Dying by the default action keeps the crash promise a kill already kept: what was stored
+    stays stored, nothing half-written is committed. ``os.write``: the handler may interrupt a
+    print, and a buffered stream must not be re-entered.
+    """
+    os.write(2, _TERMINATED.encode())
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     sys.exit(run())
 
 

@@ -1,7 +1,9 @@
 """A user's model from a reference: ``package.module:callable`` or ``path/to/file.py:callable``.
 
 The callable (a class or a factory function) is called with keyword arguments and must return a
-``torch.nn.Module``. Every way this can fail is an :class:`ArchlabError` naming the field.
+``torch.nn.Module``. Every way this can fail is an :class:`ArchlabError` naming the field; the
+user's code runs inside :func:`~archlab.measure._user_code.user_code`, so its exits, raised
+interrupts and prints cannot steer archlab (docs/trust.md).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from torch import nn
 
 from archlab.errors import ArchlabError
+from archlab.measure._user_code import user_code
 
 
 def _first_line(exc: BaseException) -> str:
@@ -59,16 +62,22 @@ def _import(where: str, ref: str) -> ModuleType:
         folder = str(path.resolve().parent)
         sys.path.insert(0, folder)
         try:
-            spec.loader.exec_module(module)
+            with user_code(ref, f"importing {where!r}"):
+                spec.loader.exec_module(module)
         except Exception as exc:  # the user's file: report its error in one line
-            del sys.modules[name]
+            sys.modules.pop(name, None)
+            if isinstance(exc, ArchlabError):  # an exit or interrupt, named by user_code
+                raise
             why = _first_line(exc)
             raise ArchlabError(f"model {ref!r}: importing {where!r} failed: {why}") from None
         finally:
             sys.path.remove(folder)
         return module
     try:
-        return importlib.import_module(where)
+        with user_code(ref, f"importing {where!r}"):
+            return importlib.import_module(where)
+    except ArchlabError:
+        raise
     except Exception as exc:  # ImportError or the module's own error at import time
         why = _first_line(exc)
         raise ArchlabError(f"model {ref!r}: importing {where!r} failed: {why}") from None
@@ -90,7 +99,10 @@ def load_model(ref: str, kwargs: str | Mapping[str, Any] | None = None) -> nn.Mo
     if not callable(target):
         raise ArchlabError(f"model {ref!r}: {attr!r} is a {type(target).__name__}, not callable")
     try:
-        model = target(**arguments)
+        with user_code(ref, f"calling {attr}"):
+            model = target(**arguments)
+    except ArchlabError:
+        raise
     except Exception as exc:  # wrong kwargs or the constructor's own error
         raise ArchlabError(f"model {ref!r}: calling {attr}(**{arguments}) failed: "
                            f"{_first_line(exc)}") from None  # fmt: skip

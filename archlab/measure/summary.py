@@ -16,6 +16,7 @@ import pandas as pd
 
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError
+from archlab.measure._user_code import user_code
 from archlab.measure.counters import CountReport, count_all, count_model
 from archlab.measure.loader import load_model
 from archlab.measure.reconcile import per_layer_table
@@ -93,7 +94,8 @@ def size_sweep(
     for size in sizes:
         if module is not None:
             shape = spatial_shape(input_shape, size)
-            report = count_model(module, shape, counters=names, per_layer=False)
+            with user_code(str(model), "its forward"):
+                report = count_model(module, shape, counters=names, per_layer=False)
             assert report.trace is not None
             t = report.trace
             totals = (t.macs, t.params, t.acts)
@@ -143,10 +145,12 @@ def run_count(
     if model is not None:
         if measure:
             raise ArchlabError("measure times archlab specs; it does not take a model")
-        report = count_model(
-            load_model(model, model_kwargs), input_shape, counters=counters or None,
-            per_layer=per_layer, training_step=training, train_mode=train_mode,
-        )  # fmt: skip
+        module = load_model(model, model_kwargs)
+        with user_code(model, "its forward"):
+            report = count_model(
+                module, input_shape, counters=counters or None,
+                per_layer=per_layer, training_step=training, train_mode=train_mode,
+            )  # fmt: skip
     else:
         report = count_all(
             _spec(target), input_size=input_size, counters=counters or None,

@@ -13,6 +13,7 @@ the user names are never left out, only refused. The verdict compares every pair
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 
 from archlab.complexity import totals
 from archlab.errors import ArchlabError, SolverError
+from archlab.presets import get_spec
 from archlab.search.presets import (
     STUDY_PRESETS,
     ArmRule,
@@ -303,4 +305,24 @@ def _with_data(spec: NetSpec, num_classes: int | None, input_size: int | None) -
 
 
 def _read_specs(path: Path) -> list[NetSpec]:
-    return read_spec_list(path, "arms file")
+    """Specs from a list of names (or ``{"arms": [names]}``), else from a list of spec rows."""
+    names = _arm_names(path)
+    if names is None:
+        return read_spec_list(path, "arms file")
+    return [get_spec(name) for name in names]
+
+
+def _arm_names(path: Path) -> list[str] | None:
+    """The names an arms file lists (``["resnext29_8x3d_w0.25", ...]``), or None if it lists
+    specs (or cannot be read: :func:`read_spec_list` then says why in its words)."""
+    try:
+        rows = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError):
+        return None
+    if isinstance(rows, dict) and set(rows) == {"arms"}:
+        rows = rows["arms"]
+        if not isinstance(rows, list) or not all(isinstance(r, str) for r in rows) or not rows:
+            raise ArchlabError(f'arms file {str(path)!r}: "arms" must be a non-empty list of names')
+    if isinstance(rows, list) and rows and all(isinstance(r, str) for r in rows):
+        return rows
+    return None

@@ -22,6 +22,8 @@ spreads back as looser levels, which unequal spreads then overspent (docs/statis
 variance floor of :mod:`archlab.stats.difference` only shrinks the statistic, so the levels stay
 safe for floored, discrete errors. A union bound over the m pairs keeps the family-wise rate of a
 wrong "better" at or below alpha at every look, whenever the study stops.
+``tests/stats/test_sequential.py`` and ``tests/stats/test_verdict_simulation.py`` check the
+false-positive rate and the power against the fixed design by simulation.
 
 **Futility** (non-binding, so it cannot raise the error rate: it only ever removes rejections):
 after a look that is not the last, a pair whose conditional power (:mod:`archlab.stats.power`)
@@ -52,6 +54,7 @@ CALIBRATION_PATHS = 100_000  # A/A pairs per sd ratio: MC SE of a 0.05 level is 
 CALIBRATION_SEED = 2017
 SD_RATIOS = (1.0, 0.5, 0.25, 0.1, 0.0)  # arm b's seed sd over arm a's; 0: paired / one-sample
 FUTILITY = 0.10  # conditional power below which an open pair stops drawing seeds
+MIN_SEEDS_PER_ARM = 2  # a difference's interval needs a spread, which one seed per arm has not
 
 
 def spent(t: float, level: float) -> float:
@@ -117,12 +120,18 @@ def _hsu_t(mean: np.ndarray, var: np.ndarray, n: int) -> np.ndarray:
 
 
 def check_seeds(n0: int, n_max: int) -> None:
-    """n0 >= 1 seeds first, at most n_max >= n0 in all."""
+    """n0 >= 1 seeds first, at most n_max >= max(n0, 2) in all."""
     for name, value in (("seeds", n0), ("max_seeds", n_max)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ArchlabError(f"{name} must be a positive integer, got {value!r}")
     if n_max < n0:
         raise ArchlabError(f"max_seeds ({n_max}) must be at least seeds ({n0})")
+    if n_max < MIN_SEEDS_PER_ARM:
+        # One seed has no spread: its interval is (-inf, inf) and no look could ever decide.
+        raise ArchlabError(
+            f"max_seeds must be at least {MIN_SEEDS_PER_ARM}, got {n_max}: a verdict needs "
+            "at least two seeds per arm"
+        )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ store's public transaction and query methods), ``_faults`` the one-line fault me
 from __future__ import annotations
 
 from archlab.store._db import BUSY_TIMEOUT_S, Store
+from archlab.store._faults import StoreFaultError
 from archlab.store.frames import write_parquet
 from archlab.store.schema import (
     EPOCH_METRICS,
@@ -19,4 +20,4 @@ from archlab.store.schema import (
 )
 
 __all__ = ["BUSY_TIMEOUT_S", "EPOCH_METRICS", "FINAL_STATUSES", "SCHEMA_VERSION", "STATUSES",
-           "EpochRecord", "RunRecord", "Store", "write_parquet"]  # fmt: skip
+           "EpochRecord", "RunRecord", "Store", "StoreFaultError", "write_parquet"]  # fmt: skip

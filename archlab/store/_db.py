@@ -50,6 +50,8 @@ from archlab.store.schema import (
 
 # How long a write waits for another connection's lock before the store reports it locked.
 BUSY_TIMEOUT_S = 30.0
+# A live view's reads wait at most this long: it skips a refresh rather than hold anyone up.
+LIVE_BUSY_TIMEOUT_S = 1.0
 
 
 def _now() -> str:
@@ -64,14 +66,20 @@ class Store:
     new, empty store; ``create=True`` (training, studies) makes the file and its missing
     parent folders. ``read_only`` opens it without ever writing it (``results`` and
     ``report``): a read-only file or file system works, and an older store is migrated in a
-    private in-memory copy.
+    private in-memory copy. ``live`` (with ``read_only``, for ``watch``) reads beside a trainer
+    through SQLite's read-only URI mode, which can never write, checkpoint or remove the file,
+    with a short busy timeout.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = False, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, create: bool = False, read_only: bool = False, live: bool = False
+    ) -> None:
         self.path = Path(path)
-        self.busy_timeout_s = BUSY_TIMEOUT_S
+        self.busy_timeout_s = LIVE_BUSY_TIMEOUT_S if live else BUSY_TIMEOUT_S
         if create and read_only:
             raise ArchlabError("a results store cannot be both created and opened read-only")
+        if live and not read_only:
+            raise ArchlabError("a live view of a results store must be opened read-only")
         if not create and not self.path.is_file():
             what = "a folder" if self.path.is_dir() else "no such file"
             raise ArchlabError(f"no results store at {str(self.path)!r} ({what})")
@@ -80,7 +88,7 @@ class Store:
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in _write), DDL included.
         # The timeout lets parallel workers queue for the write lock instead of failing.
         if read_only:
-            self._conn = connect_read_only(self.path, timeout_s=self.busy_timeout_s)
+            self._conn = connect_read_only(self.path, timeout_s=self.busy_timeout_s, uri=live)
         else:
             self._conn = sqlite3.connect(
                 self.path, timeout=self.busy_timeout_s, isolation_level=None

@@ -180,15 +180,16 @@ def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
         raise StoreFaultError(corrupt_message(path, f"quick_check: {problems[0]}"))
 
 
-def connect_read_only(path: Path, *, timeout_s: float) -> sqlite3.Connection:
+def connect_read_only(path: Path, *, timeout_s: float, uri: bool = False) -> sqlite3.Connection:
     """A connection for reading the store, even on a read-only file or file system.
 
-    A writable store gets a plain connection. Otherwise ``mode=ro`` first: it sees a live
+    A writable store gets a plain connection, unless ``uri`` (a live view beside a trainer).
+    Otherwise ``mode=ro`` first: it sees a live
     writer's commits. A WAL store whose folder cannot take the ``-shm`` index fails that; then,
     with no ``-wal`` left by a crash, ``immutable=1`` reads the file as it is, and with one, a
     private copy of both is read so no committed write is missed.
     """
-    if can_write(path):
+    if can_write(path) and not uri:
         # A plain connection, made read-only by the caller (PRAGMA query_only): unlike mode=ro
         # it removes its -wal and -shm files on close instead of leaving them beside the store.
         return _connect(str(path), timeout_s)

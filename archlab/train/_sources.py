@@ -8,13 +8,15 @@ rather than silently converted.
 
 Whether horizontal flips keep labels: digits no (glyphs), CIFAR yes. A ``folder:`` or ``npz:``
 data set says so in a small TOML file, ``ROOT/dataset.toml`` or ``NAME.dataset.toml`` beside
-``NAME.npz``, holding one key, ``flip = false`` (or true); an ``.npz`` may instead hold a 0-d bool
-``flip`` array. Without either, flips are allowed (natural images).
+``NAME.npz``, holding ``flip = false`` (or true); an ``.npz`` may instead hold a 0-d bool
+``flip`` array. Without either, flips are allowed (natural images). The same file may name the
+classes, ``classes = ["cat", "dog"]`` in label order (for a folder, the class folders' sorted
+order); a folder's classes are otherwise its class folders' names, an npz's their indices. An
+export carries them (docs/data.md).
 """
 
 from __future__ import annotations
 
-import pickle
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ else:  # the same parser, from PyPI, before 3.11
     import tomli as tomllib
 
 from archlab.errors import ArchlabError
+from archlab.train._unpickle import load_batch
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DIGITS_TEST_FRACTION = 0.2
@@ -44,7 +47,7 @@ _CIFAR_FILES: dict[str, tuple[tuple[str, ...], str, str, bytes, bytes, int]] = {
 # PIL modes without colour: they hold one channel before the repeat to RGB.
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
 METADATA_NAME = "dataset.toml"  # folder:ROOT reads ROOT/dataset.toml, npz:X.npz X.dataset.toml
-METADATA_KEYS = ("flip",)
+METADATA_KEYS = ("flip", "classes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +63,8 @@ class Source:
     num_classes: int
     x_val: torch.Tensor | None = None  # a validation split of the source's own (val/, x_val)
     y_val: torch.Tensor | None = None
+    class_names: tuple[str, ...] | None = None  # in label order; None: the labels' indices
+    classes_from: str = "indices"  # where the names came from: folder, dataset.toml, indices
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
@@ -79,7 +84,33 @@ def read_metadata(path: Path) -> dict[str, Any]:
         raise ArchlabError(
             f"data set metadata {path}: flip must be true or false, got {meta['flip']!r}"
         )
+    names = meta.get("classes")
+    if names is not None and not (
+        isinstance(names, list)
+        and all(isinstance(n, str) and n.strip() for n in names)
+        and len(set(names)) == len(names)
+    ):
+        raise ArchlabError(
+            f"data set metadata {path}: classes must be a list of distinct non-empty names, "
+            f"got {names!r}"
+        )
     return meta
+
+
+def named_classes(
+    meta_path: Path, count: int, default: Sequence[str] | None, default_from: str
+) -> tuple[tuple[str, ...] | None, str]:
+    """Class names in label order and where they came from: the metadata file's ``classes``
+    (which must name ``count`` classes), else ``default`` (a folder's class folders)."""
+    names = read_metadata(meta_path).get("classes")
+    if names is None:
+        return (tuple(default), default_from) if default is not None else (None, "indices")
+    if len(names) != count:
+        raise ArchlabError(
+            f"data set metadata {meta_path}: classes names {len(names)} classes but the data "
+            f"set has {count}; give one name per class, in label order"
+        )
+    return tuple(names), METADATA_NAME
 
 
 # x_train, y_train, x_test, y_test, num_classes
@@ -125,12 +156,9 @@ def _load_digits() -> Loaded:
 
 
 def _read_pickle(path: Path) -> Any:
-    # CIFAR's python layout is pickled; pickle runs code, so load only files you trust.
-    try:
-        with path.open("rb") as f:
-            return pickle.load(f, encoding="bytes")
-    except Exception as exc:  # any unpickling failure means a corrupt or foreign file
-        raise ArchlabError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    # CIFAR's python layout is pickled: read through the restricted unpickler, which admits
+    # only plain data and numpy arrays, never a callable the file names (docs/trust.md).
+    return load_batch(path)
 
 
 def _cifar_batch(path: Path, label_key: bytes, n_cls: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,9 +229,11 @@ def _load_folder(root: Path, flip: bool) -> Source:
                 f"folder: {path} is {arr.shape[1]}x{arr.shape[0]} but {first_path} is {w}x{h}; "
                 "all images must share one size (no resizing is done)"
             )
-    val = _stack(read["val"][0]) if "val" in read else (None, None)
+    x_val, y_val = _stack(read["val"][0]) if "val" in read else (None, None)
     name = f"folder:{root.name}"
-    return Source(name, flip, *_stack(train), *_stack(read["test"][0]), len(classes), *val)
+    names, named_from = named_classes(root / METADATA_NAME, len(classes), classes, "folder")
+    return Source(name, flip, *_stack(train), *_stack(read["test"][0]), len(classes), x_val,
+                  y_val, names, named_from)  # fmt: skip
 
 
 def _read_split(
@@ -294,7 +324,11 @@ def _load_npz(path: Path) -> Source:
             f"npz: {path} y_train's largest label {n_cls - 1} implies {n_cls:,} classes for "
             f"{len(out['y_train'])} training images; labels must be class indices 0..K-1"
         )
-    return Source(f"npz:{path.name}", _npz_flip(path, arrays.get("flip")), num_classes=n_cls, **out)
+    names, named_from = named_classes(path.with_name(path.stem + "." + METADATA_NAME), n_cls,
+                                      None, "indices")  # fmt: skip
+    flip = _npz_flip(path, arrays.get("flip"))
+    return Source(f"npz:{path.name}", flip, num_classes=n_cls, **out, class_names=names,
+                  classes_from=named_from)  # fmt: skip
 
 
 def _npz_flip(path: Path, array: np.ndarray | None) -> bool:

@@ -73,6 +73,9 @@ class DatasetSplits:
     std: tuple[float, float, float]
     flip: bool  # whether horizontal flips keep the label (not for digits)
     val_given: bool = False  # the source's own validation split, not one held out from train
+    class_names: tuple[str, ...] = ()  # in label order; empty: the labels' indices
+    classes_from: str = "indices"  # folder, dataset.toml or indices (what an export says)
+    grey: bool = False  # every training image's three channels equal: grey repeated to three
 
     def __post_init__(self) -> None:
         n_cls = self.num_classes
@@ -96,6 +99,15 @@ class DatasetSplits:
                 raise ArchlabError(
                     f"{self.name}: y_{split} labels span {lo}..{hi}, allowed 0..{n_cls - 1}"
                 )
+        if self.class_names and len(self.class_names) != n_cls:
+            raise ArchlabError(
+                f"{self.name}: {len(self.class_names)} class names for {n_cls} classes"
+            )
+
+    @property
+    def classes(self) -> list[str]:
+        """Each class's name in label order: the source's names, else the label's index."""
+        return list(self.class_names) or [str(i) for i in range(self.num_classes)]
 
     @property
     def image_size(self) -> int:
@@ -204,7 +216,15 @@ def load_dataset(
         std=(std[0], std[1], std[2]),
         flip=src.flip,
         val_given=src.x_val is not None,
+        class_names=src.class_names or (),
+        classes_from=src.classes_from,
+        grey=_grey(src.x_train),
     )
+
+
+def _grey(x: torch.Tensor) -> bool:
+    """Whether every image's three channels are equal: a grey source repeated to RGB."""
+    return bool(torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 0], x[:, 2]))
 
 
 def _fixed_subset(

@@ -184,7 +184,14 @@ def train_run(
                 "seed": seed,
                 "config": config.to_dict(),
                 # What an exported model needs to see the images it was trained on.
-                "input": {"mean": list(data.mean), "std": list(data.std), "scale": 255.0},
+                "input": {
+                    "mean": list(data.mean),
+                    "std": list(data.std),
+                    "scale": 255.0,
+                    "size": list(data.x_train.shape[2:]),
+                    "grey": data.grey,
+                },
+                "classes": {"names": data.classes, "from": data.classes_from},
             },
         )
         prune(run_dir, keep, best=best_epoch(history))

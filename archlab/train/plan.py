@@ -40,11 +40,11 @@ from archlab.presets import get_spec
 from archlab.search.solver import match_flops
 from archlab.search.spec_list import read_spec_list
 from archlab.space import NetSpec, default_depth, spec_from_dict
+from archlab.train._plan_types import MAX_SEED, check_plan_types
 from archlab.train.config import DEFAULT_KEEP, TrainConfig, check_keep
 
 DEFAULT_STORE = "archlab-runs/store.db"
 DEFAULT_EPOCHS = 10  # a grid's budget when neither epochs nor a time budget is given
-MAX_SEED = 2**31  # torch generators take 64-bit seeds; (seed, epoch) streams need headroom
 STRATEGIES = ("grid", "halving")
 EXECUTORS = ("local", "ray")
 DATA_FIELDS = {"name": "dataset", "val_fraction": "val_fraction", "split_seed": "split_seed",
@@ -172,6 +172,8 @@ class RunPlan:
                 "strategy halving takes strategy.min_epochs and strategy.max_epochs, "
                 "not budget.epochs or budget.time_budget"
             )
+        # A plan built in Python meets the table a resolved one met (amp="yes" is no bool).
+        check_plan_types(self.to_dict())
 
     @property
     def strategy(self) -> str:
@@ -276,6 +278,7 @@ def _build(raw: Mapping[str, Any]) -> RunPlan:
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ArchlabError(f"unknown plan section {unknown[0]!r}; valid: {', '.join(SECTIONS)}")
+    check_plan_types(raw)  # every key's type and range, one rule for flags and files
     data = _section(raw, "data", tuple(DATA_FIELDS))
     recipe = _section(raw, "recipe", RECIPE_FIELDS)
     budget = _section(raw, "budget", BUDGET_FIELDS)

@@ -1,12 +1,18 @@
-"""Export a run's best-validation model: a plain ``state_dict`` and its spec as JSON.
+"""Export a run's best-validation model: a plain ``state_dict`` or a ``torch.export`` program,
+and beside it JSON that says what the model is, how to feed it and what its outputs mean.
 
-The weights file is what ``torch.load(path, weights_only=True)`` reads back, keyed in
-torchvision's ResNet layout (``conv1``, ``layer1.0.conv2``, ``fc``: models.py builds with those
-names), from the checkpoint a run keeps of its best-validation epoch (lowest val error, the
-earliest on ties, as ``results`` reports ``best_val_error``). The JSON beside it says how to
-rebuild the model (``spec``, ``form``), how to feed it (``input``: x / scale, then per-channel
-mean and std) and where it came from (store, run, epoch, errors, recipe). Both files are
-written atomically: a failure leaves neither half-written.
+The weights file (``state_dict``, the default) is what ``torch.load(path, weights_only=True)``
+reads back, keyed in torchvision's ResNet layout (``conv1``, ``layer1.0.conv2``, ``fc``: models.py
+builds with those names), from the checkpoint a run keeps of its best-validation epoch (lowest val
+error, the earliest on ties, as ``results`` reports ``best_val_error``). The JSON beside it says
+how to rebuild the model (``spec``, ``form``), how to feed it (``input``: image size, three
+channels and whether grey images were repeated to three, x / scale, then per-channel mean and
+std), what its outputs are (``classes``: names in label order, from a folder's class folders, the
+data set's ``dataset.toml`` or the label indices) and where it came from (store, run, epoch,
+errors, recipe). ``pt2`` writes instead a ``torch.export`` program with a dynamic batch dimension,
+which plain PyTorch loads and runs without archlab (``torch.export.load(path).module()``): the
+same network, taking the same normalised input (docs/training.md). Both files are written
+atomically: a failure leaves neither half-written.
 """
 
 from __future__ import annotations
@@ -30,6 +36,12 @@ from archlab.space import spec_from_dict
 from archlab.store import RunRecord, Store
 from archlab.train.checkpoint import best_epoch, checkpoint_path, load_checkpoint
 from archlab.train.workspace import default_workdir, run_dir_path
+from archlab.workflows._standalone import (
+    FILE_FORMATS,
+    check_file_format,
+    program_bytes,
+    standalone_fields,
+)
 
 FORMAT = "archlab-export/1"
 
@@ -46,6 +58,7 @@ class ExportResult:
     epoch: int
     val_error: float
     test_error: float
+    file_format: str = "state_dict"  # weights is the .pth, or the .pt2 program for "pt2"
 
 
 def export_run(
@@ -56,8 +69,10 @@ def export_run(
     dataset: str | None = None,
     workdir: str | Path | None = None,
     out: str | Path = ".",
+    file_format: str = "state_dict",
 ) -> ExportResult:
-    """Write ``<name>-s<seed>-run<id>.pth`` and ``.json`` for a run (``run_id``) or the best one.
+    """Write ``<name>-s<seed>-run<id>.pth`` and ``.json`` (``.pt2`` and ``.pt2.json`` for the
+    ``pt2`` format) for a run (``run_id``) or the best one.
 
     ``best`` picks the finished run with the lowest best validation error (ties: the lowest run
     id) among runs validated on one split; ``dataset`` narrows the choice to one data set, and
@@ -67,6 +82,7 @@ def export_run(
     if (run_id is None) == (not best):
         raise ArchlabError("give exactly one of run_id and best")
     store_file = Path(store)
+    check_file_format(file_format)
     out_dir = check_writable_dir(out, field="out")
     with Store(store_file, create=False, read_only=True) as db:
         run = db.run(run_id) if run_id is not None else _best_run(db, dataset)
@@ -85,23 +101,35 @@ def export_run(
         )
     _check_same_run(state, run, epoch, history[epoch - 1])
     stem = f"{run.name}-s{run.seed}-run{run.id}"
-    weights, spec_file = out_dir / f"{stem}.pth", out_dir / f"{stem}.json"
+    weights = out_dir / f"{stem}{FILE_FORMATS[file_format]}"
+    # One description per model file: a pt2 export beside a state_dict one keeps both JSONs.
+    spec_file = out_dir / (f"{stem}.pt2.json" if file_format == "pt2" else f"{stem}.json")
     metrics = history[epoch - 1]
     description = _description(state, run, store_file, store_id, metrics, weights.name)
+    description.update(standalone_fields(state, weights.name, file_format))
     # A plain layout: channels-last tensors from training load into any model as contiguous.
     state_dict = {key: value.contiguous() for key, value in state["model"].items()}
-    _write_both(out_dir, {weights: _torch_bytes(state_dict), spec_file: _json_bytes(description)})
+    if file_format == "pt2":
+        model_bytes = program_bytes(state, state_dict, description["input"]["size"])
+    else:
+        model_bytes = _torch_bytes(state_dict)
+    _write_both(out_dir, {weights: model_bytes, spec_file: _json_bytes(description)})
     return ExportResult(weights, spec_file, run.id, run.name, run.seed, epoch,
-                        float(metrics["val_error"]), float(metrics["test_error"]))  # fmt: skip
+                        float(metrics["val_error"]), float(metrics["test_error"]),
+                        file_format)  # fmt: skip
 
 
 def load_export(spec_file: str | Path) -> nn.Module:
-    """The exported model, rebuilt from its JSON and loaded with its weights (eval mode)."""
+    """The exported model, rebuilt from its JSON and loaded with its weights (eval mode), or
+    the ``torch.export`` program's module for a ``pt2`` export."""
     path = Path(spec_file)
     try:
         description = json.loads(path.read_text(encoding="utf-8"))
+        if description.get("program"):
+            module: nn.Module = torch.export.load(path.parent / description["program"]).module()
+            return module
         weights = torch.load(path.parent / description["weights"], weights_only=True)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ArchlabError(f"cannot read export {str(path)!r}: {exc}") from None
     model = build_model(spec_from_dict(description["spec"]), form=description["form"])
     model.load_state_dict(weights)
@@ -175,7 +203,6 @@ def _description(
         "weights": weights_name,
         "spec": state["spec"],
         "form": config.get("form", "c"),
-        "input": state.get("input"),  # None for checkpoints written before it was recorded
         "name": run.name,
         "run_id": run.id,
         "seed": run.seed,

@@ -54,8 +54,12 @@ class StudyPlan:
 
     def check(self) -> None:
         """Refuse bad settings before anything is loaded or stored."""
-        if (self.preset is None) == (self.arms_file is None):
-            raise ArchlabError("give exactly one of preset or arms_file")
+        if self.preset is not None and self.arms_file is not None:
+            raise ArchlabError(
+                f"give one of preset or arms, not both (got {self.preset!r} and {self.arms_file!r})"
+            )
+        if self.preset is None and self.arms_file is None:
+            raise ArchlabError(f"give one of preset or arms; presets: {', '.join(PRESETS)}")
         if self.preset is not None and self.preset not in PRESETS:
             raise ArchlabError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         check_settings(self.alpha, self.rope)

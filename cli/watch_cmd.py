@@ -1,0 +1,34 @@
+"""`archlab watch`: a live view of a results store while another process trains into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import print_json
+
+
+def watch_cmd(
+    store: Annotated[
+        Path, typer.Option("--store", help="The results store to watch (never written).")
+    ] = Path("archlab-runs/store.db"),
+    once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes.")] = 2.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One snapshot, machine-readable (implies --once).")
+    ] = False,
+) -> None:
+    """Runs in progress (epoch, val error, images/s, ETA), finished runs and study verdicts."""
+    from archlab.workflows.watch import read_snapshot, watch
+
+    if as_json:
+        print_json(read_snapshot(store).to_dict())
+        return
+    watch(store, once=once, interval=interval)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the command to the app."""
+    app.command("watch")(watch_cmd)

@@ -1,0 +1,216 @@
+"""`archlab count`: exit codes, key output, failure paths."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from archlab.cli import count_cmd
+from archlab.cli import main as climain
+
+from archlab.measure import counters, registry
+
+if "count" not in {c.name for c in climain.app.registered_commands}:
+    count_cmd.register(climain.app)
+
+SMALL = ["-C", "32", "-d", "1", "--width-multiplier", "0.25", "--input-size", "64"]
+TINY = ["--template", "cifar", "--depth", "11", "-C", "4", "-d", "1", "--width-multiplier", "0.125"]
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = climain.run(["count", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_preset_analytic(capsys) -> None:
+    code, out, err = run(capsys, "resnext50_32x4d", "--json", "--counters", "analytic")
+    assert code == 0 and err == ""
+    d = json.loads(out)
+    assert d["analytic"]["macs"] == 4_230_480_872 and d["analytic"]["params"] == 25_028_904
+    assert (d["name"], d["input_size"], d["mode"]) == ("resnext50_32x4d", 224, "eval")
+
+
+def test_json_all_counters(capsys) -> None:
+    code, out, _ = run(capsys, *SMALL, "--json")
+    assert code == 0
+    d = json.loads(out)
+    keys = {"macs", "params", "acts", "raw", "convention", "skipped", "error"}
+    for name in ("analytic", "fvcore", "ptflops_aten", "ptflops_pytorch", "torch"):
+        assert set(d[name]) == keys
+        assert d[name]["macs"] == d["analytic"]["macs"]
+    assert d["name"] == "resnext50_32x1d_w0.25" and d["input_size"] == 64
+
+
+def test_human_table_training_and_per_layer(capsys) -> None:
+    code, out, _ = run(capsys, *TINY, "--counters", "analytic,torch", "--training", "--per-layer")
+    assert code == 0
+    assert "counted in eval mode" in out
+    assert "torch_corrected_macs" in out and "FlopCounterMode counts 2 FLOPs" in out
+    assert "layer1.0.conv2" in out and "(other)" in out
+
+
+def test_json_training_per_layer_and_measure(capsys) -> None:
+    args = [*TINY, "--counters", "ptflops", "--training", "--per-layer", "--json"]
+    code, out, _ = run(capsys, *args, "--measure", "--device", "cpu", "--batch-size", "2")
+    assert code == 0
+    d = json.loads(out)
+    assert d["training"]["torch_corrected_macs"] == d["training"]["step_macs"]
+    assert d["per_layer"][0]["path"] == "conv1" and "ptflops_pytorch" in d["per_layer"][0]
+    assert d["speed"]["device"] == "cpu" and d["speed"]["forward_ms"] > 0
+    assert "analytic" not in d and "ptflops_aten" in d
+
+
+def test_failing_counter_reported_in_its_row(capsys, monkeypatch) -> None:
+    def boom(ctx):
+        raise RuntimeError("boom")
+
+    fvcore = dataclasses.replace(registry.COUNTERS["fvcore"], adapter=boom)
+    monkeypatch.setitem(registry.COUNTERS, "fvcore", fvcore)
+    code, out, _ = run(capsys, *TINY, "--counters", "analytic,fvcore,torch")
+    assert code == 0
+    assert "RuntimeError: boom" in out and "torch" in out and "analytic" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["resnext51_32x4d"], "unknown model 'resnext51_32x4d' (depth 51 is neither"),
+        (["resnext50_32x4d", "--input-size", "0"], "input_size must be a positive integer"),
+        (["resnext50_32x4d", "--input-size", "16"], "input too small"),
+        (["resnext50_32x4d", "--counters", "analytic,thop"], "unknown counter 'thop'"),
+        (["resnext50_32x4d", "--cardinality", "8"], "not both"),
+        ([], "give a model NAME"),
+        (["resnext50_32x4d", "--num-classes", "0"], "num_classes must be a positive integer"),
+    ],
+)
+def test_bad_input_one_line_exit_2(capsys, argv, message) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("archlab: error") and message in err
+
+
+def test_collapsing_input_fails_before_any_tool(capsys, monkeypatch) -> None:
+    def never(*args, **kwargs):
+        raise AssertionError("a tool ran")
+
+    monkeypatch.setattr(counters, "build_model", never)
+    code, _, err = run(capsys, *SMALL[:-1], "16")
+    assert code == 2 and "input too small" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_measure_cuda_without_cuda(capsys) -> None:
+    code, _, err = run(capsys, *TINY, "--counters", "analytic", "--measure", "--device", "cuda")
+    assert code == 2 and "no CUDA" in err
+
+
+# --------------------------------------------------------------------------- any model
+
+ZOO = "tests/helpers/zoo_models.py"
+
+
+def test_model_per_layer_reconciliation_has_a_reason_on_every_differing_row(capsys) -> None:
+    args = ["--model", f"{ZOO}:SmallNet", "--input-shape", "1,3,32,32", "--per-layer"]
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0 and err == ""
+    d = json.loads(out)
+    assert d["name"] == "SmallNet" and d["input_shape"] == [1, 3, 32, 32] and "analytic" not in d
+    assert set(d["traced"]) >= {"macs", "params", "acts", "skipped"}
+    tools = ["fvcore", "ptflops_aten", "ptflops_pytorch", "torch"]
+    for row in d["per_layer"]:
+        differs = any(row[t] is not None and row[t] != row["traced"] for t in tools)
+        assert bool(row["reason"]) == differs, row
+    for t in tools:  # each tool converted to the traced convention agrees on this model
+        assert d[t]["macs"] == d["traced"]["macs"], t
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    assert "fvcore counts no bias: one per output element (8,192) fewer MACs" in out
+    assert "depthwise" in out and "ConvTranspose2d" in out and "(other)" in out
+
+
+def test_model_by_module_name_with_kwargs_and_training(capsys) -> None:
+    kwargs = '{"in_features": 4, "out_features": 2}'
+    code, out, _ = run(capsys, "--model", "torch.nn:Linear", "--model-kwargs", kwargs,
+                       "--input-shape", "3,4", "--counters", "traced,torch", "--training",
+                       "--json")  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    assert d["traced"]["macs"] == 3 * 4 * 2 + 3 * 2 and d["traced"]["params"] == 10
+    assert d["torch"]["raw"] == 2 * 3 * 4 * 2
+    # a step: forward, weight gradient (no data gradient: the input is the data), bias gradient
+    assert d["training"]["step_macs"] == 2 * 3 * 4 * 2 + 2 * 3 * 2
+    assert d["training"]["torch_corrected_macs"] == d["training"]["step_macs"]
+
+
+def test_input_sizes_of_a_preset_need_no_model(capsys, monkeypatch) -> None:
+    def never(*args, **kwargs):
+        raise AssertionError("a model was built")
+
+    monkeypatch.setattr(counters, "build_model", never)
+    code, out, _ = run(capsys, "resnext50_32x4d", "--input-sizes", "64,224", "--json")
+    assert code == 0
+    rows = json.loads(out)["sizes"]
+    assert [r["input_shape"] for r in rows] == [[1, 3, 64, 64], [1, 3, 224, 224]]
+    assert rows[1]["macs"] == rows[1]["analytic"] == 4_230_480_872
+    assert rows[1]["params"] == rows[0]["params"] == 25_028_904
+
+
+def test_input_sizes_of_a_model(capsys) -> None:
+    args = ["--model", f"{ZOO}:make_net", "--model-kwargs", '{"width": 4}', "--input-shape",
+            "1,3,8,8", "--input-sizes", "16,32", "--counters", "traced,torch"]  # fmt: skip
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "1x3x16x16" in out and "1x3x32x32" in out and "torch MACs" in out
+    code, out, _ = run(capsys, *args, "--json")
+    rows = json.loads(out)["sizes"]
+    assert all(r["traced"] == r["torch"] == r["macs"] for r in rows)
+    assert rows[1]["macs"] > 3 * rows[0]["macs"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "tests/nowhere.py:Net"], "no file 'tests/nowhere.py'"),
+        (["--model", "archlab_no_such_pkg.models:Net"], "No module named 'archlab_no_such_pkg'"),
+        (["--model", f"{ZOO}:Nope"], "has no attribute 'Nope'"),
+        (["--model", f"{ZOO}:NOT_CALLABLE"], "is a int, not callable"),
+        (["--model", f"{ZOO}:not_a_module"], "returned a int, not a torch.nn.Module"),
+        (["--model", f"{ZOO}"], "PACKAGE.MODULE:CALLABLE"),
+        (["--model", f"{ZOO}:SmallNet", "--input-shape", "1,5,32,32"],
+         "fails on input_shape [1, 5, 32, 32]"),
+        (["--model", f"{ZOO}:SmallNet", "--input-shape", "1,3,x"], "--input-shape needs"),
+        (["--model", f"{ZOO}:SmallNet", "--input-shape", "1,3,0,8"], "input_shape must be"),
+        (["--model", f"{ZOO}:make_net", "--model-kwargs", "{width: 4}"], "model_kwargs must be"),
+        (["--model", f"{ZOO}:make_net", "--model-kwargs", "[4]"], "model_kwargs must be"),
+        (["--model", f"{ZOO}:make_net", "--model-kwargs", '{"depth": 4}'], "unexpected keyword"),
+        (["--model", f"{ZOO}:SmallNet", "--counters", "analytic"], "unknown counter 'analytic'"),
+        (["resnext50_32x4d", "--model", f"{ZOO}:SmallNet"], "not both"),
+        (["resnext50_32x4d", "--input-shape", "1,3,8,8"], "need --model"),
+        (["--model", f"{ZOO}:SmallNet", "--input-sizes", "8", "--per-layer"], "single input"),
+        (["resnext50_32x4d", "--input-size", "100000"], "GiB to run"),
+        (["--model", f"{ZOO}:SmallNet", "--input-shape", "64,3,60000,60000"], "GiB to run"),
+    ],
+)  # fmt: skip
+def test_model_bad_input_one_line_exit_2(capsys, argv, message) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("archlab: error") and message in err
+
+
+def test_model_file_imports_its_siblings_and_import_errors_are_one_line(capsys, tmp_path) -> None:
+    (tmp_path / "blocks_sibling.py").write_text("from torch import nn\nWIDTH = 2\n")
+    (tmp_path / "net.py").write_text(
+        "from blocks_sibling import WIDTH, nn\n\ndef make():\n    return nn.Linear(3, WIDTH)\n"
+    )
+    (tmp_path / "broken.py").write_text("raise RuntimeError('boom at import')\n")
+    code, out, _ = run(capsys, "--model", f"{tmp_path}/net.py:make", "--input-shape", "1,3",
+                       "--counters", "traced", "--json")  # fmt: skip
+    assert code == 0 and json.loads(out)["traced"]["macs"] == 3 * 2 + 2
+    code, out, err = run(capsys, "--model", f"{tmp_path}/broken.py:make")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "RuntimeError: boom at import" in err

@@ -1,0 +1,1 @@
+"""Shared test helpers, importable as `helpers` (pytest adds tests/ to the path)."""
