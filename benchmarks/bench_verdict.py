@@ -7,7 +7,7 @@ Gaussian, heavy-tailed, diverged seeds, unequal seed spreads, counts over a 180-
 set, seeds paired across arms) through the sequential rule (3 seeds, then one per look up to 10)
 and the fixed 10-seed design, on ``--studies`` A/A studies and as many where the first arm is
 better by 1.5 seed sd (from three arms on, the others identical: a partial null). Writes the
-table into its section of reports/benchmarks.md; tests/stats/test_verdict_simulation.py asserts the
+table into its section of reports/benchmarks.md; tests/stats/test_simulate.py asserts the
 same bounds at smaller counts.
 """
 

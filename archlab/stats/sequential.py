@@ -22,7 +22,7 @@ spreads back as looser levels, which unequal spreads then overspent (docs/statis
 variance floor of :mod:`archlab.stats.difference` only shrinks the statistic, so the levels stay
 safe for floored, discrete errors. A union bound over the m pairs keeps the family-wise rate of a
 wrong "better" at or below alpha at every look, whenever the study stops.
-``tests/stats/test_sequential.py`` and ``tests/stats/test_verdict_simulation.py`` check the
+``tests/stats/test_sequential.py`` and ``tests/stats/test_simulate.py`` check the
 false-positive rate and the power against the fixed design by simulation.
 
 **Futility** (non-binding, so it cannot raise the error rate: it only ever removes rejections):

@@ -5,7 +5,7 @@ the sequential rule (:func:`archlab.stats.sequential.sequential_state`, the repl
 ``archlab.sequential_verdict``) and the fixed ``max_seeds`` design over the same draws, once with
 identical arms (A/A: any "better" is wrong) and once with the first arm better by ``EFFECT``
 noise units (the others identical among themselves: a partial null from three arms on). The
-tests (tests/stats/test_verdict_simulation.py) hold every scenario's wrong-"better" rate at most
+tests (tests/stats/test_simulate.py) hold every scenario's wrong-"better" rate at most
 alpha plus two Monte-Carlo standard errors; benchmarks/bench_verdict.py writes the table.
 """
 

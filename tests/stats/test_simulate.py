@@ -3,7 +3,7 @@ every scenario stays at most alpha plus two Monte-Carlo standard errors, sequent
 
 The default run keeps replication counts small (seconds); the full grid (2, 3 and 5 arms; 2 and
 3 first seeds; more studies) is marked ``slow``:
-``.venv/bin/python -m pytest -q tests/stats/test_verdict_simulation.py -m slow``.
+``.venv/bin/python -m pytest -q tests/stats/test_simulate.py -m slow``.
 """
 
 from __future__ import annotations
