@@ -24,7 +24,9 @@ TOPIC_FILES = {
     "measure/test_trace_torchvision.py": "trace.py against torchvision (skips where it is absent)",
     "train/test_data_splits.py": "the split rules of each data.py source, apart from the formats",
     "train/test_data_augment.py": "the augmentation switch through data.py, the loop and the store",
+    "train/test_data_classes.py": "class names and grey detection that data.py records for exports",
     "train/test_plan_files.py": "the candidates and arms files that plan.py reads",
+    "workflows/test_export_standalone.py": "export metadata; pt2 programs run without archlab",
     "store/test_db_public.py": "the store's public transaction/query API that study records use",
 }
 
