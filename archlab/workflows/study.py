@@ -76,7 +76,7 @@ class StudyResult:
 
     outcome: StudyOutcome
     arms: ArmSet
-    stop: str  # decided, max seeds, time budget, runs failed
+    stop: str  # decided, futile, max seeds, time budget, runs failed
     trained_now: int  # runs trained by this invocation
     failed: tuple[str, ...] = ()  # "arm seed s" of runs that did not finish in this invocation
 
@@ -220,7 +220,9 @@ def _prepare(plan: StudyPlan, data: DatasetSplits | None) -> tuple[Any, DatasetS
 def _stop(outcome: StudyOutcome, plan: StudyPlan, spent: float) -> str | None:
     state = outcome.state
     if state.done:
-        return "decided" if not state.undecided else "max seeds"
+        if not state.undecided:
+            return "decided"
+        return "futile" if set(state.undecided) <= set(state.futile) else "max seeds"
     if plan.time_budget is not None and spent >= plan.time_budget and state.looks > 0:
         return "time budget"
     return None

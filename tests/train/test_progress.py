@@ -165,9 +165,13 @@ def test_the_bars_count_every_batch() -> None:
 
 
 def test_a_study_counts_its_runs_round_after_round(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from archlab.stats import sequential
     from archlab.workflows.study import StudyPlan, run_study
+
+    # This tiny study must reach a second round: futility would stop its pair after the first.
+    monkeypatch.setattr(sequential, "FUTILITY", 0.0)
 
     plan = StudyPlan(preset="cardinality", template="cifar", width_multiplier=0.125, depth=11,
                      cardinalities=(2,), seeds=2, max_seeds=3,
