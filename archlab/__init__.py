@@ -27,7 +27,9 @@ if TYPE_CHECKING:  # the names served lazily below, typed for mypy; never import
         match_depth,
         match_flops,
     )
+    from archlab.stats.best import prob_best
     from archlab.stats.pairwise import compare_arms
+    from archlab.stats.sequential import sequential_verdict
     from archlab.train.plan import RunPlan, resolve_plan
     from archlab.workflows.compare_spaces import compare_spaces
     from archlab.workflows.demo import demo
@@ -59,8 +61,10 @@ __all__ = [
     "match_cardinality",
     "match_depth",
     "match_flops",
+    "prob_best",
     "resolve_plan",
     "run_study",
+    "sequential_verdict",
     "spec_from_dict",
     "train_candidates",
 ]
@@ -75,6 +79,8 @@ _LAZY = {
     "match_depth": "archlab.search.solver",
     "match_flops": "archlab.search.solver",
     "compare_arms": "archlab.stats.pairwise",
+    "sequential_verdict": "archlab.stats.sequential",
+    "prob_best": "archlab.stats.best",
     "RunPlan": "archlab.train.plan",
     "resolve_plan": "archlab.train.plan",
     "train_candidates": "archlab.workflows.train_candidates",

@@ -137,7 +137,7 @@ def _why(
     if any(n < n_max for n, n_max in ((r.n_a + r.n_b, 2 * len(val[r.a])) for r in seq.rows)):
         return ""
     sd = statistics.mean(statistics.stdev(val[a]) for a in labels)
-    need = [r.seeds_for_power for r in fixed_rows if r.seeds_for_power is not None]
+    need = [r.seeds_to_win for r in fixed_rows if r.seeds_to_win is not None]
     power = f"; 80% power would take {min(need)}-{max(need)} seeds per arm" if need else ""
     return (
         f" No pair could be decided before the last seed (largest |A - B| "

@@ -45,10 +45,10 @@ def print_study(result: StudyResult) -> None:
     out.print(table("arms", *_arm_rows(d["arms"])))
     pairs = [
         [p["a"], p["b"], p["diff"], p["ci_low"], p["ci_high"], p["p_adj"], p["verdict"],
-         p["seeds_for_power"]]
+         f"{p['seeds_to_win'] or '—'} / {p['seeds_to_equivalence'] or '—'}"]
         for p in d["pairs"]
     ]  # fmt: skip
-    cols = ["A", "B", "A - B (pts)", "CI low", "CI high", "p adj", "verdict", "seeds for 80%"]
+    cols = ["A", "B", "A - B (pts)", "CI low", "CI high", "p adj", "verdict", "seeds: win / tie"]
     out.print(table("verdict (validation error)", cols, pairs))
     out.print(f"best: {d['best']['arm'] or 'none decided'}; stopped: {d['stop']}")
     if d["failed"]:

@@ -36,6 +36,7 @@ def study_figure(outcome: StudyOutcome, stem: Path) -> Path:
     """Every arm's per-seed validation errors, its mean and 95% interval; returns the PNG."""
     fig, (ax,) = plots.new_figure()
     d = outcome.to_dict()
+    seen: list[float] = []
     for i, arm in enumerate(d["arms"]):
         x = arm["val_errors"]
         if not x:
@@ -43,25 +44,53 @@ def study_figure(outcome: StudyOutcome, stem: Path) -> Path:
         jitter = np.linspace(-0.12, 0.12, len(x)) if len(x) > 1 else np.zeros(1)
         color = "C0" if arm["matched"] else "0.5"
         ax.scatter(i + jitter, x, s=14, color=color, alpha=0.6, zorder=2)
-        m, lo, hi = mean_ci(x)
+        seen += x
+        m, lo, hi = mean_ci(x)  # clipped to [0, 100]: an error rate cannot leave it
         if not math.isnan(lo):
             ax.errorbar([i + 0.3], [m], yerr=[[m - lo], [hi - m]], fmt="o", color="k", capsize=3)
         else:
             ax.plot([i + 0.3], [m], "o", color="k")
     ax.set_xticks(range(len(d["arms"])), [a["label"] for a in d["arms"]])
+    if seen:
+        ax.set_ylim(*data_limits(seen))
     ax.set_ylabel("validation error (%)")
     ax.set_title(f"{outcome.name}: per-seed errors, mean and 95% interval")
     return plots.save(fig, stem)[0]
+
+
+def data_limits(values: list[float]) -> tuple[float, float]:
+    """The y range the per-seed errors span, padded, inside [0, 100]: the data set the axis."""
+    lo, hi = min(values), max(values)
+    pad = max(0.1 * (hi - lo), 0.5)
+    return max(0.0, lo - pad), min(100.0, hi + pad)
+
+
+def _clip(points: float | None, unbounded: float) -> float:
+    """A difference of two error rates lies in [-100, 100] points: an interval says no more.
+
+    An interval bound is None when the look could not bound it (no alpha spent yet, or fewer
+    than two seeds): then it is the whole range, ``unbounded``.
+    """
+    return unbounded if points is None else min(100.0, max(-100.0, points))
+
+
+def _seeds(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
 
 
 def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
     """The markdown of one study."""
     d = outcome.to_dict()
     unit = "MACs" if d["match"] == "macs" else "params"
+    rule = d["settings"]
     lines = [
         f"**{d['question']}** (study `{outcome.name}`, matched on {unit}, target "
         f"{d['target']:,.0f}; alpha {d['alpha']:g}, rope {d['rope']:g} points; seeds "
         f"{d['seeds']} to {d['max_seeds']}; status: {d['status'] or 'running'})",
+        "",
+        f"Test: {rule['test']}. Pairing: {rule['pairing']}. Sequential looks: alpha spent by "
+        f"an O'Brien-Fleming-type function; futility: a pair whose chance to settle by "
+        f"{d['max_seeds']} seeds falls below {rule['futility']:.0%} stops, undecided.",
         "",
         "| arm | C | d | depth | " + unit + " | match err % | seeds | val error % | test error % "
         "| P(best) |",
@@ -78,21 +107,39 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
         )
     lines += [
         "",
-        "| A | B | A − B (points) | interval | p (adjusted) | verdict | seeds for 80% power |",
-        "|---|---|---:|---|---:|---|---:|",
+        "| A | B | A − B (points) | interval | p (adjusted) | verdict | decided at | seeds needed: "
+        "winner / equivalent |",
+        "|---|---|---:|---|---:|---|---:|---:|",
     ]
     for p in d["pairs"]:
+        at = (
+            "—"
+            if p["decided_at"] is None
+            else f"{p['decided_at']}" + (" (futile)" if p["futile"] else "")
+        )
+        need = (
+            f"{_seeds(p['seeds_to_win'])} / {_seeds(p['seeds_to_equivalence'])}"
+            if p["verdict"] == "undecided"
+            else ""
+        )
         lines.append(
-            f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | [{_num(p['ci_low'])}, "
-            f"{_num(p['ci_high'])}] | {_num(p['p_adj'], '.3g')} | {p['verdict']} | "
-            f"{p['seeds_for_power'] if p['seeds_for_power'] is not None else '—'} |"
+            f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | [{_num(_clip(p['ci_low'], -100.0))}, "
+            f"{_num(_clip(p['ci_high'], 100.0))}] | {_num(p['p_adj'], '.3g')} | "
+            f"{p['verdict']} | {at} | {need} |"
         )
     best = d["best"]["arm"]
     lines += [
         "",
         f"Best: **{best}**." if best else "Best: none decided.",
-        "Verdicts use the last epoch's validation error (Welch's t, Bonferroni over the pairs, "
-        "alpha spent across the sequential looks); the test error is shown, never used.",
+        "Verdicts use the last epoch's validation error; the test error is shown, never used. "
+        "P(best) is the probability that the arm's true mean error is the lowest of the tested "
+        "arms: each arm's mean drawn from its Student-t posterior (its seeds' mean and spread, "
+        "n − 1 degrees of freedom, the spread floored at one validation image), the share of "
+        "draws it wins; calibrated in simulation (docs/statistics.md), and blank (—) with fewer "
+        "than two seeds. Seeds needed, for an undecided pair: seeds per arm at which a fixed "
+        "design settles it with 80% probability at the observed spread, as a winner (if the "
+        "difference is the larger of the observed one and the rope) or as equivalent (if there "
+        "is none); — when more than 10,000 or when it cannot settle that way.",
     ]
     if any(d["arms"][i]["val_errors"] for i in range(len(d["arms"]))):
         png = study_figure(outcome, out_dir / FIGURES / f"verdict-{_slug(outcome.name)}")

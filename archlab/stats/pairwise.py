@@ -1,45 +1,48 @@
 """The verdict of a study: which arm has the lower error, with how much evidence, from the seeds.
 
-Choices, stated once:
+Choices, stated once (docs/statistics.md gives the reasons and the simulations behind them):
 
-- **Unpaired Welch t-test** per pair of arms. Seeds of different arms are independent trainings
-  (different architectures, so different initial weights); seed *i* shares only the data order
-  across arms, a weak link, and arms may hold different numbers of seeds under the sequential
-  rule. Welch's test does not assume equal variances.
-- **Bonferroni** over the pairs (statsmodels ``multipletests(method="bonferroni")``), not Holm:
-  Bonferroni has simultaneous confidence intervals that match the adjusted test exactly (the
-  interval at level 1 - alpha/m excludes 0 if and only if p·m < alpha), so "better" never
-  appears beside an interval that crosses 0. It controls the family-wise error rate at alpha.
+- **The test** (:mod:`archlab.stats.difference`): the difference of mean errors with each arm's
+  seed variance floored at the validation set's resolution, Hsu's conservative degrees of
+  freedom, and paired seed differences when asked and the seeds align.
+- **Bonferroni** over the pairs, not Holm: Bonferroni has simultaneous confidence intervals that
+  match the adjusted test exactly (the interval at level 1 - alpha/m excludes 0 if and only if
+  p·m < alpha), so "better" never appears beside an interval that crosses 0. It controls the
+  family-wise error rate at alpha.
 - **Verdicts** ("better" = lower error): ``equivalent`` when the adjusted interval lies inside
   (-rope, +rope) points (ROPE; inside it the difference is negligible even when significant);
   else ``A better`` / ``B better`` when the interval excludes 0; else ``undecided``.
-- **Sequential looks** (:mod:`archlab.stats.sequential`) test each look at a
-  calibrated nominal level w·alpha/m (w the look's share); its ``p_adj`` is p·m/w, so the same
-  "p_adj < alpha" rule and interval consistency hold at every look.
-- **Seeds for 80% power** (undecided pairs): statsmodels ``TTestIndPower`` at the standardised
-  effect max(|diff|, rope) / pooled sd and level alpha/m; a difference below the rope is not
-  worth resolving, so the rope bounds the effect from below.
-- **Probability of being best**: bootstrap over each arm's seeds (means of resamples, lowest
-  wins), from a fixed-seed numpy generator so the report is deterministic.
+- **Sequential looks** (:mod:`archlab.stats.sequential`) test each look at a calibrated nominal
+  level w·alpha/m (w the look's share); its ``p_adj`` is p·m/w, so the same "p_adj < alpha" rule
+  and interval consistency hold at every look.
+- **Seeds needed** for an undecided pair (:mod:`archlab.stats.power`), both ways to settle it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import combinations
 from typing import Any
 
-import numpy as np
 from scipy import special
 
 from archlab.errors import ArchlabError
+from archlab.stats.difference import (
+    Arm,
+    Errors,
+    check_alignable,
+    check_settings,
+    clean,
+    difference,
+    resolve_resolution,
+)
+from archlab.stats.power import seeds_to_equivalence, seeds_to_win
 
 VERDICTS: tuple[str, ...] = ("A better", "B better", "equivalent", "undecided")
-POWER = 0.8
-MAX_POWER_SEEDS = 10_000  # beyond this "more seeds" is not an answer
-BOOTSTRAP_SAMPLES = 4000
+
+__all__ = ["VERDICTS", "PairRow", "all_pairs", "best_arm", "check_settings", "compare_arms"]
 
 
 @dataclass(frozen=True)
@@ -58,22 +61,19 @@ class PairRow:
     p: float
     p_adj: float
     verdict: str
-    seeds_for_power: int | None  # per arm, for an undecided pair
+    paired: bool = False  # tested on paired seed differences
+    sd: float = math.nan  # per-seed sd of the difference (floored at the resolution)
+    decided_at: int | None = None  # seeds per arm at the look that decided or stopped the pair
+    futile: bool = False  # stopped undecided: it could no longer be decided by max_seeds
+    seeds_to_win: int | None = None  # per arm, for an undecided pair: to name a winner
+    seeds_to_equivalence: int | None = None  # per arm, for an undecided pair: to show a tie
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN becomes None)."""
+        """JSON-ready dict (NaN and an unbounded interval's infinities become None)."""
         return {
-            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
             for k, v in asdict(self).items()
         }
-
-
-def check_settings(alpha: float, rope: float) -> None:
-    """alpha in (0, 0.5], rope a finite number >= 0."""
-    if not (isinstance(alpha, int | float) and 0 < alpha <= 0.5):
-        raise ArchlabError(f"alpha must lie in (0, 0.5], got {alpha!r}")
-    if not (isinstance(rope, int | float) and math.isfinite(rope) and rope >= 0):
-        raise ArchlabError(f"rope must be a finite number >= 0, got {rope!r}")
 
 
 def all_pairs(arms: Sequence[str]) -> list[tuple[str, str]]:
@@ -81,119 +81,102 @@ def all_pairs(arms: Sequence[str]) -> list[tuple[str, str]]:
     return list(combinations(arms, 2))
 
 
-def _clean(errors: Mapping[str, Sequence[float]]) -> dict[str, np.ndarray]:
-    if not errors:
-        raise ArchlabError("errors must hold at least two arms, got none")
-    out: dict[str, np.ndarray] = {}
-    for arm, values in errors.items():
-        x = np.asarray(list(values), dtype=float)
-        if x.ndim != 1 or not np.all(np.isfinite(x)):
-            raise ArchlabError(f"errors[{arm!r}] must be finite numbers, got {list(values)!r}")
-        out[arm] = x
-    return out
-
-
-def welch(xa: np.ndarray, xb: np.ndarray) -> tuple[float, float, float]:
-    """(diff a - b, its standard error, Welch degrees of freedom); se 0 or NaN when undefined."""
-    na, nb = len(xa), len(xb)
-    diff = float(xa.mean() - xb.mean())
-    if na < 2 or nb < 2:
-        return diff, math.nan, math.nan
-    va, vb = float(xa.var(ddof=1)) / na, float(xb.var(ddof=1)) / nb
-    se2 = va + vb
-    if se2 == 0:
-        return diff, 0.0, math.inf
-    df = se2**2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    return diff, math.sqrt(se2), float(df)
-
-
 def pair_row(
-    a: str, b: str, xa: np.ndarray, xb: np.ndarray, *, alpha: float, rope: float, m: int,
-    share: float = 1.0, power: bool = True,
+    a: str, b: str, xa: Arm, xb: Arm, *, alpha: float, rope: float, m: int, resolution: float,
+    paired: bool = False, share: float = 1.0,
 ) -> PairRow:  # fmt: skip
     """Compare two arms at level share·alpha/m (m pairs; share of alpha spent at this look)."""
-    diff, se, df = welch(xa, xb)
+    d = difference(xa, xb, paired=paired, resolution=resolution)
     level = share * alpha / m
-    if math.isnan(se):  # fewer than two seeds in an arm: nothing can be said
+    if math.isnan(d.se):  # fewer than two seeds in an arm: nothing can be said
         p, lo, hi = math.nan, -math.inf, math.inf
-    elif se == 0:  # every seed identical in both arms: the difference is exact
-        p = 1.0 if diff == 0 else 0.0
-        lo = hi = diff
     else:
         # scipy.special's t ufuncs: scipy.stats.t's values without its per-call overhead,
         # which dominates the sequential simulations.
-        p = float(2 * special.stdtr(df, -abs(diff) / se))
-        half = float(special.stdtrit(df, 1 - level / 2)) * se
-        lo, hi = diff - half, diff + half
+        p = float(2 * special.stdtr(d.df, -abs(d.diff) / d.se))
+        half = float(special.stdtrit(d.df, 1 - level / 2)) * d.se if level > 0 else math.inf
+        lo, hi = d.diff - half, d.diff + half
     # A look that may not reject (share 0) leaves p_adj at 1.
     p_adj = math.nan if math.isnan(p) else min(1.0, p * m / share) if share > 0 else 1.0
-    if -rope < lo and hi < rope:
-        verdict = "equivalent"
-    elif hi < 0:
-        verdict = "A better"  # a's error is lower
-    elif lo > 0:
-        verdict = "B better"
-    else:
-        verdict = "undecided"
-    needed = (
-        _seeds_for_power(xa, xb, diff, rope, alpha / m)
-        if power and verdict == "undecided"
-        else None
-    )
     return PairRow(
-        a, b, len(xa), len(xb), float(xa.mean()), float(xb.mean()), diff, lo, hi, p, p_adj,
-        verdict, needed,
+        a, b, len(xa.values), len(xb.values), float(xa.values.mean()), float(xb.values.mean()),
+        d.diff, lo, hi, p, p_adj, _verdict(lo, hi, rope), d.paired, d.sd,
     )  # fmt: skip
 
 
-def _seeds_for_power(
-    xa: np.ndarray, xb: np.ndarray, diff: float, rope: float, level: float
-) -> int | None:
-    """Seeds per arm for 80% power at max(|diff|, rope) points; None when no spread is known."""
-    if len(xa) < 2 or len(xb) < 2:
-        return None
-    sd = math.sqrt((xa.var(ddof=1) + xb.var(ddof=1)) / 2)
-    effect = max(abs(diff), rope)
-    if sd == 0 or effect == 0:
-        return None
-    from statsmodels.stats.power import TTestIndPower  # statsmodels loads slowly: only when used
+def _verdict(lo: float, hi: float, rope: float) -> str:
+    if -rope < lo and hi < rope:
+        return "equivalent"
+    if hi < 0:
+        return "A better"  # a's error is lower
+    if lo > 0:
+        return "B better"
+    return "undecided"
 
-    try:
-        n = TTestIndPower().solve_power(effect_size=effect / sd, alpha=level, power=POWER)
-    except (ValueError, RuntimeError):  # statsmodels' root finder gave up
-        return None
-    n = float(np.asarray(n).item())
-    if not math.isfinite(n):
-        return None
-    return min(MAX_POWER_SEEDS, max(2, math.ceil(n)))
+
+def with_seeds_needed(row: PairRow, *, alpha: float, rope: float, m: int) -> PairRow:
+    """The row with both seeds-needed counts filled in when it is undecided."""
+    if row.verdict != "undecided" or math.isnan(row.sd):
+        return row
+    level = alpha / m
+    return replace(
+        row,
+        seeds_to_win=seeds_to_win(row.diff, row.sd, rope=rope, level=level, paired=row.paired),
+        seeds_to_equivalence=seeds_to_equivalence(row.sd, rope=rope, level=level),
+    )
+
+
+def prepare(
+    errors: Errors,
+    *,
+    alpha: float,
+    rope: float,
+    paired: bool,
+    resolution: float | None,
+    pairs: Sequence[tuple[str, str]] | None,
+    allow_empty: bool = False,
+) -> tuple[dict[str, Arm], list[tuple[str, str]], float]:
+    """Checked arms, the pairs to compare and the resolution: shared by both verdict functions."""
+    check_settings(alpha, rope)
+    if not isinstance(paired, bool):
+        raise ArchlabError(f"paired must be True or False, got {paired!r}")
+    data = clean(errors, allow_empty=allow_empty)
+    chosen = all_pairs(list(data)) if pairs is None else list(pairs)
+    check_pairs(chosen, data)
+    if paired:
+        for a, b in chosen:
+            if allow_empty and not (len(data[a].seeds) and len(data[b].seeds)):
+                continue  # nothing trained yet: nothing to align
+            check_alignable(a, b, data[a], data[b])
+    return data, chosen, resolve_resolution(data, resolution)
 
 
 def compare_arms(
-    errors: Mapping[str, Sequence[float]],
+    errors: Errors,
     *,
     alpha: float = 0.05,
     rope: float = 0.5,
+    paired: bool = False,
+    resolution: float | None = None,
     pairs: Sequence[tuple[str, str]] | None = None,
 ) -> list[PairRow]:
-    """One row per pair (all pairs by default): Welch's t, Bonferroni-adjusted p and interval."""
-    check_settings(alpha, rope)
-    data = _clean(errors)
-    chosen = all_pairs(list(data)) if pairs is None else list(pairs)
-    _check_pairs(chosen, data)
+    """One row per pair (all pairs by default): the floored test, Bonferroni p and interval."""
+    data, chosen, res = prepare(
+        errors, alpha=alpha, rope=rope, paired=paired, resolution=resolution, pairs=pairs
+    )
     m = len(chosen)
-    rows = [pair_row(a, b, data[a], data[b], alpha=alpha, rope=rope, m=m) for a, b in chosen]
-    # The adjusted p-values are statsmodels' Bonferroni; pair_row's p·m is the same number.
-    from statsmodels.stats.multitest import multipletests
-
-    raw = np.array([r.p for r in rows])
-    ok = ~np.isnan(raw)
-    if ok.any():
-        adj = multipletests(raw[ok], alpha=alpha, method="bonferroni")[1]
-        assert np.allclose(adj, [r.p_adj for r, k in zip(rows, ok, strict=True) if k])
-    return rows
+    return [
+        with_seeds_needed(
+            pair_row(a, b, data[a], data[b], alpha=alpha, rope=rope, m=m, resolution=res,
+                     paired=paired),
+            alpha=alpha, rope=rope, m=m,
+        )
+        for a, b in chosen
+    ]  # fmt: skip
 
 
-def _check_pairs(pairs: Sequence[tuple[str, str]], data: Mapping[str, np.ndarray]) -> None:
+def check_pairs(pairs: Sequence[tuple[str, str]], data: Mapping[str, Arm]) -> None:
+    """Pairs name two different arms that have errors; at least one pair."""
     if not pairs:
         raise ArchlabError("pairs must not be empty: a verdict needs at least two arms")
     for a, b in pairs:
@@ -202,28 +185,6 @@ def _check_pairs(pairs: Sequence[tuple[str, str]], data: Mapping[str, np.ndarray
                 raise ArchlabError(f"pair ({a!r}, {b!r}) names arm {arm!r}, which has no errors")
         if a == b:
             raise ArchlabError(f"pair ({a!r}, {b!r}) compares an arm with itself")
-
-
-def prob_best(
-    errors: Mapping[str, Sequence[float]], *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
-) -> dict[str, float]:
-    """Per arm, the bootstrap probability that its mean error is the lowest (ties split)."""
-    data = _clean(errors)
-    arms = [a for a, x in data.items() if len(x)]
-    if not arms:
-        return {a: math.nan for a in data}
-    rng = np.random.default_rng(seed)
-    means = np.empty((samples, len(arms)))
-    for j, arm in enumerate(arms):
-        x = data[arm]
-        idx = rng.integers(0, len(x), size=(samples, len(x)))
-        means[:, j] = x[idx].mean(axis=1)
-    low = means.min(axis=1, keepdims=True)
-    winners = means == low
-    share = (winners / winners.sum(axis=1, keepdims=True)).mean(axis=0)
-    out = {a: 0.0 for a in data}
-    out.update({a: float(s) for a, s in zip(arms, share, strict=True)})
-    return out
 
 
 def best_arm(rows: Sequence[PairRow]) -> str | None:

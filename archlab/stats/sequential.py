@@ -1,62 +1,60 @@
 """Seeds until decided: the sequential rule of a study, replayed from per-seed errors alone.
 
-The rule: every arm gets ``n0`` seeds; then, look after look, every arm of a still-undecided
-pair gets one more seed, until every pair is decided or the arms hold ``n_max`` seeds. That makes
-K = n_max - n0 + 1 planned looks, and an undecided pair's two arms hold n_k = n0 + k seeds each
-at look k (both grow every round while the pair is open), so its information fraction is
+The rule: every arm gets ``n0`` seeds; then, look after look, every arm of a still-open pair gets
+one more seed, until every pair is decided or stopped as futile, or the arms hold ``n_max`` seeds.
+That makes K = n_max - n0 + 1 planned looks, and an open pair's two arms hold n_k = n0 + k seeds
+each at look k (both grow every round while the pair is open), so its information fraction is
 t_k = n_k / n_max.
 
 Alpha is split over the m pairs (Bonferroni, as in :mod:`archlab.stats.pairwise`): each pair
 may spend ``alpha / m``. Within a pair it is spent across the looks by the O'Brien-Fleming-type
 Lan-DeMets function f(t) = 2 - 2·Phi(z_{1 - a/2} / sqrt(t)) with a = alpha/m (Lan & DeMets,
-Biometrika 1983): almost nothing early, nearly all of it at the last look, so a study that runs
-to ``n_max`` loses little power against the fixed ``n_max``-seed design, and a large difference
-still stops early. Unlike a union bound over looks (which wastes the strong correlation between
-a pair's successive tests), the nominal level of each look is *calibrated* so that the chance of
-first rejecting at look k, under identical arms, is f(t_k) - f(t_{k-1}): by simulating
-``CALIBRATION_PATHS`` A/A pairs of Gaussian seeds (a fixed-seed generator, so the levels are
-deterministic), computing the same Welch p-values the verdict computes at every look, and taking
-each look's level as the quantile of the still-unrejected paths' p-values that spends its share.
-The targets are lowered by two Monte-Carlo standard errors, so the calibration errs on the safe
-side.
+Biometrika 1983): almost nothing early, nearly all of it at the last look. Each look's nominal
+level is *calibrated* so that the chance of first rejecting at look k, under identical arms, is
+at most f(t_k) - f(t_{k-1}): by simulating ``CALIBRATION_PATHS`` A/A pairs of Gaussian seeds
+(fixed seed, so the levels are deterministic) and taking each look's level as the quantile of the
+still-unrejected paths' p-values that spends its share, lowered by two Monte-Carlo SEs.
 
-The guarantee: for one pair of arms with equal Gaussian seed noise (Welch's t is then free of
-the noise's scale, so the simulation is the exact null up to Monte-Carlo error), the probability
-of a "better" verdict at any look, under identical arms, is at most f(1) = alpha/m; a pair whose
-true difference points the other way rejects in the wrong direction less often still. A union
-bound over the m pairs (no assumption on how pairs correlate) then keeps the family-wise rate of
-wrong "better" verdicts at or below alpha, whenever the study stops. With unequal seed noise the
-levels inherit Welch's approximation. ``tests/stats/test_sequential.py`` checks both the
-false-positive rate (A/A studies) and the power against the fixed design by simulation.
+The calibration runs over several ratios of the arms' seed sd (``SD_RATIOS``, down to one arm
+without noise, which is also the law of a paired test) and takes, look by look, the level that is
+safe for all of them: calibrating on equal spreads alone handed the unpaired test's slack at equal
+spreads back as looser levels, which unequal spreads then overspent (docs/statistics.md). The
+variance floor of :mod:`archlab.stats.difference` only shrinks the statistic, so the levels stay
+safe for floored, discrete errors. A union bound over the m pairs keeps the family-wise rate of a
+wrong "better" at or below alpha at every look, whenever the study stops.
+``tests/stats/test_sequential.py`` and ``tests/stats/test_simulate.py`` check the
+false-positive rate and the power against the fixed design by simulation.
 
-A pair, once decided, keeps the verdict of the look that decided it. The state of a study is a
-pure function of its per-seed errors taken in seed order, so a resumed study, the report and the
+**Futility** (non-binding, so it cannot raise the error rate: it only ever removes rejections):
+after a look that is not the last, a pair whose conditional power (:mod:`archlab.stats.power`)
+to settle either way by ``n_max`` is below ``FUTILITY`` stops drawing seeds and reads
+``undecided``, with the seeds it would need.
+
+A pair, once decided or stopped, keeps the row of that look. The state of a study is a pure
+function of its per-seed errors taken in seed order, so a resumed study, the report and the
 benchmark's replay all reach the same verdict from the store alone.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
 from scipy import special
 
 from archlab.errors import ArchlabError
-from archlab.stats.pairwise import (
-    PairRow,
-    _check_pairs,
-    _clean,
-    all_pairs,
-    check_settings,
-    pair_row,
-)
+from archlab.stats.difference import Arm, Errors, clean
+from archlab.stats.pairwise import PairRow, pair_row, prepare, with_seeds_needed
+from archlab.stats.power import conditional_power
 
-CALIBRATION_PATHS = 200_000  # A/A pairs per calibration: MC SE of a 0.05 level is ~1% of it
+CALIBRATION_PATHS = 100_000  # A/A pairs per sd ratio: MC SE of a 0.05 level is ~1.4% of it
 CALIBRATION_SEED = 2017
-MIN_SEEDS_PER_ARM = 2  # a Welch interval needs a spread, which one seed per arm has not
+SD_RATIOS = (1.0, 0.5, 0.25, 0.1, 0.0)  # arm b's seed sd over arm a's; 0: paired / one-sample
+FUTILITY = 0.10  # conditional power below which an open pair stops drawing seeds
+MIN_SEEDS_PER_ARM = 2  # a difference's interval needs a spread, which one seed per arm has not
 
 
 def spent(t: float, level: float) -> float:
@@ -67,23 +65,27 @@ def spent(t: float, level: float) -> float:
 
 @lru_cache(maxsize=64)
 def nominal_levels(n0: int, n_max: int, level: float) -> tuple[float, ...]:
-    """Each look's nominal two-sided Welch level, calibrated so one pair spends ``level`` in all.
+    """Each look's nominal two-sided level, calibrated so one pair spends at most ``level``.
 
-    Look k (n0 + k seeds per arm) rejects when p <= levels[k]; under identical arms with equal
-    Gaussian seed noise, the first rejection falls at look k with probability
-    spent(t_k) - spent(t_{k-1}) (a little less: the targets are lowered by two Monte-Carlo SEs,
-    and no level exceeds ``level``, so a single look is the fixed design's test).
+    Look k (n0 + k seeds per arm) rejects when p <= levels[k]; for every sd ratio in
+    ``SD_RATIOS`` the first rejection under identical arms falls at or before look k with
+    probability at most spent(t_k) (less two Monte-Carlo SEs), and no level exceeds ``level``,
+    so a single look is the fixed design's test.
     """
     check_seeds(n0, n_max)
+    if n0 == n_max:  # one look: the fixed design's test, whose level Hsu's df keeps exactly
+        return (level if n0 >= 2 else 0.0,)
     rng = np.random.default_rng(CALIBRATION_SEED)
-    paths = CALIBRATION_PATHS
-    sums = np.zeros((2, paths))
-    squares = np.zeros((2, paths))
-    alive = np.ones(paths, dtype=bool)
-    rejected = 0
+    scale = np.repeat(np.asarray(SD_RATIOS), CALIBRATION_PATHS)
+    groups = np.repeat(np.arange(len(SD_RATIOS)), CALIBRATION_PATHS)
+    sums = np.zeros((2, len(scale)))
+    squares = np.zeros((2, len(scale)))
+    alive = np.ones(len(scale), dtype=bool)
+    rejected = np.zeros(len(SD_RATIOS), dtype=int)
     levels: list[float] = []
     for n in range(1, n_max + 1):
-        x = rng.standard_normal((2, paths))  # one more seed of both arms, every path
+        x = rng.standard_normal((2, len(scale)))  # one more seed of both arms, every path
+        x[1] *= scale
         sums += x
         squares += x * x
         if n < n0:
@@ -91,29 +93,30 @@ def nominal_levels(n0: int, n_max: int, level: float) -> tuple[float, ...]:
         if n < 2:  # one seed per arm: no spread, no test
             levels.append(0.0)
             continue
-        p = _welch_p(sums / n, (squares - sums**2 / n) / (n - 1), n)
-        target = spent(n / n_max, level) * paths
+        t = _hsu_t(sums / n, (squares - sums**2 / n) / (n - 1), n)
+        target = spent(n / n_max, level) * CALIBRATION_PATHS
         need = math.floor(target - 2 * math.sqrt(target)) - rejected
-        if need <= 0:
+        if np.any(need <= 0):
             levels.append(0.0)
             continue
-        cut = float(np.partition(p[alive], need - 1)[need - 1])  # the need-th smallest
-        # Never looser than the fixed design's level: Welch's p is conservative for small equal
-        # samples, but it is the approximation to rely on when the seed noise differs by arm.
-        cut = min(cut, level)
-        levels.append(cut)
-        hit = alive & (p <= cut)
-        rejected += int(hit.sum())
+        # One df per look (Hsu's n - 1), so a smaller p is a larger |t|: work on |t| and turn
+        # only the chosen cut into a p-value.
+        bound = float(special.stdtrit(n - 1, 1 - level / 2))  # never looser than ``level``
+        for g, k in enumerate(need):
+            mine = t[alive & (groups == g)]
+            if k <= len(mine):
+                bound = max(bound, float(-np.partition(-mine, k - 1)[k - 1]))  # k-th largest
+        levels.append(float(2 * special.stdtr(n - 1, -bound)))
+        hit = alive & (t >= bound)
+        rejected += np.bincount(groups[hit], minlength=len(SD_RATIOS))
         alive &= ~hit
     return tuple(levels)
 
 
-def _welch_p(mean: np.ndarray, var: np.ndarray, n: int) -> np.ndarray:
-    """Two-sided Welch p-values of arm 0 vs arm 1, n seeds each (rows: arms; columns: paths)."""
-    va, vb = var[0] / n, var[1] / n
-    se2 = va + vb
-    df = se2**2 / ((va**2 + vb**2) / (n - 1))
-    return np.asarray(2 * special.stdtr(df, -np.abs(mean[0] - mean[1]) / np.sqrt(se2)))
+def _hsu_t(mean: np.ndarray, var: np.ndarray, n: int) -> np.ndarray:
+    """|t| of arm 0 vs arm 1, n seeds each, unpooled (rows: arms; columns: paths)."""
+    se = np.sqrt(np.maximum(var[0] + var[1], 1e-300) / n)
+    return np.asarray(np.abs(mean[0] - mean[1]) / se)
 
 
 def check_seeds(n0: int, n_max: int) -> None:
@@ -135,74 +138,123 @@ def check_seeds(n0: int, n_max: int) -> None:
 class SequentialState:
     """Where a sequential study stands: rows per pair, seeds each arm needs, looks taken."""
 
-    rows: tuple[PairRow, ...]  # one per pair: the deciding look's row, or the last look's
+    rows: tuple[PairRow, ...]  # one per pair: the deciding (or stopping) look's row, or the last
     decided_at: dict[tuple[str, str], int]  # pair -> seeds per arm at the deciding look
     need: dict[str, int]  # seeds each arm must hold for the next look (== held when done)
     looks: int  # looks taken
-    done: bool  # every pair decided, or n_max reached
+    done: bool  # every pair decided or futile, or n_max reached
     used: dict[str, int] = field(default_factory=dict)  # seeds per arm the verdict rests on
+    futile: tuple[tuple[str, str], ...] = ()  # pairs stopped undecided by the futility rule
 
     @property
     def undecided(self) -> list[tuple[str, str]]:
-        """Pairs still undecided."""
+        """Pairs still undecided (futile ones included)."""
         return [(r.a, r.b) for r in self.rows if r.verdict == "undecided"]
 
 
 def sequential_state(
-    errors: Mapping[str, Sequence[float]],
+    errors: Errors,
     *,
     n0: int,
     n_max: int,
     alpha: float = 0.05,
     rope: float = 0.5,
+    paired: bool = False,
+    resolution: float | None = None,
     pairs: Sequence[tuple[str, str]] | None = None,
     power: bool = True,
+    futility: float | None = None,
 ) -> SequentialState:
-    """Replay the rule over per-seed errors (in seed order); extra seeds beyond need are unused."""
-    check_settings(alpha, rope)
-    data = _clean(errors)
-    chosen = all_pairs(list(data)) if pairs is None else list(pairs)
-    _check_pairs(chosen, data)
+    """Replay the rule over per-seed errors (in seed order); extra seeds beyond need are unused.
+
+    Arms may be empty (a study before its first seeds): no look is taken then. ``futility``:
+    the conditional power below which an open pair stops (``FUTILITY`` when None; 0 never stops).
+    """
+    below = FUTILITY if futility is None else futility
+    check_seeds(n0, n_max)
+    data, chosen, res = prepare(
+        errors, alpha=alpha, rope=rope, paired=paired, resolution=resolution, pairs=pairs,
+        allow_empty=True,
+    )  # fmt: skip
     m = len(chosen)
-    # pair_row tests at share·alpha/m: the share that makes it the calibrated nominal level.
-    shares = [lv / (alpha / m) for lv in nominal_levels(n0, n_max, alpha / m)]
+    levels = nominal_levels(n0, n_max, alpha / m)
+    final = levels[-1]
     n = {arm: n0 for arm in {x for p in chosen for x in p}}
     rows: dict[tuple[str, str], PairRow] = {}
-    decided: dict[tuple[str, str], int] = {}
-    looks = 0
-    for k, share in enumerate(shares):
-        open_pairs = [p for p in chosen if p not in decided]
-        if any(len(data[arm]) < n[arm] for p in open_pairs for arm in p):
+    closed: dict[tuple[str, str], int] = {}  # decided or futile -> seeds at that look
+    futile: list[tuple[str, str]] = []
+    looks, done = 0, False
+    for k, level in enumerate(levels):
+        open_pairs = [p for p in chosen if p not in closed]
+        if any(len(data[arm].values) < n[arm] for p in open_pairs for arm in p):
             break  # the seeds of this look are not trained yet
         looks += 1
-        last = k == len(shares) - 1
+        last = k == len(levels) - 1
         for a, b in open_pairs:
             row = pair_row(
-                a, b, data[a][: n[a]], data[b][: n[b]], alpha=alpha, rope=rope, m=m,
-                share=share, power=power and last,
+                a, b, data[a].first(n[a]), data[b].first(n[b]), alpha=alpha, rope=rope, m=m,
+                resolution=res, paired=paired, share=level / (alpha / m),
             )  # fmt: skip
-            rows[(a, b)] = row
             if row.verdict != "undecided":
-                decided[(a, b)] = n[a]
-        still = [p for p in chosen if p not in decided]
+                closed[(a, b)] = n[a]
+            elif not last and _futile(row, n_max=n_max, rope=rope, level=final, below=below):
+                closed[(a, b)] = n[a]
+                futile.append((a, b))
+                row = replace(row, futile=True)
+            rows[(a, b)] = replace(row, decided_at=closed.get((a, b)))
+        still = [p for p in chosen if p not in closed]
         if not still or last:
-            return _state(chosen, rows, decided, n, looks, True)
+            done = True
+            break
         for arm in {x for p in still for x in p}:
             n[arm] += 1
-    return _state(chosen, rows, decided, n, looks, False)
+    if power:
+        rows = {p: with_seeds_needed(r, alpha=alpha, rope=rope, m=m) for p, r in rows.items()}
+    return _state(chosen, rows, closed, futile, n, looks, done, data)
+
+
+def _futile(row: PairRow, *, n_max: int, rope: float, level: float, below: float) -> bool:
+    """The pair's conditional power to settle by n_max is below ``below``."""
+    if math.isnan(row.sd):
+        return False
+    cp = conditional_power(row.diff, row.sd, n=row.n_a, n_max=n_max, rope=rope, level=level)
+    return cp < below
 
 
 def _state(
     chosen: Sequence[tuple[str, str]],
-    rows: Mapping[tuple[str, str], PairRow],
-    decided: dict[tuple[str, str], int],
+    rows: dict[tuple[str, str], PairRow],
+    closed: dict[tuple[str, str], int],
+    futile: list[tuple[str, str]],
     n: dict[str, int],
     looks: int,
     done: bool,
+    data: dict[str, Arm],
 ) -> SequentialState:
     ordered = tuple(rows[p] for p in chosen if p in rows)
-    used = {arm: n[arm] for arm in n}
+    used = dict(n)
     if not done:  # the arms that grew for the pending look rest on one seed fewer
-        open_arms = {x for p in chosen if p not in decided for x in p}
+        open_arms = {x for p in chosen if p not in closed for x in p}
         used = {arm: v - (arm in open_arms and looks > 0) for arm, v in n.items()}
-    return SequentialState(ordered, dict(decided), dict(n), looks, done, used)
+    decided = {p: s for p, s in closed.items() if p not in futile}
+    del data
+    return SequentialState(ordered, decided, dict(n), looks, done, used, tuple(futile))
+
+
+def sequential_verdict(
+    errors: Errors,
+    *,
+    seeds: int,
+    max_seeds: int,
+    alpha: float = 0.05,
+    rope: float = 0.5,
+    paired: bool = False,
+    resolution: float | None = None,
+) -> list[PairRow]:
+    """Replay the sequential rule over per-seed errors in seed order: one row per pair."""
+    clean(errors)  # the public function refuses empty arms; the study's replay allows them
+    state = sequential_state(
+        errors, n0=seeds, n_max=max_seeds, alpha=alpha, rope=rope, paired=paired,
+        resolution=resolution,
+    )  # fmt: skip
+    return list(state.rows)

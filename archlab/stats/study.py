@@ -19,8 +19,9 @@ import numpy as np
 from scipy import special
 
 from archlab.space import NetSpec, spec_from_dict
-from archlab.stats.pairwise import all_pairs, best_arm, prob_best
-from archlab.stats.sequential import SequentialState, sequential_state
+from archlab.stats.best import prob_best
+from archlab.stats.pairwise import all_pairs, best_arm
+from archlab.stats.sequential import FUTILITY, SequentialState, sequential_state
 from archlab.store import Store
 from archlab.store.study import StudyRecord
 
@@ -113,7 +114,7 @@ class StudyOutcome:
                     "val_error_mean": _mean(val),
                     "val_error_std": _std(val),
                     "test_error_mean": _mean(test),
-                    "prob_best": self.prob_best.get(label),
+                    "prob_best": _finite(self.prob_best.get(label)),
                 }
             )
         return {
@@ -125,11 +126,41 @@ class StudyOutcome:
             "rope": d["rope"],
             "seeds": d["seeds"],
             "max_seeds": d["max_seeds"],
+            "settings": settings(d),
             "status": self.status,
             "arms": arms,
             "pairs": [r.to_dict() for r in self.state.rows],
-            "best": {"arm": self.best, "prob_best": self.prob_best},
+            "best": {
+                "arm": self.best,
+                "prob_best": {k: _finite(v) for k, v in self.prob_best.items()},
+            },
         }
+
+
+def settings(definition: dict[str, Any]) -> dict[str, Any]:
+    """The statistical settings a study's verdict used: its test, pairing and futility rule."""
+    paired = bool(definition.get("paired", False))
+    return {
+        "test": "difference of means, seed variance floored at one validation image, "
+        "Hsu's min(n) - 1 df; Bonferroni over the pairs",
+        "paired": paired,
+        "pairing": "paired seed differences (seed s shares data order across arms)"
+        if paired
+        else "unpaired (seeds of different arms taken as independent)",
+        "resolution": resolution(definition),
+        "futility": FUTILITY,
+    }
+
+
+def resolution(definition: dict[str, Any]) -> float | None:
+    """Points per validation image when the study records its validation size, else None."""
+    size = definition.get("val_size")
+    return 100.0 / size if isinstance(size, int) and size > 0 else None
+
+
+def _finite(value: float | None) -> float | None:
+    """None for a missing or NaN P(best) (fewer than two seeds): JSON has no NaN."""
+    return None if value is None or math.isnan(value) else value
 
 
 def _mean(x: list[float]) -> float | None:
@@ -141,12 +172,12 @@ def _std(x: list[float]) -> float | None:
 
 
 def mean_ci(x: list[float]) -> tuple[float, float, float]:
-    """Mean and its 95% t interval (NaN bounds with fewer than two seeds)."""
+    """Mean and its 95% t interval clipped to [0, 100] (NaN bounds with fewer than two seeds)."""
     m = float(np.mean(x))
     if len(x) < 2:
         return m, math.nan, math.nan
     half = float(special.stdtrit(len(x) - 1, 0.975)) * float(np.std(x, ddof=1)) / math.sqrt(len(x))
-    return m, m - half, m + half
+    return m, max(0.0, m - half), min(100.0, m + half)  # an error rate lies in [0, 100] %
 
 
 def evaluate_study(store: Store, record: StudyRecord, *, power: bool = True) -> StudyOutcome:
@@ -160,11 +191,13 @@ def evaluate_study(store: Store, record: StudyRecord, *, power: bool = True) -> 
         n_max=d["max_seeds"],
         alpha=d["alpha"],
         rope=d["rope"],
+        paired=bool(d.get("paired", False)),
+        resolution=resolution(d),
         pairs=[tuple(p) for p in d["pairs"]] if "pairs" in d else all_pairs(tested),
         power=power,
     )
     used = {label: errors.val[label][: state.used.get(label, 0)] for label in tested}
-    chances = prob_best(used) if all(used.values()) else {}
+    chances = prob_best(used, resolution=resolution(d)) if all(used.values()) else {}
     return StudyOutcome(
         record.name,
         d,

@@ -37,7 +37,7 @@ class StudyResult:
 
     outcome: StudyOutcome
     arms: ArmSet
-    stop: str  # decided, max seeds, time budget, runs failed
+    stop: str  # decided, futile, max seeds, time budget, runs failed
     trained_now: int  # runs trained by this invocation
     failed: tuple[str, ...] = ()  # "arm seed s" of runs that did not finish in this invocation
 
@@ -186,7 +186,9 @@ def _plan_lines(plan: StudyPlan, arms: ArmSet, training: Training) -> list[str]:
 def _stop(outcome: StudyOutcome, plan: StudyPlan, spent: float) -> str | None:
     state, budget = outcome.state, plan.question.time_budget
     if state.done:
-        return "decided" if not state.undecided else "max seeds"
+        if not state.undecided:
+            return "decided"
+        return "futile" if set(state.undecided) <= set(state.futile) else "max seeds"
     if budget is not None and spent >= budget and state.looks > 0:
         return "time budget"
     return None

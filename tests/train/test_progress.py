@@ -171,10 +171,14 @@ def test_the_bars_count_every_batch() -> None:
 
 
 def test_a_study_counts_its_runs_round_after_round(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from archlab.stats import sequential
     from archlab.workflows.study import run_study
     from archlab.workflows.study_plan import resolve_study_plan
+
+    # This tiny study must reach a second round: futility would stop its pair after the first.
+    monkeypatch.setattr(sequential, "FUTILITY", 0.0)
 
     plan = resolve_study_plan(overrides={
         "study.preset": "cardinality", "study.width_multiplier": 0.125, "study.depth": 11,

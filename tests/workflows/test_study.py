@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from archlab.errors import ArchlabError
+from archlab.stats import sequential
 from archlab.store import Store
 from archlab.store.study import load_study
 from archlab.train.config import TrainConfig
@@ -54,6 +55,8 @@ def test_interrupted_study_resumes_without_retraining(
         return real(runs, training)
 
     monkeypatch.setattr(study_mod, "_train_seeds", crash_in_second_round)
+    # This tiny study must reach a second round: futility would stop its pair after the first.
+    monkeypatch.setattr(sequential, "FUTILITY", 0.0)
     with pytest.raises(KeyboardInterrupt):
         run_study(_plan(store))
     first = _runs(store)

@@ -1,0 +1,86 @@
+"""Item 7's simulation suite, against the public verdict functions: the wrong-"better" rate of
+every scenario stays at most alpha plus two Monte-Carlo standard errors, sequential and fixed.
+
+The default run keeps replication counts small (seconds); the full grid (2, 3 and 5 arms; 2 and
+3 first seeds; more studies) is marked ``slow``:
+``.venv/bin/python -m pytest -q tests/stats/test_simulate.py -m slow``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import archlab
+from archlab.stats.simulate import SCENARIOS, SimResult, simulate
+
+ALPHA = 0.05
+
+
+def _holds(r: SimResult) -> None:
+    bound = ALPHA + r.mc_se
+    assert r.wrong_null <= bound, f"{r.scenario}: A/A studies {r.wrong_null:.3f} > {bound:.3f}"
+    assert r.wrong_alt <= bound, f"{r.scenario}: with a difference {r.wrong_alt:.3f}"
+    assert r.wrong_fixed <= bound, f"{r.scenario}: fixed design {r.wrong_fixed:.3f}"
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_every_scenario_keeps_its_level_three_arms(name: str) -> None:
+    # Three arms: the alternative (arm0 better, arm1 and arm2 identical) is a partial null.
+    r = simulate(name, studies=150, arms=3, seeds=3, max_seeds=10, seed=1)
+    _holds(r)
+    assert 0 < r.seeds_share < 1  # the rule trains fewer seeds than the fixed design
+
+
+@pytest.mark.parametrize(("arms", "seeds"), [(2, 2), (5, 3)])
+def test_two_first_seeds_and_five_arms_keep_the_level(arms: int, seeds: int) -> None:
+    _holds(simulate("counted on 180 images", studies=100, arms=arms, seeds=seeds, seed=2))
+
+
+def test_pairing_buys_power_when_seeds_share_their_noise() -> None:
+    loose = simulate("paired, correlation 0", studies=150, arms=2, seed=3)
+    tight = simulate("paired, correlation 0.9", studies=150, arms=2, seed=3)
+    assert tight.power > loose.power + 0.2
+    assert tight.seeds_share < loose.seeds_share
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SCENARIOS))
+@pytest.mark.parametrize(("arms", "seeds"), [(2, 2), (2, 3), (3, 2), (3, 3), (5, 3)])
+def test_full_grid(name: str, arms: int, seeds: int) -> None:
+    _holds(simulate(name, studies=1000, arms=arms, seeds=seeds, seed=arms * 10 + seeds))
+
+
+def test_zero_spread_study_is_not_decided() -> None:
+    rows = archlab.sequential_verdict(
+        {"a": [0.0] * 3, "b": [0.5556] * 3}, seeds=3, max_seeds=3, rope=0.5
+    )
+    assert rows[0].verdict == "undecided"
+
+
+def test_prob_best_of_identical_arms_is_rarely_near_certain() -> None:
+    # Item 4: two identical arms at 3 seeds show an arm at P(best) >= 0.99 in at most 5%.
+    rng = np.random.default_rng(4)
+    studies = 300
+    high = sum(
+        max(archlab.prob_best({"a": rng.normal(size=3), "b": rng.normal(size=3)}).values()) >= 0.99
+        for _ in range(studies)
+    )
+    assert high / studies <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / studies)
+
+
+def test_prob_best_above_0_9_is_truly_best_at_least_90_percent() -> None:
+    # Arms that differ (0, 0.75 and 1.5 seed sd apart; 3 seeds): among arms shown at >= 0.9,
+    # the share that is truly best.
+    rng = np.random.default_rng(6)
+    means = np.array([0.0, 0.75, 1.5])
+    shown = right = 0
+    for _ in range(300):
+        x = rng.normal(size=(3, 3)) + means[:, None]
+        p = archlab.prob_best({f"arm{i}": x[i] for i in range(3)})
+        for i, v in enumerate(p.values()):
+            if v >= 0.9:
+                shown, right = shown + 1, right + (i == 0)
+    assert shown >= 20 and right / shown >= 0.9
