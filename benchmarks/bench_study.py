@@ -30,11 +30,12 @@ from archlab.stats.sequential import SequentialState, sequential_state
 from archlab.stats.study import seed_errors, tested_labels
 from archlab.store import Store
 from archlab.store.study import load_study
-from archlab.workflows.demo import DEFAULT_STORE, DEMO_DEPTH, demo_plan
+from archlab.train.defaults import DEMO_STORE as DEMO_STORE_PATH
+from archlab.workflows.demo import DEMO_DEPTH, demo_plan
 from archlab.workflows.study import run_study
 
 GOAL = 0.5
-DEMO_STORE = Path(__file__).resolve().parent.parent / DEFAULT_STORE
+DEMO_STORE = Path(__file__).resolve().parent.parent / DEMO_STORE_PATH
 
 
 def main() -> None:
@@ -55,17 +56,19 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
-    plan = demo_plan(  # the demo's study, every arm at max seeds from the start
-        epochs=args.epochs,
-        seeds=args.max_seeds,
-        max_seeds=args.max_seeds,
-        width_multiplier=args.width_multiplier,
-    )
     with tempfile.TemporaryDirectory() as tmp:
         store_path = Path(tmp) / "store.db"
         if args.store is not None:
             shutil.copyfile(args.store, store_path)
-        fixed = run_study(plan, name="fixed", store_path=store_path, device="cpu")
+        plan = demo_plan(  # the demo's study, every arm at max seeds from the start
+            overrides={
+                "budget.epochs": args.epochs, "study.min_seeds": args.max_seeds,
+                "study.max_seeds": args.max_seeds, "study.name": "fixed",
+                "study.width_multiplier": args.width_multiplier, "execution.device": "cpu",
+                "output.store": str(store_path),
+            }
+        )  # fmt: skip
+        fixed = run_study(plan)
         with Store(store_path, create=True) as store:
             record = load_study(store, "fixed")
             assert record is not None
@@ -76,14 +79,15 @@ def main() -> None:
         {label: errors.val[label] for label in labels},
         n0=args.seeds,
         n_max=args.max_seeds,
-        alpha=plan.alpha,
-        rope=plan.rope,
+        alpha=plan.question.alpha,
+        rope=plan.question.rope,
     )
     per_run = {label: float(wall[fixed.arms.arm(label).spec.name]) for label in labels}
     runs_share = sum(seq.used.values()) / (len(labels) * args.max_seeds)
     wall_share = sum(seq.used[a] * per_run[a] for a in labels) / sum(
         args.max_seeds * per_run[a] for a in labels
     )
+    recipe = {"dataset": plan.training.config.dataset, "epochs": args.epochs}
     rows = []
     for f, s in zip(fixed.outcome.state.rows, seq.rows, strict=True):
         rows.append(
@@ -103,7 +107,7 @@ def main() -> None:
             "",
             f"The demo's study (C = 1, 2, 4 at equal MACs, ResNeXt-{DEMO_DEPTH} at "
             f"{args.width_multiplier:g} width on digits, {args.epochs} epochs, recipe "
-            f"{plan.train}); fixed design: {args.max_seeds} seeds per arm; sequential: "
+            f"{recipe}); fixed design: {args.max_seeds} seeds per arm; sequential: "
             f"{args.seeds} seeds, then one per look up to {args.max_seeds}. Runs trained "
             f"now: {fixed.trained_now} of {len(labels) * args.max_seeds}"
             + ("." if args.store is None else f" (the rest reused from {_rel(args.store)})."),

@@ -40,7 +40,7 @@ def main() -> None:
         warmup_epochs=args.warmup_epochs, augment=args.augment,
     )  # fmt: skip
     data = load_dataset("digits", val_fraction=config.val_fraction, seed=config.split_seed)
-    plan = demo_plan(width_multiplier=args.width_multiplier)
+    plan = demo_plan(overrides={"study.width_multiplier": args.width_multiplier})
     arms = resolve_arms(plan, num_classes=data.num_classes, input_size=data.image_size)
     for label in args.arms.split(","):
         for seed in range(args.seeds):

@@ -2,62 +2,69 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._common import command_line, console, given, parse_band, seeds_given
+from . import plan_options as po
+from ._common import command_line, console
+from ._train_output import print_summary
+
+Band = Annotated[po.S, typer.Option(help="Band MIN:MAX for both spaces (either side empty).")]
 
 
 def compare_spaces_cmd(
     ctx: typer.Context,
-    space_a: Annotated[Path, typer.Argument(help="First design space (TOML).")],
-    space_b: Annotated[Path, typer.Argument(help="Second design space (TOML).")],
-    samples: Annotated[
-        int | None, typer.Option("--samples", min=1, help="Candidates per space (16).")
-    ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed (0).")] = None,
-    macs: Annotated[str | None, typer.Option("--macs", help="Band MIN:MAX for both.")] = None,
-    params: Annotated[str | None, typer.Option("--params", help="Band MIN:MAX.")] = None,
-    acts: Annotated[str | None, typer.Option("--acts", help="Band MIN:MAX.")] = None,
-    dataset: Annotated[str | None, typer.Option(help="Data set, as train-candidates.")] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs per run (4).")] = None,
-    seeds: Annotated[str | None, typer.Option("--seeds", help="Comma list of seeds.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Training images cap.")] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda.")] = None,
-    executor: Annotated[str | None, typer.Option("--executor", help="local or ray.")] = None,
-    ray_address: Annotated[str | None, typer.Option(help="auto or HOST:PORT.")] = None,
-    store: Annotated[
-        Path | None, typer.Option("--store", help="Results store (archlab-runs/compare.db).")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Where compare.md goes (archlab-runs/compare).")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
+    space_a: Annotated[Path | None, typer.Argument(help="First design space (TOML).")] = None,
+    space_b: Annotated[Path | None, typer.Argument(help="Second design space (TOML).")] = None,
+    config: po.ConfigOpt = None,
+    print_config: po.PrintConfigOpt = False,
+    samples: Annotated[po.N, typer.Option(help="Candidates per space.")] = None,
+    seed: Annotated[po.N, typer.Option(help="Sampling seed.")] = None,
+    macs: Band = None,
+    params: Band = None,
+    acts: Band = None,
+    seeds: po.SeedsOpt = None,
+    out: Annotated[po.P, typer.Option(help="Where compare.md goes.")] = None,
+    dataset: po.DatasetOpt = None,
+    limit: po.LimitOpt = None,
+    val_fraction: po.ValFractionOpt = None,
+    epochs: po.EpochsOpt = None,
+    run_time_budget: po.RunTimeBudgetOpt = None,
+    batch_size: po.BatchSizeOpt = None,
+    lr: po.LrOpt = None,
+    weight_decay: po.WeightDecayOpt = None,
+    momentum: po.MomentumOpt = None,
+    schedule: po.ScheduleOpt = None,
+    warmup_epochs: po.WarmupEpochsOpt = None,
+    label_smoothing: po.LabelSmoothingOpt = None,
+    augment: po.AugmentOpt = None,
+    channels_last: po.ChannelsLastOpt = None,
+    compile_model: po.CompileOpt = None,
+    form: po.FormOpt = None,
+    store: po.StoreOpt = None,
+    workdir: po.WorkdirOpt = None,
+    keep: po.KeepOpt = None,
+    executor: po.ExecutorOpt = None,
+    workers: po.WorkersOpt = None,
+    ray_address: po.RayAddressOpt = None,
+    gpus_per_run: po.GpusPerRunOpt = None,
+    threads: po.ThreadsOpt = None,
+    device: po.DeviceOpt = None,
+    reclaim: po.ReclaimOpt = None,
+    quiet: po.QuietOpt = False,
 ) -> int:
     """Sample K candidates from each space in one complexity band, train them, compare EDFs."""
-    from archlab.train.plan import ExecutionOptions
     from archlab.train.progress import make_reporter
-    from archlab.workflows.compare_spaces import compare_config, compare_spaces
+    from archlab.workflows.compare_spaces import compare_plan, compare_spaces
 
-    from .train_cmd import print_summary
-
-    p = ctx.params
-    result = compare_spaces(
-        space_a,
-        space_b,
-        **given(p, "samples", "seed", "store", "out"),
-        macs=parse_band(macs, "--macs"),
-        params=parse_band(params, "--params"),
-        acts=parse_band(acts, "--acts"),
-        **seeds_given(seeds),
-        config=compare_config(**given(p, "dataset", "epochs", "batch_size", "limit")),
-        execution=ExecutionOptions(**given(p, "device", "executor", "ray_address")),
-        command=command_line(ctx),
-        reporter=make_reporter(quiet=quiet),
-    )
+    plan = compare_plan(config, po.plan_overrides(ctx.params, po.COMPARE))
+    if print_config:
+        sys.stdout.write(plan.to_toml())
+        return 0
+    result = compare_spaces(plan, command=command_line(ctx), reporter=make_reporter(quiet=quiet))
     print_summary(result.summary)
     c = result.comparison
     console().print(

@@ -1,67 +1,74 @@
-"""`archlab demo`: the README's main job on the built-in default data set (see archlab.demo)."""
+"""`archlab demo`: the README's main job on the built-in default data set (see archlab.demo).
+
+It takes every training option a study takes; what it sets beyond the library's defaults (6
+epochs, width 1/8, 3 to 10 seeds, its own store) is the demo's plan, shown by --print-config.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ._common import command_line, console, given
+from . import plan_options as po
+from ._common import command_line
+from ._train_output import print_demo_step
+from .options import WidthMultiplierOpt
 
 
 def demo_cmd(
     ctx: typer.Context,
-    out: Annotated[Path | None, typer.Option("--out", help="Report folder (reports/demo).")] = None,
-    store: Annotated[
-        Path | None, typer.Option("--store", help="Results store (archlab-runs/demo.db).")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs per run (6).")] = None,
-    seeds: Annotated[int | None, typer.Option("--seeds", help="Seeds per arm first (3).")] = None,
-    max_seeds: Annotated[
-        int | None, typer.Option("--max-seeds", help="At most this many seeds per arm (10).")
-    ] = None,
-    width_multiplier: Annotated[
-        float | None, typer.Option(help="Width of the studied networks (0.125).")
-    ] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
+    config: po.ConfigOpt = None,
+    print_config: po.PrintConfigOpt = False,
+    width_multiplier: WidthMultiplierOpt = None,
+    min_seeds: po.MinSeedsOpt = None,
+    max_seeds: po.MaxSeedsOpt = None,
+    dataset: po.DatasetOpt = None,
+    limit: po.LimitOpt = None,
+    val_fraction: po.ValFractionOpt = None,
+    epochs: po.EpochsOpt = None,
+    run_time_budget: po.RunTimeBudgetOpt = None,
+    batch_size: po.BatchSizeOpt = None,
+    lr: po.LrOpt = None,
+    weight_decay: po.WeightDecayOpt = None,
+    momentum: po.MomentumOpt = None,
+    schedule: po.ScheduleOpt = None,
+    warmup_epochs: po.WarmupEpochsOpt = None,
+    label_smoothing: po.LabelSmoothingOpt = None,
+    augment: po.AugmentOpt = None,
+    channels_last: po.ChannelsLastOpt = None,
+    compile_model: po.CompileOpt = None,
+    form: po.FormOpt = None,
+    store: po.StoreOpt = None,
+    workdir: po.WorkdirOpt = None,
+    keep: po.KeepOpt = None,
+    executor: po.ExecutorOpt = None,
+    workers: po.WorkersOpt = None,
+    ray_address: po.RayAddressOpt = None,
+    gpus_per_run: po.GpusPerRunOpt = None,
+    threads: po.ThreadsOpt = None,
+    device: po.DeviceOpt = None,
+    reclaim: po.ReclaimOpt = None,
+    seed_count: po.OldSeedCountOpt = None,
+    quiet: po.QuietOpt = False,
 ) -> int:
     """Run the main job on the built-in default: match, enumerate, a study on digits, report."""
+    from archlab.train.defaults import DEMO_OUT
     from archlab.train.progress import make_reporter
-    from archlab.workflows.demo import demo
+    from archlab.workflows.demo import demo, demo_plan
 
+    plan = demo_plan(config, po.plan_overrides(ctx.params, po.DEMO))
+    if print_config:
+        sys.stdout.write(plan.to_toml())
+        return 0
     result = demo(
-        **given(
-            ctx.params, "out", "store", "epochs", "seeds", "max_seeds", "width_multiplier",
-            "device",
-        ),
-        command=command_line(ctx),
-        reporter=make_reporter(quiet=quiet),
-        show=_show,
+        plan, out=out if out is not None else DEMO_OUT, command=command_line(ctx),
+        reporter=make_reporter(quiet=quiet), show=print_demo_step,
     )  # fmt: skip
     return 1 if result.study.any_failed else 0
-
-
-def _show(step: str, result: Any) -> None:
-    """Print one step of the demo under its heading."""
-    from archlab.search.solver import Match
-    from archlab.workflows.space import CandidateTable
-    from archlab.workflows.study import StudyResult
-
-    from .space_cmds import print_match, print_table
-    from .study_cmd import print_study
-
-    out = console()
-    out.rule(step)
-    if isinstance(result, Match):
-        print_match(result)
-    elif isinstance(result, CandidateTable):
-        print_table(result, as_json=False, as_csv=False)
-    elif isinstance(result, StudyResult):
-        print_study(result)
-    else:
-        out.print(f"report written to {result}")
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,7 @@ from . import (
     watch_cmd,
 )
 from .options import flag, plan_words
+from .plan_options import FLAGS
 
 app = typer.Typer(
     name="archlab",
@@ -137,6 +138,8 @@ _WORDS = {"preset or arms": "--preset or --arms", "max_seeds": "--max-seeds",
 
 def cli_words(message: str) -> str:
     """A library message with its plan keys (``strategy.max_epochs``) and fields as options."""
+    # The training commands' keys first: each names exactly one option (plan_options.FLAGS).
+    message = re.sub(r"\b[a-z]+\.[a-z_]+\b", lambda m: FLAGS.get(m.group(0), m.group(0)), message)
     message = plan_words(message, _flags())
     for field, option in _WORDS.items():
         message = re.sub(rf"(?<![-\w.]){re.escape(field)}\b", option, message)

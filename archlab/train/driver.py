@@ -113,6 +113,9 @@ class Driver:
     rows: list[RunRow] = field(default_factory=list)
     # (spec, seed, rung) -> run id, for the runs this invocation added to the store.
     run_ids: dict[tuple[NetSpec, int, int], int] = field(default_factory=dict)
+    # The plan as said before the first epoch (issue 18): said once the first rung's runs are
+    # stored and checked, so a refused invocation says one line, its error.
+    announce: Sequence[str] = ()
 
     @property
     def rungs(self) -> tuple[int | None, ...]:
@@ -131,7 +134,10 @@ class Driver:
         """Every rung in turn: train its runs, then promote the best (halving) or stop (grid)."""
         halving, survivors = self.plan.halving, list(candidates)
         for rung, stop in enumerate(self.rungs):
-            _run_tasks(executor, self, self.prepare(survivors, rung, stop))
+            tasks = self.prepare(survivors, rung, stop)
+            if rung == 0 and self.announce:
+                self.reporter.plan(self.announce)
+            _run_tasks(executor, self, tasks)
             if halving is None or rung + 1 == len(self.rungs):
                 return
             unfinished = self.unfinished(survivors, rung)

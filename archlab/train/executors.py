@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 from archlab.errors import ArchlabError
 from archlab.train.data import DatasetSplits
+from archlab.train.execution import ExecutionOptions
 from archlab.train.loop import RunOutcome
-from archlab.train.plan import ExecutionOptions
 from archlab.train.progress import Reporter
 from archlab.train.tasks import RunTask, execute_task
 
@@ -209,17 +209,11 @@ class RayExecutor:
 def make_executor(
     options: ExecutionOptions, *, device: Any, data: DatasetSplits, reporter: Reporter
 ) -> tuple[Executor, int]:
-    """The executor the options ask for, and the torch thread count each of its runs gets.
-
-    Threads default to what a run can have without crowding the others: all of this process's
-    in-process, the cores shared out in a pool, one per Ray task (which asks Ray for that many
-    CPUs). Results on the CPU depend on the count, so fix ``threads`` to compare executors.
-    """
-    import torch
-
+    """The executor the options ask for, and the torch thread count each of its runs gets
+    (:func:`planned_threads`)."""
+    threads = planned_threads(options, device)
     if options.executor == "ray":
         gpus = options.gpus_per_run
-        threads = options.threads or 1
         executor = RayExecutor(
             options.ray_address,
             gpus if gpus is not None else float(device.type == "cuda"),
@@ -231,10 +225,28 @@ def make_executor(
     workers = options.workers or max(gpus_here, 1)
     if workers == 1:
         # The airbench pattern: the whole data set moves to the GPU once, for every run.
-        in_process = InProcessExecutor(data.to(device), reporter)
-        return in_process, options.threads or torch.get_num_threads()
-    threads = options.threads or max(1, (os.cpu_count() or 1) // workers)
+        return InProcessExecutor(data.to(device), reporter), threads
     return PoolExecutor(workers, gpus=gpus_here if gpus_here > 1 else 0), threads
+
+
+def planned_threads(options: ExecutionOptions, device: Any) -> int:
+    """The torch thread count each run gets under these options on ``device``.
+
+    By default what a run can have without crowding the others: all of this process's
+    in-process, the cores shared out in a pool, one per Ray task (which asks Ray for that many
+    CPUs). Results on the CPU depend on the count, so fix ``threads`` to compare executors.
+    """
+    import torch
+
+    if options.threads is not None:
+        return options.threads
+    if options.executor == "ray":
+        return 1
+    gpus_here = _visible_gpus() if device.type == "cuda" else 0
+    workers = options.workers or max(gpus_here, 1)
+    if workers == 1:
+        return torch.get_num_threads()
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def _visible_gpus() -> int:

@@ -33,8 +33,7 @@ if sys.version_info >= (3, 11):
 else:  # the same parser, from PyPI, before 3.11
     import tomli as tomllib
 
-from archlab.bounds import MAX_EPOCHS, MAX_SEED_COUNT, MAX_THREADS, MAX_WORKERS, check_at_most
-from archlab.device import DEVICES
+from archlab.bounds import MAX_EPOCHS, MAX_SEED_COUNT, check_at_most
 from archlab.errors import ArchlabError
 from archlab.presets import get_spec
 from archlab.search.solver import match_flops
@@ -42,11 +41,10 @@ from archlab.search.spec_list import read_spec_list
 from archlab.space import NetSpec, default_depth, spec_from_dict
 from archlab.train._plan_types import MAX_SEED, check_plan_types
 from archlab.train.config import DEFAULT_KEEP, TrainConfig, check_keep
+from archlab.train.defaults import DEFAULT_STORE
+from archlab.train.execution import ExecutionOptions as ExecutionOptions  # re-exported
 
-DEFAULT_STORE = "archlab-runs/store.db"
-DEFAULT_EPOCHS = 10  # a grid's budget when neither epochs nor a time budget is given
 STRATEGIES = ("grid", "halving")
-EXECUTORS = ("local", "ray")
 DATA_FIELDS = {"name": "dataset", "val_fraction": "val_fraction", "split_seed": "split_seed",
                "limit": "limit"}  # fmt: skip
 BUDGET_FIELDS = ("epochs", "time_budget")
@@ -60,6 +58,7 @@ SELECT_FIELDS = ("cardinalities", "models", "files", "depth", "template", "width
 SELECT_SOURCES = ("cardinalities", "models", "files")
 SECTIONS = ("seeds", "data", "recipe", "budget", "strategy", "execution", "output", "select",
             "candidates")  # fmt: skip
+TRAINING_SECTIONS = ("data", "recipe", "budget", "execution", "output")  # a study's too
 
 
 @dataclass(frozen=True)
@@ -100,38 +99,36 @@ class Halving:
 
 
 @dataclass(frozen=True)
-class ExecutionOptions:
-    """How to run: where, how many workers, each run's torch threads, and reclaiming."""
+class Training:
+    """What every run of an invocation shares: recipe, execution, output. A :class:`RunPlan` is
+    this plus candidates, seeds and strategy; a study's plan is this plus its question."""
 
-    executor: str = "local"
-    workers: int | None = None  # local: default one per visible GPU, else 1
-    ray_address: str | None = None
-    gpus_per_run: float | None = None  # ray: default 1 on CUDA, 0 on the CPU
-    threads: int | None = None  # default: what a run can have without crowding the others
-    device: str = "auto"
-    # Resume runs left 'running' by another machine: the user's word that it no longer runs them.
-    reclaim: bool = False
+    config: TrainConfig = field(default_factory=TrainConfig)  # data, recipe and budget
+    execution: ExecutionOptions = field(default_factory=ExecutionOptions)
+    store: str = DEFAULT_STORE
+    workdir: str | None = None  # default: beside the store
+    keep: int = DEFAULT_KEEP  # checkpoints kept per run: files only, never results
 
     def __post_init__(self) -> None:
-        if self.executor not in EXECUTORS:
-            raise ArchlabError(
-                f"execution.executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"
-            )
-        if self.workers is not None and self.workers < 1:
-            raise ArchlabError(f"execution.workers must be at least 1, got {self.workers}")
-        if self.threads is not None and self.threads < 1:
-            raise ArchlabError(f"execution.threads must be at least 1, got {self.threads}")
-        check_at_most("execution.workers", self.workers, MAX_WORKERS)
-        check_at_most("execution.threads", self.threads, MAX_THREADS)
-        check_at_most("execution.gpus_per_run", self.gpus_per_run, MAX_WORKERS)
-        if self.gpus_per_run is not None and self.gpus_per_run < 0:
-            raise ArchlabError(f"execution.gpus_per_run must be >= 0, got {self.gpus_per_run}")
-        if self.ray_address is not None and self.executor != "ray":
-            raise ArchlabError("execution.ray_address goes with execution.executor ray")
-        if self.device not in DEVICES:
-            raise ArchlabError(
-                f"execution.device must be one of {', '.join(DEVICES)}, got {self.device!r}"
-            )
+        check_keep(self.keep, "output.keep")
+
+    def plan(self, candidates: Sequence[NetSpec], seeds: Sequence[int]) -> RunPlan:
+        """The grid plan that trains these candidates for these seeds under this training."""
+        return RunPlan(
+            candidates=tuple(candidates), config=self.config, seeds=tuple(seeds),
+            execution=self.execution, store=self.store, workdir=self.workdir, keep=self.keep,
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """The data, recipe, budget, execution and output tables of the TOML layout."""
+        cfg = self.config.to_dict()
+        return {
+            "data": {key: cfg[name] for key, name in DATA_FIELDS.items()},
+            "recipe": {name: cfg[name] for name in RECIPE_FIELDS},
+            "budget": {"epochs": cfg["epochs"], "time_budget": cfg["time_budget"]},
+            "execution": dataclasses.asdict(self.execution),
+            "output": {"store": self.store, "workdir": self.workdir, "keep": self.keep},
+        }
 
 
 @dataclass(frozen=True)
@@ -190,23 +187,24 @@ class RunPlan:
         """A copy with some fields changed, validated again."""
         return dataclasses.replace(self, **changes)
 
+    @property
+    def training(self) -> Training:
+        """What its runs share with any other invocation's: recipe, execution, output."""
+        return Training(self.config, self.execution, self.store, self.workdir, self.keep)
+
     def to_dict(self) -> dict[str, Any]:
         """The plan as nested plain data, in the TOML layout (``None`` where a field is unset)."""
-        cfg = self.config.to_dict()
         strategy: dict[str, Any] = {"name": self.strategy}
         if self.halving is not None:
             strategy.update(dataclasses.asdict(self.halving))
+        training = self.training.to_dict()
+        if self.halving is not None:  # halving's budget is its max_epochs
+            training["budget"]["epochs"] = None
         return {
             "seeds": list(self.seeds),
-            "data": {key: cfg[name] for key, name in DATA_FIELDS.items()},
-            "recipe": {name: cfg[name] for name in RECIPE_FIELDS},
-            "budget": {
-                "epochs": None if self.halving is not None else cfg["epochs"],
-                "time_budget": cfg["time_budget"],
-            },
+            **{k: training[k] for k in ("data", "recipe", "budget")},
             "strategy": strategy,
-            "execution": dataclasses.asdict(self.execution),
-            "output": {"store": self.store, "workdir": self.workdir, "keep": self.keep},
+            **{k: training[k] for k in ("execution", "output")},
             "candidates": [spec.to_dict() for spec in self.candidates],
         }
 
@@ -219,9 +217,14 @@ class RunPlan:
 
     def to_toml(self) -> str:
         """The plan as a TOML file that :func:`load_plan` turns back into an equal plan."""
-        import tomli_w
+        return toml_text(self.to_dict())
 
-        return tomli_w.dumps(_drop_none(self.to_dict()))
+
+def toml_text(plan: Mapping[str, Any]) -> str:
+    """A plan's nested tables as TOML; unset (``None``) fields are left out."""
+    import tomli_w
+
+    return tomli_w.dumps(_drop_none(dict(plan)))
 
 
 def _drop_none(value: Any) -> Any:
@@ -257,13 +260,18 @@ def resolve_plan(
         raw.pop("candidates", None)
         for source in SELECT_SOURCES:
             raw.get("select", {}).pop(source, None)
+    return plan_from_dict(apply_overrides(raw, overrides))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with each ``section.field`` override set in its table (``seeds``: at the top)."""
     for key, value in overrides.items():
         section, _, name = key.rpartition(".")
         target = raw.setdefault(section, {}) if section else raw
         if not isinstance(target, dict):
             raise ArchlabError(f"plan section {section!r} must be a table")
         target[name] = value
-    return plan_from_dict(raw)
+    return raw
 
 
 def plan_from_dict(raw: Mapping[str, Any]) -> RunPlan:
@@ -274,21 +282,13 @@ def plan_from_dict(raw: Mapping[str, Any]) -> RunPlan:
         raise ArchlabError(f"a plan value has the wrong type: {exc}") from None
 
 
-def _build(raw: Mapping[str, Any]) -> RunPlan:
-    unknown = sorted(set(raw) - set(SECTIONS))
-    if unknown:
-        raise ArchlabError(f"unknown plan section {unknown[0]!r}; valid: {', '.join(SECTIONS)}")
+def training_from_dict(raw: Mapping[str, Any], halving: Halving | None = None) -> Training:
+    """The data, recipe, budget, execution and output tables as a :class:`Training`; unset fields
+    keep :class:`TrainConfig`'s defaults, and under ``halving`` its max_epochs is the budget."""
     check_plan_types(raw)  # every key's type and range, one rule for flags and files
     data = _section(raw, "data", tuple(DATA_FIELDS))
     recipe = _section(raw, "recipe", RECIPE_FIELDS)
     budget = _section(raw, "budget", BUDGET_FIELDS)
-    strategy = _section(raw, "strategy", ("name", "eta", "min_epochs", "max_epochs"))
-    name = strategy.pop("name", "grid")
-    if name not in STRATEGIES:
-        raise ArchlabError(f"strategy.name must be one of {', '.join(STRATEGIES)}, got {name!r}")
-    if name == "grid" and strategy:
-        raise ArchlabError(f"strategy.{sorted(strategy)[0]} goes with strategy.name halving")
-    halving = Halving(**strategy) if name == "halving" else None
     if halving is not None:
         if budget:
             raise ArchlabError(
@@ -296,22 +296,43 @@ def _build(raw: Mapping[str, Any]) -> RunPlan:
                 f"not budget.{sorted(budget)[0]}"
             )
         budget = {"epochs": halving.max_epochs}
-    elif not budget:
-        budget = {"epochs": DEFAULT_EPOCHS}
-    budget.setdefault("epochs", None)
+    if "time_budget" in budget:
+        budget.setdefault("epochs", None)  # a time budget replaces the default epochs
     if "step_milestones" in recipe:
         recipe["step_milestones"] = tuple(recipe["step_milestones"])
     config = TrainConfig(**{DATA_FIELDS[k]: v for k, v in data.items()}, **budget, **recipe)
     output = _section(raw, "output", ("store", "workdir", "keep"))
-    return RunPlan(
-        candidates=_candidates(raw),
+    return Training(
         config=config,
-        seeds=tuple(_list(raw.get("seeds", [0]), "seeds")),
-        halving=halving,
         execution=ExecutionOptions(**_section(raw, "execution", _EXECUTION_FIELDS)),
         store=str(output.get("store", DEFAULT_STORE)),
         workdir=None if output.get("workdir") is None else str(output["workdir"]),
         keep=output.get("keep", DEFAULT_KEEP),
+    )
+
+
+def _build(raw: Mapping[str, Any]) -> RunPlan:
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ArchlabError(f"unknown plan section {unknown[0]!r}; valid: {', '.join(SECTIONS)}")
+    check_plan_types(raw)  # before the strategy is built from it
+    strategy = _section(raw, "strategy", ("name", "eta", "min_epochs", "max_epochs"))
+    name = strategy.pop("name", "grid")
+    if name not in STRATEGIES:
+        raise ArchlabError(f"strategy.name must be one of {', '.join(STRATEGIES)}, got {name!r}")
+    if name == "grid" and strategy:
+        raise ArchlabError(f"strategy.{sorted(strategy)[0]} goes with strategy.name halving")
+    halving = Halving(**strategy) if name == "halving" else None
+    training = training_from_dict(raw, halving)
+    return RunPlan(
+        candidates=_candidates(raw),
+        config=training.config,
+        seeds=tuple(_list(raw.get("seeds", [0]), "seeds")),
+        halving=halving,
+        execution=training.execution,
+        store=training.store,
+        workdir=training.workdir,
+        keep=training.keep,
     )
 
 

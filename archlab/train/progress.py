@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
 from rich.console import Console
@@ -18,6 +19,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from archlab.complexity import totals
+from archlab.space import NetSpec
+
 
 class Reporter(Protocol):
     """What the executor tells whoever watches a batch of runs."""
@@ -28,6 +32,7 @@ class Reporter(Protocol):
     def epoch(self, label: str, metrics: dict[str, Any]) -> None: ...
     def run_finished(self, label: str, status: str, reason: str | None) -> None: ...
     def message(self, text: str) -> None: ...
+    def plan(self, lines: Sequence[str]) -> None: ...
     def close(self) -> None: ...
 
 
@@ -52,8 +57,39 @@ class NullReporter:
     def message(self, text: str) -> None:
         """Nothing."""
 
+    def plan(self, lines: Sequence[str]) -> None:
+        """Nothing."""
+
     def close(self) -> None:
         """Nothing."""
+
+
+def plan_lines(
+    candidates: Sequence[tuple[str, NetSpec]],
+    *,
+    seeds: str,
+    config: Any,
+    device: str,
+    executor: str,
+    threads: int,
+) -> list[str]:
+    """What is about to train, said before the first epoch (issue 18, item 7): each candidate
+    with C, d, depth and MACs, the seeds, the recipe, the device and the threads per run."""
+    lines = [f"plan: {len(candidates)} candidate(s), seeds {seeds}"]
+    for label, spec in candidates:
+        macs = totals(spec)[0]
+        lines.append(
+            f"  {label}: C={spec.cardinality} d={spec.bottleneck_width} depth {spec.depth} "
+            f"MACs {macs:,} ({spec.name})"
+        )
+    budget = f"{config.epochs} epochs" if config.epochs is not None else f"{config.time_budget:g} s"
+    lines.append(
+        f"recipe: {config.dataset}, {budget} per run, batch {config.batch_size}, "
+        f"lr {config.lr:g}, {config.schedule}, momentum {config.momentum:g}, "
+        f"weight decay {config.weight_decay:g}, augment {config.augment}"
+    )
+    lines.append(f"device {device}, executor {executor}, {threads} torch thread(s) per run")
+    return lines
 
 
 def epoch_line(label: str, m: dict[str, Any]) -> str:
@@ -93,6 +129,11 @@ class LogReporter(NullReporter):
     def message(self, text: str) -> None:
         """Print a note."""
         print(text, file=sys.stderr)
+
+    def plan(self, lines: Sequence[str]) -> None:
+        """Print what is about to train, before the first epoch."""
+        for line in lines:
+            print(line, file=sys.stderr)
 
 
 class RichReporter(NullReporter):
@@ -165,6 +206,11 @@ class RichReporter(NullReporter):
     def message(self, text: str) -> None:
         """Print a note above the bars."""
         self._progress.console.print(text, highlight=False)
+
+    def plan(self, lines: Sequence[str]) -> None:
+        """Print what is about to train above the bars, before the first epoch."""
+        for line in lines:
+            self._progress.console.print(line, highlight=False)
 
     def close(self) -> None:
         """Stop drawing."""

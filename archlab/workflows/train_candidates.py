@@ -10,16 +10,18 @@ runs' bookkeeping and the store writes are :class:`archlab.train.driver.Driver`'
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from archlab.device import resolve_device
+from archlab.space import NetSpec
 from archlab.store import Store
 from archlab.train.data import DatasetSplits
 from archlab.train.driver import Driver, InvocationSummary, RunRow
 from archlab.train.executors import make_executor
 from archlab.train.liveness import hold_driver_lock
 from archlab.train.plan import RunPlan
-from archlab.train.progress import NullReporter, Reporter
+from archlab.train.progress import NullReporter, Reporter, plan_lines
 from archlab.train.tasks import dataset_for
 from archlab.train.workspace import check_store_path, default_workdir, fit_to_data, make_workdir
 
@@ -27,14 +29,20 @@ __all__ = ["InvocationSummary", "RunPlan", "RunRow", "train_candidates"]
 
 
 def train_candidates(
-    plan: RunPlan, *, reporter: Reporter | None = None, data: DatasetSplits | None = None
+    plan: RunPlan,
+    *,
+    reporter: Reporter | None = None,
+    data: DatasetSplits | None = None,
+    announce: Sequence[str] | None = None,
 ) -> InvocationSummary:
     """Train every candidate of the plan for every seed (grid or halving), storing all of it.
 
     Runs already finished or diverged in the store are skipped (their rows say ``skipped``), so
     calling again with the same plan resumes. ``data`` replaces loading ``plan.config.dataset``
     (tests pass a small split). Nothing is written before the plan's paths, device, data and
-    executor have been checked.
+    executor have been checked. ``announce``: what the reporter is told before the first epoch;
+    by default the plan's candidates, seeds, recipe, device and threads (a study passes its own
+    for its first round, and nothing for the others).
 
     Per-run errors: ``summary.runs[i].val_error`` / ``.test_error`` (the last epoch's, fractions;
     ``None`` when a run stored no epoch), keyed by ``name``, ``seed`` and ``rung``; the store at
@@ -60,8 +68,10 @@ def train_candidates(
     )
     # The thread count is resolved here (results on the CPU depend on it) and stored with runs.
     plan = plan.replace(execution=dataclasses.replace(plan.execution, threads=threads))
+    if announce is None:
+        announce = _plan_lines(plan, candidates, torch_device.type)
     with Store(store_file, create=True) as store, hold_driver_lock(work):
-        driver = Driver(plan, store, work, reporter)
+        driver = Driver(plan, store, work, reporter, announce=announce)
         recovered = store.recover_stale_runs(other_hosts=plan.execution.reclaim, alive=driver.alive)
         for run in recovered:
             reporter.message(f"run {run.id} ({run.name} seed {run.seed}) was interrupted: resuming")
@@ -72,3 +82,14 @@ def train_candidates(
             reporter.close()
     rows = sorted(driver.rows, key=lambda r: (r.rung, r.name, r.seed))
     return InvocationSummary(str(store_file), str(work), plan.config_key, tuple(rows))
+
+
+def _plan_lines(plan: RunPlan, candidates: Sequence[NetSpec], device: str) -> list[str]:
+    """The plan as said before the first epoch, on a terminal and off one (issue 18, item 7)."""
+    seeds = ",".join(str(s) for s in plan.seeds)
+    if plan.halving is not None:
+        seeds += f"; halving over rungs of {', '.join(map(str, plan.halving.rungs))} epochs"
+    return plan_lines(
+        [(spec.name, spec) for spec in candidates], seeds=seeds, config=plan.config,
+        device=device, executor=plan.execution.executor, threads=plan.execution.threads or 1,
+    )  # fmt: skip

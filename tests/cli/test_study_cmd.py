@@ -13,7 +13,7 @@ Cli = Callable[..., tuple[int, str, str]]
 # The issue's command, shrunk for the default suite: depth 11 and 200 images.
 TINY = [
     "--template", "cifar", "--width-multiplier", "0.125", "--dataset", "digits", "--epochs", "2",
-    "--seeds", "2", "--max-seeds", "3", "--depth", "11", "--limit", "200", "--threads", "1",
+    "--min-seeds", "2", "--max-seeds", "3", "--depth", "11", "--limit", "200", "--threads", "1",
 ]  # fmt: skip
 
 
@@ -64,7 +64,7 @@ def test_study_table_output(cli: Cli, tmp_path: Path) -> None:
 def test_issue_command(cli: Cli, tmp_path: Path, preset: str) -> None:
     code, out, err = cli(
         "study", "--preset", preset, "--template", "cifar", "--width-multiplier", "0.125",
-        "--dataset", "digits", "--epochs", "2", "--seeds", "2", "--max-seeds", "3",
+        "--dataset", "digits", "--epochs", "2", "--min-seeds", "2", "--max-seeds", "3",
         "--store", str(tmp_path / "s.db"), "--json",
     )  # fmt: skip
     assert code == 0, err
@@ -77,7 +77,11 @@ def test_issue_command(cli: Cli, tmp_path: Path, preset: str) -> None:
         (["--preset", "nope"], "preset"),
         (["--preset", "cardinality", "--cardinalities", "2,2"], "repeat"),
         (["--preset", "cardinality", "--cardinalities", "32"], "C=32"),
-        (["--preset", "cardinality", "--seeds", "4", "--max-seeds", "3"], "--max-seeds"),
+        (["--preset", "cardinality", "--min-seeds", "4", "--max-seeds", "3"], "--max-seeds"),
+        ([], "--preset (cardinality, depth-width-cardinality) or --arms"),
+        (["--preset", "cardinality", "--seeds", "0,1"], "--min-seeds"),
+        (["--preset", "cardinality", "--match", "flops"], "--match"),
+        (["--preset", "cardinality", "--min-seeds", "1", "--max-seeds", "1"], "two seeds"),
         (["--preset", "cardinality", "--alpha", "0.7"], "alpha"),
         (["--preset", "cardinality", "--alpha", "0"], "alpha"),
         (["--preset", "cardinality", "--rope", "-1"], "rope"),
@@ -145,3 +149,89 @@ def test_failed_runs_exit_1_with_the_verdict_of_the_finished_runs(
     assert data["failed"] == ["C=1 seed 2"]
     # The verdict stands on the finished runs: the first look, 2 seeds each.
     assert [(p["a"], p["b"], p["n_a"], p["n_b"]) for p in data["pairs"]] == [("C=1", "C=2", 2, 2)]
+
+
+def test_print_config_round_trips_through_config(cli: Cli, tmp_path: Path) -> None:
+    args = ["study", "--preset", "cardinality", *TINY, "--lr", "0.05", "--workers", "2",
+            "--store", str(tmp_path / "s.db")]  # fmt: skip
+    code, printed, err = cli(*args, "--print-config")
+    assert code == 0, err
+    assert "[study]" in printed and "lr = 0.05" in printed and "min_seeds = 2" in printed
+    path = tmp_path / "study.toml"
+    path.write_text(printed)
+    code, again, err = cli("study", "--config", str(path), "--print-config")
+    assert code == 0 and again == printed, err
+    from archlab.workflows.study_plan import resolve_study_plan
+
+    assert resolve_study_plan(path).to_toml() == printed  # the library reads it the same
+    # A flag over the file changes only its own key; an arms source replaces the preset.
+    code, changed, _ = cli("study", "--config", str(path), "--print-config", "--alpha", "0.1")
+    assert changed == printed.replace("alpha = 0.05", "alpha = 0.1")
+    code, _, err = cli("study", "--config", str(path), "--print-config", "--arms", "nope.json")
+    assert code == 0, err
+
+
+def test_the_old_spellings_work_with_a_one_line_notice(cli: Cli) -> None:
+    code, printed, err = cli("study", "--preset", "cardinality", "--seeds", "4",
+                             "--time-budget", "60", "--print-config")  # fmt: skip
+    assert code == 0, err
+    assert "min_seeds = 4" in printed and "time_budget = 60.0" in printed  # the study's budget
+    notices = err.strip().splitlines()
+    assert len(notices) == 2 and all("deprecated" in n for n in notices)
+    assert "--min-seeds" in notices[0] + notices[1] and "--study-time-budget" in err
+
+
+def test_the_default_width_on_the_cpu_trains_in_minutes(cli: Cli) -> None:
+    code, printed, _ = cli("study", "--preset", "cardinality", "--device", "cpu", "--print-config")
+    assert code == 0 and "width_multiplier = 0.125" in printed
+
+
+def _metrics(store: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(store) as db:
+        return db.execute(
+            "SELECT c.name, r.seed, e.epoch, e.train_loss, e.val_error, e.test_error FROM epochs e"
+            " JOIN runs r ON r.id = e.run_id JOIN candidates c ON c.id = r.candidate_id"
+            " ORDER BY 1, 2, 3"
+        ).fetchall()
+
+
+# A tiny study: width 1/8, depth 11, 120 digits, 1 epoch, 2 seeds per arm (max 2).
+SMALL = [
+    "study", "--preset", "cardinality", "--cardinalities", "2", "--template", "cifar",
+    "--width-multiplier", "0.125", "--depth", "11", "--limit", "120", "--epochs", "1",
+    "--min-seeds", "2", "--max-seeds", "2", "--threads", "1", "--device", "cpu", "--json",
+]  # fmt: skip
+
+
+def test_a_study_prints_its_arms_before_the_first_epoch(cli: Cli, tmp_path: Path) -> None:
+    code, out, err = cli(*SMALL, "--store", str(tmp_path / "s.db"))
+    assert code == 0, err
+    lines = err.splitlines()  # off a terminal: plain lines, the plan first
+    first_epoch = next(i for i, line in enumerate(lines) if " epoch 1/1" in line)
+    plan = "\n".join(lines[:first_epoch])
+    for arm in json.loads(out)["arms"]:
+        assert f"C={arm['cardinality']} d={arm['bottleneck_width']} depth 11" in plan
+        assert f"MACs {arm['macs']:,}" in plan
+    assert "seeds 2 per arm first" in plan and "1 torch thread(s)" in plan
+    assert "recipe: digits, 1 epochs per run, batch 32" in plan and "device cpu" in plan
+
+
+def test_a_study_on_a_worker_pool_stores_what_it_stores_locally(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli(*SMALL, "--store", str(tmp_path / "local.db"))
+    assert code == 0, err
+    code, _, err = cli(*SMALL, "--workers", "2", "--store", str(tmp_path / "pool.db"))
+    assert code == 0, err
+    local = _metrics(tmp_path / "local.db")
+    assert len(local) == 4 and _metrics(tmp_path / "pool.db") == local
+
+
+@pytest.mark.ray
+def test_a_study_on_ray_stores_what_it_stores_locally(
+    cli: Cli, tmp_path: Path, ray_local: object
+) -> None:
+    code, _, err = cli(*SMALL, "--store", str(tmp_path / "local.db"))
+    assert code == 0, err
+    code, _, err = cli(*SMALL, "--executor", "ray", "--store", str(tmp_path / "ray.db"))
+    assert code == 0, err
+    local = _metrics(tmp_path / "local.db")
+    assert len(local) == 4 and _metrics(tmp_path / "ray.db") == local

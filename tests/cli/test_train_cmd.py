@@ -76,7 +76,7 @@ def _truncated_cifar(root: Path) -> Path:
         (["--dataset", "npz:WRONG"], "npz"),
         (["--dataset", "cifar10:TRUNC"], "test_batch"),
         (["--epochs", "0"], "epochs"),
-        (["--time-budget", "-5"], "--time-budget"),
+        (["--run-time-budget", "-5"], "--run-time-budget"),
         (["--seeds", ""], "--seeds"),
         (["--store", "WRONG/x.db"], "is a file, not a folder"),
         (["--device", "tpu"], "device"),
@@ -212,8 +212,8 @@ def test_halving_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
         (["--weight-decay", "-1"], "--weight-decay"),
         (["--lr", "inf"], "lr"),
         (["--form", "x"], "form"),
-        (["--time-budget", "inf"], "--time-budget"),
-        (["--epochs", "1", "--time-budget", "5"], "one budget"),
+        (["--run-time-budget", "inf"], "--run-time-budget"),
+        (["--epochs", "1", "--run-time-budget", "5"], "one budget"),
         (["--seeds", "20000000000000"], "seeds"),
     ],
 )
@@ -346,3 +346,10 @@ def test_exits_1_when_a_run_failed(
     assert "2 run(s) failed" in out and "disk on fire" in out
     monkeypatch.undo()
     assert cli("train-candidates", *TINY, "--epochs", "1", "--store", store, "--quiet")[0] == 0
+
+
+def test_time_budget_is_now_run_time_budget_with_a_notice(cli: Cli, tmp_path: Path) -> None:
+    code, printed, err = cli("train-candidates", *TINY, "--time-budget", "30", "--print-config")
+    assert code == 0 and "time_budget = 30.0" in printed
+    assert len(err.strip().splitlines()) == 1 and "deprecated" in err
+    assert "--run-time-budget" in err

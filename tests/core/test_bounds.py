@@ -28,7 +28,7 @@ def _one_line(err: str) -> str:
         ("--workers", "5000", "1,024"),
         ("--batch-size", "1000000", "65,536"),
         ("--limit", HUGE, "1,000,000,000"),
-        ("--time-budget", "1e12", "31,622,400"),
+        ("--run-time-budget", "1e12", "31,622,400"),
         ("--seeds", ",".join(map(str, range(1001))), "1,000"),
     ],
 )
@@ -69,10 +69,11 @@ def test_space_sample_is_bounded(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "bound"),
     [(["--max-seeds", "100000"], "1,000"), (["--epochs", "100000"], "10,000"),
-     (["--time-budget", "1e12"], "31,622,400")],
+     (["--study-time-budget", "1e12"], "31,622,400"),
+     (["--run-time-budget", "1e12"], "31,622,400")],
 )  # fmt: skip
 def test_study_options_are_bounded(cli: Cli, tmp_path: Path, args: list[str], bound: str) -> None:
     store = tmp_path / "study.db"
-    code, _, err = cli("study", *args, "--store", str(store))
+    code, _, err = cli("study", "--preset", "cardinality", *args, "--store", str(store))
     assert code == 2 and f"at most {bound}" in _one_line(err), err
     assert not store.exists()

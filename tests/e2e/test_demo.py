@@ -22,14 +22,16 @@ def test_demo_runs_match_space_study_and_report(
         demo_mod, "run_study", lambda plan, **kw: real(plan, **{**kw, "data": small})
     )
     out, store = tmp_path / "demo", tmp_path / "demo.db"
-    args = ["demo", "--out", str(out), "--store", str(store), "--epochs", "1", "--seeds", "2",
-            "--max-seeds", "2", "--quiet"]  # fmt: skip
+    args = ["demo", "--out", str(out), "--store", str(store), "--epochs", "1", "--min-seeds",
+            "2", "--max-seeds", "2", "--threads", "1", "--quiet"]  # fmt: skip
     code, stdout, err = cli(*args)
     assert code == 0, err
     assert "resnext50_32x4d" in stdout and "70,144" in stdout  # match-flops and space ran
     assert "verdict (validation error)" in stdout  # the study's table
     report = (out / "report.md").read_text()
-    assert f"Regenerate with: `archlab demo --out {out} --store {store} --epochs 1" in report
+    regenerate = next(line for line in report.splitlines() if "Regenerate with" in line)
+    assert regenerate.startswith(f"Regenerate with: `archlab demo --out {out} ")
+    assert f"--store {store}" in regenerate and "--epochs 1 " in regenerate
     # The report opens with the verdict: its first section, before the candidates.
     assert report.split("\n## ", 2)[1].startswith("Verdict")
     assert "seeds 2 to 2" in report
@@ -45,10 +47,15 @@ def test_demo_is_a_library_call(tmp_path: Path) -> None:
     from archlab.train.data import load_dataset
 
     steps: list[str] = []
+    from archlab.workflows.demo import demo_plan
+
+    plan = demo_plan(overrides={
+        "output.store": str(tmp_path / "demo.db"), "budget.epochs": 1, "study.min_seeds": 2,
+        "study.max_seeds": 2, "execution.device": "cpu", "execution.threads": 1,
+    })  # fmt: skip
     result = archlab.demo(
-        out=tmp_path / "demo", store=tmp_path / "demo.db", epochs=1, seeds=2, max_seeds=2,
-        device="cpu", command="demo(test)", show=lambda step, _: steps.append(step),
-        data=load_dataset("digits", limit=100),
+        plan, out=tmp_path / "demo", command="demo(test)",
+        show=lambda step, _: steps.append(step), data=load_dataset("digits", limit=100),
     )  # fmt: skip
     assert result.match.spec.name == "resnext50_32x4d"  # Table 2: d = 4 at C = 32
     assert "resnext50_32x4d" in set(result.family.frame.name)
@@ -61,9 +68,26 @@ def test_demo_is_a_library_call(tmp_path: Path) -> None:
 
 def test_bad_demo_settings_exit_2_before_any_step(cli: Cli, tmp_path: Path) -> None:
     code, stdout, err = cli(
-        "demo", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "d.db"), "--seeds", "4",
-        "--max-seeds", "3",
+        "demo", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "d.db"), "--min-seeds",
+        "4", "--max-seeds", "3",
     )  # fmt: skip
     assert code == 2 and "Traceback" not in err
-    assert "--max-seeds (3) must be at least --seeds (4)" in err  # the options as typed
+    assert "--max-seeds (3) must be at least --min-seeds (4)" in err  # the options as typed
     assert not (tmp_path / "d.db").exists() and "resnext50" not in stdout
+
+
+def test_demo_prints_its_plan_and_reads_it_back(cli: Cli, tmp_path: Path) -> None:
+    code, printed, err = cli("demo", "--print-config", "--threads", "1", "--epochs", "2")
+    assert code == 0, err
+    assert 'preset = "cardinality"' in printed and "width_multiplier = 0.125" in printed
+    assert 'store = "archlab-runs/demo.db"' in printed and "epochs = 2" in printed
+    path = tmp_path / "demo.toml"
+    path.write_text(printed)
+    code, again, err = cli("demo", "--config", str(path), "--print-config")
+    assert code == 0 and again == printed, err
+
+
+def test_demo_takes_the_old_seed_count_with_a_notice(cli: Cli) -> None:
+    code, printed, err = cli("demo", "--print-config", "--seeds", "2")
+    assert code == 0 and "min_seeds = 2" in printed
+    assert err.count("\n") == 1 and "deprecated" in err and "--min-seeds" in err

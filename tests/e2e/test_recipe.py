@@ -18,7 +18,7 @@ from archlab.store.frames import NEAR_CHANCE_MARGIN, chance_error
 from archlab.train.config import TrainConfig
 from archlab.train.lr_rule import BASE_LR, REFERENCE_BATCH, linear_scaled_lr
 from archlab.train.plan import plan_from_dict, resolve_plan, tomllib
-from archlab.workflows.demo import DEMO_TRAIN, demo_plan
+from archlab.workflows.demo import DEMO_BASE, demo_plan
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -44,8 +44,8 @@ def test_plans_and_the_demo_use_the_defaults() -> None:
     ).config.lr == pytest.approx(linear_scaled_lr(16))
     # A written plan reads back as the same plan, the resolved lr included.
     assert plan_from_dict(tomllib.loads(plan.to_toml())) == plan
-    assert set(DEMO_TRAIN) == {"dataset"}  # nothing beyond what the README shows
-    assert set(demo_plan().train) == {"dataset", "epochs"}
+    assert set(DEMO_BASE) == {"study", "budget", "output"}  # no recipe of its own
+    assert demo_plan().training.config == TrainConfig(epochs=DEMO_BASE["budget"]["epochs"])
 
 
 def _spec(cardinality: int) -> dict[str, Any]:

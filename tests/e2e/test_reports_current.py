@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from archlab.report import markdown
-from archlab.train.config import TrainConfig
 from archlab.workflows import demo as demo_mod
-from archlab.workflows.study import StudyPlan, resolve_arms
+from archlab.workflows.study import resolve_arms
+from archlab.workflows.study_plan import StudyPlan
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_REPORT = ROOT / "reports" / "demo" / "report.md"
@@ -55,6 +55,7 @@ def test_demo_report_header_study_and_arms_match_the_demo(
 ) -> None:
     seen = _demo_call(cli, tmp_path, monkeypatch)
     plan: StudyPlan = seen["plan"]
+    q = plan.question
     report = DEMO_REPORT.read_text(encoding="utf-8")
     assert seen["out"] == Path("reports/demo")  # the committed report is the default output
     assert f"Regenerate with: `{seen['command']}`" in report.splitlines()[:4]
@@ -62,12 +63,11 @@ def test_demo_report_header_study_and_arms_match_the_demo(
     verdict = report.split("\n## ", 2)[1]
     assert verdict.startswith("Verdict")
     assert (
-        f"(study `{seen['name']}`, matched on MACs" in verdict
-        and f"alpha {plan.alpha:g}, rope {plan.rope:g} points; seeds {plan.seeds} to "
-        f"{plan.max_seeds};"
+        f"(study `{q.name}`, matched on MACs" in verdict
+        and f"alpha {q.alpha:g}, rope {q.rope:g} points; seeds {q.min_seeds} to {q.max_seeds};"
         in verdict
     )
-    config = TrainConfig(**plan.train)
+    config = plan.training.config
     assert f"- dataset: {config.dataset}; budget: {config.epochs} epochs" in report
     # Its arms are the ones the demo's plan resolves to today (labels, C, d, depth, MACs).
     arms = resolve_arms(plan, num_classes=10, input_size=8)  # digits: 10 classes, 8x8

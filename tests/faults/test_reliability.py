@@ -199,7 +199,7 @@ def test_sigterm_says_one_line_and_the_rerun_resumes(tmp_path: Path) -> None:
 
 def test_a_study_that_can_never_decide_is_refused(cli: Cli, tmp_path: Path) -> None:
     store = tmp_path / "s.db"
-    args = [*STUDY, "--preset", "cardinality", "--seeds", "1", "--max-seeds", "1"]
+    args = [*STUDY, "--preset", "cardinality", "--min-seeds", "1", "--max-seeds", "1"]
     err = _one_line(*cli("study", *args, "--store", str(store)))
     assert "--max-seeds must be at least 2" in err and "two seeds per arm" in err
     assert not store.exists()

@@ -111,21 +111,37 @@ def test_nan_errors_count_as_unfinished() -> None:
 def test_compare_spaces_is_a_library_call(tmp_path: Path) -> None:
     import archlab
     from archlab.train.data import load_dataset
-    from archlab.train.plan import ExecutionOptions
-    from archlab.workflows.compare_spaces import compare_config
+    from archlab.workflows.compare_spaces import compare_plan
 
     for name, text in (("a", SPACE_A), ("b", SPACE_B)):  # narrower, to train in seconds
         (tmp_path / f"{name}.toml").write_text(text.replace("0.25", "0.0625"))
+    plan = compare_plan(overrides={
+        "compare.space_a": str(tmp_path / "a.toml"), "compare.space_b": str(tmp_path / "b.toml"),
+        "compare.samples": 2, "compare.macs": [1e4, 2e7], "compare.out": str(tmp_path / "cmp"),
+        "budget.epochs": 1, "data.limit": 100, "output.store": str(tmp_path / "c.db"),
+        "execution.device": "cpu", "execution.threads": 1,
+    })  # fmt: skip
     result = archlab.compare_spaces(
-        tmp_path / "a.toml", tmp_path / "b.toml", samples=2, macs=(1e4, 2e7),
-        config=compare_config(epochs=1, limit=100), store=tmp_path / "c.db",
-        out=tmp_path / "cmp", command="compare_spaces(test)",
-        data=load_dataset("digits", limit=100),
-        execution=ExecutionOptions(device="cpu", threads=1),
-    )  # fmt: skip
+        plan, command="compare_spaces(test)", data=load_dataset("digits", limit=100)
+    )
     assert [r.status for r in result.summary.runs] == ["finished"] * 4
     assert result.comparison.a.errors.size == result.comparison.b.errors.size == 2
     assert 0 <= result.comparison.ks <= 1
     assert "Regenerate with: `compare_spaces(test)`" in result.report.read_text()
     with pytest.raises(ArchlabError, match="samples must be at least 1"):
-        archlab.compare_spaces(tmp_path / "a.toml", tmp_path / "b.toml", samples=0)
+        compare_plan(
+            overrides={"compare.samples": 0, "compare.space_a": "a", "compare.space_b": "b"}
+        )
+
+
+def test_compare_plan_round_trips_and_takes_the_training_options(cli: Cli, tmp_path: Path) -> None:
+    args = ["compare-spaces", "a.toml", "b.toml", "--samples", "3", "--macs", "1e5:",
+            "--threads", "1", "--workers", "2", "--seeds", "0,1"]  # fmt: skip
+    code, printed, err = cli(*args, "--print-config")
+    assert code == 0, err
+    assert "[compare]" in printed and "threads = 1" in printed and "workers = 2" in printed
+    assert "epochs = 4" in printed and 'store = "archlab-runs/compare.db"' in printed
+    path = tmp_path / "compare.toml"
+    path.write_text(printed)
+    code, again, err = cli("compare-spaces", "--config", str(path), "--print-config")
+    assert code == 0 and again == printed, err

@@ -287,7 +287,15 @@ def test_cli_bad_metadata_is_one_line_exit_2(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_cli_study_bad_augment(cli: Cli, tmp_path: Path) -> None:
-    code, _, err = cli("study", "--augment", "crop,crop", "--store", str(tmp_path / "s.db"))
+    code, _, err = cli(
+        "study",
+        "--preset",
+        "cardinality",
+        "--augment",
+        "crop,crop",
+        "--store",
+        str(tmp_path / "s.db"),
+    )
     assert code == 2 and err.strip().splitlines() == [
         "archlab: error: augment must be one of auto | crop,flip | crop | flip | none "
         "(parts in any order), got 'crop,crop'"

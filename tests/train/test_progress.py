@@ -14,10 +14,12 @@ from rich.console import Console
 
 from archlab.train.progress import (
     LogReporter,
+    NullReporter,
     RichReporter,
     epoch_line,
     make_reporter,
     plain_output,
+    plan_lines,
 )
 
 
@@ -111,6 +113,10 @@ def test_train_candidates_into_a_file_gives_plain_lines(tmp_path: Path) -> None:
         assert "\r" not in text and "\x1b" not in text  # no redraws, no colour codes
     assert "━" not in stderr  # no progress-bar frame
     lines = stderr.splitlines()
+    # The plan comes first (issue 18): the candidate, seeds, recipe, device and threads.
+    plan_end = next(i for i, line in enumerate(lines) if line.startswith("device ")) + 1
+    assert lines[0] == "plan: 1 candidate(s), seeds 0" and "C=2 d=5" in lines[1]
+    lines = lines[plan_end:]
     epochs = [m for m in map(EPOCH_RE.match, lines) if m]
     assert [(m["e"], m["n"]) for m in epochs] == [("1", "2"), ("2", "2")]
     assert lines == [m.string for m in epochs[:2]] + [f"[1/1] {epochs[0]['label']}: finished"]
@@ -168,18 +174,36 @@ def test_a_study_counts_its_runs_round_after_round(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from archlab.stats import sequential
-    from archlab.workflows.study import StudyPlan, run_study
+    from archlab.workflows.study import run_study
+    from archlab.workflows.study_plan import resolve_study_plan
 
     # This tiny study must reach a second round: futility would stop its pair after the first.
     monkeypatch.setattr(sequential, "FUTILITY", 0.0)
 
-    plan = StudyPlan(preset="cardinality", template="cifar", width_multiplier=0.125, depth=11,
-                     cardinalities=(2,), seeds=2, max_seeds=3,
-                     train={"dataset": "digits", "epochs": 1, "limit": 150})  # fmt: skip
-    result = run_study(plan, store_path=tmp_path / "s.db", device="cpu", threads=1,
-                       reporter=LogReporter())  # fmt: skip
+    plan = resolve_study_plan(overrides={
+        "study.preset": "cardinality", "study.width_multiplier": 0.125, "study.depth": 11,
+        "study.cardinalities": [2], "study.min_seeds": 2, "study.max_seeds": 3,
+        "budget.epochs": 1, "data.limit": 150, "execution.device": "cpu",
+        "execution.threads": 1, "output.store": str(tmp_path / "s.db"),
+    })  # fmt: skip
+    result = run_study(plan, reporter=LogReporter())
     counters = _counters(capsys.readouterr().err)
     assert [d for d, _ in counters] == list(range(1, len(counters) + 1))
     assert all(done <= total for done, total in counters)
     assert counters[-1] == (result.trained_now, result.trained_now)
     assert len({total for _, total in counters}) >= 2  # more than one round was counted
+
+
+def test_the_plan_is_its_own_event(capsys: pytest.CaptureFixture[str]) -> None:
+    from archlab.space import make_spec
+    from archlab.train.config import TrainConfig
+
+    spec = make_spec("cifar", 11, 2, 4, width_multiplier=0.125)
+    lines = plan_lines([("C=2", spec)], seeds="0,1", config=TrainConfig(epochs=2),
+                       device="cpu", executor="local", threads=1)  # fmt: skip
+    assert lines[0] == "plan: 1 candidate(s), seeds 0,1"
+    assert lines[1].startswith("  C=2: C=2 d=4 depth 11 MACs ")
+    assert lines[-1] == "device cpu, executor local, 1 torch thread(s) per run"
+    NullReporter().plan(lines)  # says nothing: reporters that only count messages see none
+    LogReporter().plan(lines)
+    assert capsys.readouterr().err.splitlines() == lines

@@ -56,7 +56,9 @@ def test_demo_checks_out_before_training(cli: Cli, tmp_path: Path) -> None:
 def test_study_checks_its_workdir_before_storing_anything(cli: Cli, tmp_path: Path) -> None:
     store = tmp_path / "s.db"
     (tmp_path / "s-work").write_text("a file where the work folder goes")
-    code, _, err = cli("study", "--epochs", "1", "--limit", "64", "--store", str(store))
+    code, _, err = cli(
+        "study", "--preset", "cardinality", "--epochs", "1", "--limit", "64", "--store", str(store)
+    )
     assert code == 2 and "workdir" in _one_line(err), err
     assert not store.exists()
 

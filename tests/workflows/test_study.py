@@ -18,19 +18,22 @@ from archlab.errors import ArchlabError
 from archlab.stats import sequential
 from archlab.store import Store
 from archlab.store.study import load_study
+from archlab.train.config import TrainConfig
+from archlab.train.plan import ExecutionOptions, Training
 from archlab.workflows import study as study_mod
-from archlab.workflows.study import StudyPlan, run_study
+from archlab.workflows.study import run_study
+from archlab.workflows.study_plan import StudyPlan, StudyQuestion
 
-PLAN = StudyPlan(
-    preset="cardinality",
-    template="cifar",
-    width_multiplier=0.125,
-    depth=11,
-    cardinalities=(2,),
-    seeds=2,
-    max_seeds=3,
-    train={"dataset": "digits", "epochs": 1, "limit": 150},
-)
+QUESTION = StudyQuestion(
+    preset="cardinality", template="cifar", width_multiplier=0.125, depth=11,
+    cardinalities=(2,), min_seeds=2, max_seeds=3,
+)  # fmt: skip
+
+
+def _plan(store: Path, question: StudyQuestion = QUESTION) -> StudyPlan:
+    config = TrainConfig(dataset="digits", epochs=1, limit=150)
+    execution = ExecutionOptions(device="cpu", threads=1)
+    return StudyPlan(question, Training(config, execution, store=str(store)))
 
 
 def _runs(store: Path) -> list[tuple[int, int, str]]:
@@ -55,38 +58,38 @@ def test_interrupted_study_resumes_without_retraining(
     # This tiny study must reach a second round: futility would stop its pair after the first.
     monkeypatch.setattr(sequential, "FUTILITY", 0.0)
     with pytest.raises(KeyboardInterrupt):
-        run_study(PLAN, store_path=store, device="cpu", threads=1)
+        run_study(_plan(store))
     first = _runs(store)
     assert len(first) == 4 and all(s == "finished" for *_, s in first)  # 2 arms x seeds 0, 1
     with Store(store) as st:
         record = load_study(st, "study")
     assert record is not None and record.status == "running"
     monkeypatch.setattr(study_mod, "_train_seeds", real)
-    result = run_study(PLAN, store_path=store, device="cpu", threads=1)
+    result = run_study(_plan(store))
     after = _runs(store)
     assert set(first) <= set(after)
     assert len(after) == len(set((c, s) for c, s, _ in after))  # every seed stored once
     assert result.trained_now == len(after) - len(first)
     # The verdict as if uninterrupted: the same study run straight through in another store.
-    fresh = run_study(PLAN, store_path=tmp_path / "fresh.db", device="cpu", threads=1)
+    fresh = run_study(_plan(tmp_path / "fresh.db"))
     assert [r.verdict for r in fresh.outcome.state.rows] == [
         r.verdict for r in result.outcome.state.rows
     ]
     assert fresh.outcome.errors.val == result.outcome.errors.val
     # Rerun once more: nothing to train.
-    assert run_study(PLAN, store_path=store, device="cpu", threads=1).trained_now == 0
+    assert run_study(_plan(store)).trained_now == 0
 
 
 def test_a_different_study_under_the_same_name_is_refused(tmp_path: Path) -> None:
     store = tmp_path / "s.db"
-    run_study(PLAN, store_path=store, device="cpu", threads=1)
+    run_study(_plan(store))
     before = _runs(store)
-    other = StudyPlan(**{**PLAN.__dict__, "alpha": 0.1})
+    other = _plan(store).replace(alpha=0.1)
     with pytest.raises(ArchlabError, match=r"different study named 'study'.*alpha"):
-        run_study(other, store_path=store, device="cpu", threads=1)
+        run_study(other)
     assert _runs(store) == before
     # Under another name it is its own study, sharing the stored runs of the same recipe.
-    result = run_study(other, name="loose", store_path=store, device="cpu", threads=1)
+    result = run_study(other.replace(name="loose"))
     assert result.outcome.definition["alpha"] == 0.1
 
 
@@ -94,12 +97,12 @@ def test_report_opens_with_the_verdict_rebuilt_from_the_store(tmp_path: Path) ->
     from archlab.report.markdown import write_report
 
     store = tmp_path / "s.db"
-    result = run_study(PLAN, store_path=store, device="cpu", threads=1)
+    result = run_study(_plan(store))
     path = write_report(store, tmp_path / "rep", command="archlab report")
     text = path.read_text()
     sections = [line for line in text.splitlines() if line.startswith("## ")]
     assert sections[0] == "## Verdict"
-    assert PLAN.preset and "does more cardinality (C) lower the error?" in text
+    assert "does more cardinality (C) lower the error?" in text
     for row in result.outcome.state.rows:
         assert f"| {row.a} | {row.b} | {row.diff:+.2f} |" in text and row.verdict in text
     assert (tmp_path / "rep" / "figures" / "verdict-study.png").is_file()
@@ -119,7 +122,7 @@ def _study_cmd(store: Path) -> list[str]:
     return [
         sys.executable, "-m", "archlab.cli.main", "study", "--preset", "cardinality",
         "--template", "cifar", "--width-multiplier", "0.125", "--depth", "11",
-        "--cardinalities", "2", "--seeds", "2", "--max-seeds", "3", "--epochs", "4",
+        "--cardinalities", "2", "--min-seeds", "2", "--max-seeds", "3", "--epochs", "4",
         "--limit", "300", "--device", "cpu", "--threads", "1", "--json", "--store", str(store),
     ]  # fmt: skip
 
