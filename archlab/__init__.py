@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the names served lazily below, typed for mypy; never import
     from archlab.train.plan import RunPlan, resolve_plan
     from archlab.workflows.compare_spaces import compare_spaces
     from archlab.workflows.demo import demo
+    from archlab.workflows.study_plan import StudyPlan, resolve_study_plan
     from archlab.workflows.train_candidates import train_candidates
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "SpecError",
     "StageSpec",
     "Store",
+    "StudyPlan",
     "__version__",
     "build_model",
     "compare_arms",
@@ -63,6 +65,7 @@ __all__ = [
     "match_flops",
     "prob_best",
     "resolve_plan",
+    "resolve_study_plan",
     "run_study",
     "sequential_verdict",
     "spec_from_dict",
@@ -83,6 +86,8 @@ _LAZY = {
     "prob_best": "archlab.stats.best",
     "RunPlan": "archlab.train.plan",
     "resolve_plan": "archlab.train.plan",
+    "StudyPlan": "archlab.workflows.study_plan",
+    "resolve_study_plan": "archlab.workflows.study_plan",
     "train_candidates": "archlab.workflows.train_candidates",
     "compare_spaces": "archlab.workflows.compare_spaces",
     "demo": "archlab.workflows.demo",

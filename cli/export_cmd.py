@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from archlab.train.defaults import DEFAULT_STORE
+
 from ._common import console, print_json
 from .options import JsonOpt
 
@@ -15,7 +17,7 @@ from .options import JsonOpt
 def export_cmd(
     store: Annotated[
         Path, typer.Option("--store", help="The results store written by train-candidates.")
-    ] = Path("archlab-runs/store.db"),
+    ] = Path(DEFAULT_STORE),
     run: Annotated[int | None, typer.Option("--run", help="Run id (see `results`).")] = None,
     best: Annotated[
         bool, typer.Option("--best", help="The finished run with the lowest val error.")

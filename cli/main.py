@@ -117,11 +117,20 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"archlab: error: input {what} to process ({type(exc).__name__})", file=sys.stderr)
         return 2
     if rv == 130:  # typer turns Ctrl-C into exit code 130
-        print(
-            "archlab: interrupted; finished epochs are stored, rerun the same command to resume",
-            file=sys.stderr,
-        )
+        args = list(argv) if argv is not None else sys.argv[1:]
+        print(stop_line("interrupted", args), file=sys.stderr)
     return rv if isinstance(rv, int) else 0
+
+
+# The commands that train: only their stop line speaks of stored epochs and resuming.
+_TRAINING = frozenset({"train-candidates", "study", "demo", "compare-spaces"})
+
+
+def stop_line(what: str, args: Sequence[str]) -> str:
+    """The one line a stop by a signal prints, naming resume only for a command that trains."""
+    if _TRAINING.isdisjoint(args):
+        return f"archlab: {what}"
+    return f"archlab: {what}; finished epochs are stored, rerun the same command to resume"
 
 
 def _flags() -> set[str]:
@@ -146,9 +155,6 @@ def cli_words(message: str) -> str:
     return message
 
 
-_TERMINATED = (
-    "archlab: terminated (SIGTERM); finished epochs are stored, rerun the same command to resume\n"
-)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -158,7 +164,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     stays stored, nothing half-written is committed. ``os.write``: the handler may interrupt a
     print, and a buffered stream must not be re-entered.
     """
-    os.write(2, _TERMINATED.encode())
+    os.write(2, (stop_line("terminated (SIGTERM)", sys.argv[1:]) + "\n").encode())
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from archlab.train.defaults import DEFAULT_STORE
+
 from ._common import command_line, console, print_json
 from .options import JsonOpt
 
@@ -16,7 +18,7 @@ def report_cmd(
     *,
     store: Annotated[
         Path | None,
-        typer.Option("--store", help="The results store (default: archlab-runs/store.db)."),
+        typer.Option("--store", help=f"The results store (default: {DEFAULT_STORE})."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for report.md and figures/.")],
     title: Annotated[str | None, typer.Option("--title", help="Heading of report.md.")] = None,

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from archlab.train.defaults import DEFAULT_STORE
 from archlab.workflows.results import export_results, load_results
 
 from ._common import console, native, print_json, table
@@ -25,7 +26,7 @@ TABLE_COLUMNS = [
 def results_cmd(
     store: Annotated[
         Path, typer.Option("--store", help="The results store written by train-candidates.")
-    ] = Path("archlab-runs/store.db"),
+    ] = Path(DEFAULT_STORE),
     csv: Annotated[
         Path | None, typer.Option("--csv", help="Write every column as CSV ('-': stdout).")
     ] = None,

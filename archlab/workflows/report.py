@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_STORE = Path("archlab-runs/store.db")
+from archlab.train import defaults
+
+DEFAULT_STORE = Path(defaults.DEFAULT_STORE)
 DEFAULT_TITLE = "archlab report"
 
 

@@ -123,3 +123,12 @@ def test_library_words_become_the_flags_the_user_typed() -> None:
     assert plan_words("set recipe.lr.", flags) == "set --lr."
     exc = OptionError("{} needs {} (not {})", "space_file", "sample", "depths")
     assert exc.render(flag) == "--space needs --sample (not --depth)"
+
+
+def test_a_stop_speaks_of_resuming_only_for_a_command_that_trains() -> None:
+    from archlab.cli.main import stop_line
+
+    assert stop_line("interrupted", ["count", "resnet50"]) == "archlab: interrupted"
+    for command in ("train-candidates", "study", "demo", "compare-spaces"):
+        line = stop_line("terminated (SIGTERM)", [command, "--epochs", "1"])
+        assert line.startswith("archlab: terminated (SIGTERM); finished epochs are stored")
