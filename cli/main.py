@@ -155,8 +155,6 @@ def cli_words(message: str) -> str:
     return message
 
 
-
-
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Say what SIGINT says, then die of SIGTERM as before (exit status 143).
 
