@@ -49,7 +49,10 @@ BottleneckWidthsOpt = Annotated[
 ]
 WidthMultiplierOpt = Annotated[
     float | None,
-    typer.Option("--width-multiplier", help="Scale the stem and stage widths, not d (default 1)."),
+    typer.Option(
+        "--width-multiplier",
+        help="Scale the stem and stage widths, not d (default 1; study and demo: 1/8 on a CPU).",
+    ),
 ]
 ComplexityOpt = Annotated[
     float | None,
