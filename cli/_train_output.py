@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._common import console, table
+from ._common import MATCH_ERR, console, percent, table
 
 if TYPE_CHECKING:
     from archlab.workflows.study import StudyResult
@@ -58,10 +58,10 @@ def print_study(result: StudyResult) -> None:
 
 
 def _arm_rows(arms: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    cols = ["arm", "C", "d", "depth", "MACs", "match err", "seeds", "val err %", "test err %"]
+    cols = ["arm", "C", "d", "depth", "MACs", MATCH_ERR, "seeds", "val err %", "test err %"]
     rows = [
         [a["label"] + ("" if a["matched"] else " (reference)"), a["cardinality"],
-         a["bottleneck_width"], a["depth"], a["macs"], a["relative_error"], a["seeds"],
+         a["bottleneck_width"], a["depth"], a["macs"], percent(a["relative_error"]), a["seeds"],
          a["val_error_mean"], a["test_error_mean"]]
         for a in arms
     ]  # fmt: skip
