@@ -30,6 +30,7 @@ from archlab.search.presets import (
     study_preset,
 )
 from archlab.search.solver import (
+    MATCH_TOLERANCE,
     Match,
     match_depth,
     match_flops,
@@ -204,7 +205,7 @@ def preset_arms(
     cardinalities: Sequence[int] | None = None,
     width_multiplier: float = 1.0,
     match: str = "macs",
-    tolerance: float = 0.05,
+    tolerance: float = MATCH_TOLERANCE,
     num_classes: int | None = None,
     input_size: int | None = None,
     depth: int | None = None,
@@ -256,7 +257,7 @@ def file_arms(
     *,
     complexity: float = 1.0,
     match: str = "macs",
-    tolerance: float = 0.05,
+    tolerance: float = MATCH_TOLERANCE,
     num_classes: int | None = None,
     input_size: int | None = None,
 ) -> ArmSet:

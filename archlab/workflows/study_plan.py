@@ -27,6 +27,7 @@ from typing import Any
 from archlab.bounds import MAX_SEED_COUNT, MAX_TIME_BUDGET_S, check_at_most
 from archlab.errors import ArchlabError
 from archlab.search.arms import MATCHES, PRESETS
+from archlab.search.solver import MATCH_TOLERANCE
 from archlab.stats.pairwise import check_settings
 from archlab.stats.sequential import MIN_SEEDS_PER_ARM
 from archlab.train.plan import (
@@ -60,7 +61,7 @@ class StudyQuestion:
     width_multiplier: float | None = None  # None: DEFAULT_WIDTH for the plan's device
     complexity: float | None = None  # the preset's default (1x or 2x) when None
     match: str = "macs"
-    tolerance: float = 0.05
+    tolerance: float = MATCH_TOLERANCE
     alpha: float = 0.05
     rope: float = 0.5  # points of error
     min_seeds: int = 3  # seeds every arm trains before the first look
