@@ -19,6 +19,7 @@ from .options import (
     MatchOpt,
     TemplateOpt,
     ToleranceOpt,
+    WidthMultiplierOpt,
 )
 
 
@@ -36,13 +37,7 @@ def study_cmd(
     cardinalities: CardinalitiesOpt = None,
     template: TemplateOpt = None,
     depth: DepthOpt = None,
-    width_multiplier: Annotated[
-        po.F,
-        typer.Option(
-            help="Scale stem and stage widths (d is solved). Default: 1/8 on the CPU, where "
-            "a study of digits then trains in minutes (width 1 costs ~64x the MACs), 1 on CUDA."
-        ),
-    ] = None,
+    width_multiplier: WidthMultiplierOpt = None,
     complexity: ComplexityOpt = None,
     match: MatchOpt = None,
     tolerance: ToleranceOpt = None,
