@@ -235,3 +235,15 @@ def test_a_study_on_ray_stores_what_it_stores_locally(
     assert code == 0, err
     local = _metrics(tmp_path / "local.db")
     assert len(local) == 4 and _metrics(tmp_path / "ray.db") == local
+
+
+def test_split_is_a_plan_key_and_a_bad_one_is_refused(cli: Cli, tmp_path: Path) -> None:
+    args = ["study", "--preset", "cardinality", *TINY, "--store", str(tmp_path / "s.db")]
+    code, printed, err = cli(*args, "--split", "per-seed", "--print-config")
+    assert code == 0, err
+    data = printed.split("[data]", 1)[1].split("\n[", 1)[0]
+    assert 'split = "per-seed"' in data  # in the plan's data table, and so in every run's
+    code, out, err = cli(*args, "--split", "sometimes", "--print-config")
+    assert code == 2 and out == ""
+    assert err.strip() == "archlab: error: --split must be fixed or per-seed, got 'sometimes'"
+    assert not (tmp_path / "s.db").exists()
