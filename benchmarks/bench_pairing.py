@@ -1,16 +1,17 @@
 """Seeds paired across arms: what a per-seed validation split does to the paired difference.
 
-    .venv/bin/python benchmarks/bench_pairing.py [--seeds 10 --epochs 6]
+    .venv/bin/python benchmarks/bench_pairing.py [--seeds 5 --epochs 2]
 
 Trains the demo's arms (``archlab demo``: C = 1, 2, 4 at equal MACs, ResNeXt-29 at 1/8 width
-on digits, 6 epochs) for seeds 0..n-1 twice: with the validation split fixed (``--split fixed``,
-every seed scored on the same images) and drawn per seed (``--split per-seed``, seed s of every
-arm on the same images, seeds on different ones). Seed s of every arm shares its data order and
-augmentation draws either way. For each split and pair: the sd of the per-seed difference when
-seeds are paired and when they are taken as independent (sqrt(sd_a^2 + sd_b^2)), the measured
-correlation between arms, and the paired test's seeds per arm to name a winner. Seeds needed
-scale with the variance of the difference, so (paired sd / unpaired sd)^2 is the share of seeds
-pairing needs. The split with the smaller paired sd is the default (docs/statistics.md).
+on digits) for seeds 0..n-1 twice: with the validation split fixed (``--split fixed``, every
+seed scored on the same images) and drawn per seed (``--split per-seed``, seed s of every arm on
+the same images, seeds on different ones). The defaults, 5 seeds of 2 epochs (30 runs), fit a
+quarter of an hour on 2 shared CPU cores; the demo's 10 seeds of 6 epochs take six times that.
+Seed s of every arm shares its data order and augmentation draws either way. For each split
+and pair: the sd of the per-seed difference when seeds are paired and when they are taken as
+independent (sqrt(sd_a^2 + sd_b^2)), the measured correlation between arms, and the paired
+test's seeds per arm to name a winner. Seeds needed scale with the variance of the difference,
+so (paired sd / unpaired sd)^2 is the share of seeds pairing needs (docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def _rows(split: str, val: dict[str, list[float]], val_size: int) -> tuple[list[
 def main() -> None:
     """Train both splits, compare the paired spread, write the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
