@@ -41,13 +41,19 @@ def count_cmd(
     ] = None,
     input_shape: Annotated[
         list[str] | None,
-        typer.Option("--input-shape", help="Input of --model (default 1,3,224,224); repeat it "
-                     "for a forward taking several inputs."),
+        typer.Option(
+            "--input-shape",
+            help="Input of --model (default 1,3,224,224); repeat it "
+            "for a forward taking several inputs.",
+        ),
     ] = None,
     input_dtype: Annotated[
         str | None,
-        typer.Option("--input-dtype", help="dtype of --model's inputs, e.g. long for token ids "
-                     "(default: the model's float dtype)."),
+        typer.Option(
+            "--input-dtype",
+            help="dtype of --model's inputs, e.g. long for token ids "
+            "(default: the model's float dtype).",
+        ),
     ] = None,
     input_sizes: Annotated[
         str | None,

@@ -26,11 +26,11 @@ from torch import nn
 from archlab.complexity import Complexity, complexity
 from archlab.errors import ArchlabError
 from archlab.measure import registry
+from archlab.measure.inputs import Shapes, check_input_shapes, make_inputs
+from archlab.measure.inputs import input_dtype as parse_dtype
 from archlab.measure.registry import resolve_counters
 from archlab.measure.results import CountContext, CounterResult, CountReport
 from archlab.measure.speed import TrainingStep, count_training_step, training_step_macs
-from archlab.measure.inputs import Shapes, check_input_shapes, make_inputs
-from archlab.measure.inputs import input_dtype as parse_dtype
 from archlab.measure.trace import check_memory, forward_bytes, trace_count
 from archlab.models import build_model, resolve_spec
 from archlab.space import NetSpec

@@ -47,7 +47,8 @@ def input_dtype(name: str | torch.dtype | None) -> torch.dtype | None:
     found = getattr(torch, str(name).removeprefix("torch."), None)
     if not isinstance(found, torch.dtype):
         raise ArchlabError(
-            f"input_dtype {name!r} is not a torch dtype; e.g. float32, float16, bfloat16, long, int32"
+            f"input_dtype {name!r} is not a torch dtype; e.g. float32, float16, bfloat16, long, "
+            "int32"
         )
     return found
 

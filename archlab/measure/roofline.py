@@ -211,8 +211,9 @@ def roofline(
         roof = min(peak, intensity * bandwidth)
         attained = r.macs / times[r.path]
         kind = layer_kind(mods[r.path], bool(convs) and r.path == convs[0])
-        layers.append(RooflineLayer(r.path, kind, r.macs, nbytes, intensity,
-                                    times[r.path] * 1e3, attained, roof, attained / roof))  # fmt: skip
+        ms = times[r.path] * 1e3
+        layers.append(RooflineLayer(r.path, kind, r.macs, nbytes, intensity, ms, attained, roof,
+                                    attained / roof))  # fmt: skip
     assert all(math.isfinite(x.fraction_of_roof) for x in layers)
     dev = f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else device.type
     return Roofline(name, dev, str(dtype).removeprefix("torch."), traced.input_shapes,

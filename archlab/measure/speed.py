@@ -139,7 +139,10 @@ def conv_backward_flop_corrected(
 
 
 def count_training_step(
-    model: nn.Module, x: Tensor | tuple[Tensor, ...], step: TrainingStep, bias_macs: int | None = None
+    model: nn.Module,
+    x: Tensor | tuple[Tensor, ...],
+    step: TrainingStep,
+    bias_macs: int | None = None,
 ) -> TrainingStep:
     """Add FlopCounterMode's raw and corrected counts of forward + backward (loss = out.sum()).
 

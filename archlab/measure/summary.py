@@ -20,6 +20,7 @@ from archlab.complexity import complexity
 from archlab.errors import ArchlabError
 from archlab.measure._user_code import user_code
 from archlab.measure.counters import CountReport, count_all, count_model
+from archlab.measure.inputs import check_input_shapes
 from archlab.measure.loader import load_model
 from archlab.measure.registry import model_counters, resolve_counters, spec_counters
 from archlab.measure.roofline import Roofline
@@ -100,7 +101,8 @@ def size_sweep(
     names = resolve_counters(counters or (known if module is not None else ("analytic",)), known)
     for size in sizes:
         if module is not None:
-            shape = spatial_shape(input_shape, size)
+            first = check_input_shapes(input_shape)[0]  # the sweep resizes one input
+            shape = spatial_shape(first, size)
             with user_code(str(model), "its forward"):
                 report = count_model(module, shape, counters=names, per_layer=False)
             assert report.trace is not None

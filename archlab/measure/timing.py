@@ -54,6 +54,7 @@ class Timer:
         """Speed of a model (``measure``) and the roofline of a spec or model."""
         check_positive(repeats=self.repeats, batch_size=self.batch_size)
         dev = resolve_device(self.device)
+        model: nn.Module
         if isinstance(target, NetSpec):
             size = complexity(target, input_size).input_size
             model, name, ref = build_model(target), target.name, None
@@ -89,7 +90,9 @@ class Timer:
             speed = measure_model_speed(model, xs, name=name, forward_macs=traced.macs,
                                         step_macs=step + traced.bias_grad_macs,
                                         iters=self.repeats)  # fmt: skip
-        roof = roofline(model, xs, traced, name=name, repeats=self.repeats) if with_roofline else None
+        roof = (
+            roofline(model, xs, traced, name=name, repeats=self.repeats) if with_roofline else None
+        )
         return speed, roof
 
 

@@ -236,7 +236,13 @@ def torch_row(ctx: CountContext) -> CounterResult:
     skipped = _tally([op for op in rec.ops if op not in known and _computes(op)])
     bias = _counted_bias(ctx, per_layer)
     return CounterResult(
-        "torch", raw // 2 + bias, None, None, raw, skipped=skipped, per_layer=per_layer,
+        "torch",
+        raw // 2 + bias,
+        None,
+        None,
+        raw,
+        skipped=skipped,
+        per_layer=per_layer,
         conversion=f"its FLOPs / 2 ({raw // 2:,}) + the traced biases of the layers it counted "
         f"({bias:,})",
     )

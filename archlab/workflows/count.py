@@ -18,11 +18,11 @@ from archlab.measure.counters import count_all
 from archlab.measure.reconcile import per_layer_table
 from archlab.measure.roofline import check_positive
 from archlab.measure.speed import measure_speed
+from archlab.measure.summary import CountOutput, count_reference, size_sweep
 from archlab.measure.timing import ModelRef, Timer
+from archlab.presets import get_spec
 from archlab.report.plots import save
 from archlab.report.roofline import roofline_figure
-from archlab.measure.summary import CountOutput, count_reference, size_sweep
-from archlab.presets import get_spec
 from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, with_overrides
 
 SPEC_OPTIONS = ("cardinality", "bottleneck_width", "depth", "template", "width_multiplier")
@@ -90,8 +90,9 @@ def run_count(
         speed = measure_speed(spec, device=device or "auto", batch_size=batch_size or 8,
                               input_size=input_size, channels_last=bool(channels_last),
                               iters=repeats or 10)  # fmt: skip
-    roof, paths = None, ()
-    if measure and model is not None or roofline:
+    roof = None
+    paths: tuple[Path, ...] = ()
+    if (measure and model is not None) or roofline:
         timer = Timer(device or "auto", repeats or 10, batch_size or 8)
         target = ModelRef(model, model_kwargs) if model is not None else spec
         assert target is not None

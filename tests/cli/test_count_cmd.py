@@ -230,8 +230,20 @@ ZOO = "tests/helpers/zoo_models.py"
 
 def test_roofline_json(capsys, tmp_path) -> None:
     fig = tmp_path / "roof"
-    code, out, err = run(capsys, "resnext29_8x16d_w0.25", "--roofline", "--json", "--repeats",
-                         "1", "--batch-size", "1", "--counters", "analytic", "--figure", str(fig))
+    code, out, err = run(
+        capsys,
+        "resnext29_8x16d_w0.25",
+        "--roofline",
+        "--json",
+        "--repeats",
+        "1",
+        "--batch-size",
+        "1",
+        "--counters",
+        "analytic",
+        "--figure",
+        str(fig),
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["peak_macs_per_s"] > 0 and d["bandwidth_bytes_per_s"] > 0
@@ -264,7 +276,7 @@ def test_model_difference_and_flag(capsys, model, shape, extra) -> None:
 
 
 def test_lstm_tools_own_numbers_kept(capsys) -> None:
-    code, out, _ = run(capsys, "--model", f"{ZOO}:LSTMNet", "--input-shape", "1,5,8", "--json")
+    _, out, _ = run(capsys, "--model", f"{ZOO}:LSTMNet", "--input-shape", "1,5,8", "--json")
     d = json.loads(out)
     # fvcore skips aten::lstm: its converted count adds only the biases of the layers it counted
     assert d["fvcore"]["macs"] - d["fvcore"]["raw"] == 10  # the fc's bias, not the LSTM's

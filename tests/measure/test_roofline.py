@@ -31,7 +31,9 @@ def test_spec_layers_bytes_and_intensity_by_the_formula() -> None:
         r = rows[x.name]
         assert x.bytes == 4 * (r.in_elems + r.params + r.out_elems)  # float32
         assert x.intensity == x.macs / x.bytes and x.macs == r.macs
-        assert x.roof_macs_per_s == min(roof.peak_macs_per_s, x.intensity * roof.bandwidth_bytes_per_s)
+        assert x.roof_macs_per_s == min(
+            roof.peak_macs_per_s, x.intensity * roof.bandwidth_bytes_per_s
+        )
         assert math.isfinite(x.fraction_of_roof) and x.fraction_of_roof > 0 and x.ms > 0
     kinds = {x.name: x.kind for x in roof.layers}
     assert kinds["conv1"] == "stem" and kinds["fc"] == "fc"
