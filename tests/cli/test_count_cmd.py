@@ -40,10 +40,12 @@ def test_json_all_counters(capsys) -> None:
     code, out, _ = run(capsys, *SMALL, "--json")
     assert code == 0
     d = json.loads(out)
-    keys = {"macs", "params", "acts", "raw", "convention", "skipped", "error"}
+    keys = {"macs", "params", "acts", "raw", "convention", "skipped", "error", "conversion"}
+    keys |= {"difference", "flag"}
     for name in ("analytic", "fvcore", "ptflops_aten", "ptflops_pytorch", "torch"):
         assert set(d[name]) == keys
         assert d[name]["macs"] == d["analytic"]["macs"]
+        assert d[name]["difference"] == 0.0 and d[name]["flag"] is None
     assert d["name"] == "resnext50_32x1d_w0.25" and d["input_size"] == 64
 
 
