@@ -171,7 +171,7 @@ def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:
 def _print_roofline(roof: Roofline, figure: tuple[Any, ...]) -> None:
     out = console()
     rows = [[x.name, x.kind, x.macs, x.bytes, f"{x.intensity:.2f}", f"{x.ms:.3f}",
-             f"{x.attained_macs_per_s:.3g}", f"{x.fraction_of_roof:.2f}"]
+             f"{x.attained_macs_per_s:.3g}", f"{x.fraction_of_roof:.3g}"]
             for x in roof.layers]  # fmt: skip
     cols = ["layer", "kind", "MACs", "bytes", "MACs/byte", "ms", "MACs/s", "fraction of roof"]
     out.print(table(f"roofline: peak {roof.peak_macs_per_s:.3g} MACs/s, bandwidth "

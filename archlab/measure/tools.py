@@ -207,8 +207,9 @@ def ptflops_pytorch_row(ctx: CountContext) -> CounterResult:
     zero = re.findall(r"Warning: module (\w+) is treated as a zero-op", log)
     mods = dict(model.named_modules())
     layers = nn.modules.conv._ConvNd | nn.Linear
-    batch = int(ctx.x.shape[0])
-    # Its module counts are per sample (it divides by the batch): times the batch again.
+    # Its module counts are per sample (it divides by the batch): times the batch again. Several
+    # inputs go in by keyword, where its batch counter sees no input and divides by 1.
+    batch = int(ctx.x.shape[0]) if len(ctx.inputs) == 1 else 1
     macs = sum(per_layer.get(p, 0) for p, m in mods.items() if isinstance(m, layers)) * batch
     # Other modules the trace finds MACs in (LSTM, MultiheadAttention) keep its own formula.
     others = [r for r in ctx.traced.layers if r.macs and r.path in mods and per_layer.get(r.path)

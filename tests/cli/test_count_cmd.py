@@ -294,6 +294,8 @@ def test_model_measure_roofline_two_inputs(capsys, tmp_path) -> None:
     assert code == 0, err
     d = json.loads(out)
     assert d["input_shapes"] == [[2, 3, 8, 8], [2, 5]] and d["speed"]["forward_ms"] > 0
+    for tool in ("fvcore", "ptflops_aten", "ptflops_pytorch", "torch"):  # ptflops takes kwargs
+        assert d[tool]["error"] is None and d[tool]["macs"] == d["traced"]["macs"], tool
     assert [x["name"] for x in d["layers"]] == ["conv", "fc"]
     assert (tmp_path / "two.png").exists()
 
@@ -311,3 +313,11 @@ def test_model_measure_roofline_two_inputs(capsys, tmp_path) -> None:
 def test_roofline_bad_input(capsys, argv, needle) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == "" and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_roofline_human_table(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "--model", f"{ZOO}:TokenNet", "--input-shape", "2,7",
+                         "--input-dtype", "long", "--roofline", "--repeats", "1",
+                         "--counters", "traced", "--figure", str(tmp_path / "tok"))  # fmt: skip
+    assert code == 0, err
+    assert "roofline: peak" in out and "fraction of roof" in out and "tok.png" in out
