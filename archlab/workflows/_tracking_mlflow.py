@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -175,8 +176,9 @@ class MlflowSink:
             self.client.log_artifacts(self.parent, tmp, artifact_path="verdict")
         self.client.set_tag(self.parent, "archlab.stop", stop)
         self.client.set_tag(self.parent, "archlab.best", str(outcome.best or "none"))
-        for row in outcome.state.rows:
-            self.client.set_tag(self.parent, f"verdict.{row.a} vs {row.b}", row.verdict)
+        for row in outcome.state.rows:  # tag keys take letters, digits and _-. / only
+            key = re.sub(r"[^\w\-. /]", "", f"verdict.{row.a} vs {row.b}")
+            self.client.set_tag(self.parent, key, row.verdict)
         done = stop != "runs failed"
         self.client.set_terminated(self.parent, status="FINISHED" if done else "KILLED")
 
