@@ -130,6 +130,7 @@ class MlflowSink:
         if run.id not in self._runs:  # skipped as stored: complete it unless it is already
             found = self._run(store_id, run, spec, plan)
             if found.info.status in ("FINISHED", "FAILED") and self._last[run.id] >= len(history):
+                del self._runs[run.id]  # complete already: nothing to send
                 return
         for metrics in history:
             self.epoch(run.id, metrics)
