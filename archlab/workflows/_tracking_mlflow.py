@@ -41,14 +41,14 @@ class MlflowSink:
     name = "MLflow"
 
     def __init__(self, uri: str, *, store: str, workdir: str | None) -> None:
-        from mlflow.tracking import MlflowClient
-
         if uri.startswith(("http://", "https://")):
             # A server that went away costs one short wait, not minutes of retries per call.
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         self.uri, self.store, self.workdir = uri, store, workdir
-        try:
+        try:  # an mlflow that fails to import is refused here too, in one line
+            from mlflow.tracking import MlflowClient
+
             self.client = MlflowClient(tracking_uri=uri)
             found = self.client.get_experiment_by_name(EXPERIMENT)
             self.experiment = (
