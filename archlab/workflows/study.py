@@ -11,6 +11,7 @@ All training goes through :func:`_train_seeds`, the one place that calls the tra
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,35 +126,35 @@ def run_study(
         with Store(store_file, create=False) as store:
             check_study(store, q.name, study)
     announce = _plan_lines(plan, arms, training)  # said before the first round's first epoch
-    with Store(store_file, create=True) as store:
-        record = save_study(store, q.name, study)
-        tracker.study_started(store.store_id, q.name, study)
-    trained_now, failed, stop = 0, [], "max seeds"
-    for _ in range(q.max_seeds - q.min_seeds + 2):  # n0 seeds, then one seed per look
+    with contextlib.closing(tracker):  # TensorBoard's writers closed on any way out
+        with Store(store_file, create=True) as store:
+            record = save_study(store, q.name, study)
+            tracker.study_started(store.store_id, q.name, study)
+        trained_now, failed, stop = 0, [], "max seeds"
+        for _ in range(q.max_seeds - q.min_seeds + 2):  # n0 seeds, then one seed per look
+            with Store(store_file) as store:
+                outcome = evaluate_study(store, record, power=False)
+                spent = seed_errors(store, study).wall_s
+            found = _stop(outcome, plan, spent)
+            if found is not None:
+                stop = found
+                break
+            todo = _seeds_to_train(outcome, arms, q.min_seeds)
+            with Store(store_file) as store:  # round r trains the seeds of look r + 1
+                record_round(store, q.name, outcome.state.looks, dict(outcome.state.need))
+            runs = {arms.arm(a).spec: seeds for a, seeds in todo.items()}
+            round_ = _Round(training, reporter, data, tuple(announce), tracker)
+            trained_now += _train_seeds(runs, round_)
+            announce = []
+            failed = _missing(store_file, study, todo)
+            if failed:  # the verdict stands on the runs that finished; a rerun retries the rest
+                stop = "runs failed"
+                break
         with Store(store_file) as store:
-            outcome = evaluate_study(store, record, power=False)
-            spent = seed_errors(store, study).wall_s
-        found = _stop(outcome, plan, spent)
-        if found is not None:
-            stop = found
-            break
-        todo = _seeds_to_train(outcome, arms, q.min_seeds)
-        with Store(store_file) as store:  # round r trains the seeds of look r + 1
-            record_round(store, q.name, outcome.state.looks, dict(outcome.state.need))
-        runs = {arms.arm(a).spec: seeds for a, seeds in todo.items()}
-        round_ = _Round(training, reporter, data, tuple(announce), tracker)
-        trained_now += _train_seeds(runs, round_)
-        announce = []
-        failed = _missing(store_file, study, todo)
-        if failed:  # the verdict stands on the runs that finished; a rerun retries the rest
-            stop = "runs failed"
-            break
-    with Store(store_file) as store:
-        set_status(store, q.name, stop)
-        record = save_study(store, q.name, study)
-        outcome = evaluate_study(store, record)
-    tracker.study_ended(outcome, stop)
-    tracker.close()
+            set_status(store, q.name, stop)
+            record = save_study(store, q.name, study)
+            outcome = evaluate_study(store, record)
+        tracker.study_ended(outcome, stop)
     return StudyResult(outcome, arms, stop, trained_now, tuple(failed))
 
 
