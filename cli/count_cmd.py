@@ -19,6 +19,7 @@ from .options import (
 
 if TYPE_CHECKING:
     from archlab.measure.counters import CountReport
+    from archlab.measure.roofline import Roofline
     from archlab.measure.speed import SpeedResult
     from archlab.measure.summary import SizeRow
 
@@ -39,8 +40,20 @@ def count_cmd(
         str | None, typer.Option("--model-kwargs", help="JSON object of the callable's kwargs.")
     ] = None,
     input_shape: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input-shape",
+            help="Input of --model (default 1,3,224,224); repeat it "
+            "for a forward taking several inputs.",
+        ),
+    ] = None,
+    input_dtype: Annotated[
         str | None,
-        typer.Option("--input-shape", help="Input of --model (default 1,3,224,224)."),
+        typer.Option(
+            "--input-dtype",
+            help="dtype of --model's inputs, e.g. long for token ids "
+            "(default: the model's float dtype).",
+        ),
     ] = None,
     input_sizes: Annotated[
         str | None,
@@ -84,17 +97,29 @@ def count_cmd(
         bool | None,
         typer.Option("--channels-last", help="channels_last memory format for --measure."),
     ] = None,
+    roofline: Annotated[
+        bool, typer.Option("--roofline", help="Per layer: bytes, intensity, time, roof fraction.")
+    ] = False,
+    repeats: Annotated[
+        int | None, typer.Option("--repeats", help="Timed repeats (default 10).")
+    ] = None,
+    figure: Annotated[
+        str | None,
+        typer.Option("--figure", help="Roofline figure path (default archlab-runs/roofline/NAME)."),
+    ] = None,
 ) -> None:
     """Count MACs, params and activations of a named spec or any model with every counter."""
     from archlab.workflows.count import run_count
 
+    shapes = [parse_int_list(s, "--input-shape") for s in input_shape or ()]
     out = run_count(
-        input_shape=None if input_shape is None else parse_int_list(input_shape, "--input-shape"),
+        input_shape=(shapes[0] if len(shapes) == 1 else shapes) or None,
         input_sizes=None if input_sizes is None else parse_int_list(input_sizes, "--input-sizes"),
         counters=None if counters is None else [c.strip() for c in counters.split(",")],
         **given(locals(), "name", "model", "model_kwargs", "cardinality", "bottleneck_width",
                 "depth", "template", "width_multiplier", "input_size", "num_classes", "per_layer",
-                "train_mode", "training", "measure", "device", "batch_size", "channels_last"),
+                "train_mode", "training", "measure", "device", "batch_size", "channels_last",
+                "input_dtype", "roofline", "repeats", "figure"),
     )  # fmt: skip
     if as_json:
         print_json(out.to_dict())
@@ -103,14 +128,17 @@ def count_cmd(
     else:
         assert out.report is not None
         _print(out.report, out.per_layer, out.speed)
+        if out.roofline is not None:
+            _print_roofline(out.roofline, out.figure)
 
 
 def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:
     out = console()
-    rows = [[r.counter, r.macs, r.params, r.acts, r.raw, r.convention, ", ".join(r.skipped) or None,
-             r.error] for r in report.results]  # fmt: skip
-    cols = ["counter", "MACs (archlab convention)", "params", "acts", "raw", "convention",
-            "skipped", "error"]  # fmt: skip
+    rows = [[r.counter, r.macs, r.params, r.acts, r.raw, r.conversion or None,
+             None if r.difference is None else f"{r.difference:+.2%}", r.flag, r.convention,
+             ", ".join(r.skipped) or None, r.error] for r in report.results]  # fmt: skip
+    cols = ["counter", "MACs (archlab convention)", "params", "acts", "raw", "converted by",
+            "difference", "flag", "convention", "skipped", "error"]  # fmt: skip
     shape = "x".join(map(str, report.input_shape))
     out.print(table(f"{report.name} on an input of {shape}", cols, rows))
     bn = "BN uses batch statistics" if report.mode == "train" else "BN uses running statistics"
@@ -138,6 +166,18 @@ def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:
                 "torch_version", "threads"]  # fmt: skip
         out.print(table(f"speed (median of {speed.iters} after {speed.warmup} warm-up)",
                         ["quantity", "value"], [[k, s[k]] for k in keys]))  # fmt: skip
+
+
+def _print_roofline(roof: Roofline, figure: tuple[Any, ...]) -> None:
+    out = console()
+    rows = [[x.name, x.kind, x.macs, x.bytes, f"{x.intensity:.2f}", f"{x.ms:.3f}",
+             f"{x.attained_macs_per_s:.3g}", f"{x.fraction_of_roof:.3g}"]
+            for x in roof.layers]  # fmt: skip
+    cols = ["layer", "kind", "MACs", "bytes", "MACs/byte", "ms", "MACs/s", "fraction of roof"]
+    out.print(table(f"roofline: peak {roof.peak_macs_per_s:.3g} MACs/s, bandwidth "
+                    f"{roof.bandwidth_bytes_per_s:.3g} B/s on {roof.device} ({roof.dtype}, "
+                    f"{roof.threads} threads)", cols, rows))  # fmt: skip
+    out.print("figure: " + ", ".join(map(str, figure)))
 
 
 def _print_sweep(rows: tuple[SizeRow, ...]) -> None:

@@ -26,10 +26,12 @@ from torch import nn
 from archlab.complexity import Complexity, complexity
 from archlab.errors import ArchlabError
 from archlab.measure import registry
+from archlab.measure.inputs import Shapes, check_input_shapes, make_inputs
+from archlab.measure.inputs import input_dtype as parse_dtype
 from archlab.measure.registry import resolve_counters
 from archlab.measure.results import CountContext, CounterResult, CountReport
 from archlab.measure.speed import TrainingStep, count_training_step, training_step_macs
-from archlab.measure.trace import check_input_shape, check_memory, forward_bytes, trace_count
+from archlab.measure.trace import check_memory, forward_bytes, trace_count
 from archlab.models import build_model, resolve_spec
 from archlab.space import NetSpec
 
@@ -46,6 +48,37 @@ def _guarded(name: str, ctx: CountContext) -> CounterResult:
         reason = f"{type(exc).__name__}: {lines[0] if lines else repr(exc)}"
         return CounterResult(name, None, None, None, None, entry.convention, error=reason)
     return dataclasses.replace(result, counter=name, convention=entry.convention)
+
+
+def _judged(results: tuple[CounterResult, ...]) -> tuple[CounterResult, ...]:
+    """Each tool's relative difference from the reference (analytic, else traced) and a flag
+    saying why its converted count still differs, where it does."""
+    by_name = {r.counter: r for r in results}
+    ref = by_name.get("analytic") or by_name.get("traced")
+    if ref is None or not ref.macs:
+        return results
+    out = []
+    for r in results:
+        if r.macs is None:
+            out.append(r)
+            continue
+        diff = (r.macs - ref.macs) / ref.macs
+        out.append(dataclasses.replace(r, difference=round(diff, 6), flag=_flag(r, diff, ref)))
+    return tuple(out)
+
+
+def _flag(r: CounterResult, diff: float, ref: CounterResult) -> str | None:
+    """One line: why ``r``'s converted count differs from the reference (None where it does not)."""
+    if r.macs == ref.macs:
+        return None
+    why = [f"{diff:+.2%} from the {ref.counter} count"]
+    if "own formula" in r.conversion:
+        why.append(r.conversion.split(" + ", 1)[1] + " is not converted")
+    if r.skipped:
+        why.append(f"ops it skips: {', '.join(r.skipped)}")
+    if len(why) == 1:
+        why.append("no stated convention explains it")
+    return "; ".join(why)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -67,38 +100,41 @@ def count_all(
     analytic = complexity(net, input_size)  # SpecError for a collapsing input, before any tool
     size = analytic.input_size
     if not training_step and not any(_builds(n) for n in names):  # nothing to build
-        ctx = CountContext(analytic, None, None, None, per_layer)
+        ctx = CountContext(analytic, None, None, (), per_layer)
         mode = "train" if train_mode else "eval"
-        results = tuple(_guarded(n, ctx) for n in names)
+        results = _judged(tuple(_guarded(n, ctx) for n in names))
         return CountReport(net.name, size, mode, results, analytic.layers, None, (1, 3, size, size))
     step = training_step_macs(net, size) if training_step else None
     model = build_model(net)
     return _count(
-        net.name, model, (1, 3, size, size), names, analytic=analytic, step=step,
+        net.name, model, ((1, 3, size, size),), names, analytic=analytic, step=step,
         train_mode=train_mode, training_step=training_step, per_layer=per_layer,
     )  # fmt: skip
 
 
 def count_model(
     model: nn.Module,
-    input_shape: Sequence[int] = (1, 3, 224, 224),
+    input_shape: Sequence[int] | Sequence[Sequence[int]] = (1, 3, 224, 224),
     *,
+    input_dtype: str | torch.dtype | None = None,
     counters: Sequence[str] | None = None,
     per_layer: bool = True,
     training_step: bool = False,
     train_mode: bool = False,
 ) -> CountReport:
-    """Count any ``nn.Module`` on a zero input of ``input_shape``: the trace beside each tool."""
+    """Count any ``nn.Module`` on zero inputs of ``input_shape`` (one shape, or one per positional
+    input) at ``input_dtype`` (default: the model's float dtype): the trace beside each tool."""
     known = registry.model_counters()
     names = resolve_counters(known if counters is None else counters, known)
-    shape = check_input_shape(input_shape)
+    shape = check_input_shapes(input_shape)
+    dtype = parse_dtype(input_dtype)
     if not isinstance(model, nn.Module):
         raise ArchlabError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     was_training = model.training
     try:
         return _count(
             type(model).__name__, model, shape, names, analytic=None, step=None,
-            train_mode=train_mode, training_step=training_step, per_layer=per_layer,
+            train_mode=train_mode, training_step=training_step, per_layer=per_layer, dtype=dtype,
         )  # fmt: skip
     finally:
         model.train(was_training)  # the caller's model keeps its mode
@@ -107,9 +143,10 @@ def count_model(
 def _count(
     name: str,
     model: nn.Module,
-    shape: tuple[int, ...],
+    shape: Shapes,
     names: tuple[str, ...],
     *,
+    dtype: torch.dtype | None = None,
     analytic: Complexity | None,
     step: TrainingStep | None,
     train_mode: bool,
@@ -120,31 +157,32 @@ def _count(
     model = model.train(train_mode)
     trace_error = None
     try:
-        traced = trace_count(model, shape)
+        traced = trace_count(model, shape, input_dtype=dtype)
     except ArchlabError as exc:
         if not train_mode:
             raise
         # Train-mode BN can fail where eval mode runs; the eval trace still sizes the input.
-        trace_error, traced = str(exc), trace_count(copy.deepcopy(model).eval(), shape)
+        eval_model = copy.deepcopy(model).eval()
+        trace_error, traced = str(exc), trace_count(eval_model, shape, input_dtype=dtype)
     real = [n for n in names if registry.counter(n).runs_model]
     if real or training_step:
         params = sum(p.numel() * p.element_size() for p in model.parameters())
         need = forward_bytes(traced, params, keep_graph=training_step)
-        check_memory(need, f"input_shape {list(shape)}")
+        check_memory(need, f"input_shape {' '.join(str(list(s)) for s in shape)}")
     first = next(model.parameters(), None)
-    x = torch.zeros(shape) if first is None else torch.zeros(shape, dtype=first.dtype,
-                                                              device=first.device)  # fmt: skip
-    ctx = CountContext(analytic, traced, model, x, per_layer, trace_error)
-    results = tuple(_guarded(n, ctx) for n in names)
+    like = torch.float32 if first is None else first.dtype
+    xs = make_inputs(shape, dtype, like, "cpu" if first is None else first.device)
+    ctx = CountContext(analytic, traced, model, xs, per_layer, trace_error)
+    results = _judged(tuple(_guarded(n, ctx) for n in names))
     training = None
     if training_step:
         if step is None:  # any model: the traced gradients (see TracedCount)
             step = TrainingStep(traced.macs, traced.data_grad_macs, traced.weight_grad_macs,
                                 traced.bias_grad_macs)  # fmt: skip
-        training = count_training_step(copy.deepcopy(model), x, step, traced.bias_macs)
+        training = count_training_step(copy.deepcopy(model), xs, step, traced.bias_macs)
     layers = analytic.layers if analytic is not None else ()
     mode = "train" if train_mode else "eval"
-    return CountReport(name, shape[-1], mode, results, layers, training, shape, traced)
+    return CountReport(name, shape[0][-1], mode, results, layers, training, shape[0], traced)
 
 
 def _builds(name: str) -> bool:

@@ -56,7 +56,8 @@ COUNTERS: dict[str, Counter] = {
             "fvcore", "fvcore",
             "FlopCountAnalysis: conv and fc multiply-adds without bias, plus BN as 2x output "
             "elements (5x in train mode) and adaptive average pooling as its input elements; "
-            "macs = its conv + linear + matmul operators + the biases (from the trace).",
+            "macs = its conv + linear + matmul operators + the traced biases of the layers it "
+            "counted.",
             fvcore_row,
         ),
         Counter(
@@ -70,13 +71,13 @@ COUNTERS: dict[str, Counter] = {
             "get_model_complexity_info(backend='pytorch'): conv and fc multiply-adds with biases "
             "plus BN (2x elements), ReLU and pooling elements, ReLU and pooling counted again by "
             "its patched torch.nn.functional calls; always eval mode; modules per sample; "
-            "macs = conv + Linear modules x batch.",
+            "macs = conv + Linear modules x batch (other modules, e.g. LSTM, at its own count).",
             ptflops_pytorch_row, alias="ptflops",
         ),
         Counter(
             "torch", "FlopCounterMode",
             "torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per multiply-add of conv and "
-            "matmul ops, no bias; macs = raw / 2 + the biases (from the trace).",
+            "matmul ops, no bias; macs = raw / 2 + the traced biases of the layers it counted.",
             torch_row, flops_per_mac=2,
         ),
     )

@@ -31,10 +31,14 @@ class CounterResult:
     skipped: tuple[str, ...] = ()
     error: str | None = None
     per_layer: dict[str, int] = field(default_factory=dict, repr=False, hash=False)
+    conversion: str = ""  # what was added to or removed from ``raw`` to give ``macs``
+    difference: float | None = None  # (macs - reference) / reference
+    flag: str | None = None  # why macs still differs from the reference, in one line
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields, without the per-layer numbers."""
-        keys = ("macs", "params", "acts", "raw", "convention", "error")
+        keys = ("macs", "params", "acts", "raw", "conversion", "difference", "flag",
+                "convention", "error")  # fmt: skip
         return {**{k: getattr(self, k) for k in keys}, "skipped": list(self.skipped)}
 
 
@@ -63,6 +67,9 @@ class CountReport:
         """The JSON object: name, input_size, mode, one object per counter (and training)."""
         out: dict[str, Any] = {"name": self.name, "input_size": self.input_size, "mode": self.mode}
         out["input_shape"] = list(self.input_shape)
+        if self.trace is not None:
+            out["input_shapes"] = [list(s) for s in self.trace.input_shapes]
+            out["input_dtype"] = self.trace.input_dtype
         out.update({r.counter: r.to_dict() for r in self.results})
         if self.training is not None:
             out["training"] = self.training.to_dict()
@@ -75,9 +82,14 @@ class CountContext(NamedTuple):
     analytic: Complexity | None
     traced: TracedCount | None
     model: nn.Module | None
-    x: Tensor | None
+    inputs: tuple[Tensor, ...]  # the forward's positional arguments (zeros)
     per_layer: bool
     trace_error: str | None = None  # the trace failed in train mode (BN on one value per channel)
+
+    @property
+    def x(self) -> Tensor | None:
+        """The first input (the batch dimension is its first)."""
+        return self.inputs[0] if self.inputs else None
 
     @property
     def bias(self) -> int:

@@ -139,15 +139,19 @@ def conv_backward_flop_corrected(
 
 
 def count_training_step(
-    model: nn.Module, x: Tensor, step: TrainingStep, bias_macs: int | None = None
+    model: nn.Module,
+    x: Tensor | tuple[Tensor, ...],
+    step: TrainingStep,
+    bias_macs: int | None = None,
 ) -> TrainingStep:
     """Add FlopCounterMode's raw and corrected counts of forward + backward (loss = out.sum()).
 
     ``bias_macs`` (forward bias MACs of the convs and linears, which FlopCounterMode leaves out;
     default: the linear biases at this batch) is added twice: forward and bias gradient.
     """
+    xs = x if isinstance(x, tuple) else (x,)
     if bias_macs is None:
-        bias_macs = linear_bias_macs(model) * int(x.shape[0])
+        bias_macs = linear_bias_macs(model) * int(xs[0].shape[0])
     from torch.utils.flop_counter import FlopCounterMode
 
     aten = torch.ops.aten
@@ -158,7 +162,7 @@ def count_training_step(
             FlopCounterMode(display=False) as raw,
             FlopCounterMode(display=False, custom_mapping=fixed) as corrected,
         ):
-            model(x).sum().backward()
+            model(*xs).float().sum().backward()
     except Exception as exc:  # reported like a counter row, never a crash
         return replace(step, error=f"{type(exc).__name__}: {exc}")
     ops = raw.get_flop_counts().get("Global", {})
@@ -276,6 +280,53 @@ def measure_speed(
         train_ms=train_ms,
         train_images_per_s=batch_size * 1e3 / train_ms if train_ms else None,
         train_macs_per_s=step_macs * batch_size * 1e3 / train_ms if train_ms else None,
+        torch_version=torch.__version__, threads=torch.get_num_threads(),
+        machine=f"{platform.platform()}, {platform.processor() or platform.machine()}",
+    )  # fmt: skip
+
+
+def measure_model_speed(
+    model: nn.Module,
+    inputs: Sequence[Tensor],
+    *,
+    name: str,
+    forward_macs: int,
+    step_macs: int,
+    warmup: int = 3,
+    iters: int = 10,
+    train: bool = True,
+) -> SpeedResult:
+    """Median forward and forward + backward latency of any model on ``inputs`` (its device)."""
+    for key, value, low in (("warmup", warmup, 0), ("iters", iters, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ArchlabError(f"{key} must be an integer >= {low}, got {value!r}")
+    first = next(model.parameters(), None)
+    dev = first.device if first is not None else torch.device("cpu")
+    cuda = dev.type == "cuda"
+
+    def forward() -> None:
+        with torch.inference_mode():
+            model(*inputs)
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        model(*inputs).float().sum().backward()
+
+    fwd_ms = _median_ms(forward, warmup, iters, cuda)
+    train_ms = None
+    trainable = any(p.requires_grad for p in model.parameters())
+    if train and trainable:
+        model.train()
+        train_ms = _median_ms(step, warmup, iters, cuda)
+        model.eval()
+    batch = int(inputs[0].shape[0]) if inputs[0].dim() else 1
+    return SpeedResult(
+        name=name, device=f"cuda:{torch.cuda.get_device_name(dev)}" if cuda else dev.type,
+        batch_size=batch, input_size=int(inputs[0].shape[-1]) if inputs[0].dim() else 1,
+        channels_last=False, warmup=warmup, iters=iters, forward_ms=fwd_ms,
+        forward_images_per_s=batch * 1e3 / fwd_ms, forward_macs_per_s=forward_macs * 1e3 / fwd_ms,
+        train_ms=train_ms, train_images_per_s=batch * 1e3 / train_ms if train_ms else None,
+        train_macs_per_s=step_macs * 1e3 / train_ms if train_ms else None,
         torch_version=torch.__version__, threads=torch.get_num_threads(),
         machine=f"{platform.platform()}, {platform.processor() or platform.machine()}",
     )  # fmt: skip

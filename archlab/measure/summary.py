@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,8 +20,10 @@ from archlab.complexity import complexity
 from archlab.errors import ArchlabError
 from archlab.measure._user_code import user_code
 from archlab.measure.counters import CountReport, count_all, count_model
+from archlab.measure.inputs import check_input_shapes
 from archlab.measure.loader import load_model
 from archlab.measure.registry import model_counters, resolve_counters, spec_counters
+from archlab.measure.roofline import Roofline
 from archlab.measure.speed import SpeedResult
 from archlab.models import resolve_spec
 from archlab.space import NetSpec
@@ -50,6 +53,8 @@ class CountOutput:
     per_layer: pd.DataFrame | None = field(default=None, repr=False, hash=False)
     sweep: tuple[SizeRow, ...] = ()
     speed: SpeedResult | None = None
+    roofline: Roofline | None = None
+    figure: tuple[Path, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object: the report (or the sweep), per-layer rows and speed where present."""
@@ -60,6 +65,9 @@ class CountOutput:
             out["per_layer"] = self.per_layer.to_dict(orient="records")
         if self.speed is not None:
             out["speed"] = self.speed.to_dict()
+        if self.roofline is not None:
+            out.update(self.roofline.to_dict() | {"name": out.get("name", self.roofline.name)})
+            out["figure"] = [str(p) for p in self.figure]
         return out
 
 
@@ -76,7 +84,7 @@ def size_sweep(
     *,
     model: str | None = None,
     counters: Sequence[str] | None = None,
-    input_shape: Sequence[int] = (1, 3, 224, 224),
+    input_shape: Sequence[int] | Sequence[Sequence[int]] = (1, 3, 224, 224),
     model_kwargs: str | Mapping[str, Any] | None = None,
 ) -> tuple[SizeRow, ...]:
     """Complexity against resolution of a spec or preset ``target``, or of a ``model`` reference.
@@ -93,7 +101,8 @@ def size_sweep(
     names = resolve_counters(counters or (known if module is not None else ("analytic",)), known)
     for size in sizes:
         if module is not None:
-            shape = spatial_shape(input_shape, size)
+            first = check_input_shapes(input_shape)[0]  # the sweep resizes one input
+            shape = spatial_shape(first, size)
             with user_code(str(model), "its forward"):
                 report = count_model(module, shape, counters=names, per_layer=False)
             assert report.trace is not None
@@ -119,16 +128,18 @@ def _spec(target: NetSpec | str | None) -> NetSpec:
 
 def count_reference(
     model: str,
-    input_shape: Sequence[int],
+    input_shape: Sequence[int] | Sequence[Sequence[int]],
     *,
     model_kwargs: str | Mapping[str, Any] | None = None,
     counters: Sequence[str] | None = None,
     per_layer: bool = False,
     training: bool = False,
     train_mode: bool = False,
+    input_dtype: str | None = None,
 ) -> CountReport:
     """Load and count a model reference, its code run as the user's (exits and prints contained)."""
     module = load_model(model, model_kwargs)
     with user_code(model, "its forward"):
         return count_model(module, input_shape, counters=counters, per_layer=per_layer,
-                           training_step=training, train_mode=train_mode)  # fmt: skip
+                           training_step=training, train_mode=train_mode,
+                           input_dtype=input_dtype)  # fmt: skip

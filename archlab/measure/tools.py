@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import io
 import logging
 import re
@@ -104,28 +105,49 @@ def fvcore_row(ctx: CountContext) -> CounterResult:
     with _quiet():  # importing fvcore warns (torch.jit.script is deprecated) too
         from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis, parameter_count
 
-        flops, acts = FlopCountAnalysis(model, ctx.x), ActivationCountAnalysis(model, ctx.x)
+        flops = FlopCountAnalysis(model, ctx.inputs)
+        acts = ActivationCountAnalysis(model, ctx.inputs)
         for analysis in (flops, acts):  # its warnings go to stderr; skipped ops are listed below
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             analysis.tracer_warnings("none")
         raw, by_op, n_acts = int(flops.total()), flops.by_operator(), int(acts.total())
         skipped = flops.unsupported_ops()
         by_module = {k: int(v) for k, v in flops.by_module().items()}
-    macs = sum(int(by_op.get(op, 0)) for op in _FVCORE_MAC_OPS) + ctx.bias
+    own = sum(int(by_op.get(op, 0)) for op in _FVCORE_MAC_OPS)
+    bias = _counted_bias(ctx, by_module)
     return CounterResult(
-        "fvcore", macs, int(parameter_count(model)[""]), n_acts, raw,
+        "fvcore", own + bias, int(parameter_count(model)[""]), n_acts, raw,
         skipped=tuple(f"{op} x{n}" for op, n in sorted(skipped.items())), per_layer=by_module,
+        conversion=f"its conv/linear/matmul operators ({own:,}) + the traced biases of the "
+        f"layers it counted ({bias:,})",
     )  # fmt: skip
 
 
-def _ptflops(model: nn.Module, x: Tensor, backend: str, **kw: Any) -> tuple[int, int, str]:
+def _counted_bias(ctx: CountContext, per_layer: dict[str, int]) -> int:
+    """Bias MACs of the traced layers a bias-free tool counted (a layer it skipped adds none)."""
+    assert ctx.traced is not None
+    return sum(r.bias_macs for r in ctx.traced.layers if per_layer.get(r.path, 0) > 0)
+
+
+def _constructor(model: nn.Module, inputs: tuple[Tensor, ...]) -> Callable[[Any], Any]:
+    """ptflops calls ``model(x)``, or ``model(**x)`` for a dict: several inputs by name."""
+    if len(inputs) == 1:
+        return lambda _: inputs[0]
+    names = list(inspect.signature(model.forward).parameters)[: len(inputs)]
+    return lambda _: dict(zip(names, inputs, strict=True))
+
+
+def _ptflops(
+    model: nn.Module, xs: tuple[Tensor, ...], backend: str, **kw: Any
+) -> tuple[int, int, str]:
     """get_model_complexity_info with numbers out; its failure (printed, then None) -> raise."""
     from ptflops import get_model_complexity_info
 
     with _quiet() as out:
         macs, params = get_model_complexity_info(
-            model, tuple(x.shape[1:]), print_per_layer_stat=False, as_strings=False,
-            input_constructor=lambda _: x, backend=backend, verbose=True, ost=out, **kw,
+            model, tuple(xs[0].shape[1:]), print_per_layer_stat=False, as_strings=False,
+            input_constructor=_constructor(model, xs), backend=backend, verbose=True, ost=out,
+            **kw,
         )  # fmt: skip
     if macs is None or params is None:
         found = re.findall(r"^<class '[\w.]+'>: .*$", out.getvalue(), re.M)
@@ -136,16 +158,15 @@ def _ptflops(model: nn.Module, x: Tensor, backend: str, **kw: Any) -> tuple[int,
 def ptflops_aten_row(ctx: CountContext) -> CounterResult:
     """ptflops's aten backend; its number is already multiply-adds with biases."""
     model = _fresh(ctx)
-    assert ctx.x is not None
-    raw, params, log = _ptflops(model, ctx.x, "aten")
+    raw, params, log = _ptflops(model, ctx.inputs, "aten")
     zero_ops = re.findall(r"Warning: (\S+) operation is treated as a zero-op", log)
-    per_layer = _ptflops_aten_per_layer(_fresh(ctx), ctx.x) if ctx.per_layer else {}
+    per_layer = _ptflops_aten_per_layer(_fresh(ctx), ctx.inputs) if ctx.per_layer else {}
     skipped = _tally([op for op in zero_ops if _computes(op)])
     return CounterResult("ptflops_aten", raw, params, None, raw, skipped=skipped,
-                         per_layer=per_layer)  # fmt: skip
+                         per_layer=per_layer, conversion="none: its own number")  # fmt: skip
 
 
-def _ptflops_aten_per_layer(model: nn.Module, x: Tensor | None) -> dict[str, int]:
+def _ptflops_aten_per_layer(model: nn.Module, xs: tuple[Tensor, ...]) -> dict[str, int]:
     """ptflops's aten counter itself only tracks top-level children; push every module's path."""
     from ptflops.aten_engine import FlopCounterMode as AtenCounter
 
@@ -156,7 +177,7 @@ def _ptflops_aten_per_layer(model: nn.Module, x: Tensor | None) -> dict[str, int
             module.register_forward_pre_hook(counter.enter_module(path))
             module.register_forward_hook(counter.exit_module(path))
     with _quiet(), torch.no_grad(), counter:
-        model.eval()(x)
+        model.eval()(*xs)
     return {p: int(sum(counter.flop_counts[p].values())) for p in paths if p}
 
 
@@ -179,18 +200,28 @@ def ptflops_pytorch_row(ctx: CountContext) -> CounterResult:
 
     types = {type(m) for m in model.modules()}
     hooks = {t: recording(MODULES_MAPPING[t]) for t in types if t in MODULES_MAPPING}
-    assert ctx.x is not None
-    raw, params, log = _ptflops(model, ctx.x, "pytorch", custom_modules_hooks=hooks)
+    assert ctx.x is not None and ctx.traced is not None
+    raw, params, log = _ptflops(model, ctx.inputs, "pytorch", custom_modules_hooks=hooks)
     # Containers are "zero-ops" too, but their children are counted: list leaf modules only.
     leaves = {type(m).__name__ for m in model.modules() if next(m.children(), None) is None}
     zero = re.findall(r"Warning: module (\w+) is treated as a zero-op", log)
-    mods = model.named_modules()
+    mods = dict(model.named_modules())
     layers = nn.modules.conv._ConvNd | nn.Linear
-    # Its module counts are per sample (it divides by the batch): times the batch again.
-    macs = sum(per_layer.get(p, 0) for p, m in mods if isinstance(m, layers)) * int(ctx.x.shape[0])
+    # Its module counts are per sample (it divides by the batch): times the batch again. Several
+    # inputs go in by keyword, where its batch counter sees no input and divides by 1.
+    batch = int(ctx.x.shape[0]) if len(ctx.inputs) == 1 else 1
+    macs = sum(per_layer.get(p, 0) for p, m in mods.items() if isinstance(m, layers)) * batch
+    # Other modules the trace finds MACs in (LSTM, MultiheadAttention) keep its own formula.
+    others = [r for r in ctx.traced.layers if r.macs and r.path in mods and per_layer.get(r.path)
+              and not isinstance(mods[r.path], layers)]  # fmt: skip
+    kept = sum(per_layer[r.path] for r in others) * batch
+    conversion = "its Conv and Linear modules x batch"
+    if others:
+        kinds = ", ".join(sorted({r.kind for r in others}))
+        conversion += f" + {kinds} at its own formula x batch ({kept:,})"
     skipped = _tally([t for t in zero if t in leaves])
-    return CounterResult("ptflops_pytorch", macs, params, None, raw, skipped=skipped,
-                         per_layer=per_layer)  # fmt: skip
+    return CounterResult("ptflops_pytorch", macs + kept, params, None, raw, skipped=skipped,
+                         per_layer=per_layer, conversion=conversion)  # fmt: skip
 
 
 def torch_row(ctx: CountContext) -> CounterResult:
@@ -199,13 +230,23 @@ def torch_row(ctx: CountContext) -> CounterResult:
 
     model = _fresh(ctx)
     with _quiet(), torch.no_grad(), FlopCounterMode(display=False) as fc, _OpRecorder() as rec:
-        model(ctx.x)
+        model(*ctx.inputs)
     raw = int(fc.get_total_flops())
     per_layer = _torch_paths(model, fc.get_flop_counts())
     known = {str(k) for k in flop_registry}
     skipped = _tally([op for op in rec.ops if op not in known and _computes(op)])
-    macs = raw // 2 + ctx.bias
-    return CounterResult("torch", macs, None, None, raw, skipped=skipped, per_layer=per_layer)
+    bias = _counted_bias(ctx, per_layer)
+    return CounterResult(
+        "torch",
+        raw // 2 + bias,
+        None,
+        None,
+        raw,
+        skipped=skipped,
+        per_layer=per_layer,
+        conversion=f"its FLOPs / 2 ({raw // 2:,}) + the traced biases of the layers it counted "
+        f"({bias:,})",
+    )
 
 
 def _torch_paths(model: nn.Module, counts: dict[str, dict[Any, int]]) -> dict[str, int]:

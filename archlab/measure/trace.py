@@ -39,6 +39,8 @@ from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from archlab.errors import ArchlabError
+from archlab.measure.inputs import Shapes, check_input_shapes, elements, make_inputs
+from archlab.measure.inputs import input_dtype as parse_dtype
 
 CONVENTION = (
     "One MAC per multiply-add of conv (any groups, dilation, stride; transposed: per input "
@@ -105,6 +107,8 @@ class TracedCount:
     bias_grad_macs: int  # one MAC per output element of each bias that requires grad
     largest_op_bytes: int  # the biggest single op's inputs + outputs
     output_bytes: int  # all op outputs together (what autograd may keep for a backward)
+    input_shapes: tuple[tuple[int, ...], ...] = ()  # every input (input_shape is the first)
+    input_dtype: str = "float32"
 
     @property
     def per_layer(self) -> dict[str, int]:
@@ -276,15 +280,17 @@ def _path_hooks(model: nn.Module, tracer: _Tracer, calls: dict[str, list[int]]) 
             h.remove()
 
 
-def _run(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> TracedCount:
+def _run(
+    model: nn.Module, shapes: Shapes, device: torch.device, dtype: torch.dtype | None = None
+) -> TracedCount:
     """One forward of ``model`` (already on ``device``) under the tracer."""
     params = list(dict.fromkeys(model.parameters()))  # shared parameters counted once
-    dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)
-    x = torch.zeros(shape, dtype=dtype, device=device)
+    like = next((p.dtype for p in params if p.is_floating_point()), torch.float32)
+    xs = make_inputs(shapes, dtype, like, device)
     tracer = _Tracer({p.untyped_storage()._cdata for p in params})
     calls: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # calls, in, out elements
     with torch.enable_grad(), _path_hooks(model, tracer, calls), tracer:
-        model(x)
+        model(*xs)
     layers = []
     for path, module in model.named_modules():
         own = sum(p.numel() for p in module.parameters(recurse=False))
@@ -296,40 +302,45 @@ def _run(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> Trac
     skipped = tuple(f"{op} x{n}" for op, n in sorted(tracer.skipped.items()))
     data, weight, bias_grad = tracer.grads
     return TracedCount(
-        shape, sum(r.macs for r in layers), sum(p.numel() for p in params),
+        shapes[0], sum(r.macs for r in layers), sum(p.numel() for p in params),
         sum(r.acts for r in layers), sum(r.bias_macs for r in layers), skipped, tuple(layers),
-        device.type, data, weight, bias_grad, tracer.largest, tracer.total,
+        device.type, data, weight, bias_grad, tracer.largest, tracer.total, shapes,
+        str(xs[0].dtype).removeprefix("torch."),
     )  # fmt: skip
 
 
-def check_input_shape(shape: Sequence[int]) -> tuple[int, ...]:
-    """A tuple of positive integers, or an error naming ``input_shape``."""
-    ok = isinstance(shape, Sequence) and len(shape) > 0
-    if ok and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
-        return tuple(shape)
-    raise ArchlabError(f"input_shape must be a non-empty list of positive integers, got {shape!r}")
+def _show(shapes: Shapes) -> str:
+    """[1, 3, 32, 32] for one input, [1, 3, 32, 32] [1, 10] for several."""
+    return " ".join(str(list(s)) for s in shapes)
 
 
-def trace_count(model: nn.Module, input_shape: Sequence[int] = (1, 3, 224, 224)) -> TracedCount:
-    """The exact traced count of ``model`` on a zero input of ``input_shape`` (see module doc)."""
-    shape = check_input_shape(input_shape)
+def trace_count(
+    model: nn.Module,
+    input_shape: Sequence[int] | Sequence[Sequence[int]] = (1, 3, 224, 224),
+    *,
+    input_dtype: str | torch.dtype | None = None,
+) -> TracedCount:
+    """The exact traced count of ``model`` on zero inputs of ``input_shape`` (one shape or one
+    per positional input) at ``input_dtype`` (default: the model's float dtype; see module doc)."""
+    shape = check_input_shapes(input_shape)
+    dtype = parse_dtype(input_dtype)
     if not isinstance(model, nn.Module):
         raise ArchlabError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     try:
-        return _run(copy.deepcopy(model).to("meta"), shape, torch.device("meta"))
+        return _run(copy.deepcopy(model).to("meta"), shape, torch.device("meta"), dtype)
     except Exception:  # an op without a meta kernel, or data-dependent code: run for real
         pass
     real = copy.deepcopy(model)
     device = next((p.device for p in real.parameters()), torch.device("cpu"))
     params = sum(p.numel() * p.element_size() for p in real.parameters())
-    check_memory(params + 4 * _prod(shape), f"input_shape {list(shape)}")
+    check_memory(params + 8 * elements(shape), f"input_shape {_show(shape)}")
     try:
-        return _run(real, shape, device)
+        return _run(real, shape, device, dtype)
     except Exception as exc:  # the user's model fails on this shape: one line naming it
         lines = str(exc).strip().splitlines()
         why = f"{type(exc).__name__}: {lines[0] if lines else exc!r}"
         raise ArchlabError(
-            f"model {type(model).__name__} fails on input_shape {list(shape)}: {why}"
+            f"model {type(model).__name__} fails on input_shape {_show(shape)}: {why}"
         ) from None
 
 
@@ -354,7 +365,7 @@ def available_bytes() -> int | None:
 def forward_bytes(traced: TracedCount, params_bytes: int, *, keep_graph: bool = False) -> int:
     """Estimated bytes a real forward needs: parameters, input and the largest op's working set
     (twice, for allocator slack); with ``keep_graph`` (a backward follows) every op output."""
-    x = _prod(traced.input_shape) * 4
+    x = elements(traced.input_shapes or (traced.input_shape,)) * 8
     return params_bytes + x + (traced.output_bytes if keep_graph else 2 * traced.largest_op_bytes)
 
 

@@ -10,19 +10,25 @@ meets the same rules as the CLI. Counting conventions: docs/counting.md.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from archlab.errors import OptionError
 from archlab.measure.counters import count_all
 from archlab.measure.reconcile import per_layer_table
+from archlab.measure.roofline import check_positive
 from archlab.measure.speed import measure_speed
 from archlab.measure.summary import CountOutput, count_reference, size_sweep
+from archlab.measure.timing import ModelRef, Timer
 from archlab.presets import get_spec
+from archlab.report.plots import save
+from archlab.report.roofline import roofline_figure
 from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, with_overrides
 
 SPEC_OPTIONS = ("cardinality", "bottleneck_width", "depth", "template", "width_multiplier")
-SINGLE_INPUT = ("per_layer", "training", "measure")  # what a sweep over input sizes cannot do
-MEASURE_OPTIONS = ("device", "batch_size", "channels_last")  # what only timing uses
+SINGLE_INPUT = ("per_layer", "training", "measure", "roofline")  # what a sweep cannot do
+MEASURE_OPTIONS = ("device", "batch_size", "channels_last", "repeats")  # what only timing uses
+SPEC_TIMING = ("batch_size", "channels_last")  # a model's batch is its input_shape's first
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)  # a model's input unless input_shape says otherwise
 
 
@@ -31,7 +37,7 @@ def run_count(
     *,
     model: str | None = None,
     model_kwargs: str | Mapping[str, Any] | None = None,
-    input_shape: Sequence[int] | None = None,
+    input_shape: Sequence[int] | Sequence[Sequence[int]] | None = None,
     input_sizes: Sequence[int] | None = None,
     cardinality: int | None = None,
     bottleneck_width: int | None = None,
@@ -48,11 +54,17 @@ def run_count(
     device: str | None = None,
     batch_size: int | None = None,
     channels_last: bool | None = None,
+    input_dtype: str | None = None,
+    roofline: bool = False,
+    repeats: int | None = None,
+    figure: str | Path | None = None,
 ) -> CountOutput:
     """Count a named network (or a spec), a spec given by its options, or a ``model``.
 
     None means "not given". ``input_sizes`` gives one row per size instead of one input;
-    ``measure`` also times the spec (``device`` auto, ``batch_size`` 8, ``channels_last`` off).
+    ``measure`` also times the spec or model (``device`` auto, ``batch_size`` 8,
+    ``channels_last`` off, ``repeats`` 10); ``roofline`` places each layer on the measured roof
+    and writes its figure to ``figure`` (default ``archlab-runs/roofline/NAME``, .png and .svg).
     """
     given = {k: v for k, v in locals().items() if v is not None and v is not False}
     _check(given)
@@ -66,29 +78,47 @@ def run_count(
         report = count_reference(
             model or "", input_shape or DEFAULT_INPUT_SHAPE, model_kwargs=model_kwargs,
             counters=counters, per_layer=per_layer, training=training, train_mode=train_mode,
+            input_dtype=input_dtype,
         )  # fmt: skip
     else:
         report = count_all(spec, input_size=input_size, counters=counters or None,
                            train_mode=train_mode, training_step=training,
                            per_layer=per_layer)  # fmt: skip
+    check_positive(**{k: given[k] for k in ("batch_size", "repeats") if k in given})
     speed = None
     if spec is not None and measure:
         speed = measure_speed(spec, device=device or "auto", batch_size=batch_size or 8,
-                              input_size=input_size,
-                              channels_last=bool(channels_last))  # fmt: skip
-    return CountOutput(report, per_layer_table(report) if per_layer else None, (), speed)
+                              input_size=input_size, channels_last=bool(channels_last),
+                              iters=repeats or 10)  # fmt: skip
+    roof = None
+    paths: tuple[Path, ...] = ()
+    if (measure and model is not None) or roofline:
+        timer = Timer(device or "auto", repeats or 10, batch_size or 8)
+        target = ModelRef(model, model_kwargs) if model is not None else spec
+        assert target is not None
+        shapes = input_shape or DEFAULT_INPUT_SHAPE
+        timed_model = measure and model is not None
+        speed, roof = timer.run(target, shapes, input_dtype, input_size, timed_model, roofline)
+    if roof is not None:
+        stem = Path(figure or Path("archlab-runs/roofline") / roof.name)
+        if stem.suffix in (".png", ".svg"):
+            stem = stem.with_suffix("")
+        # save() writes stem.png and stem.svg; a name like ..._w0.25 must keep its ".25"
+        paths = tuple(save(roofline_figure(roof), stem.with_name(stem.name + ".png")))
+    return CountOutput(report, per_layer_table(report) if per_layer else None, (), speed, roof,
+                       paths)  # fmt: skip
 
 
 def _check(given: Mapping[str, Any]) -> None:
     """Refuse options that contradict each other, naming the first one given."""
     spec_given = [k for k in SPEC_OPTIONS if k in given]
     if "model" in given:
-        for other in ("name", *spec_given, "input_size", "num_classes", "measure"):
+        for other in ("name", *spec_given, "input_size", "num_classes", *SPEC_TIMING):
             if other in given:
                 raise OptionError("{} counts any module and {} is for archlab's own specs: "
                                   "give one, not both", "model", other)  # fmt: skip
     else:
-        for other in ("input_shape", "model_kwargs"):
+        for other in ("input_shape", "model_kwargs", "input_dtype"):
             if other in given:
                 raise OptionError("{} needs {}", other, "model")
         if "name" in given and spec_given:
@@ -103,8 +133,10 @@ def _check(given: Mapping[str, Any]) -> None:
                 raise OptionError("{} gives one row per size; {} needs a single input",
                                   "input_sizes", other)  # fmt: skip
     for other in MEASURE_OPTIONS:
-        if other in given and "measure" not in given:
-            raise OptionError("{} goes with {}", other, "measure")
+        if other in given and "measure" not in given and "roofline" not in given:
+            raise OptionError("{} goes with {} or {}", other, "measure", "roofline")
+    if "figure" in given and "roofline" not in given:
+        raise OptionError("{} goes with {}", "figure", "roofline")
 
 
 def _spec(name: str | NetSpec | None, num_classes: int | None, given: Mapping[str, Any]) -> NetSpec:

@@ -40,10 +40,12 @@ def test_json_all_counters(capsys) -> None:
     code, out, _ = run(capsys, *SMALL, "--json")
     assert code == 0
     d = json.loads(out)
-    keys = {"macs", "params", "acts", "raw", "convention", "skipped", "error"}
+    keys = {"macs", "params", "acts", "raw", "convention", "skipped", "error", "conversion"}
+    keys |= {"difference", "flag"}
     for name in ("analytic", "fvcore", "ptflops_aten", "ptflops_pytorch", "torch"):
         assert set(d[name]) == keys
         assert d[name]["macs"] == d["analytic"]["macs"]
+        assert d[name]["difference"] == 0.0 and d[name]["flag"] is None
     assert d["name"] == "resnext50_32x1d_w0.25" and d["input_size"] == 64
 
 
@@ -221,3 +223,101 @@ def test_model_file_imports_its_siblings_and_import_errors_are_one_line(capsys, 
     code, out, err = run(capsys, "--model", f"{tmp_path}/broken.py:make")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "RuntimeError: boom at import" in err
+
+
+# --------------------------------------------------------------------------- roofline, any model
+
+ZOO = "tests/helpers/zoo_models.py"
+
+
+def test_roofline_json(capsys, tmp_path) -> None:
+    fig = tmp_path / "roof"
+    code, out, err = run(
+        capsys,
+        "resnext29_8x16d_w0.25",
+        "--roofline",
+        "--json",
+        "--repeats",
+        "1",
+        "--batch-size",
+        "1",
+        "--counters",
+        "analytic",
+        "--figure",
+        str(fig),
+    )
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["peak_macs_per_s"] > 0 and d["bandwidth_bytes_per_s"] > 0
+    keys = {"name", "kind", "macs", "bytes", "intensity", "ms", "fraction_of_roof"}
+    assert d["layers"] and all(keys <= set(x) for x in d["layers"])
+    assert {x["kind"] for x in d["layers"]} >= {"stem", "grouped 3x3", "dense 1x1", "fc"}
+    assert all(x["intensity"] == x["macs"] / x["bytes"] for x in d["layers"])
+    assert (tmp_path / "roof.png").stat().st_size > 0 and (tmp_path / "roof.svg").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "shape", "extra"),
+    [("TinyViT", ["1,3,32,32"], []), ("LSTMNet", ["1,5,8"], []),
+     ("TokenNet", ["2,7"], ["--input-dtype", "long"])],
+)  # fmt: skip
+def test_model_difference_and_flag(capsys, model, shape, extra) -> None:
+    args = [a for s in shape for a in ("--input-shape", s)]
+    code, out, err = run(capsys, "--model", f"{ZOO}:{model}", *args, *extra, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    ref = d["traced"]["macs"]
+    assert d["traced"]["difference"] == 0.0 and d["traced"]["flag"] is None
+    for tool in ("fvcore", "ptflops_aten", "ptflops_pytorch", "torch"):
+        e = d[tool]
+        assert {"raw", "macs", "conversion", "difference", "flag"} <= set(e)
+        if e["macs"] is None:
+            continue
+        assert e["difference"] == pytest.approx((e["macs"] - ref) / ref, abs=1e-6)
+        assert (e["flag"] is None) == (e["macs"] == ref)
+
+
+def test_lstm_tools_own_numbers_kept(capsys) -> None:
+    _, out, _ = run(capsys, "--model", f"{ZOO}:LSTMNet", "--input-shape", "1,5,8", "--json")
+    d = json.loads(out)
+    # fvcore skips aten::lstm: its converted count adds only the biases of the layers it counted
+    assert d["fvcore"]["macs"] - d["fvcore"]["raw"] == 10  # the fc's bias, not the LSTM's
+    assert "aten::lstm" in d["fvcore"]["flag"]
+    assert "LSTM at its own formula" in d["ptflops_pytorch"]["conversion"]
+    assert d["ptflops_pytorch"]["macs"] > 10 * d["ptflops_aten"]["macs"]
+
+
+def test_model_measure_roofline_two_inputs(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "--model", f"{ZOO}:TwoInputs", "--input-shape", "2,3,8,8",
+                         "--input-shape", "2,5", "--measure", "--roofline", "--repeats", "1",
+                         "--figure", str(tmp_path / "two.png"), "--json")  # fmt: skip
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["input_shapes"] == [[2, 3, 8, 8], [2, 5]] and d["speed"]["forward_ms"] > 0
+    for tool in ("fvcore", "ptflops_aten", "ptflops_pytorch", "torch"):  # ptflops takes kwargs
+        assert d[tool]["error"] is None and d[tool]["macs"] == d["traced"]["macs"], tool
+    assert [x["name"] for x in d["layers"]] == ["conv", "fc"]
+    assert (tmp_path / "two.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [(["resnext29_8x16d_w0.25", "--roofline", "--repeats", "0"], "repeats"),
+     (["resnext29_8x16d_w0.25", "--roofline", "--batch-size", "0"], "batch_size"),
+     (["--model", f"{ZOO}:TokenNet", "--input-shape", "2,7", "--input-dtype", "long7"],
+      "input_dtype"),
+     (["--model", f"{ZOO}:SmallNet", "--input-shape", "100000,3,10000,10000", "--measure"],
+      "input_shape"),
+     (["resnext29_8x16d_w0.25", "--figure", "x.png"], "--roofline")],
+)  # fmt: skip
+def test_roofline_bad_input(capsys, argv, needle) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_roofline_human_table(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "--model", f"{ZOO}:TokenNet", "--input-shape", "2,7",
+                         "--input-dtype", "long", "--roofline", "--repeats", "1",
+                         "--counters", "traced", "--figure", str(tmp_path / "tok"))  # fmt: skip
+    assert code == 0, err
+    assert "roofline: peak" in out and "fraction of roof" in out and "tok.png" in out

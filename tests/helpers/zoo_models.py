@@ -76,3 +76,54 @@ def not_a_module() -> int:
 
 
 NOT_CALLABLE = 42
+
+
+class TinyViT(nn.Module):
+    """Patches by a strided conv, one nn.MultiheadAttention, a linear head: (N, 3, 32, 32)."""
+
+    def __init__(self, dim: int = 16) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, 8, stride=8)
+        self.attn = nn.MultiheadAttention(dim, 2, batch_first=True)
+        self.fc = nn.Linear(dim, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        t = self.patch(x).flatten(2).transpose(1, 2)  # (N, 16 patches, dim)
+        t = t + self.attn(t, t, t, need_weights=False)[0]
+        return self.fc(t.mean(1))  # (N, 10)
+
+
+class LSTMNet(nn.Module):
+    """A 2-layer nn.LSTM over (N, T, 8) and a linear head on the last step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.lstm(x)[0][:, -1])  # (N, 10)
+
+
+class TokenNet(nn.Module):
+    """Token ids (N, T) of dtype long through nn.Embedding, mean-pooled, a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(100, 16)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.fc(self.emb(ids).mean(1))  # (N, 4)
+
+
+class TwoInputs(nn.Module):
+    """forward(image, features): two positional inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4 + 5, 2)
+
+    def forward(self, x: Tensor, f: Tensor) -> Tensor:
+        return self.fc(torch.cat([self.conv(x).mean((2, 3)), f], 1))  # (N, 2)

@@ -86,7 +86,8 @@ def test_to_dict_keys(small_report) -> None:
     assert list(d)[:3] == ["name", "input_size", "mode"]
     assert d["mode"] == "eval" and d["input_size"] == SMALL_SIZE
     for name in spec_counters():
-        assert set(d[name]) == {"macs", "params", "acts", "raw", "convention", "skipped", "error"}
+        assert set(d[name]) == {"macs", "params", "acts", "raw", "convention", "skipped", "error",
+                                "conversion", "difference", "flag"}  # fmt: skip
     assert "training" not in d
 
 

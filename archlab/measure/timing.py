@@ -1,0 +1,104 @@
+"""Timing any model or spec for ``count --measure`` and ``count --roofline``.
+
+A spec is built and run on (batch, 3, N, N); a model reference (``module:callable``) is loaded
+and run on zero inputs of its shapes and dtype, its code inside
+:func:`~archlab.measure._user_code.user_code` as for counting (docs/trust.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from archlab.complexity import complexity
+from archlab.device import resolve_device
+from archlab.measure._user_code import user_code
+from archlab.measure.inputs import Shapes, check_input_shapes, input_dtype, make_inputs
+from archlab.measure.loader import load_model
+from archlab.measure.roofline import Roofline, check_positive, roofline
+from archlab.measure.speed import SpeedResult, measure_model_speed
+from archlab.measure.trace import check_memory, forward_bytes, trace_count
+from archlab.models import build_model
+from archlab.space import NetSpec
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model reference and its callable's keyword arguments."""
+
+    ref: str
+    kwargs: str | Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Where and how long to time: device, repeats, and a spec's batch."""
+
+    device: str = "auto"
+    repeats: int = 10
+    batch_size: int = 8
+
+    def run(
+        self,
+        target: NetSpec | ModelRef,
+        shapes: Sequence[int] | Sequence[Sequence[int]],
+        dtype: str | None,
+        input_size: int | None,
+        measure: bool,
+        with_roofline: bool,
+    ) -> tuple[SpeedResult | None, Roofline | None]:
+        """Speed of a model (``measure``) and the roofline of a spec or model."""
+        check_positive(repeats=self.repeats, batch_size=self.batch_size)
+        dev = resolve_device(self.device)
+        model: nn.Module
+        if isinstance(target, NetSpec):
+            size = complexity(target, input_size).input_size
+            model, name, ref = build_model(target), target.name, None
+            shape: Shapes = ((self.batch_size, 3, size, size),)
+        else:
+            model, ref = load_model(target.ref, target.kwargs), target.ref
+            name, shape = type(model).__name__, check_input_shapes(shapes)
+        with user_code(ref, "its forward") if ref else _nothing():
+            return self._time(model.to(dev), name, shape, input_dtype(dtype), measure,
+                              with_roofline)  # fmt: skip
+
+    def _time(
+        self,
+        model: nn.Module,
+        name: str,
+        shapes: Shapes,
+        dtype: torch.dtype | None,
+        measure: bool,
+        with_roofline: bool,
+    ) -> tuple[SpeedResult | None, Roofline | None]:
+        traced = trace_count(model, shapes, input_dtype=dtype)  # meta first: sizes the input
+        params = sum(p.numel() * p.element_size() for p in model.parameters())
+        check_memory(forward_bytes(traced, params, keep_graph=measure),
+                     f"input_shape {' '.join(str(list(s)) for s in shapes)}")  # fmt: skip
+        first = next(model.parameters(), None)
+        like = first.dtype if first is not None else torch.float32
+        device = first.device if first is not None else torch.device("cpu")
+        xs = make_inputs(shapes, dtype, like, device)
+        model.eval()
+        speed = None
+        if measure:
+            step = traced.macs + traced.data_grad_macs + traced.weight_grad_macs
+            speed = measure_model_speed(model, xs, name=name, forward_macs=traced.macs,
+                                        step_macs=step + traced.bias_grad_macs,
+                                        iters=self.repeats)  # fmt: skip
+        roof = (
+            roofline(model, xs, traced, name=name, repeats=self.repeats) if with_roofline else None
+        )
+        return speed, roof
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
