@@ -11,7 +11,7 @@ setup: .venv/.installed
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev,ray]"
+	$(PY) -m pip install -q -e ".[dev,ray,mlflow,tensorboard]"
 	touch $@
 
 demo: setup

@@ -46,6 +46,8 @@ def demo_cmd(
     store: po.StoreOpt = None,
     workdir: po.WorkdirOpt = None,
     keep: po.KeepOpt = None,
+    mlflow: po.MlflowOpt = None,
+    tensorboard: po.TensorboardOpt = None,
     executor: po.ExecutorOpt = None,
     workers: po.WorkersOpt = None,
     ray_address: po.RayAddressOpt = None,

@@ -70,6 +70,15 @@ FormOpt = Annotated[S, typer.Option(help="Block form a, b or c.")]
 StoreOpt = Annotated[P, typer.Option(help="SQLite results store (default: the command's).")]
 WorkdirOpt = Annotated[P, typer.Option(help="Checkpoints and logs (default: beside the store).")]
 KeepOpt = Annotated[N, typer.Option(help="Newest checkpoints kept per run, besides the best.")]
+MlflowOpt = Annotated[
+    S,
+    typer.Option(
+        "--mlflow", help="MLflow tracking URI (e.g. sqlite:///mlflow.db); needs archlab[mlflow]."
+    ),
+]
+TensorboardOpt = Annotated[
+    S, typer.Option("--tensorboard", help="Folder for TensorBoard event files, one per run.")
+]
 ExecutorOpt = Annotated[S, typer.Option(help="local (default) or ray.")]
 WorkersOpt = Annotated[N, typer.Option(help="Local worker processes (default: 1 per GPU).")]
 RayAddressOpt = Annotated[S, typer.Option(help="auto or HOST:PORT of a Ray cluster.")]
@@ -127,6 +136,8 @@ TRAINING: dict[str, tuple[str, Parse]] = {
     "store": ("output.store", str),
     "workdir": ("output.workdir", str),
     "keep": ("output.keep", int),
+    "mlflow": ("output.mlflow", str),
+    "tensorboard": ("output.tensorboard", str),
     "executor": ("execution.executor", str),
     "workers": ("execution.workers", int),
     "ray_address": ("execution.ray_address", str),

@@ -146,6 +146,8 @@ PLAN_TYPES: dict[str, Check] = {
     "output.store": TEXT,
     "output.workdir": TEXT,
     "output.keep": integer(1),
+    "output.mlflow": TEXT,
+    "output.tensorboard": TEXT,
     "select.cardinalities": list_of(integer(1)),
     "select.models": list_of(TEXT),
     "select.files": list_of(TEXT),

@@ -14,6 +14,7 @@ rung's result is exactly the prefix of a full run and continuing from its checkp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import socket
@@ -37,6 +38,7 @@ from archlab.train.loop import RunOutcome
 from archlab.train.plan import RunPlan
 from archlab.train.progress import Reporter
 from archlab.train.tasks import DISK_FULL, RunTask
+from archlab.train.tracking import GuardedTracker
 from archlab.train.workspace import (
     git_commit,
     run_dir_path,
@@ -116,6 +118,8 @@ class Driver:
     # The plan as said before the first epoch (issue 18): said once the first rung's runs are
     # stored and checked, so a refused invocation says one line, its error.
     announce: Sequence[str] = ()
+    # MLflow / TensorBoard sinks, told after each store write (archlab.train.tracking).
+    tracker: GuardedTracker = field(default_factory=lambda: GuardedTracker(()))
 
     @property
     def rungs(self) -> tuple[int | None, ...]:
@@ -184,6 +188,7 @@ class Driver:
                 if run.status in SKIP_STATUSES:
                     self.reporter.run_finished(_label(run), f"{run.status} (stored)", run.reason)
                     self.rows.append(self._row(run, skipped=True))
+                    self._tell_ended(run, spec)  # a sink fills in what it missed before
                     continue
                 start_from = None
                 if rung > 0:
@@ -202,6 +207,9 @@ class Driver:
                     torch_version=torch.__version__,
                     git_commit=git_commit(),
                 )
+                if self.tracker:
+                    self.tracker.run_started(self.store.store_id, self.store.run(run.id), spec,
+                                             self.plan)  # fmt: skip
                 tasks.append(
                     RunTask(
                         run_id=run.id,
@@ -243,6 +251,7 @@ class Driver:
         """Store an epoch the moment it is checkpointed (in-process executors stream these)."""
         self.store.record_epoch(task.run_id, _epoch_record(metrics))
         self.reporter.epoch(task.label, metrics)
+        self.tracker.epoch(task.run_id, metrics)
 
     def on_done(self, task: RunTask, outcome: RunOutcome) -> None:
         """Store the whole history (idempotent), then the run's final status."""
@@ -255,8 +264,14 @@ class Driver:
         self.store.finish_run(task.run_id, outcome.status, outcome.reason)
         self.reporter.run_finished(task.label, outcome.status, outcome.reason)
         self.rows.append(self._row(self.store.run(task.run_id)))
+        self._tell_ended(self.store.run(task.run_id), task.spec)
         if outcome.reason is not None and outcome.reason.startswith(DISK_FULL):
             raise ArchlabError(outcome.reason)  # every later run would fail the same way
+
+    def _tell_ended(self, run: RunRecord, spec: NetSpec) -> None:
+        if self.tracker:
+            history = [dataclasses.asdict(e) for e in self.store.epochs(run.id)]
+            self.tracker.run_ended(self.store.store_id, run, spec, self.plan, history)
 
     def alive(self, run: RunRecord) -> bool:
         """Whether a process trains ``run`` now: its run folder's lock or its driver's is held.

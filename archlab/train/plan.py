@@ -10,7 +10,8 @@ consumes it, every run stores its slice of it (:meth:`RunPlan.run_config`), and
     [budget]     epochs or time_budget (none with halving: its max_epochs is the budget)
     [strategy]   name = "grid" | "halving", and for halving eta, min_epochs, max_epochs
     [execution]  executor, workers, threads, gpus_per_run, ray_address, device, reclaim
-    [output]     store, workdir, keep (newest checkpoints kept per run, besides the best)
+    [output]     store, workdir, keep (newest checkpoints kept per run, besides the best),
+                 mlflow (a tracking URI), tensorboard (a folder): docs/training.md, Tracking
     [select]     cardinalities, models, files, depth, template, width_multiplier, complexity,
                  scope: candidates to resolve (read only; a resolved plan lists them instead)
     [[candidates]]  explicit specs, as NetSpec.to_dict() writes them
@@ -48,6 +49,7 @@ STRATEGIES = ("grid", "halving")
 DATA_FIELDS = {"name": "dataset", "val_fraction": "val_fraction", "split_seed": "split_seed",
                "split": "split", "limit": "limit"}  # fmt: skip
 BUDGET_FIELDS = ("epochs", "time_budget")
+OUTPUT_FIELDS = ("store", "workdir", "keep", "mlflow", "tensorboard")
 RECIPE_FIELDS = tuple(
     f.name
     for f in dataclasses.fields(TrainConfig)
@@ -108,6 +110,8 @@ class Training:
     store: str = DEFAULT_STORE
     workdir: str | None = None  # default: beside the store
     keep: int = DEFAULT_KEEP  # checkpoints kept per run: files only, never results
+    mlflow: str | None = None  # a tracking URI: runs are copied there too, the store stays truth
+    tensorboard: str | None = None  # a folder of event files, one per run
 
     def __post_init__(self) -> None:
         check_keep(self.keep, "output.keep")
@@ -117,6 +121,7 @@ class Training:
         return RunPlan(
             candidates=tuple(candidates), config=self.config, seeds=tuple(seeds),
             execution=self.execution, store=self.store, workdir=self.workdir, keep=self.keep,
+            mlflow=self.mlflow, tensorboard=self.tensorboard,
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,7 +132,7 @@ class Training:
             "recipe": {name: cfg[name] for name in RECIPE_FIELDS},
             "budget": {"epochs": cfg["epochs"], "time_budget": cfg["time_budget"]},
             "execution": dataclasses.asdict(self.execution),
-            "output": {"store": self.store, "workdir": self.workdir, "keep": self.keep},
+            "output": {k: getattr(self, k) for k in OUTPUT_FIELDS},
         }
 
 
@@ -144,6 +149,8 @@ class RunPlan:
     workdir: str | None = None  # default: beside the store
     # Checkpoints kept per run: files only, never results, so no part of a run's config key.
     keep: int = DEFAULT_KEEP
+    mlflow: str | None = None  # tracking sinks, fed after the store (docs/training.md)
+    tensorboard: str | None = None
 
     def __post_init__(self) -> None:
         check_keep(self.keep, "output.keep")
@@ -190,7 +197,8 @@ class RunPlan:
     @property
     def training(self) -> Training:
         """What its runs share with any other invocation's: recipe, execution, output."""
-        return Training(self.config, self.execution, self.store, self.workdir, self.keep)
+        return Training(self.config, self.execution, self.store, self.workdir, self.keep,
+                        self.mlflow, self.tensorboard)  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as nested plain data, in the TOML layout (``None`` where a field is unset)."""
@@ -301,13 +309,15 @@ def training_from_dict(raw: Mapping[str, Any], halving: Halving | None = None) -
     if "step_milestones" in recipe:
         recipe["step_milestones"] = tuple(recipe["step_milestones"])
     config = TrainConfig(**{DATA_FIELDS[k]: v for k, v in data.items()}, **budget, **recipe)
-    output = _section(raw, "output", ("store", "workdir", "keep"))
+    output = _section(raw, "output", OUTPUT_FIELDS)
     return Training(
         config=config,
         execution=ExecutionOptions(**_section(raw, "execution", _EXECUTION_FIELDS)),
         store=str(output.get("store", DEFAULT_STORE)),
         workdir=None if output.get("workdir") is None else str(output["workdir"]),
         keep=output.get("keep", DEFAULT_KEEP),
+        mlflow=output.get("mlflow"),
+        tensorboard=output.get("tensorboard"),
     )
 
 
@@ -324,16 +334,8 @@ def _build(raw: Mapping[str, Any]) -> RunPlan:
         raise ArchlabError(f"strategy.{sorted(strategy)[0]} goes with strategy.name halving")
     halving = Halving(**strategy) if name == "halving" else None
     training = training_from_dict(raw, halving)
-    return RunPlan(
-        candidates=_candidates(raw),
-        config=training.config,
-        seeds=tuple(_list(raw.get("seeds", [0]), "seeds")),
-        halving=halving,
-        execution=training.execution,
-        store=training.store,
-        workdir=training.workdir,
-        keep=training.keep,
-    )
+    seeds = tuple(_list(raw.get("seeds", [0]), "seeds"))
+    return dataclasses.replace(training.plan(_candidates(raw), seeds), halving=halving)
 
 
 _EXECUTION_FIELDS = tuple(f.name for f in dataclasses.fields(ExecutionOptions))

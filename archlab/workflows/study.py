@@ -11,6 +11,7 @@ All training goes through :func:`_train_seeds`, the one place that calls the tra
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from archlab.store.study import (
 from archlab.train.plan import Training
 from archlab.workflows._outputs import check_output_folders
 from archlab.workflows.study_plan import StudyPlan
+from archlab.workflows.tracking import StudyTracker, open_tracking
 
 if TYPE_CHECKING:
     from archlab.train.data import DatasetSplits
@@ -121,6 +123,7 @@ def run_study(
 
     q, training = plan.question, plan.training
     check_output_folders(training.store, workdir=training.workdir)  # before any training
+    tracker = open_tracking(training)  # a missing extra, a dead URI: refused before training
     reporter = reporter or NullReporter()
     training, data = _prepare(training, data)
     arms = resolve_arms(plan, num_classes=data.num_classes, input_size=data.image_size)
@@ -130,35 +133,39 @@ def run_study(
         with Store(store_file, create=False) as store:
             check_study(store, q.name, study)
     announce = _plan_lines(plan, arms, training)  # said before the first round's first epoch
-    with Store(store_file, create=True) as store:
-        save_study(store, q.name, study)
-        # The verdict's resolution floor: one validation image (docs/statistics.md).
-        note_study(store, q.name, val_size=len(data.y_val))
-        record = load_study(store, q.name)
-        assert record is not None
-    trained_now, failed, stop = 0, [], "max seeds"
-    for _ in range(q.max_seeds - q.min_seeds + 2):  # n0 seeds, then one seed per look
+    with contextlib.closing(tracker):  # TensorBoard's writers closed on any way out
+        with Store(store_file, create=True) as store:
+            save_study(store, q.name, study)
+            # The verdict's resolution floor: one validation image (docs/statistics.md).
+            note_study(store, q.name, val_size=len(data.y_val))
+            record = load_study(store, q.name)
+            assert record is not None
+            tracker.study_started(store.store_id, q.name, study)
+        trained_now, failed, stop = 0, [], "max seeds"
+        for _ in range(q.max_seeds - q.min_seeds + 2):  # n0 seeds, then one seed per look
+            with Store(store_file) as store:
+                outcome = evaluate_study(store, record, power=False)
+                spent = seed_errors(store, study).wall_s
+            found = _stop(outcome, plan, spent)
+            if found is not None:
+                stop = found
+                break
+            todo = _seeds_to_train(outcome, arms, q.min_seeds)
+            with Store(store_file) as store:  # round r trains the seeds of look r + 1
+                record_round(store, q.name, outcome.state.looks, dict(outcome.state.need))
+            runs = {arms.arm(a).spec: seeds for a, seeds in todo.items()}
+            round_ = _Round(training, reporter, data, tuple(announce), tracker)
+            trained_now += _train_seeds(runs, round_)
+            announce = []
+            failed = _missing(store_file, study, todo)
+            if failed:  # the verdict stands on the runs that finished; a rerun retries the rest
+                stop = "runs failed"
+                break
         with Store(store_file) as store:
-            outcome = evaluate_study(store, record, power=False)
-            spent = seed_errors(store, study).wall_s
-        found = _stop(outcome, plan, spent)
-        if found is not None:
-            stop = found
-            break
-        todo = _seeds_to_train(outcome, arms, q.min_seeds)
-        with Store(store_file) as store:  # round r trains the seeds of look r + 1
-            record_round(store, q.name, outcome.state.looks, dict(outcome.state.need))
-        runs = {arms.arm(a).spec: seeds for a, seeds in todo.items()}
-        trained_now += _train_seeds(runs, _Round(training, reporter, data, tuple(announce)))
-        announce = []
-        failed = _missing(store_file, study, todo)
-        if failed:  # the verdict stands on the runs that finished; a rerun retries the rest
-            stop = "runs failed"
-            break
-    with Store(store_file) as store:
-        set_status(store, q.name, stop)
-        record = save_study(store, q.name, study)
-        outcome = evaluate_study(store, record)
+            set_status(store, q.name, stop)
+            record = save_study(store, q.name, study)
+            outcome = evaluate_study(store, record)
+        tracker.study_ended(outcome, stop)
     return StudyResult(outcome, arms, stop, trained_now, tuple(failed))
 
 
@@ -239,6 +246,7 @@ class _Round:
     reporter: Reporter
     data: DatasetSplits
     announce: tuple[str, ...] = ()  # the study's plan, said before the round's first epoch
+    tracker: StudyTracker | None = None  # MLflow / TensorBoard, shared by every round
 
 
 def _train_seeds(runs: dict[NetSpec, list[int]], round_: _Round) -> int:
@@ -258,7 +266,7 @@ def _train_seeds(runs: dict[NetSpec, list[int]], round_: _Round) -> int:
     for seed_group, group in by_seeds.items():
         summary = train_candidates(
             round_.training.plan(group, seed_group), reporter=round_.reporter, data=round_.data,
-            announce=announce,
+            announce=announce, tracker=round_.tracker,
         )  # fmt: skip
         announce = ()  # said once
         trained += sum(not r.skipped for r in summary.runs)

@@ -23,7 +23,9 @@ from archlab.train.liveness import hold_driver_lock
 from archlab.train.plan import RunPlan
 from archlab.train.progress import NullReporter, Reporter, plan_lines
 from archlab.train.tasks import dataset_for
+from archlab.train.tracking import GuardedTracker
 from archlab.train.workspace import check_store_path, default_workdir, fit_to_data, make_workdir
+from archlab.workflows.tracking import open_tracking
 
 __all__ = ["InvocationSummary", "RunPlan", "RunRow", "train_candidates"]
 
@@ -34,6 +36,7 @@ def train_candidates(
     reporter: Reporter | None = None,
     data: DatasetSplits | None = None,
     announce: Sequence[str] | None = None,
+    tracker: GuardedTracker | None = None,
 ) -> InvocationSummary:
     """Train every candidate of the plan for every seed (grid or halving), storing all of it.
 
@@ -42,7 +45,9 @@ def train_candidates(
     (tests pass a small split). Nothing is written before the plan's paths, device, data and
     executor have been checked. ``announce``: what the reporter is told before the first epoch;
     by default the plan's candidates, seeds, recipe, device and threads (a study passes its own
-    for its first round, and nothing for the others).
+    for its first round, and nothing for the others). ``tracker``: the MLflow / TensorBoard sinks
+    (a study passes its own); by default those of the plan's output section, opened and checked
+    here before any training, and closed at the end.
 
     Per-run errors: ``summary.runs[i].val_error`` / ``.test_error`` (the last epoch's, fractions;
     ``None`` when a run stored no epoch), keyed by ``name``, ``seed`` and ``rung``; the store at
@@ -52,6 +57,9 @@ def train_candidates(
     store_file = Path(plan.store)
     check_store_path(store_file)
     torch_device = resolve_device(plan.execution.device)
+    owned = tracker is None
+    if tracker is None:
+        tracker = open_tracking(plan.training)
     if data is None:
         data = dataset_for(plan.config)
     candidates = fit_to_data(plan.candidates, data)
@@ -71,7 +79,7 @@ def train_candidates(
     if announce is None:
         announce = _plan_lines(plan, candidates, torch_device.type)
     with Store(store_file, create=True) as store, hold_driver_lock(work):
-        driver = Driver(plan, store, work, reporter, announce=announce)
+        driver = Driver(plan, store, work, reporter, announce=announce, tracker=tracker)
         recovered = store.recover_stale_runs(other_hosts=plan.execution.reclaim, alive=driver.alive)
         for run in recovered:
             reporter.message(f"run {run.id} ({run.name} seed {run.seed}) was interrupted: resuming")
@@ -80,6 +88,8 @@ def train_candidates(
             driver.run_rungs(executor, candidates)
         finally:
             reporter.close()
+            if owned:
+                tracker.close()
     rows = sorted(driver.rows, key=lambda r: (r.rung, r.name, r.seed))
     return InvocationSummary(str(store_file), str(work), plan.config_key, tuple(rows))
 

@@ -1,0 +1,60 @@
+"""A tracking sink that fails mid-run: training goes on, the store keeps every result, one warning.
+
+The MLflow side is left with the run as far as it got (status RUNNING); rerunning the command
+skips the stored run and sends MLflow what it missed (docs/training.md, "Tracking").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Cli = Callable[..., tuple[int, str, str]]
+TINY = ["--cardinalities", "1", "--template", "cifar", "--depth", "11", "--width-multiplier",
+        "0.125", "--dataset", "digits", "--limit", "200", "--threads", "1", "--epochs", "2",
+        "--quiet"]  # fmt: skip
+
+
+def _stored(store: Path) -> tuple[str, int]:
+    with sqlite3.connect(store) as db:
+        status, epochs = db.execute("SELECT status, epochs_done FROM runs").fetchone()
+    return status, epochs
+
+
+def test_a_failing_mlflow_server_never_stops_training_and_a_rerun_catches_up(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from archlab.workflows._tracking_mlflow import MlflowSink
+
+    monkeypatch.chdir(tmp_path)
+    uri, store = f"sqlite:///{tmp_path / 'm.db'}", tmp_path / "s.db"
+    real_epoch = MlflowSink.epoch
+
+    def gone(self: MlflowSink, run_id: int, metrics: Mapping[str, Any]) -> None:
+        raise ConnectionError("the tracking server went away\nmore lines")
+
+    monkeypatch.setattr(MlflowSink, "epoch", gone)
+    code, _, err = cli("train-candidates", *TINY, "--store", str(store), "--mlflow", uri,
+                       "--tensorboard", str(tmp_path / "tb"))  # fmt: skip
+    assert code == 0, err
+    assert _stored(store) == ("finished", 2)
+    warnings = [line for line in err.splitlines() if "tracking stopped" in line]
+    assert len(warnings) == 1 and "MLflow" in warnings[0] and "server went away" in warnings[0]
+    assert list((tmp_path / "tb").iterdir())  # the other sink went on
+    client = MlflowClient(tracking_uri=uri)
+    (experiment,) = [e for e in client.search_experiments() if e.name == "archlab"]
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "RUNNING" and not client.get_metric_history(run.info.run_id, "lr")
+
+    monkeypatch.setattr(MlflowSink, "epoch", real_epoch)
+    code, _, err = cli("train-candidates", *TINY, "--store", str(store), "--mlflow", uri)
+    assert code == 0, err
+    (again,) = client.search_runs([experiment.experiment_id])
+    assert again.info.run_id == run.info.run_id and again.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_error")] == [1, 2]
