@@ -4,13 +4,15 @@
 
 Trains a fixed design once with the demo's study (``archlab demo``: C = 1, 2, 4 at equal MACs,
 ResNeXt-29 at 1/8 width on digits, its stable recipe) but every arm at ``--max-seeds`` seeds: a
-study whose first look is its last, so its verdict is the fixed design's (Welch, Bonferroni over
-the pairs, full alpha). Then replays the sequential rule over the same stored runs, seeds in
-order, from ``--seeds`` up: the seeds it would have trained are the compute it would have used.
-Reports both side by side: the share of the fixed design's compute (runs and training seconds)
-and whether every pair's verdict agrees. Goal: the same verdicts with <= 50%. The demo trains
-these very runs (same recipe, seeds from 0), so by default the runs already in the demo's store
-(a copy of ``archlab-runs/demo.db``) are reused and only the missing seeds are trained.
+study whose first look is its last, so its verdict is the fixed design's (the floored paired
+test, Bonferroni over the pairs, full alpha). Then replays the sequential rule, paired as the
+study is, over the same stored runs, seeds in order, from ``--seeds`` up: the seeds it would
+have trained are the compute it would have used. Reports both side by side: the share of the
+fixed design's compute (runs and training seconds) and whether every pair's verdict agrees.
+Goal: the same verdicts with <= 50%. The demo trains these very runs (same recipe, seeds from
+0), so by default the runs already in the demo's store (a copy of ``archlab-runs/demo.db``) are
+reused and only the missing seeds are trained. The section ends with one line,
+``compute fraction: 0.NN; verdicts agree: yes|no`` (the share of training seconds).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from _sections import command, machine_line, write_section
 
 from archlab.stats.pairwise import PairRow
 from archlab.stats.sequential import SequentialState, sequential_state
-from archlab.stats.study import seed_errors, tested_labels
+from archlab.stats.study import resolution, seed_errors, tested_labels
 from archlab.store import Store
 from archlab.store.study import load_study
 from archlab.train.defaults import DEMO_STORE as DEMO_STORE_PATH
@@ -81,6 +83,9 @@ def main() -> None:
         n_max=args.max_seeds,
         alpha=plan.question.alpha,
         rope=plan.question.rope,
+        # As the study itself: seeds paired across arms, the variance floored at one image.
+        paired=True,
+        resolution=resolution(record.definition),
     )
     per_run = {label: float(wall[fixed.arms.arm(label).spec.name]) for label in labels}
     runs_share = sum(seq.used.values()) / (len(labels) * args.max_seeds)
@@ -120,6 +125,8 @@ def main() -> None:
             f"of its training seconds; verdicts {'agree' if agree else 'differ'}. Goal: the same "
             f"verdicts with <= {GOAL:.0%}: {'met' if agree and wall_share <= GOAL else 'not met'}."
             f"{why} Wall time of this benchmark: {time.perf_counter() - start:.0f} s.",
+            "",
+            f"compute fraction: {wall_share:.2f}; verdicts agree: {'yes' if agree else 'no'}",
         ]
     )
     print(body)

@@ -31,6 +31,7 @@ def compare_spaces_cmd(
     dataset: po.DatasetOpt = None,
     limit: po.LimitOpt = None,
     val_fraction: po.ValFractionOpt = None,
+    split: po.SplitOpt = None,
     epochs: po.EpochsOpt = None,
     run_time_budget: po.RunTimeBudgetOpt = None,
     batch_size: po.BatchSizeOpt = None,

@@ -41,6 +41,13 @@ DatasetOpt = Annotated[
 ]
 LimitOpt = Annotated[N, typer.Option(help="Use only this many training images.")]
 ValFractionOpt = Annotated[F, typer.Option(help="Share of training data held out.")]
+SplitOpt = Annotated[
+    S,
+    typer.Option(
+        help="Validation split: fixed (by data.split_seed) | per-seed (drawn from each run's "
+        "seed, the same for every arm) [default: fixed]."
+    ),
+]
 EpochsOpt = Annotated[N, typer.Option(help="Epochs per run.")]
 RunTimeBudgetOpt = Annotated[
     F, typer.Option(help="Seconds of training per run (instead of --epochs).")
@@ -112,6 +119,7 @@ TRAINING: dict[str, tuple[str, Parse]] = {
     "dataset": ("data.name", str),
     "limit": ("data.limit", int),
     "val_fraction": ("data.val_fraction", float),
+    "split": ("data.split", str),
     "epochs": ("budget.epochs", int),
     "run_time_budget": ("budget.time_budget", float),
     "batch_size": ("recipe.batch_size", int),

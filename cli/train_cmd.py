@@ -51,6 +51,7 @@ def train_candidates_cmd(
     dataset: po.DatasetOpt = None,
     limit: po.LimitOpt = None,
     val_fraction: po.ValFractionOpt = None,
+    split: po.SplitOpt = None,
     epochs: po.EpochsOpt = None,
     run_time_budget: po.RunTimeBudgetOpt = None,
     batch_size: po.BatchSizeOpt = None,

@@ -88,8 +88,9 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
         f"{d['target']:,.0f}; alpha {d['alpha']:g}, rope {d['rope']:g} points; seeds "
         f"{d['seeds']} to {d['max_seeds']}; status: {d['status'] or 'running'})",
         "",
-        f"Test: {rule['test']}. Pairing: {rule['pairing']}. Sequential looks: alpha spent by "
-        f"an O'Brien-Fleming-type function; futility: a pair whose chance to settle by "
+        f"Test: {rule['test']}. Pairing: {rule['pairing']}; validation split: "
+        f"{rule['split']}. Sequential looks: alpha spent by an O'Brien-Fleming-type "
+        f"function; futility: a pair whose chance to settle by "
         f"{d['max_seeds']} seeds falls below {rule['futility']:.0%} stops, undecided.",
         "",
         "| arm | C | d | depth | " + unit + " | match err % | seeds | val error % | test error % "
@@ -108,8 +109,8 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
     lines += [
         "",
         "| A | B | A − B (points) | interval | p (adjusted) | verdict | decided at | seeds needed: "
-        "winner / equivalent |",
-        "|---|---|---:|---|---:|---|---:|---:|",
+        "winner / equivalent | corr |",
+        "|---|---|---:|---|---:|---|---:|---:|---:|",
     ]
     for p in d["pairs"]:
         at = (
@@ -125,7 +126,7 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
         lines.append(
             f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | [{_num(_clip(p['ci_low'], -100.0))}, "
             f"{_num(_clip(p['ci_high'], 100.0))}] | {_num(p['p_adj'], '.3g')} | "
-            f"{p['verdict']} | {at} | {need} |"
+            f"{p['verdict']} | {at} | {need} | {_num(p['correlation'])} |"
         )
     best = d["best"]["arm"]
     lines += [
@@ -139,7 +140,9 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
         "than two seeds. Seeds needed, for an undecided pair: seeds per arm at which a fixed "
         "design settles it with 80% probability at the observed spread, as a winner (if the "
         "difference is the larger of the observed one and the rope) or as equivalent (if there "
-        "is none); — when more than 10,000 or when it cannot settle that way.",
+        "is none); — when more than 10,000 or when it cannot settle that way. corr: the "
+        "measured correlation between the two arms' errors over their common seeds (paired "
+        "seeds share data order; — below three seeds or when an arm does not vary).",
     ]
     if any(d["arms"][i]["val_errors"] for i in range(len(d["arms"]))):
         png = study_figure(outcome, out_dir / FIGURES / f"verdict-{_slug(outcome.name)}")

@@ -6,6 +6,12 @@ seed order 0, 1, 2, ... and stopping at the first seed not yet trained: the sequ
 a replay over a fixed design all reach the same verdict. Verdicts use the validation error of the
 run's last epoch; the test error is reported beside it and never decides. A diverged run counts
 at chance error (100·(1 - 1/classes) %): diverging is an outcome of the arm under the recipe.
+
+Seeds are paired: a study trains seeds 0..n-1 of every arm, and seed s of every arm shares its
+data order, augmentation draws and (with ``split = per-seed``) its validation split, so the
+verdict tests the per-seed differences (docs/statistics.md, "Paired seeds"); a definition that
+says ``paired: false`` keeps the unpaired test. The measured correlation between each pair's
+arms is reported beside its verdict.
 """
 
 from __future__ import annotations
@@ -129,22 +135,44 @@ class StudyOutcome:
             "settings": settings(d),
             "status": self.status,
             "arms": arms,
-            "pairs": [r.to_dict() for r in self.state.rows],
+            "pairs": [
+                {**r.to_dict(), "correlation": _finite(self.correlation(r.a, r.b))}
+                for r in self.state.rows
+            ],
             "best": {
                 "arm": self.best,
                 "prob_best": {k: _finite(v) for k, v in self.prob_best.items()},
             },
         }
 
+    def correlation(self, a: str, b: str) -> float | None:
+        """Pearson correlation of two arms' errors over the seeds both have (None below 3)."""
+        return correlation(self.errors.val[a], self.errors.val[b])
+
+
+def correlation(x: list[float], y: list[float]) -> float | None:
+    """Correlation of per-seed errors over the seeds both arms have; None when undefined."""
+    n = min(len(x), len(y))
+    if n < 3:
+        return None
+    a, b = np.asarray(x[:n], dtype=float), np.asarray(y[:n], dtype=float)
+    if float(np.std(a)) == 0.0 or float(np.std(b)) == 0.0:
+        return None  # a constant arm has no correlation to measure
+    return float(np.corrcoef(a, b)[0, 1])
+
 
 def settings(definition: dict[str, Any]) -> dict[str, Any]:
     """The statistical settings a study's verdict used: its test, pairing and futility rule."""
-    paired = bool(definition.get("paired", False))
+    paired = bool(definition.get("paired", True))
+    split = str(definition.get("train", {}).get("split", "fixed"))
+    shared = "a per-seed validation split" if split == "per-seed" else "one fixed validation split"
     return {
         "test": "difference of means, seed variance floored at one validation image, "
         "Hsu's min(n) - 1 df; Bonferroni over the pairs",
         "paired": paired,
-        "pairing": "paired seed differences (seed s shares data order across arms)"
+        "split": split,
+        "pairing": "paired seed differences (seed s of every arm shares data order, "
+        f"augmentation draws and {shared})"
         if paired
         else "unpaired (seeds of different arms taken as independent)",
         "resolution": resolution(definition),
@@ -191,7 +219,7 @@ def evaluate_study(store: Store, record: StudyRecord, *, power: bool = True) -> 
         n_max=d["max_seeds"],
         alpha=d["alpha"],
         rope=d["rope"],
-        paired=bool(d.get("paired", False)),
+        paired=bool(d.get("paired", True)),
         resolution=resolution(d),
         pairs=[tuple(p) for p in d["pairs"]] if "pairs" in d else all_pairs(tested),
         power=power,

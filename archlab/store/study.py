@@ -38,8 +38,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# Facts a study learns from its data, recorded beside its definition but not part of what makes
+# it the same study: a store written before they were recorded still holds the same study.
+NOTED_KEYS = ("val_size",)
+
+
 def _canonical(definition: dict[str, Any]) -> str:
     return json.dumps(definition, sort_keys=True, separators=(",", ":"))
+
+
+def _defining(definition: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in definition.items() if k not in NOTED_KEYS}
 
 
 def _ensure(store: Store) -> None:
@@ -86,12 +95,9 @@ def check_study(store: Store, name: str, definition: dict[str, Any]) -> StudyRec
     if not name or not isinstance(name, str):
         raise ArchlabError(f"study name must be a non-empty string, got {name!r}")
     record = load_study(store, name)
-    if record is not None and _canonical(record.definition) != _canonical(definition):
-        differ = sorted(
-            k
-            for k in set(record.definition) | set(definition)
-            if record.definition.get(k) != definition.get(k)
-        )
+    theirs, mine = _defining(record.definition) if record else {}, _defining(definition)
+    if record is not None and _canonical(theirs) != _canonical(mine):
+        differ = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
         raise ArchlabError(
             f"the store {str(store.path)!r} holds a different study named {name!r} (differs in "
             f"{', '.join(differ)}); give another study name or another store"
@@ -114,6 +120,21 @@ def save_study(store: Store, name: str, definition: dict[str, Any]) -> StudyReco
     record = load_study(store, name)
     assert record is not None
     return record
+
+
+def note_study(store: Store, name: str, **noted: Any) -> None:
+    """Record what a study learned from its data (``val_size``) in its stored definition."""
+    unknown = sorted(set(noted) - set(NOTED_KEYS))
+    if unknown:
+        raise ArchlabError(f"a study notes only {', '.join(NOTED_KEYS)}, got {unknown}")
+    record = load_study(store, name)
+    if record is None or all(record.definition.get(k) == v for k, v in noted.items()):
+        return
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE studies SET definition_json = ?, updated_at = ? WHERE name = ?",
+            (_canonical({**record.definition, **noted}), _now(), name),
+        )
 
 
 def record_round(store: Store, name: str, round_no: int, need: dict[str, int]) -> None:

@@ -27,6 +27,7 @@ from archlab.bounds import (
     check_at_most,
 )
 from archlab.errors import ArchlabError
+from archlab.train.config import SPLITS
 
 MAX_SEED = 2**31  # torch generators take 64-bit seeds; (seed, epoch) streams need headroom
 SPEC_KEYS = ("template", "stem_width", "stages", "num_classes", "input_size")  # NetSpec.to_dict
@@ -111,6 +112,7 @@ PLAN_TYPES: dict[str, Check] = {
     "data.name": TEXT,
     "data.val_fraction": number(0, 0.5, lo_open=True),  # archlab.train.data.split's range
     "data.split_seed": integer(0, MAX_SEED - 1),
+    "data.split": Check(lambda v: v in SPLITS, " or ".join(SPLITS)),
     "data.limit": integer(1, MAX_LIMIT),
     "recipe.batch_size": integer(1, MAX_BATCH_SIZE),
     "recipe.lr": POSITIVE,

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 DEFAULT_VAL_FRACTION = 0.1  # of the training pool, when the source has no validation split
 DEFAULT_KEEP = 1  # newest checkpoints kept per run, besides the best-validation one
 SCHEDULES = ("cosine", "step")
+# How the validation split is drawn when the source has none of its own (docs/data.md):
+# ``fixed`` holds out the same images for every seed (by ``split_seed``); ``per-seed`` draws
+# them from the run's seed, identical across a study's arms (docs/statistics.md, pairing).
+SPLITS = ("fixed", "per-seed")
+DEFAULT_SPLIT = "fixed"
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class TrainConfig:
     augment: str = "auto"
     val_fraction: float = DEFAULT_VAL_FRACTION
     split_seed: int = 0
+    split: str = DEFAULT_SPLIT
     limit: int | None = None
     form: str = "c"
     zero_init_residual: bool = False
@@ -115,6 +121,9 @@ class TrainConfig:
                 f"split_seed must be an integer in [0, 2**31), got {self.split_seed!r}"
             )
 
+        if self.split not in SPLITS:
+            raise ArchlabError(f"split must be one of {' | '.join(SPLITS)}, got {self.split!r}")
+
     def for_data(self, data: DatasetSplits) -> TrainConfig:
         """This config with ``augment`` resolved for the data set (``auto`` never stored)."""
         return dataclasses.replace(self, augment=resolve_augment(self.augment, flip_ok=data.flip))
@@ -134,6 +143,8 @@ class TrainConfig:
         fields = self.to_dict()
         for runtime_only in ("compile", "channels_last"):
             fields.pop(runtime_only)
+        if fields["split"] == "fixed":  # the keys of runs stored before the switch existed
+            fields.pop("split")
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 

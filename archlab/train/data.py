@@ -53,6 +53,7 @@ __all__ = [
     "normalize",
     "normalize_augment",
     "resolve_augment",
+    "split_for_seed",
 ]
 
 
@@ -219,6 +220,33 @@ def load_dataset(
         class_names=src.class_names or (),
         classes_from=src.classes_from,
         grey=_grey(src.x_train),
+    )
+
+
+# Added to a run's seed for its split's generator, so the split's stream is not the stream
+# of any (seed, epoch) batch generator of the loop (archlab.train.loop) nor the model's init.
+_SPLIT_STREAM = 2**40
+
+
+def split_for_seed(data: DatasetSplits, seed: int) -> DatasetSplits:
+    """The same data with its validation split drawn again from ``seed`` (``split = per-seed``).
+
+    Train and validation are pooled and ``len(y_val)`` examples are held out by a generator
+    seeded from ``seed`` alone, so seed s of every arm of a study sees the same split and
+    seeds differ. Sizes, the test split and the normalisation (the loaded data's) stay as they
+    are. A source's own validation split is never redrawn: it comes back unchanged.
+    """
+    check_int("seed", seed, 0)
+    if data.val_given:
+        return data
+    x = torch.cat([data.x_train, data.x_val.to(data.x_train.device)])
+    y = torch.cat([data.y_train, data.y_val.to(data.y_train.device)])
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(_SPLIT_STREAM + seed))
+    n_val = len(data.y_val)
+    val_idx = order[:n_val].sort().values.to(x.device)
+    train_idx = order[n_val:].sort().values.to(x.device)
+    return dataclasses.replace(
+        data, x_train=x[train_idx], y_train=y[train_idx], x_val=x[val_idx], y_val=y[val_idx]
     )
 
 

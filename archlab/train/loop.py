@@ -204,7 +204,9 @@ def _check_same_run(
 ) -> None:
     """Refuse to resume from a checkpoint of another run (another spec, seed or recipe)."""
     mine = {"spec": spec.to_dict(), "seed": seed, "config": config.to_dict()}
-    differs = [key for key, value in mine.items() if state.get(key) != value]
+    # Checkpoints written before the split switch existed were trained with a fixed split.
+    theirs = {**state, "config": {"split": "fixed", **state.get("config", {})}}
+    differs = [key for key, value in mine.items() if theirs.get(key) != value]
     if differs:
         raise ArchlabError(
             f"{run_dir} holds checkpoints of another run (different {', '.join(differs)}); "

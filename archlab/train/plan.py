@@ -5,7 +5,7 @@ consumes it, every run stores its slice of it (:meth:`RunPlan.run_config`), and
 :meth:`RunPlan.to_toml` writes it back as a file that resolves to the same plan. The TOML layout::
 
     seeds = [0, 1]
-    [data]       name, val_fraction, split_seed, limit
+    [data]       name, val_fraction, split_seed, split, limit
     [recipe]     batch_size, lr, momentum, weight_decay, schedule, ... (TrainConfig's recipe)
     [budget]     epochs or time_budget (none with halving: its max_epochs is the budget)
     [strategy]   name = "grid" | "halving", and for halving eta, min_epochs, max_epochs
@@ -47,7 +47,7 @@ from archlab.train.execution import ExecutionOptions as ExecutionOptions  # re-e
 
 STRATEGIES = ("grid", "halving")
 DATA_FIELDS = {"name": "dataset", "val_fraction": "val_fraction", "split_seed": "split_seed",
-               "limit": "limit"}  # fmt: skip
+               "split": "split", "limit": "limit"}  # fmt: skip
 BUDGET_FIELDS = ("epochs", "time_budget")
 OUTPUT_FIELDS = ("store", "workdir", "keep", "mlflow", "tensorboard")
 RECIPE_FIELDS = tuple(

@@ -33,7 +33,7 @@ from archlab.train.checkpoint import (
     named_os_errors,
 )
 from archlab.train.config import DEFAULT_KEEP
-from archlab.train.data import DatasetSplits, load_dataset
+from archlab.train.data import DatasetSplits, load_dataset, split_for_seed
 from archlab.train.liveness import run_lock_path
 from archlab.train.loop import (
     EpochCallback,
@@ -76,6 +76,13 @@ def _cached_dataset(source: str, val_fraction: float, split_seed: int, limit: in
 def dataset_for(config: TrainConfig) -> DatasetSplits:
     """The config's data set with its seeded validation split (cached per process)."""
     return _cached_dataset(config.dataset, config.val_fraction, config.split_seed, config.limit)
+
+
+def run_data(config: TrainConfig, seed: int, data: DatasetSplits | None = None) -> DatasetSplits:
+    """The data one run trains on: the config's (or ``data``), its validation split drawn from
+    ``seed`` when ``config.split`` is ``per-seed`` (the same for every arm of a study)."""
+    data = data if data is not None else dataset_for(config)
+    return split_for_seed(data, seed) if config.split == "per-seed" else data
 
 
 def append_log(run_dir: Path, event: dict[str, Any]) -> None:
@@ -176,7 +183,7 @@ def execute_task(
                 "config": task.config.to_dict(),
             }
             append_log(run_dir, start)
-            data = (data if data is not None else dataset_for(task.config)).to(device)
+            data = run_data(task.config, task.seed, data).to(device)
             outcome = train_run(
                 task.spec,
                 data,

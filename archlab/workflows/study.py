@@ -22,7 +22,14 @@ from archlab.space import NetSpec
 from archlab.stats.pairwise import all_pairs
 from archlab.stats.study import StudyOutcome, evaluate_study, seed_errors
 from archlab.store import Store
-from archlab.store.study import check_study, record_round, save_study, set_status
+from archlab.store.study import (
+    check_study,
+    load_study,
+    note_study,
+    record_round,
+    save_study,
+    set_status,
+)
 from archlab.train.plan import Training
 from archlab.workflows._outputs import check_output_folders
 from archlab.workflows.study_plan import StudyPlan
@@ -128,7 +135,11 @@ def run_study(
     announce = _plan_lines(plan, arms, training)  # said before the first round's first epoch
     with contextlib.closing(tracker):  # TensorBoard's writers closed on any way out
         with Store(store_file, create=True) as store:
-            record = save_study(store, q.name, study)
+            save_study(store, q.name, study)
+            # The verdict's resolution floor: one validation image (docs/statistics.md).
+            note_study(store, q.name, val_size=len(data.y_val))
+            record = load_study(store, q.name)
+            assert record is not None
             tracker.study_started(store.store_id, q.name, study)
         trained_now, failed, stop = 0, [], "max seeds"
         for _ in range(q.max_seeds - q.min_seeds + 2):  # n0 seeds, then one seed per look

@@ -123,6 +123,7 @@ def test_match_flops_solve_depth(cli: Cli) -> None:
 def test_failed_runs_exit_1_with_the_verdict_of_the_finished_runs(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from archlab.stats import sequential
     from archlab.workflows import study as study_mod
 
     real = study_mod._train_seeds
@@ -134,6 +135,8 @@ def test_failed_runs_exit_1_with_the_verdict_of_the_finished_runs(
         return real({k: v for k, v in kept.items() if v}, training)
 
     monkeypatch.setattr(study_mod, "_train_seeds", lose_seed_2_of_c1)
+    # The paired test finds this pair futile at the first look; the test needs a second round.
+    monkeypatch.setattr(sequential, "FUTILITY", 0.0)
     store = str(tmp_path / "s.db")
     # 3 epochs: at 2, the default recipe leaves both arms at chance with no spread between
     # seeds, and the first look decides before a second round could fail.
@@ -235,3 +238,15 @@ def test_a_study_on_ray_stores_what_it_stores_locally(
     assert code == 0, err
     local = _metrics(tmp_path / "local.db")
     assert len(local) == 4 and _metrics(tmp_path / "ray.db") == local
+
+
+def test_split_is_a_plan_key_and_a_bad_one_is_refused(cli: Cli, tmp_path: Path) -> None:
+    args = ["study", "--preset", "cardinality", *TINY, "--store", str(tmp_path / "s.db")]
+    code, printed, err = cli(*args, "--split", "per-seed", "--print-config")
+    assert code == 0, err
+    data = printed.split("[data]", 1)[1].split("\n[", 1)[0]
+    assert 'split = "per-seed"' in data  # in the plan's data table, and so in every run's
+    code, out, err = cli(*args, "--split", "sometimes", "--print-config")
+    assert code == 2 and out == ""
+    assert err.strip() == "archlab: error: --split must be fixed or per-seed, got 'sometimes'"
+    assert not (tmp_path / "s.db").exists()

@@ -23,11 +23,11 @@ def _arm(label: str) -> dict[str, Any]:
             "bottleneck_width": 4, "depth": 29, "value": 1000, "relative_error": 0.01}  # fmt: skip
 
 
-def _outcome() -> StudyOutcome:
+def _outcome(**extra: Any) -> StudyOutcome:
     definition = {
         "question": "deeper, wider or more cardinality?", "match": "macs", "target": 1000,
         "alpha": 0.05, "rope": 0.5, "seeds": 2, "max_seeds": 10,
-        "arms": [_arm(label) for label in VAL],
+        "arms": [_arm(label) for label in VAL], **extra,
     }  # fmt: skip
     state = sequential_state(VAL, n0=2, n_max=10)
     errors = SeedErrors(VAL, {k: list(v) for k, v in VAL.items()}, 1.0, {})
@@ -38,7 +38,10 @@ def test_header_names_test_pairing_and_futility_and_text_explains(tmp_path: Path
     text = "\n".join(study_lines(_outcome(), tmp_path))
     assert "alpha 0.05, rope 0.5 points; seeds 2 to 10;" in text
     assert "Hsu" in text and "floored at one validation image" in text
-    assert "Pairing: unpaired" in text
+    # A study's seeds are paired unless its definition says otherwise; the split is named.
+    assert "Pairing: paired seed differences" in text
+    assert "one fixed validation split); validation split: fixed." in text
+    assert "corr |" in text and "measured correlation" in text
     assert f"below {FUTILITY:.0%} stops" in text
     assert "P(best) is the probability" in text and "Seeds needed" in text
     # Undecided at 2 seeds: no P(best) of 1.00 beside it, and seeds needed both ways.
@@ -72,4 +75,12 @@ def test_json_has_no_nan_when_p_best_is_none() -> None:
     d = outcome.to_dict()
     assert all(a["prob_best"] is None for a in d["arms"])
     json.dumps(d, allow_nan=False)  # a NaN would raise: --json stays valid JSON
-    assert d["settings"]["futility"] == FUTILITY and d["settings"]["paired"] is False
+    assert d["settings"]["futility"] == FUTILITY and d["settings"]["paired"] is True
+    assert all("correlation" in p for p in d["pairs"])  # None at 2 seeds: too few to measure
+
+
+def test_header_names_an_unpaired_study_and_a_per_seed_split(tmp_path: Path) -> None:
+    text = "\n".join(study_lines(_outcome(paired=False), tmp_path))
+    assert "Pairing: unpaired" in text
+    text = "\n".join(study_lines(_outcome(train={"split": "per-seed"}), tmp_path))
+    assert "a per-seed validation split); validation split: per-seed." in text

@@ -160,3 +160,34 @@ def test_malformed_metadata_is_refused_in_one_line(
     meta.write_bytes(text if isinstance(text, bytes) else text.encode())
     got = _raises_one_line(f"folder:{tmp_path}", message)
     assert got.startswith(f"data set metadata {meta}")
+
+
+def test_a_per_seed_split_is_drawn_from_the_seed_alone() -> None:
+    from archlab.train.config import TrainConfig
+    from archlab.train.data import load_dataset, split_for_seed
+    from archlab.train.tasks import run_data
+
+    data = load_dataset("digits", limit=300)
+    a, again, b = split_for_seed(data, 1), split_for_seed(data, 1), split_for_seed(data, 2)
+    assert torch.equal(a.x_val, again.x_val) and torch.equal(a.y_train, again.y_train)
+    assert not torch.equal(a.x_val, b.x_val)  # another seed, another split
+    assert len(a.y_val) == len(data.y_val) and len(a.y_train) == len(data.y_train)
+    pooled = torch.cat([data.x_train, data.x_val]).flatten(1)
+    for drawn in (a, b):  # the same images, split anew; test and normalisation untouched
+        mine = torch.cat([drawn.x_train, drawn.x_val]).flatten(1)
+        assert torch.equal(mine.unique(dim=0), pooled.unique(dim=0))
+        assert torch.equal(drawn.x_test, data.x_test) and drawn.mean == data.mean
+    # What a run trains on: its seed's split with per-seed, the loaded one with fixed.
+    per_seed = run_data(TrainConfig(split="per-seed", limit=300), 2, data)
+    assert torch.equal(per_seed.x_val, b.x_val)
+    assert run_data(TrainConfig(limit=300), 2, data) is data
+    with pytest.raises(ArchlabError, match=r"split must be one of fixed \| per-seed, got 'x'"):
+        TrainConfig(split="x")
+
+
+def test_a_given_validation_split_is_never_redrawn(tmp_path: Path) -> None:
+    from archlab.train.data import split_for_seed
+
+    make_folder(tmp_path)
+    data = load_dataset(f"folder:{tmp_path}")
+    assert split_for_seed(data, 5) is data

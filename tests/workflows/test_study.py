@@ -82,8 +82,23 @@ def test_interrupted_study_resumes_without_retraining(
 
 def test_a_different_study_under_the_same_name_is_refused(tmp_path: Path) -> None:
     store = tmp_path / "s.db"
-    run_study(_plan(store))
+    first = run_study(_plan(store))
     before = _runs(store)
+    # Noted from the data: the validation set's size (the verdict's resolution floor), and the
+    # seeds are paired; the output reports each pair's measured correlation between arms.
+    n_val = round(0.1 * 150)  # limit 150, val_fraction 0.1
+    assert first.outcome.definition["val_size"] == n_val
+    out = first.to_dict()
+    assert out["settings"]["paired"] is True
+    assert out["settings"]["resolution"] == pytest.approx(100 / n_val)
+    assert all("correlation" in p for p in out["pairs"])
+    # A study stored before val_size was noted is the same study: its rerun notes it.
+    with sqlite3.connect(store) as db:
+        (text,) = db.execute("SELECT definition_json FROM studies").fetchone()
+        old = {k: v for k, v in json.loads(text).items() if k != "val_size"}
+        db.execute("UPDATE studies SET definition_json = ?", (json.dumps(old),))
+    assert run_study(_plan(store)).outcome.definition["val_size"] == n_val
+    assert _runs(store) == before
     other = _plan(store).replace(alpha=0.1)
     with pytest.raises(ArchlabError, match=r"different study named 'study'.*alpha"):
         run_study(other)
