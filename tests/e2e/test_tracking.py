@@ -33,15 +33,29 @@ def _store_epochs(store: Path) -> dict[str, list[dict[str, float]]]:
     return out
 
 
+@pytest.mark.parametrize("executor", [[], ["--workers", "2"]], ids=["in-process", "pool"])
 def test_tensorboard_scalars_match_the_store(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executor: list[str]
 ) -> None:
+    """In this process and from a worker pool: the driver feeds the sink from what it stored."""
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # archlab trains without mlflow
+    _tensorboard_matches_the_store(cli, tmp_path, executor)
+
+
+@pytest.mark.ray
+def test_tensorboard_scalars_from_ray_match_the_store(
+    cli: Cli, tmp_path: Path, ray_local: object
+) -> None:
+    _tensorboard_matches_the_store(cli, tmp_path, ["--executor", "ray"])
+
+
+def _tensorboard_matches_the_store(cli: Cli, tmp_path: Path, executor: list[str]) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    monkeypatch.setitem(sys.modules, "mlflow", None)  # archlab trains without mlflow
     store, tb = tmp_path / "s.db", tmp_path / "tb"
     code, _, err = cli("train-candidates", "--cardinalities", "1,2", *TINY, "--epochs", "2",
-                       "--store", str(store), "--tensorboard", str(tb), "--quiet")  # fmt: skip
+                       *executor, "--store", str(store), "--tensorboard", str(tb),
+                       "--quiet")  # fmt: skip
     assert code == 0, err
     stored = _store_epochs(store)
     assert sorted(p.name for p in tb.iterdir()) == sorted(stored)
