@@ -88,9 +88,12 @@ def round_robin(
     *,
     warmup: int,
     repeats: int,
+    min_time: float = 0.0,
     clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
-    """Seconds of each step, ``repeats`` rounds after ``warmup``; round r starts at model r.
+    """Seconds per call of each step, ``repeats`` rounds after ``warmup``; round r starts at
+    model r. A visit calls its step until ``min_time`` has passed (a cheap model's mean over
+    several calls: less noise) and records the mean.
 
     Every round visits every model once, so slow drift of the machine's load reaches all alike.
     """
@@ -99,10 +102,15 @@ def round_robin(
     for r in range(warmup + repeats):
         for i in range(len(labels)):
             label = labels[(r + i) % len(labels)]
-            t0 = clock()
-            steps[label]()
+            n, t0 = 0, clock()
+            while True:
+                steps[label]()
+                n += 1
+                elapsed = clock() - t0
+                if elapsed >= min_time:
+                    break
             if r >= warmup:
-                times[label].append(clock() - t0)
+                times[label].append(elapsed / n)
     return times
 
 
@@ -255,7 +263,8 @@ def render(
         f"{args.input_size}x{args.input_size}, full width. One training step (forward, "
         f"loss = sum, backward; no optimizer step) at batch {args.batch}, {args.warmup} warm-up "
         f"round(s), then {args.repeats} timed rounds round-robin over all models (each round "
-        "starting one model further on); medians per image.",
+        f"starting one model further on; a visit repeats a step for at least {args.min_time:g} "
+        "s and keeps the mean); medians per image.",
         "",
         f"Roof, measured in every round (medians): peak {peak / 1e9:.1f} GMAC/s (1024x1024 "
         f"matmul), bandwidth {bandwidth / 1e9:.1f} GB/s (64 MiB copy). Predicted step = per conv "
@@ -282,6 +291,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     imagenet = ",".join(n for n, s in PRESETS.items() if s.template == "imagenet")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (median)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument(
+        "--min-time", type=float, default=0.25, help="seconds per visit: cheaper steps repeated"
+    )
     parser.add_argument("--batch", type=int, default=8, help="images per training step")
     parser.add_argument("--input-size", type=int, default=64, help="ImageNet presets' input")
     parser.add_argument("--cifar-width", type=float, default=0.25)
@@ -317,7 +329,9 @@ def main(argv: list[str] | None = None) -> str:
     device = torch.device(args.device)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            sys.exit("bench_speed_predictors: torch sees no CUDA device")
+            print("bench_speed_predictors: torch sees no CUDA device; use --device cpu",
+                  file=sys.stderr)  # fmt: skip
+            raise SystemExit(2)
         torch.backends.cudnn.allow_tf32 = False  # float32 convs, as the float32 matmul peak
     cifar, skipped = cifar_family([int(c) for c in _names(args.cardinalities)], args.cifar_width)
     models = cifar + imagenet_presets(_names(args.presets), args.input_size)
@@ -328,9 +342,8 @@ def main(argv: list[str] | None = None) -> str:
     steps["peak"] = lambda: roof["peak"].append(peak_macs_per_s(device, torch.float32, repeats=3))
     steps["bandwidth"] = lambda: roof["bandwidth"].append(bandwidth_bytes_per_s(device, repeats=3))
     print(f"{len(models)} models, {args.warmup} + {args.repeats} rounds ...", flush=True)
-    times = round_robin(steps, warmup=args.warmup, repeats=args.repeats)
-    peak = statistics.median(roof["peak"][args.warmup :])
-    bandwidth = statistics.median(roof["bandwidth"][args.warmup :])
+    times = round_robin(steps, warmup=args.warmup, repeats=args.repeats, min_time=args.min_time)
+    peak, bandwidth = statistics.median(roof["peak"]), statistics.median(roof["bandwidth"])
     rows = [
         Row(m, predictors(m, args.batch, peak, bandwidth),
             [t * 1e3 / args.batch for t in times[m.label]])

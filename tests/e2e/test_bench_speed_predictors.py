@@ -34,6 +34,19 @@ def test_round_robin_rotates_the_order_and_drops_the_warmup() -> None:
     assert times["c"] == pytest.approx([4.005, 4.007])
 
 
+def test_a_visit_repeats_a_cheap_step_until_min_time_and_keeps_the_mean() -> None:
+    now, calls = [0.0], {"cheap": 0, "dear": 0}
+
+    def step(label: str, cost: float) -> None:
+        calls[label] += 1
+        now[0] += cost
+
+    steps = {"cheap": lambda: step("cheap", 0.1), "dear": lambda: step("dear", 1.0)}
+    times = bench.round_robin(steps, warmup=0, repeats=2, min_time=0.25, clock=lambda: now[0])
+    assert calls == {"cheap": 6, "dear": 2}  # 3 calls reach 0.25 s; one dear call does
+    assert times == {"cheap": pytest.approx([0.1, 0.1]), "dear": pytest.approx([1.0, 1.0])}
+
+
 def _row(label: str, group: str, macs: float, roof: float, ms: float) -> bench.Row:
     spec = PRESETS["resnet50"]
     values = dict.fromkeys(bench.PREDICTORS, 1.0) | {"MACs": macs, "roofline time": roof}
