@@ -135,6 +135,7 @@ class Row:
     model: Model
     values: dict[str, float]  # by PREDICTORS
     measured_ms: list[float]  # per image, one per timed round
+    memory_bound: tuple[int, int] = (0, 0)  # layers below the ridge, of all conv and fc layers
 
     @property
     def median_ms(self) -> float:
@@ -142,13 +143,15 @@ class Row:
         return statistics.median(self.measured_ms)
 
 
-def predictors(model: Model, batch: int, peak: float, bandwidth: float) -> dict[str, float]:
+def make_row(
+    model: Model, batch: int, peak: float, bandwidth: float, measured_ms: list[float]
+) -> Row:
     """Every predictor of one model at ``batch`` (per image where it scales with the batch)."""
     cx = complexity(model.spec)
     pred = predict_step_time(
         model.spec, peak_macs_per_s=peak, bandwidth_bytes_per_s=bandwidth, batch_size=batch
     )
-    return {
+    values = {
         "MACs": cx.macs,
         "step MACs": training_step_macs(model.spec).step_macs,
         "params": cx.params,
@@ -156,6 +159,8 @@ def predictors(model: Model, batch: int, peak: float, bandwidth: float) -> dict[
         "bytes moved": pred.forward_bytes_per_image,
         "roofline time": pred.ms_per_image,
     }
+    below = sum(1 for r in pred.layers if r.macs / r.bytes < peak / bandwidth)
+    return Row(model, values, measured_ms, (below, len(pred.layers)))
 
 
 def rho(rows: Sequence[Row], key: str) -> tuple[float, float] | None:
@@ -235,6 +240,19 @@ def pooled_note(groups: dict[str, list[Row]]) -> str:
     return note
 
 
+def ridge_line(rows: Sequence[Row], ridge: float) -> str:
+    """How many layers the measured roof puts below its ridge (memory-bound)."""
+    below = sum(r.memory_bound[0] for r in rows)
+    total = sum(r.memory_bound[1] for r in rows)
+    line = (
+        f"Ridge: {ridge:.1f} MACs per byte; {below} of the {total} conv and fc layers of these "
+        "models lie below it (memory-bound), the rest are predicted at the peak."
+    )
+    if below == 0:
+        line += " So the prediction is MACs / peak, layer by layer, and ranks as the MACs do."
+    return line
+
+
 def render(
     rows: Sequence[Row],
     skipped: Sequence[str],
@@ -272,6 +290,8 @@ def render(
         "weight gradient, x2 for the stem (no data gradient for the image); BN, ReLU, pooling, "
         "adds free (docs/counting.md, \"Roofline\"). Bytes moved = that formula's forward bytes "
         "per image at this batch.",
+        "",
+        ridge_line(rows, peak / bandwidth),
         "",
         "Spearman rho of each predictor against the measured time (p in brackets):",
         "",
@@ -345,10 +365,9 @@ def main(argv: list[str] | None = None) -> str:
     times = round_robin(steps, warmup=args.warmup, repeats=args.repeats, min_time=args.min_time)
     peak, bandwidth = statistics.median(roof["peak"]), statistics.median(roof["bandwidth"])
     rows = [
-        Row(m, predictors(m, args.batch, peak, bandwidth),
-            [t * 1e3 / args.batch for t in times[m.label]])
+        make_row(m, args.batch, peak, bandwidth, [t * 1e3 / args.batch for t in times[m.label]])
         for m in models
-    ]  # fmt: skip
+    ]
     command_line = command() if argv is None else "main()"
     body = render(rows, skipped, args, (peak, bandwidth), time.perf_counter() - start,
                   command_line)  # fmt: skip

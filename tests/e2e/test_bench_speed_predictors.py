@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import each other as top-level modules
@@ -82,6 +83,23 @@ def test_bad_options_exit_2(bad: list[str]) -> None:
     assert exc.value.code == 2
 
 
+def test_no_cuda_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--device", "cuda", "--no-write"])
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_ridge_line_counts_memory_bound_layers() -> None:
+    rows = [bench.Row(bench.Model("CIFAR", "a", PRESETS["resnet50"]), {}, [1.0], (0, 5))]
+    assert "0 of the 5 conv and fc layers" in bench.ridge_line(rows, 1.5)
+    assert "ranks as the MACs do" in bench.ridge_line(rows, 1.5)
+    rows.append(bench.Row(bench.Model("CIFAR", "b", PRESETS["resnet50"]), {}, [1.0], (2, 5)))
+    assert "2 of the 10" in (line := bench.ridge_line(rows, 1.5)) and "ranks as" not in line
+
+
 def test_tiny_run_prints_its_section_and_writes_nothing(one_torch_thread: None) -> None:
     before = bench.BENCHMARKS_MD.read_bytes()
     body = bench.main(
@@ -105,3 +123,4 @@ def test_tiny_run_prints_its_section_and_writes_nothing(one_torch_thread: None) 
         predicted, measured = float(cells[6]), float(cells[7])
         assert predicted > 0 and measured > 0
     assert "Goal: the roofline prediction ranks speed better than MACs do" in body
+    assert re.search(r"Ridge: [\d.]+ MACs per byte; \d+ of the \d+ conv and fc layers", body)
