@@ -10,9 +10,10 @@ is skipped with the solver's reason) at 32x32, and every ImageNet preset of arch
 Measured: one training step (forward, loss = out.sum(), backward; no optimizer step) per model
 per round, at ``--batch``, after ``--warmup`` untimed rounds; ``--repeats`` timed rounds taken
 round-robin over the models (each round starting one model further on), so a change of machine
-load hits every model alike; the median per model, per image. The peak MAC rate and the memory
-bandwidth (archlab/measure/roofline.py: a dense 1024 x 1024 matmul and a 64 MiB copy) are
-measured in every round too, and their medians used.
+load hits every model alike; a visit repeats a step for ``--min-time`` seconds and keeps the mean;
+the median per model, per image. The peak MAC rate and the memory bandwidth
+(archlab/measure/roofline.py: a dense 1024 x 1024 matmul and a 64 MiB copy, each call a median
+of 3 after its own warm-up) are measured in every round too, and their medians used.
 
 Predictors: forward MACs, training-step MACs, params, activations (archlab.complexity), bytes
 moved (the roofline module's per-layer bytes of the convs and the fc, summed, per image at the
@@ -373,7 +374,7 @@ def main(argv: list[str] | None = None) -> str:
                   command_line)  # fmt: skip
     print(body)
     if not args.no_write:
-        write_section(SECTION, body, args.out)
+        write_section("bench_speed_predictors", body, args.out)
         print(f"wrote the {SECTION} section of {args.out}")
     return body
 
