@@ -8,8 +8,10 @@ grouped 3x3 conv of group width g (channels per group) has channels / g groups, 
 4, ... channels / 2; the dense 3x3 conv is the one group as wide as the channels; the dense 1x1
 conv is the bottleneck's reduce / expand. A step is forward, sum, backward with the input
 requiring a gradient: the forward, data-gradient and weight-gradient passes, 3 x the forward MACs
-(as :mod:`archlab.measure.predict` counts a layer's step). Attained rate = step MACs / the median
-step time. :func:`archlab.measure.predict.predict_step_time` looks a layer's ceiling up.
+(as :mod:`archlab.measure.predict` counts a layer's step); with ``passes=1`` a step is the forward
+alone under inference mode (as ``archlab count --roofline`` times a layer). Attained rate = step
+MACs / the median step time. :func:`archlab.measure.predict.predict_step_time` and
+:func:`archlab.measure.roofline.roofline` look a layer's ceiling up.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class CeilingShape:
     channels: int
     map_size: int
     batch_size: int
+    passes: int = TRAIN_PASSES  # 3: forward + backward; 1: the forward alone
 
     @property
     def kernel(self) -> int:
@@ -51,9 +54,9 @@ class CeilingShape:
 
     @property
     def step_macs(self) -> int:
-        """MACs of one step: 3 passes of batch x map^2 x channels x group width x k^2."""
+        """MACs of one step: passes x batch x map^2 x channels x group width x k^2."""
         forward = self.batch_size * self.map_size**2 * self.channels * self.group_width
-        return TRAIN_PASSES * forward * self.kernel**2
+        return self.passes * forward * self.kernel**2
 
     @property
     def label(self) -> str:
@@ -62,10 +65,14 @@ class CeilingShape:
 
 
 def ceiling_shapes(
-    *, channels: int = CHANNELS, map_size: int = MAP_SIZE, batch_size: int = 8
+    *,
+    channels: int = CHANNELS,
+    map_size: int = MAP_SIZE,
+    batch_size: int = 8,
+    training: bool = True,
 ) -> tuple[CeilingShape, ...]:
     """Dense 1x1, dense 3x3 and grouped 3x3 at every power-of-two group width below
-    ``channels`` (a power of two >= 2)."""
+    ``channels`` (a power of two >= 2); a training step, or the forward alone."""
     for key, value in (("channels", channels), ("map_size", map_size), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ArchlabError(f"{key} must be an integer >= 1, got {value!r}")
@@ -74,22 +81,29 @@ def ceiling_shapes(
     widths = [2**i for i in range(channels.bit_length() - 1)]  # 1, 2, ..., channels / 2
     kinds = [("dense 1x1", channels), ("dense 3x3", channels)]
     kinds += [("grouped 3x3", g) for g in widths]
-    return tuple(CeilingShape(k, g, channels, map_size, batch_size) for k, g in kinds)
+    passes = TRAIN_PASSES if training else 1
+    return tuple(CeilingShape(k, g, channels, map_size, batch_size, passes) for k, g in kinds)
 
 
 def conv_step(shape: CeilingShape, device: torch.device, dtype: torch.dtype) -> Callable[[], None]:
-    """One forward + backward of the shape's conv (synchronised on CUDA)."""
+    """One forward + backward of the shape's conv, or its forward alone when ``shape.passes`` is
+    1 (synchronised on CUDA)."""
     k, c = shape.kernel, shape.channels
     conv = nn.Conv2d(c, c, k, padding=k // 2, groups=shape.groups, bias=False)
     conv = conv.to(device=device, dtype=dtype)
+    training = shape.passes != 1
     x = torch.randn(shape.batch_size, c, shape.map_size, shape.map_size, device=device,
-                    dtype=dtype, requires_grad=True)  # fmt: skip
+                    dtype=dtype, requires_grad=training)  # fmt: skip
 
     def step() -> None:
-        conv(x).float().sum().backward()
+        if training:
+            conv(x).float().sum().backward()
+            conv.weight.grad, x.grad = None, None  # no gradient accumulated between steps
+        else:
+            with torch.inference_mode():
+                conv(x)
         if device.type == "cuda":
             torch.cuda.synchronize()
-        conv.weight.grad, x.grad = None, None  # no gradient accumulated between steps
 
     return step
 

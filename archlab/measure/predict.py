@@ -72,7 +72,9 @@ def _log_log(points: list[tuple[int, float]], x: int) -> float:
     if x <= points[0][0]:
         return points[0][1]
     for (x0, y0), (x1, y1) in itertools.pairwise(points):
-        if x <= x1:
+        if x == x1:
+            return y1  # a measured width: its own rate, exactly
+        if x < x1:
             t = math.log(x / x0) / math.log(x1 / x0)
             return math.exp(math.log(y0) + t * (math.log(y1) - math.log(y0)))
     return points[-1][1]

@@ -92,3 +92,14 @@ def test_a_real_step_runs_all_three_passes(one_torch_thread: None) -> None:
     assert conv.weight.grad is None and x.grad is None  # nothing accumulated between steps
     rows = measure_ceilings([shape], torch.device("cpu"), warmup=0, repeats=1).rows
     assert len(rows) == 1 and rows[0].macs_per_s > 0
+
+
+def test_a_forward_ceiling_runs_the_forward_alone(one_torch_thread: None) -> None:
+    shapes = ceiling_shapes(channels=8, map_size=4, batch_size=2, training=False)
+    assert {s.passes for s in shapes} == {1}
+    assert shapes[1].step_macs == 2 * 16 * 8 * 8 * 9  # one pass of the dense 3x3
+    step = conv_step(shapes[-1], torch.device("cpu"), torch.float32)
+    cells = step.__closure__ or ()
+    conv = next(c.cell_contents for c in cells if isinstance(c.cell_contents, torch.nn.Conv2d))
+    step()
+    assert conv.groups == 2 and conv.weight.grad is None  # no backward ran
