@@ -13,33 +13,49 @@ round-robin over the models (each round starting one model further on), so a cha
 load hits every model alike; a visit repeats a step for ``--min-time`` seconds and keeps the mean;
 the median per model, per image. The peak MAC rate and the memory bandwidth
 (archlab/measure/roofline.py: a dense 1024 x 1024 matmul and a 64 MiB copy, each call a median
-of 3 after its own warm-up) are measured in every round too, and their medians used.
+of 3 after its own warm-up) are measured in every round too, and their medians used; so are
+the measured ceilings (archlab/measure/ceilings.py: one forward + backward of a dense 1x1, a
+dense 3x3 and a grouped 3x3 conv at each power-of-two group width, 128 channels, a 16 x 16 map,
+at ``--batch``), each a model of the round-robin.
 
 Predictors: forward MACs, training-step MACs, params, activations (archlab.complexity), bytes
 moved (the roofline module's per-layer bytes of the convs and the fc, summed, per image at the
 batch) and the roofline-predicted step time (:func:`archlab.measure.predict.predict_step_time`:
-per layer max(MACs / peak, bytes / bandwidth), three passes per layer, two for the stem).
-Goal: the roofline prediction ranks speed better than MACs do (a higher rho in each family).
+per layer max(MACs / peak, bytes / bandwidth), three passes per layer, two for the stem), with
+one roof and with the measured ceilings (per layer max(MACs / its kind's ceiling, bytes /
+bandwidth)). Goal: the roofline prediction ranks speed better than MACs do (a higher rho in each
+family); the issue's roofline is the one-roof row, judged apart from the ceilings row.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
+from _predictor_tables import (
+    CEILINGS,
+    ONE_ROOF,
+    Model,
+    Row,
+    ceilings_table,
+    goal_lines,
+    model_table,
+    pooled_note,
+    rho_table,
+    ridge_line,
+)
 from _sections import BENCHMARKS_MD, command, machine_line, write_section
-from scipy.stats import spearmanr
 
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError
-from archlab.measure.predict import predict_step_time
+from archlab.measure.ceilings import CeilingShape, ceiling_shapes, ceilings_from_times, conv_step
+from archlab.measure.predict import Ceilings, predict_step_time
 from archlab.measure.roofline import bandwidth_bytes_per_s, peak_macs_per_s
 from archlab.measure.speed import training_step_macs
 from archlab.models import build_model
@@ -49,18 +65,6 @@ from archlab.space import NetSpec, with_overrides
 
 SECTION = "bench_speed_predictors"
 CARDINALITIES = "1,2,4,8,16,32,64"
-PREDICTORS = ("MACs", "step MACs", "params", "activations", "bytes moved", "roofline time")
-GOAL = "the roofline prediction ranks speed better than MACs do"
-
-
-@dataclass(frozen=True)
-class Model:
-    """One model of the comparison: its family, label and spec (input size set)."""
-
-    group: str  # "CIFAR" or "ImageNet"
-    label: str
-    spec: NetSpec
-    mac_error: float | None = None  # MACs / the C = 1 baseline's MACs - 1
 
 
 def cifar_family(cardinalities: Sequence[int], width: float) -> tuple[list[Model], list[str]]:
@@ -129,145 +133,53 @@ def train_step(spec: NetSpec, batch: int, device: torch.device) -> Callable[[], 
     return step
 
 
-@dataclass(frozen=True)
-class Row:
-    """One model's predictors and its measured step time per image."""
-
-    model: Model
-    values: dict[str, float]  # by PREDICTORS
-    measured_ms: list[float]  # per image, one per timed round
-    memory_bound: tuple[int, int] = (0, 0)  # layers below the ridge, of all conv and fc layers
-
-    @property
-    def median_ms(self) -> float:
-        """Median measured train-step milliseconds per image."""
-        return statistics.median(self.measured_ms)
-
-
 def make_row(
-    model: Model, batch: int, peak: float, bandwidth: float, measured_ms: list[float]
+    model: Model,
+    batch: int,
+    roof: tuple[float, float, Ceilings],
+    measured_ms: list[float],
 ) -> Row:
-    """Every predictor of one model at ``batch`` (per image where it scales with the batch)."""
+    """Every predictor of one model at ``batch`` (per image where it scales with the batch);
+    ``roof`` is the peak, the bandwidth and the measured ceilings."""
+    peak, bandwidth, ceilings = roof
     cx = complexity(model.spec)
-    pred = predict_step_time(
-        model.spec, peak_macs_per_s=peak, bandwidth_bytes_per_s=bandwidth, batch_size=batch
-    )
+    predict = partial(predict_step_time, model.spec, peak_macs_per_s=peak,
+                      bandwidth_bytes_per_s=bandwidth, batch_size=batch)  # fmt: skip
+    pred, ceiled = predict(), predict(ceilings=ceilings)
     values = {
         "MACs": cx.macs,
         "step MACs": training_step_macs(model.spec).step_macs,
         "params": cx.params,
         "activations": cx.acts,
         "bytes moved": pred.forward_bytes_per_image,
-        "roofline time": pred.ms_per_image,
+        ONE_ROOF: pred.ms_per_image,
+        CEILINGS: ceiled.ms_per_image,
     }
-    below = sum(1 for r in pred.layers if r.macs / r.bytes < peak / bandwidth)
-    return Row(model, values, measured_ms, (below, len(pred.layers)))
-
-
-def rho(rows: Sequence[Row], key: str) -> tuple[float, float] | None:
-    """Spearman rho (and its p) of predictor ``key`` against the median time; None below n = 3."""
-    if len(rows) < 3:
-        return None
-    x, y = [r.values[key] for r in rows], [r.median_ms for r in rows]
-    if len(set(x)) == 1 or len(set(y)) == 1:
-        return math.nan, math.nan  # a constant ranks nothing (spearmanr warns and says nan)
-    result = spearmanr(x, y)
-    return float(result.statistic), float(result.pvalue)
-
-
-def _cell(value: tuple[float, float] | None) -> str:
-    if value is None:
-        return "-"
-    return "equal in all" if math.isnan(value[0]) else f"{value[0]:+.2f} (p {value[1]:.2g})"
-
-
-def rho_table(groups: dict[str, list[Row]]) -> list[str]:
-    """Rho per predictor (rows) and group (columns), with n."""
-    head = " | ".join(f"{g} (n = {len(rows)})" for g, rows in groups.items())
-    lines = [f"| predictor | {head} |", "|---|" + "---:|" * len(groups)]
-    for key in PREDICTORS:
-        cells = " | ".join(_cell(rho(rows, key)) for rows in groups.values())
-        lines.append(f"| {key} | {cells} |")
-    return lines
-
-
-def model_table(rows: Sequence[Row]) -> list[str]:
-    """Per-model numbers: the predictors, the prediction and the measured time."""
-    lines = [
-        "| model | family | MACs | step MACs | params | acts | bytes/img | MAC error "
-        "| predicted ms/img | measured ms/img | min-max | measured / predicted |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
-    ]
-    for r in rows:
-        v, err = r.values, r.model.mac_error
-        lines.append(
-            f"| {r.model.label} | {r.model.group} | {v['MACs']:,.0f} | {v['step MACs']:,.0f} "
-            f"| {v['params']:,.0f} | {v['activations']:,.0f} | {v['bytes moved']:,.0f} "
-            f"| {'-' if err is None else f'{err:+.1%}'} | {v['roofline time']:.3f} "
-            f"| {r.median_ms:.3f} | {min(r.measured_ms):.3f}-{max(r.measured_ms):.3f} "
-            f"| {r.median_ms / v['roofline time']:.1f} |"
-        )
-    return lines
-
-
-def goal_lines(groups: dict[str, list[Row]]) -> list[str]:
-    """Whether the roofline's rho beats the MACs' in every family, said per family."""
-    verdicts = []
-    for g, rows in groups.items():
-        roof, macs = rho(rows, "roofline time"), rho(rows, "MACs")
-        if roof is None or macs is None:
-            verdicts.append((g, None, "fewer than 3 models"))
-            continue
-        better = roof[0] > macs[0] or (math.isnan(macs[0]) and not math.isnan(roof[0]))
-        verdicts.append((g, better, f"roofline {_cell(roof)} vs MACs {_cell(macs)}"))
-    met = bool(verdicts) and all(b for _, b, _ in verdicts)
-    said = "; ".join(f"{g}: {why}" for g, _, why in verdicts)
-    return [f"Goal: {GOAL} in each family: **{'met' if met else 'not met'}** ({said})."]
-
-
-def pooled_note(groups: dict[str, list[Row]]) -> str:
-    """What the pooled rho can and cannot say, from the measured numbers."""
-    cifar, imagenet = groups.get("CIFAR", []), groups.get("ImageNet", [])
-    note = (
-        "Pooled mixes input sizes (32 and the ImageNet size) and heads (10 and 1,000 classes): "
-        "per-image MACs, activations, bytes and the prediction account for both, params do not "
-        "(a weight count does not grow with the input), so pooled params is no test."
-    )
-    if cifar and imagenet and max(r.median_ms for r in cifar) < min(r.median_ms for r in imagenet):
-        note += (
-            " Every CIFAR model trains faster than every ImageNet model here, so much of a "
-            "pooled rho is the gap between the families; the per-family columns are the test."
-        )
-    return note
-
-
-def ridge_line(rows: Sequence[Row], ridge: float) -> str:
-    """How many layers the measured roof puts below its ridge (memory-bound)."""
-    below = sum(r.memory_bound[0] for r in rows)
-    total = sum(r.memory_bound[1] for r in rows)
-    line = (
-        f"Ridge: {ridge:.1f} MACs per byte; {below} of the {total} conv and fc layers of these "
-        "models lie below it (memory-bound), the rest are predicted at the peak."
-    )
-    if below == 0:
-        line += " So the prediction is MACs / peak, layer by layer, and ranks as the MACs do."
-    return line
+    below = sum(r.memory_bound for r in pred.layers)
+    below_ceilings = sum(r.memory_bound for r in ceiled.layers)
+    return Row(model, values, measured_ms, (below, len(pred.layers)), below_ceilings)
 
 
 def render(
     rows: Sequence[Row],
     skipped: Sequence[str],
     args: argparse.Namespace,
-    peaks: tuple[float, float],
+    roof: tuple[float, float, Ceilings],
+    shapes: Sequence[CeilingShape],
     wall_s: float,
     command_line: str,
 ) -> str:
-    """The section of reports/benchmarks.md."""
+    """The section of reports/benchmarks.md; ``roof``: peak, bandwidth, measured ceilings."""
     groups = {g: [r for r in rows if r.model.group == g] for g in ("CIFAR", "ImageNet")}
     groups = {g: rs for g, rs in groups.items() if rs}
     if len(groups) > 1:
         groups["pooled"] = list(rows)
-    peak, bandwidth = peaks
+    peak, bandwidth, ceilings = roof
+    shape = shapes[0]  # every ceiling's shape but its kind and group width
+    where = (
+        f"{shape.channels} channels in and out, {shape.map_size}x{shape.map_size} map, "
+        f"stride 1, batch {shape.batch_size}"
+    )
     skips = "".join(f" Skipped: {s}." for s in skipped)
     return "\n".join([
         "## Which number predicts speed? Spearman rho against measured train-step time",
@@ -291,6 +203,16 @@ def render(
         "weight gradient, x2 for the stem (no data gradient for the image); BN, ReLU, pooling, "
         "adds free (docs/counting.md, \"Roofline\"). Bytes moved = that formula's forward bytes "
         "per image at this batch.",
+        "",
+        "Measured ceilings (Williams et al. 2009's in-core ceilings; archlab/measure/ceilings.py), "
+        "timed in the same rounds as the models: one forward + backward of each conv kind at "
+        f"{where}, attained rate = 3 x forward MACs / median step. With ceilings, a layer takes "
+        "max(MACs / its kind's ceiling, bytes / bandwidth) per pass: dense 1x1 and dense 3x3 "
+        "their own; a grouped 3x3 by its group width g (channels per group), log-log "
+        "interpolated between the measured widths, the dense 3x3 standing for g = the channels, "
+        "clamped beyond; the stem and the fc at the peak.",
+        "",
+        *ceilings_table(shapes, ceilings, peak),
         "",
         ridge_line(rows, peak / bandwidth),
         "",
@@ -362,16 +284,17 @@ def main(argv: list[str] | None = None) -> str:
     roof: dict[str, list[float]] = {"peak": [], "bandwidth": []}
     steps["peak"] = lambda: roof["peak"].append(peak_macs_per_s(device, torch.float32, repeats=3))
     steps["bandwidth"] = lambda: roof["bandwidth"].append(bandwidth_bytes_per_s(device, repeats=3))
+    shapes = ceiling_shapes(batch_size=args.batch)
+    steps |= {s.label: conv_step(s, device, torch.float32) for s in shapes}
     print(f"{len(models)} models, {args.warmup} + {args.repeats} rounds ...", flush=True)
     times = round_robin(steps, warmup=args.warmup, repeats=args.repeats, min_time=args.min_time)
     peak, bandwidth = statistics.median(roof["peak"]), statistics.median(roof["bandwidth"])
-    rows = [
-        make_row(m, args.batch, peak, bandwidth, [t * 1e3 / args.batch for t in times[m.label]])
-        for m in models
-    ]
+    roofs = (peak, bandwidth, ceilings_from_times(shapes, {s: times[s.label] for s in shapes}))
+    per_image = {label: [t * 1e3 / args.batch for t in ts] for label, ts in times.items()}
+    rows = [make_row(m, args.batch, roofs, per_image[m.label]) for m in models]
     command_line = command() if argv is None else "main()"
-    body = render(rows, skipped, args, (peak, bandwidth), time.perf_counter() - start,
-                  command_line)  # fmt: skip
+    body = render(rows, skipped, args, roofs, shapes,
+                  time.perf_counter() - start, command_line)  # fmt: skip
     print(body)
     if not args.no_write:
         write_section("bench_speed_predictors", body, args.out)

@@ -5,8 +5,8 @@
 #      against a measured bf16 matmul peak, grouped vs dense 3x3 convs; it writes its section of
 #      reports/benchmarks-gpu.md and prints a one-screen summary;
 #   3. benchmarks/bench_speed_predictors.py: Spearman rho of measured train-step time against
-#      MACs, params, activations, bytes moved and the roofline prediction (its section of
-#      reports/benchmarks-gpu.md).
+#      MACs, params, activations, bytes moved and the roofline prediction, with one roof and
+#      with measured per-kind ceilings (its section of reports/benchmarks-gpu.md).
 #
 #   bash benchmarks/gpu.sh            # on the GPU machine
 #   bash benchmarks/gpu.sh --setup    # first make .venv-gpu with a CUDA build of torch (network)

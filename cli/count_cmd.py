@@ -171,12 +171,20 @@ def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:
 def _print_roofline(roof: Roofline, figure: tuple[Any, ...]) -> None:
     out = console()
     rows = [[x.name, x.kind, x.macs, x.bytes, f"{x.intensity:.2f}", f"{x.ms:.3f}",
-             f"{x.attained_macs_per_s:.3g}", f"{x.fraction_of_roof:.3g}"]
+             f"{x.attained_macs_per_s:.3g}", f"{x.fraction_of_roof:.3g}",
+             f"{x.ceiling_macs_per_s:.3g}", f"{x.fraction_of_ceiling:.3g}"]
             for x in roof.layers]  # fmt: skip
-    cols = ["layer", "kind", "MACs", "bytes", "MACs/byte", "ms", "MACs/s", "fraction of roof"]
+    cols = ["layer", "kind", "MACs", "bytes", "MACs/byte", "ms", "MACs/s", "fraction of roof",
+            "ceiling MACs/s", "fraction of ceiling"]  # fmt: skip
     out.print(table(f"roofline: peak {roof.peak_macs_per_s:.3g} MACs/s, bandwidth "
                     f"{roof.bandwidth_bytes_per_s:.3g} B/s on {roof.device} ({roof.dtype}, "
                     f"{roof.threads} threads)", cols, rows))  # fmt: skip
+    if roof.ceilings:  # docs/counting.md, "Roofline": the measured ceilings' shape
+        out.print(table(f"measured ceilings ({roof.ceiling_shape})",
+                        ["kind", "group width", "MACs/s", "fraction of peak"],
+                        [[c.kind, c.group_width, f"{c.macs_per_s:.3g}",
+                          f"{c.macs_per_s / roof.peak_macs_per_s:.3g}"]
+                         for c in roof.ceilings]))  # fmt: skip
     out.print("figure: " + ", ".join(map(str, figure)))
 
 

@@ -9,7 +9,12 @@ Formulas, stated once:
 - peak = the MAC rate of a dense ``n x n`` matmul (n^3 MACs) and bandwidth = the rate of a large
   tensor copy (2 x its bytes: one read, one write), both timed in the same run;
 - roof = min(peak, intensity x bandwidth); attained = MACs / measured time; fraction = attained /
-  roof (above 1 where caches beat the copy's bandwidth).
+  roof (above 1 where caches beat the copy's bandwidth);
+- a model with 2-d dense 1x1, dense 3x3 or grouped 3x3 convs also gets the measured in-core
+  ceilings of those kinds (:mod:`archlab.measure.ceilings`, forward alone, at the input's batch),
+  and each layer its ceiling (:meth:`archlab.measure.predict.Ceilings.macs_per_s`: a grouped
+  conv's at its group width; the peak for any other kind) and fraction of min(ceiling,
+  intensity x bandwidth).
 
 A layer's time is measured by forward hooks around it (synchronised on CUDA), the median over
 ``repeats`` forwards after ``warmup``; a timed layer inside another is subtracted from it.
@@ -29,8 +34,11 @@ import torch
 from torch import Tensor, nn
 
 from archlab.errors import ArchlabError
+from archlab.measure.ceilings import ceiling_shapes, measure_ceilings
+from archlab.measure.predict import Ceiling, Ceilings
 from archlab.measure.trace import TracedCount, TracedLayer
 
+CEILING_KINDS = ("dense 1x1", "dense 3x3", "grouped 3x3")  # the kinds the ceilings module times
 MATMUL_SIZE = 1024  # n of the n x n matmul that measures the peak MAC rate
 COPY_BYTES = 64 * 2**20  # the copied tensor that measures bandwidth, larger than the caches
 
@@ -48,6 +56,8 @@ class RooflineLayer:
     attained_macs_per_s: float
     roof_macs_per_s: float  # min(peak, intensity x bandwidth)
     fraction_of_roof: float
+    ceiling_macs_per_s: float  # its kind's measured ceiling (the peak where none is measured)
+    fraction_of_ceiling: float  # attained / min(ceiling, intensity x bandwidth)
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,8 @@ class Roofline:
     peak_macs_per_s: float
     bandwidth_bytes_per_s: float
     layers: tuple[RooflineLayer, ...]
+    ceilings: tuple[Ceiling, ...] = ()  # measured only for a model with 2-d convs of those kinds
+    ceiling_shape: str = ""  # where they were measured
 
     @property
     def ridge(self) -> float:
@@ -204,18 +216,30 @@ def roofline(
     bandwidth = bandwidth_bytes_per_s(device, nbytes=copy_bytes, repeats=repeats)
     mods = dict(model.named_modules())
     convs = [p for p, m in mods.items() if isinstance(m, nn.modules.conv._ConvNd)]
+    kinds = {r.path: layer_kind(mods[r.path], bool(convs) and r.path == convs[0]) for r in rows}
+    ceilings, where = Ceilings(()), ""
+    if any(isinstance(mods[p], nn.Conv2d) and k in CEILING_KINDS for p, k in kinds.items()):
+        batch = inputs[0].shape[0] if inputs and inputs[0].dim() else 1
+        shapes = ceiling_shapes(batch_size=max(int(batch), 1), training=False)
+        ceilings = measure_ceilings(shapes, device, dtype, warmup=warmup, repeats=repeats)
+        s = shapes[0]
+        where = (f"forward, {s.channels} channels in and out, {s.map_size}x{s.map_size} map, "
+                 f"batch {s.batch_size}")  # fmt: skip
     layers = []
     for r in rows:
         nbytes = layer_bytes(r, itemsize)
         intensity = r.macs / nbytes
         roof = min(peak, intensity * bandwidth)
         attained = r.macs / times[r.path]
-        kind = layer_kind(mods[r.path], bool(convs) and r.path == convs[0])
+        m = mods[r.path]
+        width = m.in_channels // m.groups if isinstance(m, nn.Conv2d) else 0
+        ceiling = ceilings.macs_per_s(kinds[r.path], width, peak)
         ms = times[r.path] * 1e3
-        layers.append(RooflineLayer(r.path, kind, r.macs, nbytes, intensity, ms, attained, roof,
-                                    attained / roof))  # fmt: skip
+        layers.append(RooflineLayer(r.path, kinds[r.path], r.macs, nbytes, intensity, ms, attained,
+                                    roof, attained / roof, ceiling,
+                                    attained / min(ceiling, intensity * bandwidth)))  # fmt: skip
     assert all(math.isfinite(x.fraction_of_roof) for x in layers)
     dev = f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else device.type
     return Roofline(name, dev, str(dtype).removeprefix("torch."), traced.input_shapes,
                     warmup, repeats, torch.get_num_threads(), peak, bandwidth,
-                    tuple(layers))  # fmt: skip
+                    tuple(layers), ceilings.rows, where)  # fmt: skip

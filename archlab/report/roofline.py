@@ -1,4 +1,5 @@
-"""The roofline figure: one point per layer on log-log axes under the measured roof.
+"""The roofline figure: one point per layer on log-log axes under the measured roof and the
+measured ceilings of the layers' kinds.
 
 Rendering only: the numbers come from :mod:`archlab.measure.roofline` (formulas in
 docs/counting.md, "Roofline").
@@ -22,6 +23,11 @@ def roofline_figure(result: Roofline) -> Figure:
     xs = np.geomspace(lo, hi, 200)
     roof = np.minimum(result.peak_macs_per_s, xs * result.bandwidth_bytes_per_s)
     ax.plot(xs, roof, color="0.2", linewidth=1.5, label="roof: min(peak, intensity x bandwidth)")
+    ceilings = sorted({(x.kind, x.ceiling_macs_per_s) for x in result.layers
+                       if x.ceiling_macs_per_s != result.peak_macs_per_s})  # fmt: skip
+    for kind, ceiling in ceilings:  # the measured in-core ceilings of the layers' kinds
+        ax.plot(xs, np.minimum(ceiling, xs * result.bandwidth_bytes_per_s), color="0.55",
+                linewidth=0.8, linestyle=":", label=f"{kind} ceiling {ceiling:.3g}")  # fmt: skip
     kinds = sorted({x.kind for x in result.layers})
     for i, kind in enumerate(kinds):
         pts = [x for x in result.layers if x.kind == kind]

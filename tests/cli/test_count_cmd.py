@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 import torch
@@ -254,6 +255,18 @@ def test_roofline_json(capsys, tmp_path) -> None:
     assert {x["kind"] for x in d["layers"]} >= {"stem", "grouped 3x3", "dense 1x1", "fc"}
     assert all(x["intensity"] == x["macs"] / x["bytes"] for x in d["layers"])
     assert (tmp_path / "roof.png").stat().st_size > 0 and (tmp_path / "roof.svg").exists()
+    # the measured ceilings (forward, at the input's batch) and each layer's own
+    assert [(c["kind"], c["group_width"]) for c in d["ceilings"]][:3] == [
+        ("dense 1x1", 128), ("dense 3x3", 128), ("grouped 3x3", 1)]  # fmt: skip
+    assert d["ceiling_shape"].endswith("batch 1") and all(
+        c["macs_per_s"] > 0 for c in d["ceilings"]
+    )
+    rates = {(c["kind"], c["group_width"]): c["macs_per_s"] for c in d["ceilings"]}
+    by_name = {x["name"]: x for x in d["layers"]}
+    assert by_name["layer3.0.conv2"]["ceiling_macs_per_s"] == rates[("grouped 3x3", 64)]
+    assert by_name["layer1.0.conv1"]["ceiling_macs_per_s"] == rates[("dense 1x1", 128)]
+    assert by_name["fc"]["ceiling_macs_per_s"] == d["peak_macs_per_s"]
+    assert all(x["fraction_of_ceiling"] > 0 for x in d["layers"])
 
 
 @pytest.mark.parametrize(
@@ -321,3 +334,14 @@ def test_roofline_human_table(capsys, tmp_path) -> None:
                          "--counters", "traced", "--figure", str(tmp_path / "tok"))  # fmt: skip
     assert code == 0, err
     assert "roofline: peak" in out and "fraction of roof" in out and "tok.png" in out
+    assert "fraction of ceiling" in out and "measured ceilings" not in out  # no conv: none
+
+
+def test_roofline_human_table_shows_the_grouped_ceilings(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "resnext29_4x1d_w0.0625", "--roofline", "--repeats", "1",
+                         "--batch-size", "1", "--counters", "analytic",
+                         "--figure", str(tmp_path / "r"))  # fmt: skip
+    assert code == 0, err
+    title = "measured ceilings (forward, 128 channels in and out, 16x16 map, batch 1)"
+    assert title in " ".join(out.split())  # rich wraps a title to its table's width
+    assert re.search(r"grouped 3x3 +│ +64 │", out) and "fraction of peak" in out

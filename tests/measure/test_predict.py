@@ -9,7 +9,13 @@ import pytest
 
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError
-from archlab.measure.predict import predict_step_time, spec_layer_bytes
+from archlab.measure.predict import (
+    Ceiling,
+    Ceilings,
+    predict_step_time,
+    spec_layer_bytes,
+    spec_layer_kind,
+)
 from archlab.measure.roofline import layer_bytes
 from archlab.measure.speed import training_step_macs
 from archlab.measure.trace import trace_count
@@ -78,3 +84,66 @@ def test_bad_numbers_are_refused_by_name(kw: dict[str, float], word: str) -> Non
     args = {"peak_macs_per_s": 1e9, "bandwidth_bytes_per_s": 1e9, **kw}
     with pytest.raises(ArchlabError, match=word):
         predict_step_time(get_spec(SPEC), **args)  # type: ignore[arg-type]
+
+
+CEILINGS = Ceilings((
+    Ceiling("dense 1x1", 128, 8e9),
+    Ceiling("dense 3x3", 128, 16e9),
+    Ceiling("grouped 3x3", 1, 1e9),
+    Ceiling("grouped 3x3", 4, 4e9),
+    Ceiling("grouped 3x3", 64, 8e9),
+))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "width", "rate"),
+    [
+        ("dense 1x1", 16, 8e9),  # a dense kind: its one ceiling, whatever the channels
+        ("dense 3x3", 256, 16e9),
+        ("grouped 3x3", 1, 1e9),  # a measured width: its own rate
+        ("grouped 3x3", 4, 4e9),
+        ("grouped 3x3", 2, 2e9),  # halfway in log width: halfway in log rate
+        ("grouped 3x3", 16, 8e9 ** (1 / 2) * 4e9 ** (1 / 2)),
+        ("grouped 3x3", 128, 16e9),  # the dense 3x3 is one group of 128
+        ("grouped 3x3", 512, 16e9),  # clamped beyond the widest
+        ("stem", 3, 30e9),  # not measured: the peak
+        ("fc", 1024, 30e9),
+        ("grouped 5x5", 4, 30e9),
+    ],
+)
+def test_ceiling_lookup(kind: str, width: int, rate: float) -> None:
+    assert CEILINGS.macs_per_s(kind, width, 30e9) == pytest.approx(rate, rel=1e-12)
+
+
+def test_below_the_narrowest_width_is_clamped() -> None:
+    narrow = Ceilings((Ceiling("grouped 3x3", 4, 4e9), Ceiling("grouped 3x3", 8, 6e9)))
+    assert narrow.macs_per_s("grouped 3x3", 1, 30e9) == 4e9
+    assert narrow.macs_per_s("grouped 3x3", 16, 30e9) == 6e9  # no dense row: the widest
+
+
+def test_with_ceilings_each_layer_runs_at_its_kinds_ceiling() -> None:
+    spec = get_spec(SPEC)  # C = 8, d = 16: grouped 3x3 at g = 16, 32, 64 (d doubles by stage)
+    peak, bw = 30e9, 2e9
+    one = predict_step_time(spec, peak_macs_per_s=peak, bandwidth_bytes_per_s=bw)
+    p = predict_step_time(spec, peak_macs_per_s=peak, bandwidth_bytes_per_s=bw, ceilings=CEILINGS)
+    rows = [r for r in complexity(spec).layers if r.kind in ("conv", "fc")]
+    assert [r.path for r in p.layers] == [r.path for r in one.layers]
+    for row, r, o in zip(rows, p.layers, one.layers, strict=True):
+        assert r.kind == spec_layer_kind(row, row is rows[0])
+        assert r.macs_per_s == CEILINGS.macs_per_s(r.kind, row.c_in // row.groups, peak)
+        assert r.seconds == r.passes * max(r.macs / r.macs_per_s, r.bytes / bw)
+        assert r.memory_bound == (r.bytes / bw > r.macs / r.macs_per_s)
+        assert o.macs_per_s == peak and o.seconds <= r.seconds  # every ceiling here below it
+    kinds = {r.kind for r in p.layers}
+    assert kinds == {"stem", "dense 1x1", "grouped 3x3", "fc"}
+    grouped = {row.c_in // row.groups for row in rows if row.groups > 1}
+    assert grouped == {16, 32, 64}  # two interpolated, one measured
+    assert {r.memory_bound for r in p.layers} == {True, False}
+    assert p.seconds > one.seconds
+
+
+def test_a_bad_ceiling_is_refused_by_name() -> None:
+    bad = Ceilings((Ceiling("grouped 3x3", 4, 0.0),))
+    with pytest.raises(ArchlabError, match="grouped 3x3 at group width 4"):
+        predict_step_time(get_spec(SPEC), peak_macs_per_s=1e9, bandwidth_bytes_per_s=1e9,
+                          ceilings=bad)  # fmt: skip
