@@ -15,6 +15,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from archlab.search.solver import Match
+    from archlab.search.speed_match import SpeedMatch
     from archlab.workflows.space import CandidateTable
 
 MATCH_ERR = "match err %"  # a match error in a table for people: percent (JSON keeps fractions)
@@ -137,10 +138,12 @@ def seeds_given(text: str | None) -> dict[str, Any]:
     return {} if text is None else {"seeds": parse_int_list(text, "--seeds")}
 
 
-def print_match(match: Match) -> None:
+def print_match(match: Match, speed: SpeedMatch | None = None) -> None:
     """The matched spec beside its baseline, and how close the match is."""
     from archlab.workflows.match import unit_of
 
+    if speed is not None:
+        return print_speed_match(speed)
     d = match.to_dict()
     base = [d["baseline_name"], 1, match.baseline.bottleneck_width, match.baseline.group_width,
             d["baseline_block_params"], *d["baseline_network"].values(), None]  # fmt: skip
@@ -152,6 +155,25 @@ def print_match(match: Match) -> None:
     out = console()
     out.print(table(title, cols, [base, row]))
     out.print(f"target {fmt(round(d['target']))}, got {fmt(d['value'])}")
+
+
+def print_speed_match(m: SpeedMatch) -> None:
+    """A match on measured time: both specs' MACs, medians and intervals, and the error."""
+    d = m.to_dict()
+    key, ci = (
+        ("step_ms_per_image", "step_ms_ci")
+        if m.quantity == "speed"
+        else ("latency_ms", "latency_ms_ci")
+    )
+    pairs = ((d["baseline"], None), (d["match"], percent(d["relative_error"])))
+    rows = [[s["name"], s["macs"], s[key], s[ci][0], s[ci][1], err] for s, err in pairs]
+    batch = d["match"]["batch"]
+    unit = "ms/image (train step)" if m.quantity == "speed" else f"ms at batch {batch}"
+    cols = ["model", "MACs", unit, "95% low", "95% high", MATCH_ERR]
+    title = f"matched on measured {m.quantity} on {d['match']['device']}"
+    out = console()
+    out.print(table(title, cols, rows))
+    out.print(f"target {d['target']:.4g} ms; the MACs match was {d['analytic_name']}")
 
 
 def print_table(result: CandidateTable, *, as_json: bool, as_csv: bool) -> None:
