@@ -187,6 +187,12 @@ def print_table(result: CandidateTable, *, as_json: bool, as_csv: bool) -> None:
         cols = ["name", "depth", "cardinality", "bottleneck_width", "group_width",
                 "block_params", "macs", "params", "acts"]  # fmt: skip
         rows = [[native(v) for v in r] for r in frame[cols].itertuples(index=False)]
+        if "measured_on" in frame:  # d solved on measured time: the median and its interval
+            key = "step_ms_per_image" if frame["measured_on"].iloc[0] == "speed" else "latency_ms"
+            ci = "step_ms_ci" if key == "step_ms_per_image" else "latency_ms_ci"
+            cols += ["ms/image" if key == "step_ms_per_image" else "ms/batch", "95% interval"]
+            for r, median, (low, high) in zip(rows, frame[key], frame[ci], strict=True):
+                r += [native(median), f"[{low:.4g}, {high:.4g}]"]
         if not result.sampled:
             cols.append(MATCH_ERR)
             for r, error in zip(rows, frame["relative_error"], strict=True):

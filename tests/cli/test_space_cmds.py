@@ -402,3 +402,11 @@ def test_match_macs_is_the_network_scope(cli: Cli) -> None:
     by_match = json.loads(cli("match-flops", "-C", "8", "--match", "macs", "--json")[1])
     by_scope = json.loads(cli("match-flops", "-C", "8", "--scope", "network", "--json")[1])
     assert by_match == by_scope and by_match["scope"] == "network"
+
+
+def test_space_match_speed_table_shows_the_measured_time(cli: Cli, tmp_path: Path) -> None:
+    code, out, err = cli("space", "--match", "speed", "--cardinalities", "1", *TINY_SPEED,
+                         "--store", str(tmp_path / "s.db"))  # fmt: skip
+    assert code == 0, err
+    assert "ms/image" in out and "95% interval" in out and "resnext29_1x4d_w0.0625" in out
+    assert "measurement(s) taken" in err

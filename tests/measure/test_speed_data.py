@@ -119,3 +119,20 @@ def test_a_real_measurement_has_ordered_intervals(tmp_path: Path) -> None:
     assert result["key"]["input_size"] == 16 and not result["reused"]
     assert math.isclose(result["ci_level"], 0.75)
     json.dumps(result)
+
+
+def test_any_model_by_reference_is_keyed_by_its_reference_and_inputs(tmp_path: Path) -> None:
+    from archlab.measure.speed_data import model_target
+
+    (tmp_path / "tiny_net.py").write_text(
+        "import torch\n\ndef make(width=4):\n"
+        "    return torch.nn.Sequential(torch.nn.Embedding(10, width), torch.nn.Linear(width, 2))\n"
+    )
+    target = model_target(f"{tmp_path / 'tiny_net.py'}:make", {"width": 4}, [[2, 5]], "long")
+    with Store(tmp_path / "s.db", create=True) as store:
+        meter = SpeedMeter(SpeedSettings(batch=2, repeats=3, warmup=1, device="cpu"), store=store)
+        first = meter(target)
+        assert meter(target).reused and not first.reused
+    assert first.key["model"].endswith("tiny_net.py:make") and first.key["shapes"] == [[2, 5]]
+    assert first.key["input_dtype"] == "long" and first.name == "make"
+    assert first.step.low <= first.step.median <= first.step.high

@@ -88,3 +88,16 @@ def test_no_integer_within_tolerance_is_refused_naming_the_closest() -> None:
 def test_an_unknown_quantity_is_refused() -> None:
     with pytest.raises(ArchlabError, match="match must be one of speed, latency, got 'fast'"):
         check_quantity("fast")
+
+
+def test_intervals_wider_than_the_tolerance_are_warned_of() -> None:
+    def noisy(target, settings):  # type: ignore[no-untyped-def]
+        steps = [0.01 * (1 + 0.2 * i) for i in range(settings.repeats)]  # spread of ±50%
+        return steps, steps
+
+    settings = SpeedSettings(batch=4, repeats=6, device="cpu")
+    analytic = match_flops(1, 29, "cifar", scope="network", width_multiplier=0.125)
+    m = match_measured(analytic, "d", SpeedMeter(settings, sampler=noisy), tolerance=0.05)
+    assert m.relative_error == 0.0  # equal samples: the baseline matches itself
+    (line,) = m.warnings()
+    assert "wider than the tolerance 5%" in line and "within measurement noise" in line
