@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from archlab.complexity import totals
+from archlab.complexity import template_block_params, totals
 from archlab.errors import ArchlabError, SolverError
 from archlab.search.solver import Match, closest_integer, depth_blocks
 from archlab.space import NetSpec, make_spec
@@ -173,6 +173,7 @@ def _spec_keys(spec: NetSpec) -> dict[str, Any]:
     return {"name": spec.name, "depth": spec.depth, "blocks": list(spec.blocks),
             "cardinality": spec.cardinality, "bottleneck_width": spec.bottleneck_width,
             "group_width": spec.group_width, "spec": spec.to_dict(),
+            "block_params": template_block_params(spec),
             "network": {"macs": net[0], "params": net[1], "acts": net[2]}}  # fmt: skip
 
 

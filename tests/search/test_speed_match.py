@@ -50,6 +50,8 @@ def test_speed_match_is_slower_per_mac_so_d_comes_down(tmp_path: Path) -> None:
         d = m.to_dict()
         assert d["baseline"]["name"] == analytic.baseline.name
         assert d["match"]["name"] == m.spec.name == d["name"]
+        assert d["block_params"] < d["baseline_block_params"]  # the solved spec's, not the start's
+        assert d["spec"] == m.spec.to_dict() and d["analytic_name"] == analytic.spec.name
         assert d["match"]["step_ms_ci"][0] <= d["match"]["step_ms_per_image"]
         assert d["relative_error"] == pytest.approx(
             abs(d["match"]["step_ms_per_image"] - base) / base
