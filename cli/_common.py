@@ -15,6 +15,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from archlab.search.solver import Match
+    from archlab.search.speed_match import SpeedMatch
     from archlab.workflows.space import CandidateTable
 
 MATCH_ERR = "match err %"  # a match error in a table for people: percent (JSON keeps fractions)
@@ -137,10 +138,12 @@ def seeds_given(text: str | None) -> dict[str, Any]:
     return {} if text is None else {"seeds": parse_int_list(text, "--seeds")}
 
 
-def print_match(match: Match) -> None:
+def print_match(match: Match, speed: SpeedMatch | None = None) -> None:
     """The matched spec beside its baseline, and how close the match is."""
     from archlab.workflows.match import unit_of
 
+    if speed is not None:
+        return print_speed_match(speed)
     d = match.to_dict()
     base = [d["baseline_name"], 1, match.baseline.bottleneck_width, match.baseline.group_width,
             d["baseline_block_params"], *d["baseline_network"].values(), None]  # fmt: skip
@@ -154,6 +157,25 @@ def print_match(match: Match) -> None:
     out.print(f"target {fmt(round(d['target']))}, got {fmt(d['value'])}")
 
 
+def print_speed_match(m: SpeedMatch) -> None:
+    """A match on measured time: both specs' MACs, medians and intervals, and the error."""
+    d = m.to_dict()
+    key, ci = (
+        ("step_ms_per_image", "step_ms_ci")
+        if m.quantity == "speed"
+        else ("latency_ms", "latency_ms_ci")
+    )
+    pairs = ((d["baseline"], None), (d["match"], percent(d["relative_error"])))
+    rows = [[s["name"], s["macs"], s[key], s[ci][0], s[ci][1], err] for s, err in pairs]
+    batch = d["match"]["batch"]
+    unit = "ms/image (train step)" if m.quantity == "speed" else f"ms at batch {batch}"
+    cols = ["model", "MACs", unit, "95% low", "95% high", MATCH_ERR]
+    title = f"matched on measured {m.quantity} on {d['match']['device']}"
+    out = console()
+    out.print(table(title, cols, rows))
+    out.print(f"target {d['target']:.4g} ms; the MACs match was {d['analytic_name']}")
+
+
 def print_table(result: CandidateTable, *, as_json: bool, as_csv: bool) -> None:
     """Candidates as JSON, CSV (both with ``relative_error`` a fraction) or a table (percent)."""
     frame = result.frame
@@ -165,6 +187,12 @@ def print_table(result: CandidateTable, *, as_json: bool, as_csv: bool) -> None:
         cols = ["name", "depth", "cardinality", "bottleneck_width", "group_width",
                 "block_params", "macs", "params", "acts"]  # fmt: skip
         rows = [[native(v) for v in r] for r in frame[cols].itertuples(index=False)]
+        if "measured_on" in frame:  # d solved on measured time: the median and its interval
+            key = "step_ms_per_image" if frame["measured_on"].iloc[0] == "speed" else "latency_ms"
+            ci = "step_ms_ci" if key == "step_ms_per_image" else "latency_ms_ci"
+            cols += ["ms/image" if key == "step_ms_per_image" else "ms/batch", "95% interval"]
+            for r, median, (low, high) in zip(rows, frame[key], frame[ci], strict=True):
+                r += [native(median), f"[{low:.4g}, {high:.4g}]"]
         if not result.sampled:
             cols.append(MATCH_ERR)
             for r, error in zip(rows, frame["relative_error"], strict=True):

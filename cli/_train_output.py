@@ -42,7 +42,7 @@ def print_study(result: StudyResult) -> None:
     d = result.to_dict()
     out = console()
     out.print(d["question"])
-    out.print(table("arms", *_arm_rows(d["arms"])))
+    out.print(table("arms", *_arm_rows(d["arms"], d["match"])))
     pairs = [
         [p["a"], p["b"], p["diff"], p["ci_low"], p["ci_high"], p["p_adj"], p["verdict"],
          f"{p['seeds_to_win'] or '—'} / {p['seeds_to_equivalence'] or '—'}"]
@@ -57,7 +57,7 @@ def print_study(result: StudyResult) -> None:
         out.print(note)
 
 
-def _arm_rows(arms: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+def _arm_rows(arms: list[dict[str, Any]], match: str) -> tuple[list[str], list[list[Any]]]:
     cols = ["arm", "C", "d", "depth", "MACs", MATCH_ERR, "seeds", "val err %", "test err %"]
     rows = [
         [a["label"] + ("" if a["matched"] else " (reference)"), a["cardinality"],
@@ -65,6 +65,14 @@ def _arm_rows(arms: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
          a["val_error_mean"], a["test_error_mean"]]
         for a in arms
     ]  # fmt: skip
+    if any("speed" in a for a in arms):  # matched on measured time: the time and its interval
+        key = "step_ms_per_image" if match == "speed" else "latency_ms"
+        ci = "step_ms_ci" if match == "speed" else "latency_ms_ci"
+        cols[5:5] = ["ms/image" if match == "speed" else "ms/batch", "95% interval"]
+        for row, a in zip(rows, arms, strict=True):
+            s = a.get("speed") or {}
+            shown = f"[{s[ci][0]:.4g}, {s[ci][1]:.4g}]" if ci in s else None
+            row[5:5] = [s.get(key), shown]
     return cols, rows
 
 

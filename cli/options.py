@@ -75,7 +75,32 @@ ScopeOpt = Annotated[
     ),
 ]
 MatchOpt = Annotated[
-    str | None, typer.Option("--match", help="What arms are matched on: macs or params.")
+    str | None,
+    typer.Option(
+        "--match",
+        help="What is matched: macs, params, speed (measured train-step time per image on this "
+        "device) or latency (measured inference at the batch). Study default: macs.",
+    ),
+]
+SpeedBatchOpt = Annotated[
+    int | None,
+    typer.Option("--batch", help="Batch timed by --match speed or latency (default 32)."),
+]
+RepeatsOpt = Annotated[
+    int | None,
+    typer.Option("--repeats", help="Timed repeats per candidate for --match speed (default 10)."),
+]
+SpeedDeviceOpt = Annotated[
+    str | None,
+    typer.Option("--device", help="auto (the default), cpu or cuda: where --match speed times."),
+]
+SpeedStoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Results store keeping --match speed measurements, reused when asked again "
+        "(default archlab-runs/store.db).",
+    ),
 ]
 ToleranceOpt = Annotated[
     float | None,

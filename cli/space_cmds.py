@@ -27,7 +27,12 @@ from .options import (
     DepthsOpt,
     InputSizeOpt,
     JsonOpt,
+    MatchOpt,
+    RepeatsOpt,
     ScopeOpt,
+    SpeedBatchOpt,
+    SpeedDeviceOpt,
+    SpeedStoreOpt,
     TemplateOpt,
     ToleranceOpt,
     WidthMultiplierOpt,
@@ -44,6 +49,11 @@ def match_flops_cmd(
     width_multiplier: WidthMultiplierOpt = None,
     input_size: InputSizeOpt = None,
     tolerance: ToleranceOpt = None,
+    match: MatchOpt = None,
+    batch: SpeedBatchOpt = None,
+    repeats: RepeatsOpt = None,
+    device: SpeedDeviceOpt = None,
+    store: SpeedStoreOpt = None,
     as_json: JsonOpt = False,
     solve: Annotated[
         str | None,
@@ -57,12 +67,12 @@ def match_flops_cmd(
 
     result = run_match(**given(locals(), "cardinality", "bottleneck_width", "solve", "depth",
                                "template", "complexity", "scope", "width_multiplier",
-                               "input_size", "tolerance"))  # fmt: skip
+                               "input_size", "tolerance", "match", "batch", "repeats", "device",
+                               "store"))  # fmt: skip
     warn(result.warnings)
-    if as_json:
-        print_json(result.match.to_dict())
-    else:
-        print_match(result.match)
+    if result.note:
+        print(result.note, file=sys.stderr)
+    print_json(result.to_dict()) if as_json else print_match(result.match, result.speed)
 
 
 def space_cmd(
@@ -75,6 +85,11 @@ def space_cmd(
     width_multiplier: WidthMultiplierOpt = None,
     input_size: InputSizeOpt = None,
     tolerance: ToleranceOpt = None,
+    match: MatchOpt = None,
+    batch: SpeedBatchOpt = None,
+    repeats: RepeatsOpt = None,
+    device: SpeedDeviceOpt = None,
+    store: SpeedStoreOpt = None,
     macs: Annotated[str | None, typer.Option("--macs", help="Keep MACs in MIN:MAX.")] = None,
     params: Annotated[str | None, typer.Option("--params", help="Keep params in MIN:MAX.")] = None,
     acts: Annotated[str | None, typer.Option("--acts", help="Keep activations in MIN:MAX.")] = None,
@@ -111,7 +126,8 @@ def space_cmd(
         bottleneck_widths=int_tuple(bottleneck_widths, "--bottleneck-widths"),
         macs=parse_band(macs, "--macs"), params=parse_band(params, "--params"),
         acts=parse_band(acts, "--acts"), **given(locals(), "template", "complexity", "scope",
-        "width_multiplier", "input_size", "tolerance", "sample", "seed", "space_file"),
+        "width_multiplier", "input_size", "tolerance", "sample", "seed", "space_file", "match",
+        "batch", "repeats", "device", "store"),
     )  # fmt: skip
     if result.note:
         print(result.note, file=sys.stderr)

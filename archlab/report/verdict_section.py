@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archlab.report import plots
+from archlab.report import plots, speed
 from archlab.stats.study import StudyOutcome, evaluate_study, mean_ci
 from archlab.store import Store
 from archlab.store.study import load_study, study_names
@@ -81,11 +81,14 @@ def _seeds(value: int | None) -> str:
 def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
     """The markdown of one study."""
     d = outcome.to_dict()
-    unit = "MACs" if d["match"] == "macs" else "params"
+    timed = d["match"] in speed.TIMED
+    unit = "params" if d["match"] == "params" else "MACs"
+    matched = speed.header(d) if timed else f"matched on {unit}, target {d['target']:,.0f}"
+    time_cols = "| ms/image | 95% interval " if d["match"] == "speed" else "| ms | 95% interval "
     rule = d["settings"]
     lines = [
-        f"**{d['question']}** (study `{outcome.name}`, matched on {unit}, target "
-        f"{d['target']:,.0f}; alpha {d['alpha']:g}, rope {d['rope']:g} points; seeds "
+        f"**{d['question']}** (study `{outcome.name}`, {matched}; alpha {d['alpha']:g}, "
+        f"rope {d['rope']:g} points; seeds "
         f"{d['seeds']} to {d['max_seeds']}; status: {d['status'] or 'running'})",
         "",
         f"Test: {rule['test']}. Pairing: {rule['pairing']}; validation split: "
@@ -93,16 +96,20 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
         f"function; futility: a pair whose chance to settle by "
         f"{d['max_seeds']} seeds falls below {rule['futility']:.0%} stops, undecided.",
         "",
-        "| arm | C | d | depth | " + unit + " | match err % | seeds | val error % | test error % "
-        "| P(best) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| arm | C | d | depth | "
+        + unit
+        + " "
+        + (time_cols if timed else "")
+        + "| match err % | seeds | val error % | test error % | P(best) |",
+        "|---|---:|---:|---:|---:|" + ("---:|---|" if timed else "") + "---:|---:|---:|---:|---:|",
     ]
     for a in d["arms"]:
         label = a["label"] + ("" if a["matched"] else " (reference, not tested)")
         std = f" ± {a['val_error_std']:.2f}" if a["val_error_std"] is not None else ""
         lines.append(
             f"| {label} | {a['cardinality']} | {a['bottleneck_width']} | {a['depth']} | "
-            f"{a['value']:,} | {100 * a['relative_error']:+.1f} | {a['seeds']} | "
+            f"{a['value']:,} |{speed.time_cells(a, d['match']) if timed else ''} "
+            f"{100 * a['relative_error']:+.1f} | {a['seeds']} | "
             f"{_num(a['val_error_mean'])}{std} | {_num(a['test_error_mean'])} | "
             f"{_num(a['prob_best'])} |"
         )
@@ -147,6 +154,10 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
     if any(d["arms"][i]["val_errors"] for i in range(len(d["arms"]))):
         png = study_figure(outcome, out_dir / FIGURES / f"verdict-{_slug(outcome.name)}")
         lines += ["", f"![per-seed errors of {outcome.name}]({FIGURES}/{png.name})"]
+        if timed:
+            stem = out_dir / FIGURES / f"verdict-{_slug(outcome.name)}-speed"
+            png = speed.speed_figure(d, outcome.name, stem)
+            lines += ["", f"![error against MACs and measured time]({FIGURES}/{png.name})"]
     return lines
 
 

@@ -41,7 +41,10 @@ from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, spec_from_dict
 
 # The study presets' registry itself (not a copy), so a registered preset is a valid name.
 PRESETS: dict[str, StudyPreset] = STUDY_PRESETS
-MATCHES: dict[str, str] = {"macs": "network", "params": "params"}  # match -> solver scope
+# match -> the analytic scope solved first: speed and latency start from the MACs match and are
+# then solved on measured time (archlab.search.speed_arms).
+MATCHES: dict[str, str] = {"macs": "network", "params": "params", "speed": "network",
+                           "latency": "network"}  # fmt: skip
 FILE_QUESTION = "At matched complexity, which of these arms has the lowest error?"
 
 
@@ -55,10 +58,12 @@ class Arm:
     value: int  # MACs or params, as matched
     relative_error: float
     matched: bool = True  # False for a reference arm: shown, never tested
+    speed: dict[str, Any] | None = None  # its measured time, when matched on speed or latency
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: label, role, C, d, depth, MACs, params, match error and the spec."""
         macs, params, acts = totals(self.spec)
+        measured = {} if self.speed is None else {"speed": self.speed}  # a MACs study: as before
         return {
             "label": self.label,
             "role": self.role,
@@ -74,6 +79,7 @@ class Arm:
             "value": self.value,
             "relative_error": self.relative_error,
             "spec": self.spec.to_dict(),
+            **measured,
         }
 
 
@@ -87,6 +93,7 @@ class ArmSet:
     target: float
     arms: tuple[Arm, ...]
     notes: tuple[str, ...] = ()
+    baseline_speed: dict[str, Any] | None = None  # the baseline's measured time (speed, latency)
 
     @property
     def tested(self) -> list[str]:
@@ -106,6 +113,7 @@ class ArmSet:
             "target": self.target,
             "arms": [a.to_dict() for a in self.arms],
             "notes": list(self.notes),
+            **({} if self.baseline_speed is None else {"baseline_speed": self.baseline_speed}),
         }
 
 
@@ -140,7 +148,7 @@ def _check(setting: _Setting) -> None:
 
 
 def _unit(match: str) -> str:
-    return "MACs" if match == "macs" else "params"
+    return "params" if match == "params" else "MACs"
 
 
 def _arm(label: str, role: str, solve: Callable[[], Match], s: _Setting) -> Arm:

@@ -15,16 +15,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archlab.errors import ArchlabError, OptionError
 from archlab.search.solver import (
     MATCH_TOLERANCE,
+    MAX_RELATIVE_ERROR,
     Match,
     match_cardinality,
     match_depth,
     match_flops,
 )
 from archlab.space import NetSpec, default_depth
+from archlab.workflows._speed import SpeedOptions, check_timing, resolve_match, speed_meter
+
+if TYPE_CHECKING:
+    from archlab.search.speed_match import SpeedMatch
 
 SOLVES = ("depth",)  # what ``solve`` may name; without it, d (given C) or C (given d) is solved
 _UNITS = {"block": "conv2-block params (Eq. 4)", "params": "network params"}
@@ -32,11 +39,20 @@ _UNITS = {"block": "conv2-block params (Eq. 4)", "params": "network params"}
 
 @dataclass(frozen=True)
 class MatchResult:
-    """The solved match and one warning per match beyond the tolerance (none or one here)."""
+    """The solved match and one warning per match beyond the tolerance (none or one here).
+
+    A match on measured time (``speed``) keeps the analytic match it started from in ``match``.
+    """
 
     match: Match
     tolerance: float
     warnings: tuple[str, ...] = ()
+    speed: SpeedMatch | None = None
+    note: str | None = None  # how many candidates were measured, for stderr
+
+    def to_dict(self) -> dict[str, object]:
+        """The ``match-flops --json`` object."""
+        return self.speed.to_dict() if self.speed is not None else self.match.to_dict()
 
 
 def check_tolerance(tolerance: float) -> float:
@@ -76,20 +92,43 @@ def run_match(
     width_multiplier: float = 1.0,
     input_size: int | None = None,
     tolerance: float = MATCH_TOLERANCE,
+    match: str | None = None,
+    batch: int | None = None,
+    repeats: int | None = None,
+    device: str | None = None,
+    store: str | Path | None = None,
 ) -> MatchResult:
     """Solve d for ``cardinality``, C for ``bottleneck_width``, or (``solve="depth"``) the depth.
 
     ``scope`` defaults to ``block`` (Eq. 4) for d and C and to ``network`` (MACs) for depth,
     which a block's params do not depend on. With ``solve="depth"``, ``depth`` is the baseline's
     depth and C defaults to 1. A match beyond ``tolerance`` is solved and comes with a warning.
+
+    ``match`` names the scope the short way (``macs``: network, ``params``), or solves on
+    measured time: ``speed`` (train step per image) or ``latency`` (inference at ``batch``),
+    timed ``repeats`` times on ``device``, measurements kept in and reused from ``store``; no
+    integer within ``tolerance`` is then refused, naming the closest.
     """
     tolerance = check_tolerance(tolerance)
-    match = _solve(
-        cardinality, bottleneck_width, solve, depth, template, complexity, scope,
-        width_multiplier, input_size,
-    )  # fmt: skip
-    line = off_tolerance(match.spec, match.relative_error, tolerance)
-    return MatchResult(match, tolerance, () if line is None else (line,))
+    timing = SpeedOptions(batch, repeats, device, store)
+    default = "network" if solve == "depth" else "block"
+    scope, quantity = resolve_match(match, scope, default)
+    check_timing(quantity, timing)
+    if quantity is None:
+        found = _solve(
+            cardinality, bottleneck_width, solve, depth, template, complexity, scope,
+            width_multiplier, input_size,
+        )  # fmt: skip
+        line = off_tolerance(found.spec, found.relative_error, tolerance)
+        return MatchResult(found, tolerance, () if line is None else (line,))
+    from archlab.search.speed_match import match_measured
+
+    analytic = _solve(cardinality, bottleneck_width, solve, depth, template, complexity, scope,
+                      width_multiplier, input_size, max_error=math.inf)  # fmt: skip
+    free = "depth" if solve == "depth" else ("d" if cardinality is not None else "C")
+    with speed_meter(timing) as meter:
+        m = match_measured(analytic, free, meter, quantity=quantity, tolerance=tolerance)
+    return MatchResult(analytic, tolerance, m.warnings(), m, m.note())
 
 
 def _solve(
@@ -102,6 +141,7 @@ def _solve(
     scope: str | None,
     width_multiplier: float,
     input_size: int | None,
+    max_error: float = MAX_RELATIVE_ERROR,
 ) -> Match:
     """The one solver the options name, after refusing options that contradict each other."""
     if solve is not None and solve not in SOLVES:
@@ -110,7 +150,7 @@ def _solve(
         return match_depth(
             1 if cardinality is None else cardinality, bottleneck_width, template, complexity,
             scope or "network", width_multiplier=width_multiplier, baseline_depth=depth,
-            input_size=input_size,
+            input_size=input_size, max_error=max_error,
         )  # fmt: skip
     if (cardinality is None) == (bottleneck_width is None):
         raise OptionError(
@@ -121,7 +161,8 @@ def _solve(
         )
     depth = default_depth(template) if depth is None else depth
     kw = dict(depth=depth, template=template, complexity=complexity, scope=scope or "block",
-              width_multiplier=width_multiplier, input_size=input_size)  # fmt: skip
+              width_multiplier=width_multiplier, input_size=input_size,
+              max_error=max_error)  # fmt: skip
     if cardinality is not None:
         return match_flops(cardinality, **kw)  # type: ignore[arg-type]
     return match_cardinality(bottleneck_width, **kw)  # type: ignore[arg-type]

@@ -21,10 +21,17 @@ from archlab.search.sampling import default_space, sample_space
 from archlab.search.solver import MATCH_TOLERANCE, enumerate_space
 from archlab.search.space_file import load_space
 from archlab.space import default_depth, spec_from_dict
+from archlab.workflows._speed import (
+    SpeedOptions,
+    check_timing,
+    resolve_match,
+    speed_meter,
+    speed_rows,
+)
 from archlab.workflows.match import check_tolerance, off_tolerance
 
 DEFAULT_CARDINALITIES = (1, 2, 4, 8, 32)  # Table 3's family (Sec. 5.1)
-_SOLVED = ("complexity", "scope", "tolerance")  # what only a solved d takes
+_SOLVED = ("complexity", "scope", "tolerance", "match")  # what only a solved d takes
 _LISTS = ("template", "depths", "cardinalities", "bottleneck_widths", "width_multiplier")
 
 
@@ -42,8 +49,11 @@ class Grid:
     input_size: int | None = None  # None: the template's (224 or 32)
     band: Band = field(default_factory=Band)
     tolerance: float | None = None  # None: MATCH_TOLERANCE; a solved d further off is warned of
+    match: str | None = None  # macs, params (scopes), speed or latency (measured time)
+    timing: SpeedOptions = field(default_factory=SpeedOptions)  # how speed and latency time
 
     def __post_init__(self) -> None:
+        check_timing(resolve_match(self.match, self.scope, "block")[1], self.timing)
         if self.bottleneck_widths is not None:
             _refuse(self, "does not apply with {} (d is given, not solved)", _SOLVED,
                     "bottleneck_widths")  # fmt: skip
@@ -107,13 +117,21 @@ def run_space(
     macs: Bound | None = None,
     params: Bound | None = None,
     acts: Bound | None = None,
+    match: str | None = None,
+    batch: int | None = None,
+    repeats: int | None = None,
+    device: str | None = None,
+    store: str | Path | None = None,
 ) -> CandidateTable:
     """The ``space`` command: a grid, or ``sample`` specs drawn; None means 'not given'.
 
     The mode is the grid unless ``sample`` is given. ``seed`` and ``space_file`` need ``sample``;
-    ``complexity``, ``scope`` and ``tolerance`` need a solved d (a grid without
+    ``complexity``, ``scope``, ``tolerance`` and ``match`` need a solved d (a grid without
     ``bottleneck_widths``); a ``space_file`` describes the space, so the lists do not apply.
+    ``match`` ``speed`` or ``latency`` solves d on measured time, timed with ``batch``,
+    ``repeats`` and ``device``, measurements kept in ``store`` (docs/counting.md).
     """
+    timing = SpeedOptions(batch, repeats, device, store)
     band = band_of(macs, params, acts)
     shape = (
         ("template", template),
@@ -127,9 +145,12 @@ def run_space(
     if sample is None:
         if seed is not None or space_file is not None:
             raise OptionError("{} needs {}", "seed" if seed is not None else "space_file", "sample")
-        solved: dict[str, Any] = {"complexity": complexity, "scope": scope, "tolerance": tolerance}
-        return space_candidates(Grid(**chosen, **solved, band=band))
-    for name, given in (("complexity", complexity), ("scope", scope), ("tolerance", tolerance)):
+        solved: dict[str, Any] = {"complexity": complexity, "scope": scope, "tolerance": tolerance,
+                                  "match": match}  # fmt: skip
+        return space_candidates(Grid(**chosen, **solved, band=band, timing=timing))
+    drawn = (("complexity", complexity), ("scope", scope), ("tolerance", tolerance),
+             ("match", match), *((name, True) for name in timing.given()))  # fmt: skip
+    for name, given in drawn:
         if given is not None:
             raise OptionError("{} does not apply to {} (d is drawn, not solved)", name, "sample")
     draw = Draw(sample, 0 if seed is None else seed, space_file, **chosen, band=band)
@@ -138,6 +159,8 @@ def run_space(
 
 def space_candidates(request: Grid | Draw) -> CandidateTable:
     """The candidates of one request: the ``space`` command's two modes."""
+    if isinstance(request, Grid) and resolve_match(request.match, request.scope, "block")[1]:
+        return _measured(request)
     if isinstance(request, Grid):
         frame = enumerate_space(
             depths=list(request.depths or (default_depth(request.template),)),
@@ -147,7 +170,7 @@ def space_candidates(request: Grid | Draw) -> CandidateTable:
             ),
             template=request.template,
             complexity=1.0 if request.complexity is None else request.complexity,
-            scope=request.scope or "block",
+            scope=resolve_match(request.match, request.scope, "block")[0],
             width_multiplier=request.width_multiplier,
             macs_band=request.band.macs,
             params_band=request.band.params,
@@ -176,6 +199,25 @@ def space_candidates(request: Grid | Draw) -> CandidateTable:
     frame = result.to_frame()
     title = f"{len(frame)} sampled candidates (seed {result.seed}){_input(frame)}"
     return CandidateTable(frame, title, sampled=True, note=result.summary())
+
+
+def _measured(grid: Grid) -> CandidateTable:
+    """The grid with d solved on measured time (``match`` speed or latency)."""
+    quantity = resolve_match(grid.match, grid.scope, "block")[1]
+    assert quantity is not None
+    tolerance = MATCH_TOLERANCE if grid.tolerance is None else grid.tolerance
+    with speed_meter(grid.timing) as meter:
+        rows, warnings, note = speed_rows(
+            meter, quantity, template=grid.template,
+            depths=list(grid.depths or (default_depth(grid.template),)),
+            cardinalities=list(grid.cardinalities),
+            complexity=1.0 if grid.complexity is None else grid.complexity,
+            width_multiplier=grid.width_multiplier, input_size=grid.input_size,
+            tolerance=tolerance,
+        )  # fmt: skip
+    frame = grid.band.filter(pd.DataFrame(rows))
+    title = f"{len(frame)} candidates at equal measured {quantity}{_input(frame)}"
+    return CandidateTable(frame, title, sampled=False, note=note, warnings=warnings)
 
 
 def _input(frame: pd.DataFrame) -> str:

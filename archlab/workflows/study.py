@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archlab.search.arms import ArmSet, file_arms, preset_arms
-from archlab.space import NetSpec
+from archlab.search.speed_arms import LOOSE, speed_arms
+from archlab.search.speed_match import QUANTITIES
+from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec
 from archlab.stats.pairwise import all_pairs
 from archlab.stats.study import StudyOutcome, evaluate_study, seed_errors
 from archlab.store import Store
@@ -36,6 +39,7 @@ from archlab.workflows.study_plan import StudyPlan
 from archlab.workflows.tracking import StudyTracker, open_tracking
 
 if TYPE_CHECKING:
+    from archlab.measure.speed_data import SpeedMeter
     from archlab.train.data import DatasetSplits
     from archlab.train.progress import Reporter
 
@@ -66,30 +70,50 @@ class StudyResult:
 
 
 def resolve_arms(plan: StudyPlan, *, num_classes: int, input_size: int) -> ArmSet:
-    """The plan's arms, matched for the data's classes and image size."""
+    """The plan's arms, matched for the data's classes and image size.
+
+    Matched on ``speed`` or ``latency``, the arms are first matched on MACs, then re-solved on
+    time measured on the plan's device at its batch and memory format, the measurements kept in
+    (and reused from) the plan's store (:mod:`archlab.search.speed_arms`).
+    """
     q = plan.question
+    timed = q.match in QUANTITIES
+    match, tolerance = ("macs", LOOSE) if timed else (q.match, q.tolerance)
     if q.arms is not None:
-        return file_arms(
-            q.arms,
-            complexity=q.complexity or 1.0,
-            match=q.match,
-            tolerance=q.tolerance,
-            num_classes=num_classes,
-            input_size=input_size,
-        )
-    assert q.preset is not None  # StudyQuestion holds exactly one of preset and arms
-    return preset_arms(
-        q.preset,
-        template=q.template,
-        complexity=q.complexity,
-        cardinalities=q.cardinalities,
-        width_multiplier=plan.width_multiplier,
-        match=q.match,
-        tolerance=q.tolerance,
-        num_classes=num_classes,
-        input_size=input_size,
-        depth=q.depth,
-    )
+        arms = file_arms(
+            q.arms, complexity=q.complexity or 1.0, match=match, tolerance=tolerance,
+            num_classes=num_classes, input_size=input_size,
+        )  # fmt: skip
+    else:
+        assert q.preset is not None  # StudyQuestion holds exactly one of preset and arms
+        arms = preset_arms(
+            q.preset, template=q.template, complexity=q.complexity, cardinalities=q.cardinalities,
+            width_multiplier=plan.width_multiplier, match=match, tolerance=tolerance,
+            num_classes=num_classes, input_size=input_size, depth=q.depth,
+        )  # fmt: skip
+    if not timed:
+        return arms
+    first = arms.arms[0].spec
+    template = q.template if q.arms is None else first.template
+    width = plan.width_multiplier if q.arms is None else first.width_multiplier
+    depth = q.depth if q.depth is not None and q.arms is None else DEFAULT_DEPTHS[template]
+    baseline = make_spec(template, depth, 1, None, width_multiplier=width,
+                         num_classes=num_classes, input_size=input_size)  # fmt: skip
+    with _meter(plan.training) as meter:
+        return speed_arms(arms, baseline, meter, quantity=q.match, tolerance=q.tolerance,
+                          strict=q.cardinalities is not None or q.arms is not None)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _meter(training: Training) -> Iterator[SpeedMeter]:
+    """A meter timing as the study trains: its batch, device, memory format and threads."""
+    from archlab.measure.speed_data import SpeedMeter, SpeedSettings
+
+    cfg, ex = training.config, training.execution
+    settings = SpeedSettings(batch=cfg.batch_size, device=ex.device,
+                             channels_last=cfg.channels_last, threads=ex.threads)  # fmt: skip
+    with Store(training.store, create=True) as store:
+        yield SpeedMeter(settings, store=store)
 
 
 def definition(

@@ -318,3 +318,95 @@ def test_tolerance_and_solver_options_are_checked(
 ) -> None:
     code, out, err = cli(*args)
     assert code == 2 and out == "" and fragment in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ --match speed and latency
+
+TINY_SPEED = ("--template", "cifar", "--width-multiplier", "0.0625", "--input-size", "16",
+              "--repeats", "3", "--batch", "4", "--device", "cpu")  # fmt: skip
+
+
+def _ordered(entry: dict, median: str, ci: str) -> None:
+    low, high = entry[ci]
+    assert 0 < low <= entry[median] <= high
+
+
+def test_match_flops_match_speed_json_holds_both_measurements(cli: Cli, tmp_path: Path) -> None:
+    store = str(tmp_path / "speed.db")
+    args = ("match-flops", "--match", "speed", "-C", "2", *TINY_SPEED, "--store", store,
+            "--tolerance", "0.9", "--json")  # fmt: skip
+    code, out, err = cli(*args)
+    assert code == 0, err
+    data = json.loads(out)
+    for side in ("baseline", "match"):
+        assert set(data[side]) >= {"name", "step_ms_per_image", "step_ms_ci", "latency_ms"}
+        _ordered(data[side], "step_ms_per_image", "step_ms_ci")
+        _ordered(data[side], "latency_ms", "latency_ms_ci")
+    assert data["baseline"]["name"] == "resnext29_1x4d_w0.0625"
+    assert data["match"]["name"] == data["name"] and data["cardinality"] == 2
+    assert 0 <= data["relative_error"] <= 0.9 and data["matched_on"] == "speed"
+    assert data["measured"] >= 2 and data["reused"] == 0
+    assert "2 measurement(s) taken" in err or "measurement(s) taken" in err
+    # Asked again: read back from the store, nothing measured.
+    code, out, err = cli(*args)
+    again = json.loads(out)
+    assert code == 0 and again["measured"] == 0 and again["reused"] == data["measured"]
+    assert again["match"] == data["match"] and "reused from the store" in err
+
+
+def test_space_match_latency_table(cli: Cli, tmp_path: Path) -> None:
+    code, out, err = cli("space", "--match", "latency", "--cardinalities", "1,2", *TINY_SPEED,
+                         "--store", str(tmp_path / "s.db"), "--tolerance", "0.9",
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["cardinality"] for r in rows] == [1, 2]
+    for row in rows:
+        _ordered(row, "latency_ms", "latency_ms_ci")
+        assert row["measured_on"] == "latency" and row["relative_error"] <= 0.9
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--match", "speed", "--batch", "0"), "batch must be an integer >= 1, got 0"),
+        (("--match", "speed", "--repeats", "-2"), "repeats must be an integer >= 1, got -2"),
+        (("--batch", "4"), "--batch needs --match speed or latency"),
+        (("--match", "fast"), "match must be one of macs, params, speed, latency, got 'fast'"),
+        (("--match", "speed", "--scope", "block"), "--scope 'block' does not apply with --match"),
+    ],
+)
+def test_match_speed_bad_input_is_one_line_and_stores_nothing(
+    cli: Cli, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    store = tmp_path / "s.db"
+    code, _, err = cli(
+        "match-flops", "-C", "2", "--template", "cifar", *args, "--store", str(store)
+    )
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not store.exists()
+
+
+def test_match_speed_on_absent_cuda_is_refused(cli: Cli, tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present here: the refusal needs a machine without it")
+    code, _, err = cli("match-flops", "--match", "speed", "-C", "2", "--template", "cifar",
+                       "--device", "cuda", "--store", str(tmp_path / "s.db"))  # fmt: skip
+    assert code == 2 and "torch sees no CUDA device" in err
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_match_macs_is_the_network_scope(cli: Cli) -> None:
+    by_match = json.loads(cli("match-flops", "-C", "8", "--match", "macs", "--json")[1])
+    by_scope = json.loads(cli("match-flops", "-C", "8", "--scope", "network", "--json")[1])
+    assert by_match == by_scope and by_match["scope"] == "network"
+
+
+def test_space_match_speed_table_shows_the_measured_time(cli: Cli, tmp_path: Path) -> None:
+    code, out, err = cli("space", "--match", "speed", "--cardinalities", "1", *TINY_SPEED,
+                         "--store", str(tmp_path / "s.db"))  # fmt: skip
+    assert code == 0, err
+    assert "ms/image" in out and "95% interval" in out and "resnext29_1x4d_w0.0625" in out
+    assert "measurement(s) taken" in err

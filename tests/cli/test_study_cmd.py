@@ -250,3 +250,37 @@ def test_split_is_a_plan_key_and_a_bad_one_is_refused(cli: Cli, tmp_path: Path) 
     assert code == 2 and out == ""
     assert err.strip() == "archlab: error: --split must be fixed or per-seed, got 'sometimes'"
     assert not (tmp_path / "s.db").exists()
+
+
+def test_cardinality_study_at_equal_speed_then_its_report(cli: Cli, tmp_path: Path) -> None:
+    store = str(tmp_path / "s.db")
+    args = ("study", "--preset", "cardinality", "--match", "speed", "--cardinalities", "2",
+            "--template", "cifar", "--width-multiplier", "0.0625", "--depth", "11",
+            "--dataset", "digits", "--limit", "150", "--epochs", "1", "--min-seeds", "2",
+            "--max-seeds", "2", "--threads", "1", "--device", "cpu", "--tolerance", "0.9",
+            "--store", store, "--json")  # fmt: skip
+    code, out, err = cli(*args)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["match"] == "speed" and data["target"] > 0
+    assert [a["label"] for a in data["arms"]] == ["C=1", "C=2"]
+    for arm in data["arms"]:
+        s = arm["speed"]
+        assert s["step_ms_ci"][0] <= s["step_ms_per_image"] <= s["step_ms_ci"][1]
+        assert arm["macs"] > 0 and arm["relative_error"] <= 0.9 and arm["seeds"] == 2
+    assert {p["verdict"] for p in data["pairs"]} <= {"A better", "B better", "equivalent",
+                                                     "undecided"}  # fmt: skip
+    # The rerun reads its measurements back: the same study, nothing trained again.
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert json.loads(out)["arms"] == data["arms"]
+    with sqlite3.connect(store) as db:
+        (rows,) = db.execute("SELECT count(*) FROM speed").fetchone()
+    assert rows >= 2
+    code, out, err = cli("report", "--store", store, "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "matched on measured train-step time per image" in text
+    assert "| ms/image | 95% interval |" in text
+    assert "![error against MACs and measured time]" in text
+    assert list((tmp_path / "r" / "figures").glob("verdict-*-speed.png"))

@@ -60,3 +60,28 @@ def test_check_tolerance_takes_fractions() -> None:
     assert check_tolerance(0.05) == 0.05
     with pytest.raises(OptionError, match=r"e\.g\. 0\.05 for 5%, got True"):
         check_tolerance(True)  # type: ignore[arg-type]
+
+
+def test_match_names_the_scope_or_solves_on_measured_time(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers.speed import fake_sampler
+
+    from archlab.measure.speed_data import SpeedMeter
+
+    assert run_match(cardinality=8, match="params").match.scope == "params"
+    with pytest.raises(OptionError, match="scope 'block' does not apply with match macs"):
+        run_match(cardinality=8, match="macs", scope="block")
+    calls: list[str] = []
+    sampler = fake_sampler(calls, penalty=0.1)
+    monkeypatch.setattr(SpeedMeter, "_sample", lambda self, t, s: sampler(t, s))
+    kw: dict[str, Any] = {"template": "cifar", "width_multiplier": 0.5, "match": "latency",
+                          "store": tmp_path / "s.db", "batch": 2}  # fmt: skip
+    result = run_match(cardinality=8, **kw)
+    assert result.speed is not None and result.speed.relative_error <= MATCH_TOLERANCE
+    data = result.to_dict()
+    assert data["matched_on"] == "latency" and data["match"]["batch"] == 2
+    assert result.note is not None and f"{len(calls)} measurement(s) taken" in result.note
+    deeper = run_match(solve="depth", cardinality=4, bottleneck_width=4, **kw)
+    # Slower per MAC at C = 4: fewer blocks than the MACs match.
+    assert deeper.speed is not None and deeper.speed.spec.depth < deeper.match.spec.depth

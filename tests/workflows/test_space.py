@@ -46,3 +46,49 @@ def test_run_space_warns_per_row_beyond_the_tolerance() -> None:
     assert run_space(cardinalities=(1, 2, 8), tolerance=0.3, **TINY_CIFAR).warnings == ()
     drawn = run_space(sample=2, template="cifar", width_multiplier=0.25)
     assert drawn.sampled and drawn.warnings == ()  # a draw matches nothing, so warns of nothing
+
+
+def test_space_at_equal_speed_solves_each_c_and_reuses_the_store(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers.speed import fake_sampler
+
+    from archlab.measure.speed_data import SpeedMeter
+
+    calls: list[str] = []
+    sampler = fake_sampler(calls, penalty=0.1)
+    monkeypatch.setattr(
+        SpeedMeter, "_sample", lambda self, target, settings: sampler(target, settings)
+    )
+    kw: dict[str, Any] = {"template": "cifar", "width_multiplier": 0.5, "cardinalities": (1, 8),
+                          "match": "speed", "store": tmp_path / "s.db",
+                          "tolerance": 0.05}  # fmt: skip
+    table = run_space(**kw)
+    frame = table.frame
+    assert list(frame["cardinality"]) == [1, 8]
+    assert (frame["relative_error"] <= 0.05).all()
+    macs_matched = run_space(template="cifar", width_multiplier=0.5, cardinalities=(8,),
+                             scope="network").frame  # fmt: skip
+    # Slower per MAC at C = 8: a smaller d than the MACs match.
+    assert frame["bottleneck_width"].iloc[1] < macs_matched["bottleneck_width"].iloc[0]
+    assert table.note is not None and f"{len(calls)} measurement(s) taken" in table.note
+    measured = len(calls)
+    again = run_space(**kw)
+    assert len(calls) == measured and "0 measurement(s) taken" in (again.note or "")
+    assert again.frame.drop(columns="spec").equals(frame.drop(columns="spec"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sample": 3, "match": "speed"}, "match does not apply to sample"),
+        ({"sample": 3, "repeats": 3}, "repeats does not apply to sample"),
+        ({"bottleneck_widths": (4,), "match": "speed"}, "match does not apply with bottleneck"),
+        ({"device": "cpu"}, "device needs match speed or latency"),
+    ],
+)
+def test_speed_options_outside_a_speed_grid_are_refused(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(OptionError, match=message):
+        run_space(**TINY_CIFAR, **kwargs)
