@@ -28,6 +28,7 @@ from pathlib import Path
 from _sections import command, machine_line, write_section
 
 from archlab.stats.pairwise import PairRow
+from archlab.stats.power import win_power
 from archlab.stats.sequential import SequentialState, sequential_state
 from archlab.stats.study import resolution, seed_errors, tested_labels
 from archlab.store import Store
@@ -83,8 +84,8 @@ def main() -> None:
         n_max=args.max_seeds,
         alpha=plan.question.alpha,
         rope=plan.question.rope,
-        # As the study itself: seeds paired across arms, the variance floored at one image.
-        paired=True,
+        # As the study itself: its pairing (paired by default), floored at one image.
+        paired=bool(record.definition.get("paired", True)),
         resolution=resolution(record.definition),
     )
     per_run = {label: float(wall[fixed.arms.arm(label).spec.name]) for label in labels}
@@ -100,6 +101,9 @@ def main() -> None:
             f"{s.n_a}+{s.n_b} seeds) | {'yes' if f.verdict == s.verdict else 'no'} |"
         )
     why = _why(fixed.outcome.state.rows, seq, errors.val, labels)
+    if wall_share > GOAL:
+        why += _bound(fixed.outcome.state.rows, n0=args.seeds, n_max=args.max_seeds,
+                      arms=len(labels), alpha=plan.question.alpha)  # fmt: skip
     agree = all(
         f.verdict == s.verdict for f, s in zip(fixed.outcome.state.rows, seq.rows, strict=True)
     )
@@ -151,6 +155,32 @@ def _why(
         f"{max(abs(r.diff) for r in fixed_rows):.2f} points against a mean seed sd of "
         f"{sd:.2f}{power}), so the sequential rule trained every seed: it saves compute only "
         "on pairs it decides early, a clear difference or a clear equivalence."
+    )
+
+
+def _bound(fixed_rows: Sequence[PairRow], *, n0: int, n_max: int, arms: int, alpha: float) -> str:
+    """Why the goal is out of reach: the power to decide the fixed design's winners in time.
+
+    At GOAL of the runs, with the other arms at their first ``n0`` seeds, the two arms of a
+    decided pair can hold at most n seeds each; even one test there spending all of the pair's
+    alpha / m would find the fixed design's difference (at its per-seed sd) only with the
+    noncentral t's power, and a sequential rule must spend less by then.
+    """
+    n = int((GOAL * arms * n_max - (arms - 2) * n0) // 2)
+    m = arms * (arms - 1) // 2
+    parts = [
+        f"{r.a} vs {r.b} ({r.diff:+.2f} points, per-seed sd of the difference {r.sd:.2f}): "
+        f"{win_power(abs(r.diff), r.sd, n, alpha / m):.0%}"
+        for r in fixed_rows
+        if r.verdict.endswith("better") and n >= 2
+    ]
+    if not parts:
+        return ""
+    return (
+        f" Within {GOAL:.0%} of the runs, a decided pair's two arms hold at most {n} seeds each "
+        f"(the others {n0}); one test at {n} seeds spending all of alpha/{m} would decide "
+        + "; ".join(parts)
+        + " of the time (noncentral t), and a sequential rule must spend less by then."
     )
 
 
