@@ -59,6 +59,19 @@ VARIANTS = [
 # a seed sd near 2.4); 3 arms with one better (a partial null), moderately and clearly.
 SETTINGS = [(2, 2.0), (3, 1.5), (3, 3.0)]
 CORRELATIONS = [0.0, 0.5, -0.3, -0.6]
+SWEEP = [1.0, 2.0, 3.0, 4.0, 6.0]  # effects (seed sd) at which the study's rule is swept
+
+
+def sweep_rows(studies: int) -> list[str]:
+    """The study's rule at growing differences: how clear a difference halves the seeds."""
+    rows = []
+    for effect in SWEEP:
+        cells = []
+        for arms in (2, 3):
+            r = simulate("gaussian", studies=studies, arms=arms, effect=effect, seed=300 + arms)
+            cells.append(f"{r.power:.0%} / {r.power_fixed:.0%} | {r.seeds_share:.0%}")
+        rows.append(f"| {effect:g} | " + " | ".join(cells) + " |")
+    return rows
 
 
 def variant_rows(studies: int) -> list[str]:
@@ -138,6 +151,16 @@ def main() -> None:
             "| seeds vs fixed |",
             "|---:|---:|---|---:|---|---|---:|",
             *variant_rows(args.studies),
+            "",
+            "### How clear a difference must be to halve the seeds",
+            "",
+            f"The study's rule, Gaussian seeds, {args.studies} studies per row and truth, the "
+            "first arm better by the effect (seed sd; with 3 arms the other two identical).",
+            "",
+            "| effect | 2 arms: power, sequential / fixed | 2 arms: seeds vs fixed | 3 arms: "
+            "power | 3 arms: seeds vs fixed |",
+            "|---:|---|---:|---|---:|",
+            *sweep_rows(args.studies),
             "",
             "### Paired vs unpaired test at a correlation between arms",
             "",
