@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The GPU check (README: "GPU check"), at most 8 minutes on one GPU:
+# The GPU check (README: "GPU check"), at most 10 minutes on one GPU:
 #   1. the tests marked `gpu` (a CUDA training run with bf16 + channels_last, and more);
 #   2. benchmarks/bench_gpu.py: archlab's loop vs a bare loop (eager and compiled), the MAC rate
 #      against a measured bf16 matmul peak, grouped vs dense 3x3 convs; it writes its section of
-#      reports/benchmarks-gpu.md and prints a one-screen summary.
+#      reports/benchmarks-gpu.md and prints a one-screen summary;
+#   3. benchmarks/bench_speed_predictors.py: Spearman rho of measured train-step time against
+#      MACs, params, activations, bytes moved and the roofline prediction (its section of
+#      reports/benchmarks-gpu.md).
 #
 #   bash benchmarks/gpu.sh            # on the GPU machine
 #   bash benchmarks/gpu.sh --setup    # first make .venv-gpu with a CUDA build of torch (network)
@@ -86,5 +89,16 @@ fi
 echo "== benchmarks/bench_gpu.py"
 # bench_gpu.py rewrites its report section after every row, so a timeout keeps what it measured.
 timeout 330 "$py" benchmarks/bench_gpu.py ${bench_args[@]+"${bench_args[@]}"} || status=$?
+echo "== benchmarks/bench_speed_predictors.py"
+# Which number predicts speed, on this GPU: the CPU benchmark's models and predictors, ImageNet
+# presets at 224, float32 (TF32 off), its section in reports/benchmarks-gpu.md.
+if [ "$tiny" = 1 ]; then
+    predictor_args=(--cardinalities 1,2,4 --cifar-width 0.0625 --presets resnet50 --input-size 32
+                    --batch 2 --repeats 1 --warmup 0 --min-time 0 --no-write)
+else
+    predictor_args=(--device cuda --batch 32 --input-size 224 --warmup 2 --repeats 5
+                    --out reports/benchmarks-gpu.md)
+fi
+timeout 150 "$py" benchmarks/bench_speed_predictors.py "${predictor_args[@]}" || status=$?
 echo "== gpu.sh done in $((SECONDS - start)) s, exit status $status"
 exit "$status"

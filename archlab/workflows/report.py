@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archlab.errors import ArchlabError
 from archlab.train import defaults
 
 DEFAULT_STORE = Path(defaults.DEFAULT_STORE)
@@ -28,6 +29,9 @@ def write_reports(
     from archlab.report.markdown import write_report
     from archlab.report.paper_tables import write_paper_tables
 
+    if str(out) == "-":  # a report is a folder of markdown and figures: it has no stdout form
+        raise ArchlabError("--out names a folder for report.md and its figures; '-' (stdout) "
+                           "cannot hold them: give a folder")  # fmt: skip
     written = []
     if paper_tables:
         written.append(write_paper_tables(out))

@@ -88,3 +88,12 @@ def test_out_is_a_file(cli: Cli, store_path: Path, tmp_path: Path) -> None:
 def test_out_is_required(cli: Cli) -> None:
     code, _, err = cli("report", "--paper-tables")
     assert code == 2 and "--out" in err
+
+
+def test_out_dash_is_refused_and_makes_no_folder(
+    cli: Cli, store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("report", "--store", str(store_path), "--out", "-")
+    assert code == 2 and "'-' (stdout)" in err and err.count("\n") == 1
+    assert not (tmp_path / "-").exists()
