@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from archlab.errors import ArchlabError
+from archlab.measure._rounds import Runner
 from archlab.measure.speed_data import (
     SpeedMeter,
     SpeedSettings,
@@ -38,20 +40,25 @@ def test_median_interval_is_the_order_statistic_interval() -> None:
         median_interval([])
 
 
-def _fake_sampler(calls: list[str]) -> object:
-    def sample(target: SpeedTarget, settings: SpeedSettings) -> tuple[list[float], list[float]]:
+def _fake_prepare(calls: list[str]) -> Callable[[SpeedTarget, SpeedSettings], Runner]:
+    def prepare(target: SpeedTarget, settings: SpeedSettings) -> Runner:
         calls.append(target.name)
-        steps = [0.010 * (1 + 0.01 * i) for i in range(settings.repeats)]
-        return steps, [s / 3 for s in steps]
+        rounds = itertools.count()
 
-    return sample
+        def run(kind: str) -> float:
+            step = 0.010 * (1 + 0.01 * (next(rounds) // 2))  # a step then a forward per round
+            return step if kind == "step" else step / 3
+
+        return run
+
+    return prepare
 
 
 def test_a_measurement_is_stored_and_reused_never_mixed_across_keys(tmp_path: Path) -> None:
     calls: list[str] = []
     with Store(tmp_path / "s.db", create=True) as store:
         meter = SpeedMeter(SpeedSettings(batch=4, repeats=6, device="cpu"), store=store,
-                           sampler=_fake_sampler(calls))  # type: ignore[arg-type]  # fmt: skip
+                           prepare=_fake_prepare(calls))  # fmt: skip
         first = meter.spec(TINY)
         assert not first.reused and calls == [TINY.name]
         # 10 ms per batch of 4: 2.5 ms per image; latency per batch is a third of the step.
@@ -63,7 +70,7 @@ def test_a_measurement_is_stored_and_reused_never_mixed_across_keys(tmp_path: Pa
         assert (meter.measured, meter.reused) == (1, 1)
         # Another batch is another key: measured, kept beside the first.
         other = SpeedMeter(SpeedSettings(batch=8, repeats=6, device="cpu"), store=store,
-                           sampler=_fake_sampler(calls))  # type: ignore[arg-type]  # fmt: skip
+                           prepare=_fake_prepare(calls))  # fmt: skip
         assert not other.spec(TINY).reused and len(calls) == 2
         rows = speed_rows(store)
         assert [r["key"]["batch"] for r in rows] == [4, 8]
