@@ -143,3 +143,32 @@ def test_any_model_by_reference_is_keyed_by_its_reference_and_inputs(tmp_path: P
     assert first.key["model"].endswith("tiny_net.py:make") and first.key["shapes"] == [[2, 5]]
     assert first.key["input_dtype"] == "long" and first.name == "make"
     assert first.step.low <= first.step.median <= first.step.high
+
+
+def test_a_model_reference_is_timed_inside_the_user_code_guard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archlab.measure.speed_data import model_target
+
+    (tmp_path / "rude_net.py").write_text(
+        "import sys\nimport torch\n\n"
+        "class Loud(torch.nn.Linear):\n"
+        "    def forward(self, x):\n        print('hello from forward')\n"
+        "        return super().forward(x)\n\n"
+        "class Quits(torch.nn.Linear):\n"
+        "    def forward(self, x):\n        sys.exit(3)\n"
+    )
+    settings = SpeedSettings(batch=2, repeats=1, warmup=0, device="cpu")
+    meter = SpeedMeter(settings)
+    loud = meter(
+        model_target(
+            f"{tmp_path / 'rude_net.py'}:Loud", {"in_features": 4, "out_features": 2}, [[2, 4]]
+        )
+    )
+    out = capsys.readouterr()
+    assert loud.step.median > 0 and out.out == "" and "hello from forward" in out.err
+    quits = model_target(
+        f"{tmp_path / 'rude_net.py'}:Quits", {"in_features": 4, "out_features": 2}, [[2, 4]]
+    )
+    with pytest.raises(ArchlabError, match=r"timing the model called sys.exit\(3\)"):
+        meter(quits)
