@@ -53,8 +53,11 @@ if TYPE_CHECKING:
 
 DTYPES = ("float32", "float16", "bfloat16")
 DEFAULT_BATCH = 32  # the default recipe's batch (docs/recipe.md)
-DEFAULT_REPEATS = 10  # >= 6: the smallest n whose [min, max] covers the median at 95%
-DEFAULT_WARMUP = 3
+# Rounds of a side-by-side run: 7 is the fewest whose [min, max] ratio interval covers the median
+# at >= 95% with a round to spare (98.4%); a run of the baseline and three candidates at batch 32
+# costs (7 + 1 warm-up) x 4 train steps and forwards (docs/counting.md, "Measured speed").
+DEFAULT_REPEATS = 7
+DEFAULT_WARMUP = 1
 __all__ = ["LEVEL", "Interval", "Samples", "median_interval", "ratio_interval"]
 
 
