@@ -254,15 +254,17 @@ def match_measured(
     error = abs(ratios[best] - factor) / factor
     measured, reused, sessions = (meter.measured - start[0], meter.reused - start[1],
                                   meter.sessions - start[2])  # fmt: skip
+    cmp, m = runs[best]
     if error > tolerance:
         shown = build(best).depth if free == "depth" else best
+        ci = cmp.ratio(m, quantity)
         raise SolverError(
             f"no integer {free} brings {analytic.spec.name} within {tolerance:.0%} of "
             f"{factor:g}x the baseline's {QUANTITIES[quantity]}: the closest, {free}={shown} "
-            f"({build(best).name}), measures {ratios[best]:.3g}x, {error:.1%} off "
-            f"({len(ratios)} candidate(s) timed side by side with the baseline)"
+            f"({build(best).name}), measures {ci.median:.3g}x [{ci.low:.3g}, {ci.high:.3g}], "
+            f"{error:.1%} off ({len(ratios)} candidate(s) timed side by side with the baseline "
+            f"in {len({c.session for c, _ in runs.values()})} run(s))"
         )
-    cmp, m = runs[best]
     tried = tuple(
         (build(x).name, r, runs[x][1].quantity(quantity).median, runs[x][0].session)
         for x, r in ratios.items()

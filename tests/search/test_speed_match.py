@@ -95,8 +95,11 @@ def test_latency_and_the_other_free_integers() -> None:
 def test_no_integer_within_tolerance_is_refused_naming_the_closest() -> None:
     calls: list[str] = []
     analytic = match_flops(8, 29, "cifar", scope="network", width_multiplier=0.125)
-    with pytest.raises(SolverError, match=r"the closest, d=\d+ \(resnext29_8x\d+d_w0.125\), "
-                       r"measures .*x, .* off \(\d candidate\(s\) timed side by side"):  # fmt: skip
+    closest = (
+        r"the closest, d=\d+ \(resnext29_8x\d+d_w0.125\), measures .*x \[.*\], .* off "
+        r"\(\d candidate\(s\) timed side by side with the baseline in \d run\(s\)\)"
+    )
+    with pytest.raises(SolverError, match=closest):
         match_measured(analytic, "d", meter(calls), tolerance=0.001)
     # C = 64 at d = 1 is already slower than the baseline: d = 1 is the closest.
     analytic = match_flops(
