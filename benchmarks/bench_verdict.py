@@ -9,6 +9,10 @@ and the fixed 10-seed design, on ``--studies`` A/A studies and as many where the
 better by 1.5 seed sd (from three arms on, the others identical: a partial null). Writes the
 table into its section of reports/benchmarks.md; tests/stats/test_simulate.py asserts the
 same bounds at smaller counts.
+
+Two more tables choose the rule's settings (docs/statistics.md): **rule variants** (how alpha is
+spent over the looks, and the futility threshold) by power and seeds at a few true differences,
+and **paired vs unpaired** tests at correlations 0, 0.5, -0.3 and -0.6 between the arms' seeds.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import time
 from _sections import command, machine_line, write_section
 
 from archlab.stats.sequential import FUTILITY
-from archlab.stats.simulate import EFFECT, SCENARIOS, SimResult, simulate
+from archlab.stats.simulate import EFFECT, SCENARIOS, SimResult, correlated, simulate
 
 ALPHA = 0.05
 GRID = [(name, 3, 3) for name in SCENARIOS] + [
@@ -40,6 +44,68 @@ def row(r: SimResult) -> str:
         f"{r.wrong_fixed:.1%} | {bound:.1%} {'ok' if ok else 'EXCEEDED'} | "
         f"{r.power:.0%} / {r.power_fixed:.0%} | {r.seeds_share:.0%} |"
     )
+
+
+# (spending, futility): the study's rule first, then futility judged at higher thresholds, then
+# alpha spent earlier (Hwang-Shih-DeCani g = -2, Pocock-type).
+VARIANTS = [
+    ("obrien-fleming", FUTILITY),
+    ("obrien-fleming", 0.2),
+    ("obrien-fleming", 0.3),
+    ("hsd(-2)", FUTILITY),
+    ("pocock", FUTILITY),
+]
+# (arms, effect in seed sd): 2 arms 2 sd apart is about the demo's C = 1 vs C = 2 (4.4 points at
+# a seed sd near 2.4); 3 arms with one better (a partial null), moderately and clearly.
+SETTINGS = [(2, 2.0), (3, 1.5), (3, 3.0)]
+CORRELATIONS = [0.0, 0.5, -0.3, -0.6]
+SWEEP = [1.0, 2.0, 3.0, 4.0, 6.0]  # effects (seed sd) at which the study's rule is swept
+
+
+def sweep_rows(studies: int) -> list[str]:
+    """The study's rule at growing differences: how clear a difference halves the seeds."""
+    rows = []
+    for effect in SWEEP:
+        cells = []
+        for arms in (2, 3):
+            r = simulate("gaussian", studies=studies, arms=arms, effect=effect, seed=300 + arms)
+            cells.append(f"{r.power:.0%} / {r.power_fixed:.0%} | {r.seeds_share:.0%}")
+        rows.append(f"| {effect:g} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def variant_rows(studies: int) -> list[str]:
+    """Power and seeds of each rule variant in each setting, Gaussian seeds."""
+    rows = []
+    for arms, effect in SETTINGS:
+        for i, (spending, futility) in enumerate(VARIANTS):
+            r = simulate(
+                "gaussian", studies=studies, arms=arms, effect=effect, futility=futility,
+                spending=spending, seed=100 + arms,
+            )  # fmt: skip
+            ok = max(r.wrong_null, r.wrong_alt) <= ALPHA + r.mc_se
+            rows.append(
+                f"| {arms} | {effect:g} | {spending}{' (study)' if i == 0 else ''} | "
+                f"{futility:.0%} | {r.wrong_null:.1%} {'ok' if ok else 'EXCEEDED'} | "
+                f"{r.power:.0%} / {r.power_fixed:.0%} | {r.seeds_share:.0%} |"
+            )
+    return rows
+
+
+def pairing_rows(studies: int) -> list[str]:
+    """Paired vs unpaired test on Gaussian seeds correlated across 2 arms."""
+    rows = []
+    for rho in CORRELATIONS:
+        for paired in (True, False):
+            r = simulate(correlated(rho, paired=paired), studies=studies, arms=2, seed=200)
+            bound = ALPHA + r.mc_se
+            ok = max(r.wrong_null, r.wrong_fixed) <= bound
+            rows.append(
+                f"| {rho:+g} | {'paired' if paired else 'unpaired'} | {r.wrong_null:.1%} | "
+                f"{r.wrong_fixed:.1%} | {bound:.1%} {'ok' if ok else 'EXCEEDED'} | "
+                f"{r.power:.0%} / {r.power_fixed:.0%} | {r.seeds_share:.0%} |"
+            )
+    return rows
 
 
 def main() -> None:
@@ -72,6 +138,41 @@ def main() -> None:
             "fixed A/A | bound | power: sequential / fixed | seeds vs fixed |",
             "|---|---:|---:|---:|---:|---:|---|---|---:|",
             *rows,
+            "",
+            "### Rule variants: seeds against power",
+            "",
+            f"Gaussian seeds, {args.studies} studies per row and truth, the first arm better by "
+            "the effect (seed sd); 3 first seeds, then one per look up to 10. Wrong: A/A "
+            'studies with any "better" (the bound as above). Futility is non-binding, so '
+            "a higher threshold only removes rejections; spending alpha earlier keeps the "
+            "level by the same calibration.",
+            "",
+            "| arms | effect | spending | futility | wrong, A/A | power: sequential / fixed "
+            "| seeds vs fixed |",
+            "|---:|---:|---|---:|---|---|---:|",
+            *variant_rows(args.studies),
+            "",
+            "### How clear a difference must be to halve the seeds",
+            "",
+            f"The study's rule, Gaussian seeds, {args.studies} studies per row and truth, the "
+            "first arm better by the effect (seed sd; with 3 arms the other two identical).",
+            "",
+            "| effect | 2 arms: power, sequential / fixed | 2 arms: seeds vs fixed | 3 arms: "
+            "power | 3 arms: seeds vs fixed |",
+            "|---:|---|---:|---|---:|",
+            *sweep_rows(args.studies),
+            "",
+            "### Paired vs unpaired test at a correlation between arms",
+            "",
+            f"2 arms, Gaussian seeds correlated by the given amount across arms, {args.studies} "
+            f"studies per row and truth, the first arm better by {EFFECT:g} seed sd; both tests "
+            "on Hsu's n - 1 degrees of freedom (equal df). Wrong: A/A studies with any "
+            '"better", sequential and fixed.',
+            "",
+            "| correlation | test | wrong, A/A | wrong, fixed A/A | bound | power: sequential "
+            "/ fixed | seeds vs fixed |",
+            "|---:|---|---:|---:|---|---|---:|",
+            *pairing_rows(args.studies),
             "",
             f"Wall time of this benchmark: {time.perf_counter() - start:.0f} s.",
         ]

@@ -42,6 +42,12 @@ def print_study(result: StudyResult) -> None:
     d = result.to_dict()
     out = console()
     out.print(d["question"])
+    rule = d["settings"]
+    out.print(
+        f"verdict: {'paired' if rule['paired'] else 'unpaired'} seeds "
+        f"({rule['pairing']}); validation split {rule['split']}; futility below "
+        f"{rule['futility']:.0%}"
+    )
     out.print(table("arms", *_arm_rows(d["arms"], d["match"])))
     pairs = [
         [p["a"], p["b"], p["diff"], p["ci_low"], p["ci_high"], p["p_adj"], p["verdict"],

@@ -9,7 +9,11 @@ t_k = n_k / n_max.
 Alpha is split over the m pairs (Bonferroni, as in :mod:`archlab.stats.pairwise`): each pair
 may spend ``alpha / m``. Within a pair it is spent across the looks by the O'Brien-Fleming-type
 Lan-DeMets function f(t) = 2 - 2·Phi(z_{1 - a/2} / sqrt(t)) with a = alpha/m (Lan & DeMets,
-Biometrika 1983): almost nothing early, nearly all of it at the last look. Each look's nominal
+Biometrika 1983): almost nothing early, nearly all of it at the last look. ``SPENDING`` also
+holds the Pocock-type function a·ln(1 + (e - 1)·t) (Lan & DeMets 1983) and, between the two,
+Hwang, Shih and DeCani's a·(1 - e^{-g·t}) / (1 - e^{-g}) with g = -2 (Stat. Med. 1990): spending
+more early decides large differences sooner and costs power at moderate ones; the study keeps
+O'Brien-Fleming (the simulated trade-off is in docs/statistics.md). Each look's nominal
 level is *calibrated* so that the chance of first rejecting at look k, under identical arms, is
 at most f(t_k) - f(t_{k-1}): by simulating ``CALIBRATION_PATHS`` A/A pairs of Gaussian seeds
 (fixed seed, so the levels are deterministic) and taking each look's level as the quantile of the
@@ -38,7 +42,7 @@ benchmark's replay all reach the same verdict from the store alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -63,16 +67,53 @@ def spent(t: float, level: float) -> float:
     return float(2 * special.ndtr(-z / math.sqrt(t)))
 
 
-@lru_cache(maxsize=64)
-def nominal_levels(n0: int, n_max: int, level: float) -> tuple[float, ...]:
+def spent_pocock(t: float, level: float) -> float:
+    """Alpha spent by information fraction t: Pocock-type Lan-DeMets, f(1) = level."""
+    return level * math.log(1 + (math.e - 1) * t)
+
+
+def spent_hsd(gamma: float) -> Callable[[float, float], float]:
+    """Hwang-Shih-DeCani spending with shape gamma (< 0 spends late, 1 is Pocock-like)."""
+
+    def f(t: float, level: float) -> float:
+        return level * (1 - math.exp(-gamma * t)) / (1 - math.exp(-gamma))
+
+    return f
+
+
+SPENDING: dict[str, Callable[[float, float], float]] = {
+    "obrien-fleming": spent,
+    "hsd(-2)": spent_hsd(-2.0),
+    "pocock": spent_pocock,
+}
+
+
+def check_spending(spending: str) -> Callable[[float, float], float]:
+    """The spending function of that name; refuses others, naming the allowed ones."""
+    if not isinstance(spending, str) or spending not in SPENDING:
+        raise ArchlabError(f"spending must be one of {', '.join(SPENDING)}, got {spending!r}")
+    return SPENDING[spending]
+
+
+def nominal_levels(
+    n0: int, n_max: int, level: float, spending: str = "obrien-fleming"
+) -> tuple[float, ...]:
     """Each look's nominal two-sided level, calibrated so one pair spends at most ``level``.
 
     Look k (n0 + k seeds per arm) rejects when p <= levels[k]; for every sd ratio in
     ``SD_RATIOS`` the first rejection under identical arms falls at or before look k with
     probability at most spent(t_k) (less two Monte-Carlo SEs), and no level exceeds ``level``,
-    so a single look is the fixed design's test.
+    so a single look is the fixed design's test. ``spending``: a name in ``SPENDING``.
     """
     check_seeds(n0, n_max)
+    check_spending(spending)
+    return _levels(n0, n_max, level, spending)
+
+
+@lru_cache(maxsize=64)
+def _levels(n0: int, n_max: int, level: float, spending: str) -> tuple[float, ...]:
+    """:func:`nominal_levels` once its arguments are checked (cached: deterministic)."""
+    spend = SPENDING[spending]
     if n0 == n_max:  # one look: the fixed design's test, whose level Hsu's df keeps exactly
         return (level if n0 >= 2 else 0.0,)
     rng = np.random.default_rng(CALIBRATION_SEED)
@@ -94,7 +135,7 @@ def nominal_levels(n0: int, n_max: int, level: float) -> tuple[float, ...]:
             levels.append(0.0)
             continue
         t = _hsu_t(sums / n, (squares - sums**2 / n) / (n - 1), n)
-        target = spent(n / n_max, level) * CALIBRATION_PATHS
+        target = spend(n / n_max, level) * CALIBRATION_PATHS
         need = math.floor(target - 2 * math.sqrt(target)) - rejected
         if np.any(need <= 0):
             levels.append(0.0)
@@ -164,20 +205,23 @@ def sequential_state(
     pairs: Sequence[tuple[str, str]] | None = None,
     power: bool = True,
     futility: float | None = None,
+    spending: str = "obrien-fleming",
 ) -> SequentialState:
     """Replay the rule over per-seed errors (in seed order); extra seeds beyond need are unused.
 
     Arms may be empty (a study before its first seeds): no look is taken then. ``futility``:
     the conditional power below which an open pair stops (``FUTILITY`` when None; 0 never stops).
+    ``spending``: how each pair's alpha is spread over the looks (a name in ``SPENDING``).
     """
     below = FUTILITY if futility is None else futility
     check_seeds(n0, n_max)
+    check_spending(spending)
     data, chosen, res = prepare(
         errors, alpha=alpha, rope=rope, paired=paired, resolution=resolution, pairs=pairs,
         allow_empty=True,
     )  # fmt: skip
     m = len(chosen)
-    levels = nominal_levels(n0, n_max, alpha / m)
+    levels = nominal_levels(n0, n_max, alpha / m, spending)
     final = levels[-1]
     n = {arm: n0 for arm in {x for p in chosen for x in p}}
     rows: dict[tuple[str, str], PairRow] = {}

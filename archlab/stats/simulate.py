@@ -70,11 +70,23 @@ def _counted(rng: np.random.Generator, shift: np.ndarray, n: int) -> np.ndarray:
 
 def _correlated(rho: float) -> Draw:
     def draw(rng: np.random.Generator, shift: np.ndarray, n: int) -> np.ndarray:
+        if rho < 0:  # equal correlation rho < 0 between k arms: needs rho > -1 / (k - 1)
+            arms = shift.shape[-1]
+            cov = (1 - rho) * np.eye(arms) + rho * np.ones((arms, arms))
+            own = rng.standard_normal((shift.shape[0], n, arms)) @ np.linalg.cholesky(cov).T
+            return BASE + shift[..., None] + np.swapaxes(own, 1, 2)
         shared = rng.standard_normal((shift.shape[0], 1, n))  # seed s's data order, every arm
         own = rng.standard_normal((*shift.shape, n))
         return BASE + shift[..., None] + math.sqrt(rho) * shared + math.sqrt(1 - rho) * own
 
     return draw
+
+
+def correlated(rho: float, *, paired: bool) -> Scenario:
+    """Gaussian arms whose seeds correlate by rho (negative too), tested paired or not."""
+    return Scenario(
+        f"{'paired' if paired else 'unpaired'}, correlation {rho:g}", _correlated(rho), paired
+    )
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -126,12 +138,19 @@ def simulate(
     alpha: float = 0.05,
     rope: float = 0.5,
     seed: int = 0,
+    effect: float = EFFECT,
+    futility: float | None = None,
+    spending: str = "obrien-fleming",
 ) -> SimResult:
-    """Run ``studies`` A/A and ``studies`` one-better studies of a scenario through both designs."""
+    """Run ``studies`` A/A and ``studies`` one-better studies of a scenario through both designs.
+
+    ``effect``: the better arm's advantage in noise units; ``futility`` and ``spending``: the
+    sequential rule's (:func:`archlab.stats.sequential.sequential_state`'s defaults when None).
+    """
     sc = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
     rng = np.random.default_rng(seed)
     names = [f"arm{i}" for i in range(arms)]
-    truth = {"null": np.zeros(arms), "alt": np.r_[0.0, np.full(arms - 1, EFFECT)]}
+    truth = {"null": np.zeros(arms), "alt": np.r_[0.0, np.full(arms - 1, effect)]}
     tally: dict[str, list[float]] = {}
     for label, means in truth.items():
         draws = sc.draw(rng, np.broadcast_to(means, (studies, arms)).copy(), max_seeds)
@@ -140,7 +159,7 @@ def simulate(
             for design, n0 in (("seq", seeds), ("fixed", max_seeds)):
                 state = sequential_state(
                     errors, n0=n0, n_max=max_seeds, alpha=alpha, rope=rope, paired=sc.paired,
-                    power=False,
+                    power=False, futility=futility, spending=spending,
                 )  # fmt: skip
                 wrong, right, different = _score(state.rows, dict(zip(names, means, strict=True)))
                 tally.setdefault(f"{label}-{design}-wrong", []).append(wrong)

@@ -14,6 +14,7 @@ from archlab.errors import ArchlabError
 from archlab.stats.pairwise import PairRow, compare_arms
 from archlab.stats.sequential import (
     FUTILITY,
+    SPENDING,
     SequentialState,
     nominal_levels,
     sequential_state,
@@ -65,6 +66,36 @@ def test_obrien_fleming_spending_saves_alpha_for_the_last_look() -> None:
     # the hardest): far above the alpha/K a union bound over the looks would allow.
     assert 0.5 * ALPHA < levels[-1] <= ALPHA
     assert nominal_levels(4, 4, ALPHA) == (ALPHA,)  # one look: the fixed design's test
+
+
+def test_pocock_type_spending_spends_early_and_keeps_the_total() -> None:
+    for name, f in SPENDING.items():
+        assert f(1.0, ALPHA) == pytest.approx(ALPHA), name
+        assert all(f(a, ALPHA) < f(b, ALPHA) for a, b in itertools.pairwise((0.3, 0.5, 0.8, 1)))
+    assert SPENDING["pocock"](0.3, ALPHA) > SPENDING["hsd(-2)"](0.3, ALPHA) > spent(0.3, ALPHA)
+    obf, pocock = nominal_levels(3, 10, ALPHA), nominal_levels(3, 10, ALPHA, "pocock")
+    # Pocock-type levels are looser at the first looks and tighter at the last.
+    assert pocock[1] > 5 * obf[1] and pocock[-1] < 0.5 * obf[-1]
+    # A large difference (3 seed sd) is decided at fewer seeds with early spending.
+    rng = np.random.default_rng(12)
+    draws = rng.normal(size=(300, 2, 10)) + np.array([0.0, 3.0])[None, :, None]
+    seeds = {
+        name: np.mean([
+            sum(sequential_state(
+                {"a": list(a), "b": list(b)}, n0=3, n_max=10, alpha=ALPHA, power=False,
+                spending=name,
+            ).used.values()) for a, b in draws
+        ])
+        for name in ("obrien-fleming", "pocock")
+    }  # fmt: skip
+    assert seeds["pocock"] < seeds["obrien-fleming"]
+
+
+def test_unknown_spending_is_refused() -> None:
+    with pytest.raises(ArchlabError, match="spending must be one of obrien-fleming"):
+        sequential_state({"a": [1.0, 2.0], "b": [1.0, 2.5]}, n0=2, n_max=3, spending="linear")
+    with pytest.raises(ArchlabError, match="spending"):
+        nominal_levels(3, 10, ALPHA, ["pocock"])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("arms", [2, 3])

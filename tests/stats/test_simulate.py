@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import archlab
-from archlab.stats.simulate import SCENARIOS, SimResult, simulate
+from archlab.stats.simulate import SCENARIOS, SimResult, correlated, simulate
 
 ALPHA = 0.05
 
@@ -44,6 +44,29 @@ def test_pairing_buys_power_when_seeds_share_their_noise() -> None:
     tight = simulate("paired, correlation 0.9", studies=150, arms=2, seed=3)
     assert tight.power > loose.power + 0.2
     assert tight.seeds_share < loose.seeds_share
+
+
+@pytest.mark.parametrize("rho", [-0.3, -0.6])
+def test_paired_test_keeps_its_level_at_negative_correlation(rho: float) -> None:
+    # Seeds that share their data order may correlate either way; the paired test estimates
+    # the spread of the difference itself, so its level holds at any correlation.
+    _holds(simulate(correlated(rho, paired=True), studies=500, arms=2, seed=5))
+
+
+def test_unpaired_test_is_liberal_at_negative_correlation() -> None:
+    # Why a study pairs by default (docs/statistics.md): taking correlated seeds as independent
+    # understates the spread of the difference when the correlation is negative.
+    r = simulate(correlated(-0.6, paired=False), studies=500, arms=2, seed=5)
+    assert r.wrong_fixed > ALPHA + r.mc_se
+
+
+def test_futility_threshold_trades_power_for_seeds() -> None:
+    # A higher (still non-binding) futility threshold stops more pairs early: fewer seeds, less
+    # power, never more wrong "better"s.
+    low = simulate("gaussian", studies=200, arms=3, seed=8, futility=0.1)
+    high = simulate("gaussian", studies=200, arms=3, seed=8, futility=0.3)
+    assert high.seeds_share < low.seeds_share and high.power < low.power
+    assert high.wrong_null <= low.wrong_null and high.wrong_alt <= low.wrong_alt
 
 
 @pytest.mark.slow
