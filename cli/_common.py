@@ -165,15 +165,17 @@ def print_speed_match(m: SpeedMatch) -> None:
         if m.quantity == "speed"
         else ("latency_ms", "latency_ms_ci")
     )
-    pairs = ((d["baseline"], None), (d["match"], percent(d["relative_error"])))
-    rows = [[s["name"], s["macs"], s[key], s[ci][0], s[ci][1], err] for s, err in pairs]
+    ratio = f"{d['ratio']:.3g} [{d['ratio_ci'][0]:.3g}, {d['ratio_ci'][1]:.3g}]"
+    pairs = ((d["baseline"], "1", None), (d["match"], ratio, percent(d["relative_error"])))
+    rows = [[s["name"], s["macs"], s[key], s[ci][0], s[ci][1], r, e] for s, r, e in pairs]
     batch = d["match"]["batch"]
     unit = "ms/image (train step)" if m.quantity == "speed" else f"ms at batch {batch}"
-    cols = ["model", "MACs", unit, "95% low", "95% high", MATCH_ERR]
-    title = f"matched on measured {m.quantity} on {d['match']['device']}"
+    cols = ["model", "MACs", unit, "95% low", "95% high", "ratio [95%]", MATCH_ERR]
+    title = f"matched on measured {m.quantity} side by side on {d['match']['device']}"
     out = console()
     out.print(table(title, cols, rows))
-    out.print(f"target {d['target']:.4g} ms; the MACs match was {d['analytic_name']}")
+    out.print(f"target ratio {d['target_ratio']:g}x the baseline timed in the same run; "
+              f"the MACs match was {d['analytic_name']}")  # fmt: skip
 
 
 def print_table(result: CandidateTable, *, as_json: bool, as_csv: bool) -> None:

@@ -88,7 +88,11 @@ SpeedBatchOpt = Annotated[
 ]
 RepeatsOpt = Annotated[
     int | None,
-    typer.Option("--repeats", help="Timed repeats per candidate for --match speed (default 10)."),
+    typer.Option(
+        "--repeats",
+        help="Round-robin rounds of --match speed: each times every candidate and the baseline "
+        "once (default 7).",
+    ),
 ]
 SpeedDeviceOpt = Annotated[
     str | None,

@@ -8,24 +8,41 @@ statistics of the binomial(n, 1/2), :func:`median_interval`). The train step is 
 batch: milliseconds per image; latency stays per batch.
 
 :class:`SpeedMeter` keys each measurement by everything that changes it (:meth:`SpeedMeter.key`)
-and keeps it in a results store (:mod:`archlab.store.speed`): the same key asked again is read
-back (``reused``), never measured again. Its sampler and clock are injectable, so tests run it
-on a fake clock.
+and times targets side by side (:mod:`archlab.measure._rounds`): a baseline and its candidates
+built together and timed round-robin in one run, a *session*, so a candidate is compared with
+its baseline by the per-round ratio of their times, which load drift cancels out of. Every
+session's measurements are kept in a results store (:mod:`archlab.store.speed`); a comparison is
+read back (``reused``) only when one session holds the baseline and every candidate it needs.
+Its runner and clock are injectable, so tests run it on a fake clock.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 import platform
 import time
+import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import cache
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError
+from archlab.measure._rounds import (
+    LEVEL,
+    Interval,
+    Runner,
+    Samples,
+    median_interval,
+    named,
+    named_runner,
+    ratio_interval,
+    round_robin,
+    timed_runner,
+)
 from archlab.space import NetSpec
 
 if TYPE_CHECKING:
@@ -36,10 +53,12 @@ if TYPE_CHECKING:
 
 DTYPES = ("float32", "float16", "bfloat16")
 DEFAULT_BATCH = 32  # the default recipe's batch (docs/recipe.md)
-DEFAULT_REPEATS = 10  # >= 6: the smallest n whose [min, max] covers the median at 95%
-DEFAULT_WARMUP = 3
-LEVEL = 0.95
-Samples = tuple[list[float], list[float]]  # seconds per train step, per inference (at the batch)
+# Rounds of a side-by-side run: 7 is the fewest whose [min, max] ratio interval covers the median
+# at >= 95% with a round to spare (98.4%); a run of the baseline and three candidates at batch 32
+# costs (7 + 1 warm-up) x 4 train steps and forwards (docs/counting.md, "Measured speed").
+DEFAULT_REPEATS = 7
+DEFAULT_WARMUP = 1
+__all__ = ["LEVEL", "Interval", "Samples", "median_interval", "ratio_interval"]
 
 
 @dataclass(frozen=True)
@@ -66,57 +85,17 @@ class SpeedSettings:
 
 
 @dataclass(frozen=True)
-class Interval:
-    """A median and a distribution-free interval of it; ``level`` is its exact coverage."""
-
-    median: float
-    low: float
-    high: float
-    level: float
-
-    def scaled(self, factor: float) -> Interval:
-        """The same interval in other units (seconds per batch -> milliseconds per image)."""
-        return Interval(self.median * factor, self.low * factor, self.high * factor, self.level)
-
-    @property
-    def half_width(self) -> float:
-        """Half the interval's width relative to the median: the noise a match must beat."""
-        return (self.high - self.low) / 2 / self.median if self.median > 0 else math.inf
-
-
-def median_interval(samples: Sequence[float], level: float = LEVEL) -> Interval:
-    """The median and the order-statistic interval [x(k), x(n+1-k)] covering it at ``level``.
-
-    The interval's coverage is 1 - 2 P(Binomial(n, 1/2) < k) whatever the distribution (Conover,
-    Practical Nonparametric Statistics, Sec. 3.2); the largest k that keeps it at or above
-    ``level`` is used. Below n = 6 no k reaches 95%: the interval is [min, max] and ``level``
-    says its lower coverage (75% at n = 3).
-    """
-    xs = sorted(float(s) for s in samples)
-    n = len(xs)
-    if n == 0:
-        raise ArchlabError("no timed samples: repeats must be >= 1")
-    mid = n // 2
-    median = xs[mid] if n % 2 else (xs[mid - 1] + xs[mid]) / 2
-
-    def coverage(k: int) -> float:
-        return 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2**n
-
-    k = 1
-    while k + 1 <= (n + 1) // 2 and coverage(k + 1) >= level:
-        k += 1
-    return Interval(median, xs[k - 1], xs[n - k], coverage(k))
-
-
-@dataclass(frozen=True)
 class SpeedMeasurement:
-    """One stored measurement: step time per image and latency at the batch, with intervals."""
+    """One measurement: step time per image and latency at the batch, with intervals; the raw
+    round samples (seconds per batch) and the run (``session``) they were timed in."""
 
     name: str
     key: dict[str, Any]
     step: Interval  # ms per image
     latency: Interval  # ms per batch
     reused: bool = False
+    samples: Samples | None = None  # (steps, forwards) in round order: ratios align by round
+    session: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: medians, [low, high] intervals, their coverage, the key, whether reused."""
@@ -133,7 +112,13 @@ class SpeedMeasurement:
             "ci_level": self.step.level,
             "batch": self.key["batch"],
             "device": self.key["device"],
+            "session": self.session,
         }
+
+    def stored(self) -> dict[str, Any]:
+        """What the store keeps: the values and the round samples."""
+        steps, forwards = self.samples or ([], [])
+        return {**self.values(), "samples": {"step_s": steps, "forward_s": forwards}}
 
     def quantity(self, which: str) -> Interval:
         """``speed`` (train step per image) or ``latency`` (inference at the batch)."""
@@ -146,7 +131,9 @@ class SpeedMeasurement:
         (s_lo, s_hi), (l_lo, l_hi) = data["step_ms_ci"], data["latency_ms_ci"]
         step = Interval(float(data["step_ms_per_image"]), float(s_lo), float(s_hi), level)
         latency = Interval(float(data["latency_ms"]), float(l_lo), float(l_hi), level)
-        return cls(str(data["name"]), key, step, latency, reused=True)
+        raw = data.get("samples")
+        samples = None if raw is None else (list(raw["step_s"]), list(raw["forward_s"]))
+        return cls(str(data["name"]), key, step, latency, True, samples, data.get("session"))
 
 
 @dataclass(frozen=True)
@@ -156,6 +143,7 @@ class SpeedTarget:
     name: str
     identity: dict[str, Any]
     build: Callable[[torch.device, torch.dtype, bool], tuple[nn.Module, tuple[Tensor, ...]]]
+    guard: Callable[[], AbstractContextManager[None]] = field(default=contextlib.nullcontext)
 
 
 def spec_target(spec: NetSpec, input_size: int | None = None, *, batch: int) -> SpeedTarget:
@@ -202,7 +190,11 @@ def model_target(
 
     ident = {"model": ref, "kwargs": kwargs or {}, "shapes": [list(s) for s in checked],
              "input_dtype": input_dtype}  # fmt: skip
-    return SpeedTarget(ref.rpartition(":")[2] or ref, ident, build)
+    from archlab.measure._user_code import user_code
+
+    # The model's code (import, construction, forward, backward) runs as the user's (docs/trust.md).
+    return SpeedTarget(ref.rpartition(":")[2] or ref, ident, build,
+                       lambda: user_code(ref, "timing the model"))  # fmt: skip
 
 
 def time_samples(
@@ -211,37 +203,8 @@ def time_samples(
     settings: SpeedSettings,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Samples:
-    """Seconds of each timed train step and inference forward, after ``settings.warmup`` each."""
-    import torch
-
-    first = next(model.parameters(), None)
-    cuda = first is not None and first.is_cuda
-
-    def timed(fn: Callable[[], Any]) -> list[float]:
-        out = []
-        for i in range(settings.warmup + settings.repeats):
-            if cuda:
-                torch.cuda.synchronize()
-            t0 = clock()
-            fn()
-            if cuda:
-                torch.cuda.synchronize()  # kernels are asynchronous: wait before reading the clock
-            if i >= settings.warmup:
-                out.append(clock() - t0)
-        return out
-
-    def step() -> None:
-        model.zero_grad(set_to_none=True)
-        model(*inputs).float().sum().backward()
-
-    def forward() -> None:
-        with torch.inference_mode():
-            model(*inputs)
-
-    model.train()
-    steps = timed(step)
-    model.eval()
-    return steps, timed(forward)
+    """Seconds of each timed train step and inference forward of one model, after warm-up."""
+    return round_robin([timed_runner(model, inputs, settings.warmup, clock)], settings.repeats)[0]
 
 
 @cache
@@ -259,11 +222,30 @@ def device_name(kind: str) -> str:
     return f"cpu:{platform.processor() or platform.machine()}"
 
 
-class SpeedMeter:
-    """Measures targets once per key, reading a store's measurement back when it holds the key.
+@dataclass(frozen=True)
+class Comparison:
+    """Targets timed side by side in one run (``session``): the baseline and the candidates."""
 
-    ``sampler(target, settings)`` returns the raw samples (default: build and time the target
-    with ``clock``); ``measured`` and ``reused`` count what this meter did.
+    session: str
+    baseline: SpeedMeasurement
+    candidates: tuple[SpeedMeasurement, ...]
+    reused: bool  # read back from the store, all from this one session
+
+    def ratio(self, m: SpeedMeasurement, quantity: str) -> Interval:
+        """The median per-round ratio of ``m``'s ``quantity`` to the baseline's, its interval."""
+        if m.samples is None or self.baseline.samples is None:
+            raise ArchlabError(f"{m.name} has no round samples: it was not timed side by side")
+        which = 0 if quantity == "speed" else 1
+        return ratio_interval(m.samples[which], self.baseline.samples[which])
+
+
+class SpeedMeter:
+    """Times targets side by side, round-robin; reads a comparison back from a store only when
+    one session holds every target it needs (docs/counting.md, "Measured speed").
+
+    ``prepare(target, settings)`` builds and warms one target and returns its runner (default:
+    build it on the device and time it with ``clock``); ``measured``, ``reused`` and
+    ``sessions`` count what this meter did.
     """
 
     def __init__(
@@ -271,7 +253,7 @@ class SpeedMeter:
         settings: SpeedSettings | None = None,
         *,
         store: Store | None = None,
-        sampler: Callable[[SpeedTarget, SpeedSettings], Samples] | None = None,
+        prepare: Callable[[SpeedTarget, SpeedSettings], Runner] | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         from archlab.device import resolve_device
@@ -279,10 +261,11 @@ class SpeedMeter:
         self.settings = settings or SpeedSettings()
         self.store = store
         self.device = resolve_device(self.settings.device)  # absent CUDA: refused here
-        self._sampler = sampler or self._sample
+        self._prepare = prepare or self._build
         self._clock = clock
         self.measured = 0
         self.reused = 0
+        self.sessions = 0  # round-robin runs timed now
 
     def key(self, target: SpeedTarget) -> dict[str, Any]:
         """Everything that changes a measurement of ``target`` under these settings."""
@@ -298,39 +281,80 @@ class SpeedMeter:
         """The measurement of a spec at ``input_size`` (the spec's own when None)."""
         return self(spec_target(spec, input_size, batch=self.settings.batch))
 
+    def specs(self, baseline: NetSpec, candidates: Sequence[NetSpec]) -> Comparison:
+        """The baseline and candidate specs timed side by side (or read back from one run)."""
+        b = self.settings.batch
+        return self.compare(spec_target(baseline, batch=b),
+                            [spec_target(c, batch=b) for c in candidates])  # fmt: skip
+
     def __call__(self, target: SpeedTarget) -> SpeedMeasurement:
-        """The stored measurement of this key, else a new one (stored when there is a store)."""
-        from archlab.store.speed import find_speed, save_speed
+        """One target's latest stored measurement, else a new one timed alone."""
+        return self.compare(target, []).baseline
 
-        key = self.key(target)
-        stored = find_speed(self.store, key) if self.store is not None else None
-        if stored is not None:
-            self.reused += 1
-            return SpeedMeasurement.from_dict(stored, key)
-        steps, forwards = self._sampler(target, self.settings)
-        result = SpeedMeasurement(
-            target.name, key, median_interval(steps).scaled(1e3 / self.settings.batch),
-            median_interval(forwards).scaled(1e3),
-        )  # fmt: skip
-        self.measured += 1
-        if self.store is not None:
-            save_speed(self.store, key, result.values())
-        return result
+    def compare(self, baseline: SpeedTarget, candidates: Sequence[SpeedTarget]) -> Comparison:
+        """``baseline`` and ``candidates`` timed together round-robin, stored as one session;
+        the latest stored session holding all of them is read back instead. A candidate with
+        the baseline's key is the baseline (ratio 1)."""
+        from archlab.store.speed import canonical_key, find_session, save_session
 
-    def _sample(self, target: SpeedTarget, settings: SpeedSettings) -> Samples:
+        targets = [baseline, *candidates]
+        keys = [self.key(t) for t in targets]
+        index: dict[str, int] = {}
+        unique: list[tuple[SpeedTarget, dict[str, Any]]] = []
+        for t, k in zip(targets, keys, strict=True):
+            if index.setdefault(canonical_key(k), len(unique)) == len(unique):
+                unique.append((t, k))
+        found = None if self.store is None else find_session(self.store, [k for _, k in unique])
+        if found is not None:
+            session, stored = found
+            pairs = zip(stored, unique, strict=True)
+            ms = [SpeedMeasurement.from_dict(r, k) for r, (_, k) in pairs]
+            self.reused += len(ms)
+        else:
+            session = uuid.uuid4().hex[:16]
+            samples = self._time([t for t, _ in unique])
+            ms = [measurement(t.name, k, s, self.settings.batch, session)
+                  for (t, k), s in zip(unique, samples, strict=True)]  # fmt: skip
+            self.measured += len(ms)
+            self.sessions += 1
+            if self.store is not None:
+                save_session(self.store, session, [(m.key, m.stored()) for m in ms])
+        chosen = [ms[index[canonical_key(k)]] for k in keys]
+        return Comparison(session, chosen[0], tuple(chosen[1:]), reused=found is not None)
+
+    def _time(self, targets: Sequence[SpeedTarget]) -> list[Samples]:
+        """Build and warm every target, then the round-robin; a target's code runs inside its
+        guard (a model reference: the user-code guard, docs/trust.md)."""
         import torch
 
+        s = self.settings
         before = torch.get_num_threads()
-        if settings.threads is not None:
-            torch.set_num_threads(settings.threads)
+        if s.threads is not None:
+            torch.set_num_threads(s.threads)
         try:
-            model, xs = target.build(self.device, getattr(torch, settings.dtype),
-                                     settings.channels_last)  # fmt: skip
-            return time_samples(model, xs, settings, self._clock)
-        except RuntimeError as exc:  # e.g. a dtype this device has no kernels for
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ArchlabError(
-                f"{target.name} cannot be timed in {settings.dtype} on {self.device}: {first}"
-            ) from None
+            with contextlib.ExitStack() as stack:
+                runners = []
+                for t in targets:
+                    stack.enter_context(t.guard())
+                    run = named(t.name, s.dtype, self.device, partial(self._prepare, t, s))
+                    runners.append(named_runner(t.name, s.dtype, self.device, run))
+                return round_robin(runners, s.repeats)
         finally:
             torch.set_num_threads(before)
+
+    def _build(self, target: SpeedTarget, settings: SpeedSettings) -> Runner:
+        import torch
+
+        model, xs = target.build(self.device, getattr(torch, settings.dtype),
+                                 settings.channels_last)  # fmt: skip
+        return timed_runner(model, xs, settings.warmup, self._clock)
+
+
+def measurement(
+    name: str, key: dict[str, Any], samples: Samples, batch: int, session: str | None = None
+) -> SpeedMeasurement:
+    """A measurement of round samples (seconds per batch): ms per image, latency in ms."""
+    steps, forwards = samples
+    return SpeedMeasurement(name, key, median_interval(steps).scaled(1e3 / batch),
+                            median_interval(forwards).scaled(1e3), samples=samples,
+                            session=session)  # fmt: skip

@@ -3,17 +3,20 @@
 FLOPs are not speed: a grouped 3x3 convolution runs far below a dense one's MAC rate, so a
 MACs-matched ResNeXt is slower than its baseline (docs/counting.md, "Measured speed"). Here the
 free integer x is solved so that the candidate's measured time (``speed``: train-step time per
-image; ``latency``: inference at the batch) lies within a tolerance of ``complexity`` times the
-baseline's measured median. The search starts from the analytic MACs match and models time as a
-line in analytic MACs through the measured points (a secant; one point: time proportional to
-MACs), so it measures a handful of candidates: the prediction, then integers inside the
-bracket it narrows (:func:`solve_measured`). Time grows with x (more d, C or blocks never runs
-faster, up to noise); the closest measured x is the answer, refused when beyond the tolerance.
+image; ``latency``: inference at the batch) is ``complexity`` times the baseline's within a
+tolerance. A shared machine drifts, so times are only compared side by side: each run times the
+baseline together with the candidates (round-robin, :mod:`archlab.measure._rounds`) and a
+candidate is judged by its median per-round ratio to that baseline. The search times the
+analytic MACs match and its two neighbours with the baseline; when all three lie on one side of
+the target it times three more beyond them, where a line in analytic MACs through the nearest
+ratios puts the target (:func:`solve_side_by_side`): at most six candidates in two runs. Time
+grows with x (more d, C or blocks never runs faster, up to noise); the closest timed x is the
+answer, refused when beyond the tolerance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,14 +26,15 @@ from archlab.search.solver import Match, closest_integer, depth_blocks
 from archlab.space import NetSpec, make_spec
 
 if TYPE_CHECKING:
-    from archlab.measure.speed_data import Interval, SpeedMeasurement
+    from archlab.measure.speed_data import Comparison, Interval, SpeedMeasurement
 
 QUANTITIES: dict[str, str] = {
     "speed": "train-step time per image",
     "latency": "inference latency at the batch",
 }
 FREE = ("d", "C", "depth")
-MAX_MEASURED = 8  # candidates measured at most per solve, the baseline not counted
+SPAN = 3  # candidates timed with the baseline in one run: the prediction and its neighbours
+RUNS = 2  # the first run and one widened beyond it: at most SPAN * RUNS candidates
 
 
 def check_quantity(quantity: str) -> str:
@@ -57,36 +61,43 @@ def family(spec: NetSpec, free: str) -> Callable[[int], NetSpec]:
     raise ArchlabError(f"free must be one of {', '.join(FREE)}, got {free!r}")
 
 
-def solve_measured(
-    time_of: Callable[[int], float],
+def solve_side_by_side(
+    ratios_of: Callable[[list[int]], dict[int, float]],
     macs_of: Callable[[int], int],
     x0: int,
     target: float,
     tolerance: float,
-    max_measured: int = MAX_MEASURED,
 ) -> dict[int, float]:
-    """Measured times by x, from ``x0`` until one lies within ``tolerance`` of ``target``, two
-    neighbours bracket it, x = 1 is already too slow, or ``max_measured`` were measured."""
-    times: dict[int, float] = {}
-    x = max(1, x0)
-    while True:
-        times[x] = time_of(x)
-        if abs(times[x] - target) / target <= tolerance or len(times) >= max_measured:
-            return times
-        lo = max((k for k, t in times.items() if t < target), default=None)
-        hi = min((k for k, t in times.items() if t > target), default=None)
-        if hi == 1 or (lo is not None and hi is not None and hi - lo <= 1):
-            return times
-        nxt = _predict(times, macs_of, target)
-        if lo is not None:
-            nxt = max(nxt, lo + 1)
-        if hi is not None:
-            nxt = min(nxt, hi - 1)
-        if nxt in times:  # the line points at a measured x: step past it toward the target
-            nxt = nxt + 1 if times[nxt] < target else nxt - 1
-        if nxt < 1 or nxt in times or (lo is not None and hi is not None and lo > hi):
-            return times  # nowhere new to go (or noise broke the order): keep the closest
-        x = nxt
+    """Median ratios to the baseline by x: one run of x0 - 1, x0, x0 + 1 with the baseline;
+    when none lies within ``tolerance`` of ``target`` and all lie on one side of it, one more
+    run of three beyond them, centred where a line in MACs through the nearest ratios puts the
+    target. At most ``2 * SPAN`` candidates, in at most ``RUNS`` runs."""
+    ratios = ratios_of(_span(x0))
+    if _settled(ratios, target, tolerance):
+        return ratios
+    guess = _predict(ratios, macs_of, target)
+    if all(r > target for r in ratios.values()):  # every one too slow: a smaller x
+        low = min(ratios)
+        centre = min(guess, low - 2)
+        xs = [x for x in _span(centre) if x < low]
+    else:  # every one too fast: a larger x
+        centre = max(guess, max(ratios) + 2)
+        xs = _span(centre)
+    if xs:
+        ratios |= ratios_of(xs)
+    return ratios
+
+
+def _span(x: int) -> list[int]:
+    """The prediction and its neighbours, x >= 1."""
+    return [k for k in range(x - SPAN // 2, x + SPAN // 2 + 1) if k >= 1]
+
+
+def _settled(ratios: dict[int, float], target: float, tolerance: float) -> bool:
+    """One ratio within the tolerance, or the target between two measured ones."""
+    if any(abs(r - target) / target <= tolerance for r in ratios.values()):
+        return True
+    return any(r < target for r in ratios.values()) and any(r > target for r in ratios.values())
 
 
 def _predict(times: dict[int, float], macs_of: Callable[[int], int], target: float) -> int:
@@ -108,62 +119,79 @@ def _predict(times: dict[int, float], macs_of: Callable[[int], int], target: flo
 
 @dataclass(frozen=True)
 class SpeedMatch:
-    """A candidate matched on measured time, its baseline's time and what the search measured."""
+    """A candidate matched on measured time side by side with its baseline, and the search."""
 
     analytic: Match  # the MACs match the search started from
     spec: NetSpec
     quantity: str  # speed or latency
-    baseline_time: SpeedMeasurement
+    baseline_time: SpeedMeasurement  # timed in the same run as ``time``
     time: SpeedMeasurement
-    target_ms: float
-    relative_error: float  # |candidate - target| / target of the medians, a fraction
-    tried: tuple[tuple[str, float], ...]  # (name, median ms) of each candidate measured
-    measured: int  # measurements taken now (the baseline's included)
+    ratios: dict[str, Interval]  # speed and latency: candidate / baseline per round, medians
+    complexity: float  # the target ratio
+    relative_error: float  # |median ratio - complexity| / complexity, a fraction
+    tried: tuple[tuple[str, float, float, str], ...]  # (name, ratio, median ms, session)
+    measured: int  # measurements taken now (the baseline's included, once per run)
     reused: int  # measurements read back from the store
+    runs: int  # round-robin runs timed now
     tolerance: float
 
-    def interval(self, m: SpeedMeasurement) -> Interval:
-        """The matched quantity's interval of one measurement."""
-        return m.quantity(self.quantity)
+    @property
+    def ratio(self) -> Interval:
+        """The matched quantity's ratio to the baseline."""
+        return self.ratios[self.quantity]
+
+    @property
+    def target_ms(self) -> float:
+        """``complexity`` times the baseline's median, timed in the same run."""
+        return self.baseline_time.quantity(self.quantity).median * self.complexity
 
     def warnings(self) -> tuple[str, ...]:
-        """A line when either interval is wider than the tolerance: the match is within noise."""
-        wide = max(
-            self.interval(self.baseline_time).half_width, self.interval(self.time).half_width
-        )
+        """A line when the ratio's interval is wider than the tolerance: within noise."""
+        wide = self.ratio.half_width
         if wide <= self.tolerance:
             return ()
         return (
-            f"the measured intervals reach ±{wide:.1%} of their medians, wider than the "
+            f"the ratio's interval reaches ±{wide:.1%} of its median, wider than the "
             f"tolerance {self.tolerance:.0%}: the match is within measurement noise (more "
-            "--repeats or a quieter machine narrow them)",
+            "--repeats or a quieter machine narrow it)",
         )
 
     def note(self) -> str:
-        """How many candidates the search measured, and how many were reused from the store."""
+        """How many candidates were timed side by side, in how many runs, and what was reused."""
         return (
-            f"matched on measured {QUANTITIES[self.quantity]}: {len(self.tried)} candidate(s) "
-            f"tried, {self.measured} measurement(s) taken, {self.reused} reused from the store"
+            f"matched on measured {QUANTITIES[self.quantity]}, side by side with the baseline: "
+            f"{len(self.tried)} candidate(s) tried, {self.runs} run(s) timed, "
+            f"{self.measured} measurement(s) taken, {self.reused} reused from the store"
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """``match-flops --json`` with ``match`` and ``baseline`` measured and the time error."""
+        """``match-flops --json`` with ``match`` and ``baseline`` measured and the ratio error."""
         data = self.analytic.to_dict() | _spec_keys(self.spec)
         macs, base_macs = totals(self.spec)[0], totals(self.analytic.baseline)[0]
+        step, latency = self.ratios["speed"], self.ratios["latency"]
         return {
             **data,
             "matched_on": self.quantity,
-            "value": self.interval(self.time).median,
+            "value": self.time.quantity(self.quantity).median,
             "target": self.target_ms,
+            "target_ratio": self.complexity,
             "relative_error": self.relative_error,
+            "ratio": self.ratio.median,
+            "ratio_ci": [self.ratio.low, self.ratio.high],
+            "step_ratio": step.median,
+            "step_ratio_ci": [step.low, step.high],
+            "latency_ratio": latency.median,
+            "latency_ratio_ci": [latency.low, latency.high],
+            "session": self.time.session,
             "macs_relative_error": abs(macs - base_macs * self.analytic.complexity_factor)
             / (base_macs * self.analytic.complexity_factor),
             "analytic_name": self.analytic.spec.name,
             "baseline": {**self.baseline_time.values(), "macs": base_macs},
             "match": {**self.time.values(), "macs": macs},
-            "tried": [{"name": n, "ms": t} for n, t in self.tried],
+            "tried": [{"name": n, "ratio": r, "ms": t, "session": s} for n, r, t, s in self.tried],
             "measured": self.measured,
             "reused": self.reused,
+            "runs": self.runs,
             "tolerance": self.tolerance,
         }
 
@@ -182,9 +210,10 @@ class Meter(Protocol):
 
     measured: int
     reused: int
+    sessions: int
 
-    def spec(self, spec: NetSpec, input_size: int | None = None) -> SpeedMeasurement:
-        """The measurement of one spec."""
+    def specs(self, baseline: NetSpec, candidates: Sequence[NetSpec]) -> Comparison:
+        """The baseline and the candidates timed side by side in one run."""
         ...
 
 
@@ -195,42 +224,51 @@ def match_measured(
     *,
     quantity: str = "speed",
     tolerance: float = 0.05,
-    target_ms: float | None = None,
+    complexity: float | None = None,
 ) -> SpeedMatch:
     """Solve ``free`` (d, C or depth) of the analytic match on measured time (module docstring).
 
-    ``meter`` times one spec (a :class:`~archlab.measure.speed_data.SpeedMeter`);
-    ``target_ms`` defaults to ``complexity`` times the baseline's measured median. No integer
-    within the tolerance: a :class:`SolverError` naming the closest and how many were measured.
+    Each run times the baseline with the candidates it is compared with (``meter.specs``); a
+    candidate's error is its median per-round ratio to that baseline against ``complexity``
+    (default: the analytic match's). No integer within the tolerance: a :class:`SolverError`
+    naming the closest and how many were timed.
     """
     check_quantity(quantity)
-    start = (meter.measured, meter.reused)
+    factor = analytic.complexity_factor if complexity is None else complexity
+    start = (meter.measured, meter.reused, meter.sessions)
     build = family(analytic.spec, free)
-    base = meter.spec(analytic.baseline)
-    if target_ms is None:
-        target_ms = base.quantity(quantity).median * analytic.complexity_factor
-    found: dict[int, SpeedMeasurement] = {}
+    runs: dict[int, tuple[Comparison, SpeedMeasurement]] = {}
 
-    def time_of(x: int) -> float:
-        found[x] = meter.spec(build(x))
-        return found[x].quantity(quantity).median
+    def ratios_of(xs: list[int]) -> dict[int, float]:
+        cmp = meter.specs(analytic.baseline, [build(x) for x in xs])
+        for x, m in zip(xs, cmp.candidates, strict=True):
+            runs[x] = (cmp, m)
+        return {x: cmp.ratio(runs[x][1], quantity).median for x in xs}
 
     def macs_of(x: int) -> int:
         return totals(build(x))[0]
 
     x0, _, _ = closest_integer(macs_of, totals(analytic.spec)[0], free)
-    times = solve_measured(time_of, macs_of, x0, target_ms, tolerance)
-    best = min(times, key=lambda k: (abs(times[k] - target_ms) / target_ms, k))
-    error = abs(times[best] - target_ms) / target_ms
-    measured, reused = meter.measured - start[0], meter.reused - start[1]
+    ratios = solve_side_by_side(ratios_of, macs_of, x0, factor, tolerance)
+    best = min(ratios, key=lambda k: (abs(ratios[k] - factor) / factor, k))
+    error = abs(ratios[best] - factor) / factor
+    measured, reused, sessions = (meter.measured - start[0], meter.reused - start[1],
+                                  meter.sessions - start[2])  # fmt: skip
+    cmp, m = runs[best]
     if error > tolerance:
         shown = build(best).depth if free == "depth" else best
+        ci = cmp.ratio(m, quantity)
         raise SolverError(
-            f"no integer {free} brings {analytic.spec.name} within {tolerance:.0%} of the "
-            f"target {QUANTITIES[quantity]} {target_ms:.4g} ms: the closest, {free}={shown} "
-            f"({build(best).name}), measures {times[best]:.4g} ms, {error:.1%} off "
-            f"({len(times)} candidate(s) measured)"
+            f"no integer {free} brings {analytic.spec.name} within {tolerance:.0%} of "
+            f"{factor:g}x the baseline's {QUANTITIES[quantity]}: the closest, {free}={shown} "
+            f"({build(best).name}), measures {ci.median:.3g}x [{ci.low:.3g}, {ci.high:.3g}], "
+            f"{error:.1%} off ({len(ratios)} candidate(s) timed side by side with the baseline "
+            f"in {len({c.session for c, _ in runs.values()})} run(s))"
         )
-    tried = tuple((build(x).name, t) for x, t in times.items())
-    return SpeedMatch(analytic, build(best), quantity, base, found[best], target_ms, error, tried,
-                      measured, reused, tolerance)  # fmt: skip
+    tried = tuple(
+        (build(x).name, r, runs[x][1].quantity(quantity).median, runs[x][0].session)
+        for x, r in ratios.items()
+    )
+    both = {q: cmp.ratio(m, q) for q in QUANTITIES}
+    return SpeedMatch(analytic, build(best), quantity, cmp.baseline, m, both, factor, error,
+                      tried, measured, reused, sessions, tolerance)  # fmt: skip

@@ -1,25 +1,33 @@
-"""Speed measurements in the results store, keyed by everything that changes them.
+"""Speed measurements in the results store, keyed by what changes them and by the run they were
+timed in.
 
-Additive to :mod:`archlab.store`, as study records are: one table of its own, ``speed``, created
-on the first write and kept through the store's public ``transaction`` and ``query``. A key is
-the canonical JSON of what was measured and how (the spec or model, input, batch, device name,
-dtype, memory format, threads, torch version, repeats, warm-up; docs/counting.md, "Measured
-speed"): the same key is read back, never measured again, and a different key is never mixed
-with it. The first measurement of a key stays; a second write of it changes nothing. No torch.
+Additive to :mod:`archlab.store`, as study records are: one table of its own, ``speed_runs``,
+created on the first write and kept through the store's public ``transaction`` and ``query``. A
+key is the canonical JSON of what was measured and how (the spec or model, input, batch, device
+name, dtype, memory format, threads, torch version, repeats, warm-up; docs/counting.md,
+"Measured speed"); a *session* is one side-by-side run (targets timed round-robin together). A
+row is one key's measurement in one session, with its round samples, so the ratio of two
+targets of one session can be recomputed round by round. Every session is kept (the history is
+data); a second write of the same key in the same session changes nothing. Reading a comparison
+back asks for the latest session that holds every key it needs (:func:`find_session`), so keys
+from different sessions are never mixed. Rows of the first design's ``speed`` table (timed
+alone, no session) stay in the file and are never read for a comparison. No torch.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from archlab.store._db import Store
 
-TABLE = "speed"
-_CREATE = """CREATE TABLE IF NOT EXISTS speed (key_json TEXT PRIMARY KEY, name TEXT NOT NULL,
-    device TEXT, batch INTEGER, step_ms_per_image REAL, latency_ms REAL,
-    result_json TEXT NOT NULL, created_at TEXT)"""
+TABLE = "speed_runs"
+_CREATE = """CREATE TABLE IF NOT EXISTS speed_runs (session TEXT NOT NULL,
+    key_json TEXT NOT NULL, name TEXT NOT NULL, device TEXT, batch INTEGER,
+    step_ms_per_image REAL, latency_ms REAL, result_json TEXT NOT NULL, created_at TEXT,
+    PRIMARY KEY (session, key_json))"""
 
 
 def canonical_key(key: dict[str, Any]) -> str:
@@ -27,31 +35,62 @@ def canonical_key(key: dict[str, Any]) -> str:
     return json.dumps(key, sort_keys=True, separators=(",", ":"))
 
 
-def find_speed(store: Store, key: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored measurement of exactly this key, or None (reads only)."""
-    if not store.has_table(TABLE):
+def find_session(
+    store: Store, keys: Sequence[dict[str, Any]]
+) -> tuple[str, list[dict[str, Any]]] | None:
+    """The latest session holding every one of ``keys`` and its measurements in their order,
+    or None (reads only)."""
+    if not store.has_table(TABLE) or not keys:
         return None
-    rows = store.query("SELECT result_json FROM speed WHERE key_json = ?", (canonical_key(key),))
-    return json.loads(rows[0][0]) if rows else None
+    wanted = [canonical_key(k) for k in keys]
+    distinct = sorted(set(wanted))
+    marks = ",".join("?" * len(distinct))
+    rows = store.query(
+        f"SELECT session FROM speed_runs WHERE key_json IN ({marks}) GROUP BY session "
+        "HAVING COUNT(DISTINCT key_json) = ? ORDER BY MAX(created_at) DESC, MAX(rowid) DESC "
+        "LIMIT 1",
+        (*distinct, len(distinct)),
+    )
+    if not rows:
+        return None
+    session = str(rows[0][0])
+    found = store.query(
+        f"SELECT key_json, result_json FROM speed_runs WHERE session = ? AND key_json IN ({marks})",
+        (session, *distinct),
+    )
+    by_key = {k: json.loads(r) for k, r in found}
+    return session, [by_key[k] for k in wanted]
 
 
-def save_speed(store: Store, key: dict[str, Any], result: dict[str, Any]) -> None:
-    """Keep one measurement under its key; a key already stored keeps its first measurement."""
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+def find_speed(store: Store, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The latest stored measurement of exactly this key, or None (reads only)."""
+    found = find_session(store, [key])
+    return None if found is None else found[1][0]
+
+
+def save_session(
+    store: Store, session: str, measurements: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+) -> None:
+    """Keep one session's measurements ``(key, result)`` in one transaction: all or none."""
+    now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     with store.transaction() as db:
         db.execute(_CREATE)
-        db.execute(
-            "INSERT OR IGNORE INTO speed(key_json, name, device, batch, step_ms_per_image, "
-            "latency_ms, result_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (canonical_key(key), str(result["name"]), key.get("device"), key.get("batch"),
-             result.get("step_ms_per_image"), result.get("latency_ms"),
-             json.dumps(result, sort_keys=True), now),
-        )  # fmt: skip
+        for key, result in measurements:
+            db.execute(
+                "INSERT OR IGNORE INTO speed_runs(session, key_json, name, device, batch, "
+                "step_ms_per_image, latency_ms, result_json, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (session, canonical_key(key), str(result["name"]), key.get("device"),
+                 key.get("batch"), result.get("step_ms_per_image"), result.get("latency_ms"),
+                 json.dumps(result, sort_keys=True), now),
+            )  # fmt: skip
 
 
 def speed_rows(store: Store) -> list[dict[str, Any]]:
-    """Every stored measurement with its key, oldest first (reads only)."""
+    """Every stored measurement with its key and session, oldest first (reads only)."""
     if not store.has_table(TABLE):
         return []
-    rows = store.query("SELECT key_json, result_json FROM speed ORDER BY created_at, rowid")
-    return [{"key": json.loads(k), **json.loads(r)} for k, r in rows]
+    rows = store.query(
+        "SELECT key_json, result_json, session FROM speed_runs ORDER BY created_at, rowid"
+    )
+    return [{"key": json.loads(k), **json.loads(r), "session": s} for k, r, s in rows]

@@ -80,10 +80,13 @@ def speed_meter(options: SpeedOptions) -> Iterator[SpeedMeter]:
 
 
 def time_columns(m: SpeedMatch) -> dict[str, Any]:
-    """A space row's measured columns: both medians with their intervals, the MACs error."""
+    """A space row's measured columns: both medians with their intervals, the ratio to the
+    baseline timed beside it with its interval."""
     v = m.time.values()
-    return {key: v[key] for key in ("step_ms_per_image", "step_ms_ci", "latency_ms",
-                                    "latency_ms_ci")} | {"measured_on": m.quantity}  # fmt: skip
+    cols = {key: v[key] for key in ("step_ms_per_image", "step_ms_ci", "latency_ms",
+                                    "latency_ms_ci")}  # fmt: skip
+    return cols | {"ratio": m.ratio.median, "ratio_ci": [m.ratio.low, m.ratio.high],
+                   "measured_on": m.quantity}  # fmt: skip
 
 
 def speed_rows(
@@ -114,7 +117,8 @@ def speed_rows(
             seen.add(m.spec)
             rows.append(space_row(m.spec, totals(m.spec), m.relative_error) | time_columns(m))
     note = (
-        f"matched on measured {QUANTITIES[quantity]}: {meter.measured} measurement(s) taken, "
+        f"matched on measured {QUANTITIES[quantity]}, side by side with the baseline: "
+        f"{meter.sessions} run(s) timed, {meter.measured} measurement(s) taken, "
         f"{meter.reused} reused from the store"
     )
     return rows, tuple(warnings), note

@@ -345,13 +345,20 @@ def test_match_flops_match_speed_json_holds_both_measurements(cli: Cli, tmp_path
     assert data["baseline"]["name"] == "resnext29_1x4d_w0.0625"
     assert data["match"]["name"] == data["name"] and data["cardinality"] == 2
     assert 0 <= data["relative_error"] <= 0.9 and data["matched_on"] == "speed"
+    # Judged on the ratio to the baseline timed in the same run.
+    _ordered(data, "ratio", "ratio_ci")
+    _ordered(data, "latency_ratio", "latency_ratio_ci")
+    assert data["relative_error"] == pytest.approx(abs(data["ratio"] - 1.0))
+    assert data["baseline"]["session"] == data["match"]["session"] == data["session"]
+    assert 1 <= data["runs"] <= 2 and len(data["tried"]) <= 6
     assert data["measured"] >= 2 and data["reused"] == 0
     assert "2 measurement(s) taken" in err or "measurement(s) taken" in err
     # Asked again: read back from the store, nothing measured.
     code, out, err = cli(*args)
     again = json.loads(out)
     assert code == 0 and again["measured"] == 0 and again["reused"] == data["measured"]
-    assert again["match"] == data["match"] and "reused from the store" in err
+    assert again["match"] == data["match"] and again["ratio"] == data["ratio"]
+    assert again["runs"] == 0 and "reused from the store" in err
 
 
 def test_space_match_latency_table(cli: Cli, tmp_path: Path) -> None:

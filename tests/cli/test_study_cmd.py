@@ -268,6 +268,7 @@ def test_cardinality_study_at_equal_speed_then_its_report(cli: Cli, tmp_path: Pa
     for arm in data["arms"]:
         s = arm["speed"]
         assert s["step_ms_ci"][0] <= s["step_ms_per_image"] <= s["step_ms_ci"][1]
+        assert s["ratio_ci"][0] <= s["ratio"] <= s["ratio_ci"][1] and s["session"]
         assert arm["macs"] > 0 and arm["relative_error"] <= 0.9 and arm["seeds"] == 2
     assert {p["verdict"] for p in data["pairs"]} <= {"A better", "B better", "equivalent",
                                                      "undecided"}  # fmt: skip
@@ -276,7 +277,7 @@ def test_cardinality_study_at_equal_speed_then_its_report(cli: Cli, tmp_path: Pa
     assert code == 0, err
     assert json.loads(out)["arms"] == data["arms"]
     with sqlite3.connect(store) as db:
-        (rows,) = db.execute("SELECT count(*) FROM speed").fetchone()
+        (rows,) = db.execute("SELECT count(*) FROM speed_runs").fetchone()
     assert rows >= 2
     code, out, err = cli("report", "--store", store, "--out", str(tmp_path / "r"))
     assert code == 0, err

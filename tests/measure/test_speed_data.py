@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from archlab.errors import ArchlabError
+from archlab.measure._rounds import Runner
 from archlab.measure.speed_data import (
     SpeedMeter,
     SpeedSettings,
@@ -38,20 +40,25 @@ def test_median_interval_is_the_order_statistic_interval() -> None:
         median_interval([])
 
 
-def _fake_sampler(calls: list[str]) -> object:
-    def sample(target: SpeedTarget, settings: SpeedSettings) -> tuple[list[float], list[float]]:
+def _fake_prepare(calls: list[str]) -> Callable[[SpeedTarget, SpeedSettings], Runner]:
+    def prepare(target: SpeedTarget, settings: SpeedSettings) -> Runner:
         calls.append(target.name)
-        steps = [0.010 * (1 + 0.01 * i) for i in range(settings.repeats)]
-        return steps, [s / 3 for s in steps]
+        rounds = itertools.count()
 
-    return sample
+        def run(kind: str) -> float:
+            step = 0.010 * (1 + 0.01 * (next(rounds) // 2))  # a step then a forward per round
+            return step if kind == "step" else step / 3
+
+        return run
+
+    return prepare
 
 
 def test_a_measurement_is_stored_and_reused_never_mixed_across_keys(tmp_path: Path) -> None:
     calls: list[str] = []
     with Store(tmp_path / "s.db", create=True) as store:
         meter = SpeedMeter(SpeedSettings(batch=4, repeats=6, device="cpu"), store=store,
-                           sampler=_fake_sampler(calls))  # type: ignore[arg-type]  # fmt: skip
+                           prepare=_fake_prepare(calls))  # fmt: skip
         first = meter.spec(TINY)
         assert not first.reused and calls == [TINY.name]
         # 10 ms per batch of 4: 2.5 ms per image; latency per batch is a third of the step.
@@ -63,7 +70,7 @@ def test_a_measurement_is_stored_and_reused_never_mixed_across_keys(tmp_path: Pa
         assert (meter.measured, meter.reused) == (1, 1)
         # Another batch is another key: measured, kept beside the first.
         other = SpeedMeter(SpeedSettings(batch=8, repeats=6, device="cpu"), store=store,
-                           sampler=_fake_sampler(calls))  # type: ignore[arg-type]  # fmt: skip
+                           prepare=_fake_prepare(calls))  # fmt: skip
         assert not other.spec(TINY).reused and len(calls) == 2
         rows = speed_rows(store)
         assert [r["key"]["batch"] for r in rows] == [4, 8]
@@ -136,3 +143,32 @@ def test_any_model_by_reference_is_keyed_by_its_reference_and_inputs(tmp_path: P
     assert first.key["model"].endswith("tiny_net.py:make") and first.key["shapes"] == [[2, 5]]
     assert first.key["input_dtype"] == "long" and first.name == "make"
     assert first.step.low <= first.step.median <= first.step.high
+
+
+def test_a_model_reference_is_timed_inside_the_user_code_guard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archlab.measure.speed_data import model_target
+
+    (tmp_path / "rude_net.py").write_text(
+        "import sys\nimport torch\n\n"
+        "class Loud(torch.nn.Linear):\n"
+        "    def forward(self, x):\n        print('hello from forward')\n"
+        "        return super().forward(x)\n\n"
+        "class Quits(torch.nn.Linear):\n"
+        "    def forward(self, x):\n        sys.exit(3)\n"
+    )
+    settings = SpeedSettings(batch=2, repeats=1, warmup=0, device="cpu")
+    meter = SpeedMeter(settings)
+    loud = meter(
+        model_target(
+            f"{tmp_path / 'rude_net.py'}:Loud", {"in_features": 4, "out_features": 2}, [[2, 4]]
+        )
+    )
+    out = capsys.readouterr()
+    assert loud.step.median > 0 and out.out == "" and "hello from forward" in out.err
+    quits = model_target(
+        f"{tmp_path / 'rude_net.py'}:Quits", {"in_features": 4, "out_features": 2}, [[2, 4]]
+    )
+    with pytest.raises(ArchlabError, match=r"timing the model called sys.exit\(3\)"):
+        meter(quits)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers.speed import fake_sampler
+from helpers.speed import fake_prepare
 
 from archlab.errors import ArchlabError
 from archlab.measure.speed_data import SpeedMeter, SpeedSettings
@@ -17,7 +17,7 @@ BASELINE = make_spec("cifar", 29, 1, None, width_multiplier=WIDTH)
 
 def _meter(penalty: float) -> SpeedMeter:
     settings = SpeedSettings(batch=4, repeats=6, device="cpu")
-    return SpeedMeter(settings, sampler=fake_sampler([], penalty))
+    return SpeedMeter(settings, prepare=fake_prepare([], penalty))
 
 
 def _macs_arms(preset: str, cardinalities: tuple[int, ...] | None = None):  # type: ignore[no-untyped-def]

@@ -2,36 +2,50 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers.speed import fake_sampler
+from helpers.speed import fake_prepare
 
 from archlab.errors import ArchlabError, SolverError
-from archlab.measure.speed_data import SpeedMeter, SpeedSettings
+from archlab.measure._rounds import Interval, Runner
+from archlab.measure.speed_data import SpeedMeter, SpeedSettings, SpeedTarget
 from archlab.search.solver import match_cardinality, match_depth, match_flops
-from archlab.search.speed_match import check_quantity, match_measured, solve_measured
+from archlab.search.speed_match import check_quantity, match_measured, solve_side_by_side
 from archlab.store import Store
 
 
 def meter(calls: list[str], store: Store | None = None, penalty: float = 0.25) -> SpeedMeter:
     settings = SpeedSettings(batch=4, repeats=6, device="cpu")
-    return SpeedMeter(settings, store=store, sampler=fake_sampler(calls, penalty))
+    return SpeedMeter(settings, store=store, prepare=fake_prepare(calls, penalty))
 
 
-def test_solve_measured_brackets_a_monotone_time_in_few_measurements() -> None:
-    seen: list[int] = []
+def test_solve_side_by_side_times_three_then_widens_once() -> None:
+    runs: list[list[int]] = []
 
-    def time_of(x: int) -> float:
-        seen.append(x)
-        return 2.0 * x * x  # MACs x^2, time twice that: the line finds it at once
+    def ratios_of(xs: list[int]) -> dict[int, float]:
+        runs.append(xs)
+        return {x: x / 6 for x in xs}  # ratio proportional to x: x = 6 is the target 1.0
 
-    times = solve_measured(time_of, lambda x: x * x, 10, target=2.0 * 36, tolerance=0.01)
-    assert seen == [10, 6] and times[6] == 72.0
-    # A target between two integers: the bracket stops the search at its neighbours.
-    times = solve_measured(lambda x: 1.0 * x, lambda x: x, 3, target=7.5, tolerance=0.01)
-    assert set(times) >= {7, 8} and len(times) <= 3
+    # The prediction and its neighbours hold the target: one run of three.
+    assert solve_side_by_side(ratios_of, lambda x: x, 6, 1.0, 0.01) == {5: 5 / 6, 6: 1.0, 7: 7 / 6}
+    assert runs == [[5, 6, 7]]
+    # Too fast all three: one more run, where the line through them puts the target.
+    runs.clear()
+    ratios = solve_side_by_side(ratios_of, lambda x: x, 2, 1.0, 0.01)
+    assert runs == [[1, 2, 3], [5, 6, 7]] and ratios[6] == 1.0
+    # Too slow all three, the target far below: widened once, then the closest stays.
+    runs.clear()
+    ratios = solve_side_by_side(ratios_of, lambda x: x * x, 30, 1.0, 0.01)
+    assert len(runs) == 2 and max(runs[1]) < 29 and len(ratios) <= 6
+    # The target between two timed neighbours: no widening, the bracket settles it.
+    runs.clear()
+    solve_side_by_side(lambda xs: {x: x / 6.5 for x in xs}, lambda x: x, 6, 1.0, 0.01)
+    assert solve_side_by_side(lambda xs: {x: x / 6.5 for x in xs}, lambda x: x, 6, 1.0, 0.01)
+    assert runs == []
 
 
 def test_speed_match_is_slower_per_mac_so_d_comes_down(tmp_path: Path) -> None:
@@ -44,18 +58,23 @@ def test_speed_match_is_slower_per_mac_so_d_comes_down(tmp_path: Path) -> None:
         # C = 8 runs 1.3x slower per MAC here: fewer MACs, a smaller d than the MACs match.
         assert m.spec.bottleneck_width < analytic.spec.bottleneck_width
         assert m.relative_error <= 0.05
-        assert m.measured == len(calls) and 2 <= len(calls) <= 5  # the baseline and a few
+        # d = 6, 7, 8 around the MACs match are all too slow: one more run of three below them,
+        # each run timing the baseline beside its candidates.
+        assert m.measured == len(calls) == 8 and m.runs == 2 and len(m.tried) == 6
+        assert calls.count(analytic.baseline.name) == 2
         base = m.baseline_time.step.median
         assert m.target_ms == pytest.approx(base)
+        assert m.baseline_time.session == m.time.session
         d = m.to_dict()
         assert d["baseline"]["name"] == analytic.baseline.name
         assert d["match"]["name"] == m.spec.name == d["name"]
         assert d["block_params"] < d["baseline_block_params"]  # the solved spec's, not the start's
         assert d["spec"] == m.spec.to_dict() and d["analytic_name"] == analytic.spec.name
         assert d["match"]["step_ms_ci"][0] <= d["match"]["step_ms_per_image"]
-        assert d["relative_error"] == pytest.approx(
-            abs(d["match"]["step_ms_per_image"] - base) / base
-        )
+        assert d["relative_error"] == pytest.approx(abs(d["ratio"] - 1.0))
+        assert d["ratio"] == pytest.approx(d["match"]["step_ms_per_image"] / base)
+        assert d["ratio_ci"][0] <= d["ratio"] <= d["ratio_ci"][1] and d["ratio"] == d["step_ratio"]
+        assert d["latency_ratio_ci"][0] <= d["latency_ratio"] <= d["latency_ratio_ci"][1]
         assert d["macs_relative_error"] > 0.05  # at equal speed the MACs differ
         # Asked again: every measurement read back, none taken.
         again = match_measured(analytic, "d", meter(calls, store, 0.1), tolerance=0.05)
@@ -76,8 +95,11 @@ def test_latency_and_the_other_free_integers() -> None:
 def test_no_integer_within_tolerance_is_refused_naming_the_closest() -> None:
     calls: list[str] = []
     analytic = match_flops(8, 29, "cifar", scope="network", width_multiplier=0.125)
-    with pytest.raises(SolverError, match=r"the closest, d=\d+ \(resnext29_8x\d+d_w0.125\), "
-                       r"measures .* off \(\d candidate\(s\) measured\)"):  # fmt: skip
+    closest = (
+        r"the closest, d=\d+ \(resnext29_8x\d+d_w0.125\), measures .*x \[.*\], .* off "
+        r"\(\d candidate\(s\) timed side by side with the baseline in \d run\(s\)\)"
+    )
+    with pytest.raises(SolverError, match=closest):
         match_measured(analytic, "d", meter(calls), tolerance=0.001)
     # C = 64 at d = 1 is already slower than the baseline: d = 1 is the closest.
     analytic = match_flops(
@@ -92,14 +114,17 @@ def test_an_unknown_quantity_is_refused() -> None:
         check_quantity("fast")
 
 
-def test_intervals_wider_than_the_tolerance_are_warned_of() -> None:
-    def noisy(target, settings):  # type: ignore[no-untyped-def]
-        steps = [0.01 * (1 + 0.2 * i) for i in range(settings.repeats)]  # spread of ±50%
-        return steps, steps
+def test_only_the_ratio_interval_wider_than_the_tolerance_is_warned_of() -> None:
+    def noisy(target: SpeedTarget, settings: SpeedSettings) -> Runner:
+        rounds = itertools.count()  # a load that swings ±50% over the rounds, for every target
+        return lambda kind: 0.01 * (1 + 0.2 * (next(rounds) // 2))
 
     settings = SpeedSettings(batch=4, repeats=6, device="cpu")
     analytic = match_flops(1, 29, "cifar", scope="network", width_multiplier=0.125)
-    m = match_measured(analytic, "d", SpeedMeter(settings, sampler=noisy), tolerance=0.05)
-    assert m.relative_error == 0.0  # equal samples: the baseline matches itself
-    (line,) = m.warnings()
+    m = match_measured(analytic, "d", SpeedMeter(settings, prepare=noisy), tolerance=0.05)
+    assert m.relative_error == 0.0 and m.ratio.low == m.ratio.high == 1.0
+    assert m.time.step.half_width > 0.05  # each time is noisy, their ratio is not: no warning
+    assert m.warnings() == ()
+    wide = replace(m, ratios={**m.ratios, "speed": Interval(1.0, 0.7, 1.3, 0.97)})
+    (line,) = wide.warnings()
     assert "wider than the tolerance 5%" in line and "within measurement noise" in line

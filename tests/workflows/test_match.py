@@ -65,7 +65,7 @@ def test_check_tolerance_takes_fractions() -> None:
 def test_match_names_the_scope_or_solves_on_measured_time(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from helpers.speed import fake_sampler
+    from helpers.speed import fake_prepare
 
     from archlab.measure.speed_data import SpeedMeter
 
@@ -73,8 +73,8 @@ def test_match_names_the_scope_or_solves_on_measured_time(
     with pytest.raises(OptionError, match="scope 'block' does not apply with match macs"):
         run_match(cardinality=8, match="macs", scope="block")
     calls: list[str] = []
-    sampler = fake_sampler(calls, penalty=0.1)
-    monkeypatch.setattr(SpeedMeter, "_sample", lambda self, t, s: sampler(t, s))
+    prepare = fake_prepare(calls, penalty=0.1)
+    monkeypatch.setattr(SpeedMeter, "_build", lambda self, t, s: prepare(t, s))
     kw: dict[str, Any] = {"template": "cifar", "width_multiplier": 0.5, "match": "latency",
                           "store": tmp_path / "s.db", "batch": 2}  # fmt: skip
     result = run_match(cardinality=8, **kw)

@@ -51,14 +51,14 @@ def test_run_space_warns_per_row_beyond_the_tolerance() -> None:
 def test_space_at_equal_speed_solves_each_c_and_reuses_the_store(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from helpers.speed import fake_sampler
+    from helpers.speed import fake_prepare
 
     from archlab.measure.speed_data import SpeedMeter
 
     calls: list[str] = []
-    sampler = fake_sampler(calls, penalty=0.1)
+    prepare = fake_prepare(calls, penalty=0.1)
     monkeypatch.setattr(
-        SpeedMeter, "_sample", lambda self, target, settings: sampler(target, settings)
+        SpeedMeter, "_build", lambda self, target, settings: prepare(target, settings)
     )
     kw: dict[str, Any] = {"template": "cifar", "width_multiplier": 0.5, "cardinalities": (1, 8),
                           "match": "speed", "store": tmp_path / "s.db",
