@@ -1,6 +1,7 @@
 """Compute to a verdict: the sequential rule against the fixed design, on the same stored runs.
 
     .venv/bin/python benchmarks/bench_study.py [--seeds 3 --max-seeds 10 --epochs 6]
+        [--val-fraction 0.1,0.3,0.5]
 
 Trains a fixed design once with the demo's study (``archlab demo``: C = 1, 2, 4 at equal MACs,
 ResNeXt-29 at 1/8 width on digits, its stable recipe) but every arm at ``--max-seeds`` seeds: a
@@ -9,13 +10,18 @@ test, Bonferroni over the pairs, full alpha). Then replays the sequential rule, 
 study is, over the same stored runs, seeds in order, from ``--seeds`` up: the seeds it would
 have trained are the compute it would have used. Reports both side by side: the share of the
 fixed design's compute (runs and training seconds) and whether every pair's verdict agrees.
-Goal: the same verdicts with <= 50%. The demo trains these very runs (same recipe, seeds from
-0), so by default the runs already in the demo's store (a copy of ``archlab-runs/demo.db``) are
-reused and only the missing seeds are trained. The section ends with one line,
+Goal: the same verdicts with <= 50%. It does so at each validation fraction of
+``--val-fraction`` (``data.val_fraction``; default 0.1, the study's, 0.3 and 0.5: a larger
+split counts each seed's error over more images and trains on fewer, docs/statistics.md), each
+fraction's sequential verdicts against its own fixed design's. The demo trains the 0.1 runs
+(same recipe, seeds from 0) and ``bench_val_size.py`` all three, so by default the runs already
+in its kept store (``archlab-runs/bench_val_size.db``, a superset of the demo's store), else in
+the demo's (``archlab-runs/demo.db``), are reused from a copy and only missing seeds are
+trained. The section ends with one line for the study's default fraction,
 ``compute fraction: 0.NN; verdicts agree: yes|no``: the share of training compute, each run
-weighed by its arm's MACs (every run sees the same images for the same epochs). Measured
-training seconds are shown beside it, but runs reused from the store were timed on another
-occasion, under another load, so seconds compare the two designs only roughly.
+weighed by its arm's MACs (every run of one fraction sees the same images for the same epochs).
+Measured training seconds are shown beside it, but runs reused from the store were timed on
+another occasion, under another load, so seconds compare the two designs only roughly.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from _sections import command, machine_line, write_section
@@ -42,46 +49,147 @@ from archlab.workflows.study import run_study
 
 GOAL = 0.5
 DEMO_STORE = Path(__file__).resolve().parent.parent / DEMO_STORE_PATH
+VAL_SIZE_STORE = DEMO_STORE.parent / "bench_val_size.db"  # bench_val_size.py's kept store
+FRACTIONS = "0.1,0.3,0.5"
 
 
 def main() -> None:
-    """Train the fixed design, replay the sequential rule, write the section."""
+    """Per validation fraction: train the fixed design, replay the rule; write the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--max-seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--width-multiplier", type=float, default=0.125)
     parser.add_argument(
+        "--val-fraction",
+        default=FRACTIONS,
+        help="Validation fractions (data.val_fraction), comma-separated: one study per "
+        "fraction, side by side; the last line is the study's default fraction's.",
+    )
+    parser.add_argument(
         "--store",
         type=Path,
-        default=DEMO_STORE if DEMO_STORE.is_file() else None,
+        default=next((p for p in (VAL_SIZE_STORE, DEMO_STORE) if p.is_file()), None),
         help="Reuse the runs of this store (copied, never changed): runs of the same recipe "
-        "and seed are not trained again. Default: the demo's store when it exists (the demo "
-        "trains these very runs), else none.",
+        "and seed are not trained again. Default: bench_val_size.py's kept store, else the "
+        "demo's store, when it exists (they hold these very runs), else none.",
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    default = demo_plan().training.config.val_fraction
+    fractions = [float(f) for f in args.val_fraction.split(",")]
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         store_path = Path(tmp) / "store.db"
         if args.store is not None:
             shutil.copyfile(args.store, store_path)
-        plan = demo_plan(  # the demo's study, every arm at max seeds from the start
-            overrides={
-                "budget.epochs": args.epochs, "study.min_seeds": args.max_seeds,
-                "study.max_seeds": args.max_seeds, "study.name": "fixed",
-                "study.width_multiplier": args.width_multiplier, "execution.device": "cpu",
-                "output.store": str(store_path),
-            }
-        )  # fmt: skip
-        fixed = run_study(plan)
-        with Store(store_path, create=True) as store:
-            record = load_study(store, "fixed")
-            assert record is not None
-            errors = seed_errors(store, record.definition)
-            frame = store.results_frame()
-            wall = frame.groupby("name")["wall_s"].mean()
-            macs = frame.groupby("name")["macs"].first()
+        results = [_one(f, args, store_path) for f in fractions]
+    base = results[0]
+    rows = [row for r in results for row in r.rows]
+    own = results[fractions.index(default)] if default in fractions else None
+    sentences = [f"- {r.sentence(base)}" for r in results]
+    body = "\n".join(
+        [
+            "## Compute to a verdict: sequential rule vs fixed design",
+            "",
+            f"Command: `{command()}`  ",
+            machine_line(),
+            "",
+            f"The demo's study (C = 1, 2, 4 at equal MACs, ResNeXt-{DEMO_DEPTH} at "
+            f"{args.width_multiplier:g} width on digits, {args.epochs} epochs, the fixed split) "
+            f"at validation fraction {', '.join(f'{f:g}' for f in fractions)} (the share of "
+            "the training pool held out: the validation images grow and the training images "
+            f"shrink with it); fixed design: {args.max_seeds} seeds per arm; sequential: "
+            f"{args.seeds} seeds, then one per look up to {args.max_seeds}, on the same runs. "
+            "Each fraction's sequential verdicts are compared with its own fixed design's. "
+            f"Runs trained now: {sum(r.trained for r in results)} of "
+            f"{sum(r.total for r in results)}"
+            + ("." if args.store is None else f" (the rest reused from {_rel(args.store)})."),
+            "",
+            "| val fraction | pair | fixed design | sequential rule | agree |",
+            "|---:|---|---|---|---|",
+            *rows,
+            "",
+            *sentences,
+            "",
+            f"Wall time of this benchmark: {time.perf_counter() - start:.0f} s. The line below "
+            f"is the study's default setting (val fraction {default:g}).",
+            "",
+            *([_line(own)] if own is not None else []),
+        ]
+    )
+    print(body)
+    if not args.no_write:
+        write_section("bench_study", body)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One validation fraction's fixed design and sequential replay."""
+
+    fraction: float
+    rows: list[str]
+    runs_share: float
+    macs_share: float
+    wall_share: float
+    agree: bool
+    why: str
+    trained: int
+    total: int
+    n_val: int
+    n_train: int
+    decided: int  # pairs the fixed design decides
+    cost: float  # the sequential rule's images x MACs (its training compute, up to a constant)
+    fixed_cost: float
+
+    def sentence(self, base: Setting) -> str:
+        """What the rule used at this fraction, and against the first fraction's fixed design."""
+        met = self.agree and self.macs_share <= GOAL
+        against = (
+            ""
+            if base is self
+            else f" Against the fixed design at {base.fraction:g} (images x MACs): "
+            f"{self.cost / base.fixed_cost:.0%} (its own fixed design "
+            f"{self.fixed_cost / base.fixed_cost:.0%})."
+        )
+        return (
+            f"Val fraction {self.fraction:g} ({self.n_val} validation, {self.n_train} training "
+            f"images): sequential compute {self.runs_share:.0%} of the fixed design's runs, "
+            f"{self.macs_share:.0%} of its training MACs, {self.wall_share:.0%} of its measured "
+            "training seconds (reused runs were timed on another occasion and load: rough); "
+            f"verdicts {'agree' if self.agree else 'differ'}; goal (the same verdicts with <= "
+            f"{GOAL:.0%}) {'met' if met else 'not met'}"
+            + (
+                ", but trivially: the fixed design decides no pair, so agreeing takes only "
+                "stopping every pair as futile"
+                if met and not self.decided
+                else ""
+            )
+            + f".{against}{self.why}"
+        )
+
+
+def _one(fraction: float, args: argparse.Namespace, store_path: Path) -> Setting:
+    """Train (or reuse) the fixed design at one validation fraction and replay the rule."""
+    from archlab.train.tasks import dataset_for
+
+    name = f"fixed-{fraction:g}"
+    plan = demo_plan(  # the demo's study, every arm at max seeds from the start
+        overrides={
+            "budget.epochs": args.epochs, "study.min_seeds": args.max_seeds,
+            "study.max_seeds": args.max_seeds, "study.name": name,
+            "study.width_multiplier": args.width_multiplier, "execution.device": "cpu",
+            "data.val_fraction": fraction, "output.store": str(store_path),
+        }
+    )  # fmt: skip
+    fixed = run_study(plan)
+    with Store(store_path, create=True) as store:
+        record = load_study(store, name)
+        assert record is not None
+        errors = seed_errors(store, record.definition)
+        frame = store.results_frame()
+        wall = frame.groupby("name")["wall_s"].mean()
+        macs = frame.groupby("name")["macs"].first()
     labels = tested_labels(fixed.outcome.definition)
     seq = sequential_state(
         {label: errors.val[label] for label in labels},
@@ -94,54 +202,41 @@ def main() -> None:
         resolution=resolution(record.definition),
     )
     names = {label: fixed.arms.arm(label).spec.name for label in labels}
-    runs_share = sum(seq.used.values()) / (len(labels) * args.max_seeds)
-    wall_share = _share(seq.used, {a: float(wall[names[a]]) for a in labels}, args.max_seeds)
-    macs_share = _share(seq.used, {a: float(macs[names[a]]) for a in labels}, args.max_seeds)
-    recipe = {"dataset": plan.training.config.dataset, "epochs": args.epochs}
-    rows = []
-    for f, s in zip(fixed.outcome.state.rows, seq.rows, strict=True):
-        rows.append(
-            f"| {f.a} vs {f.b} | {f.verdict} ({f.diff:+.2f}) | {s.verdict} ({s.diff:+.2f}, "
-            f"{s.n_a}+{s.n_b} seeds) | {'yes' if f.verdict == s.verdict else 'no'} |"
-        )
-    why = _why(fixed.outcome.state.rows, seq, errors.val, labels)
+    arm_macs = {a: float(macs[names[a]]) for a in labels}
+    macs_share = _share(seq.used, arm_macs, args.max_seeds)
+    fixed_rows = fixed.outcome.state.rows
+    rows = [
+        f"| {fraction:g} | {f.a} vs {f.b} | {f.verdict} ({f.diff:+.2f}) | {s.verdict} "
+        f"({s.diff:+.2f}, {s.n_a}+{s.n_b} seeds) | {'yes' if f.verdict == s.verdict else 'no'} |"
+        for f, s in zip(fixed_rows, seq.rows, strict=True)
+    ]
+    why = _why(fixed_rows, seq, errors.val, labels)
     if macs_share > GOAL:
-        why += _bound(fixed.outcome.state.rows, n0=args.seeds, n_max=args.max_seeds,
+        why += _bound(fixed_rows, n0=args.seeds, n_max=args.max_seeds,
                       arms=len(labels), alpha=plan.question.alpha)  # fmt: skip
-    agree = all(
-        f.verdict == s.verdict for f, s in zip(fixed.outcome.state.rows, seq.rows, strict=True)
+    data = dataset_for(plan.training.config)
+    n_train = len(data.y_train)
+    return Setting(
+        fraction=fraction,
+        rows=rows,
+        runs_share=sum(seq.used.values()) / (len(labels) * args.max_seeds),
+        macs_share=macs_share,
+        wall_share=_share(seq.used, {a: float(wall[names[a]]) for a in labels}, args.max_seeds),
+        agree=all(f.verdict == s.verdict for f, s in zip(fixed_rows, seq.rows, strict=True)),
+        why=why,
+        trained=fixed.trained_now,
+        total=len(labels) * args.max_seeds,
+        n_val=len(data.y_val),
+        n_train=n_train,
+        decided=sum(r.verdict != "undecided" for r in fixed_rows),
+        cost=n_train * sum(seq.used[a] * arm_macs[a] for a in labels),
+        fixed_cost=n_train * sum(args.max_seeds * arm_macs[a] for a in labels),
     )
-    body = "\n".join(
-        [
-            "## Compute to a verdict: sequential rule vs fixed design",
-            "",
-            f"Command: `{command()}`  ",
-            machine_line(),
-            "",
-            f"The demo's study (C = 1, 2, 4 at equal MACs, ResNeXt-{DEMO_DEPTH} at "
-            f"{args.width_multiplier:g} width on digits, {args.epochs} epochs, recipe "
-            f"{recipe}); fixed design: {args.max_seeds} seeds per arm; sequential: "
-            f"{args.seeds} seeds, then one per look up to {args.max_seeds}. Runs trained "
-            f"now: {fixed.trained_now} of {len(labels) * args.max_seeds}"
-            + ("." if args.store is None else f" (the rest reused from {_rel(args.store)})."),
-            "",
-            "| pair | fixed design | sequential rule | agree |",
-            "|---|---|---|---|",
-            *rows,
-            "",
-            f"Sequential compute: {runs_share:.0%} of the fixed design's runs, {macs_share:.0%} "
-            f"of its training MACs (the fraction below), {wall_share:.0%} of its measured "
-            "training seconds (reused runs were timed on another occasion and load: rough); "
-            f"verdicts {'agree' if agree else 'differ'}. Goal: the same verdicts with <= "
-            f"{GOAL:.0%}: {'met' if agree and macs_share <= GOAL else 'not met'}."
-            f"{why} Wall time of this benchmark: {time.perf_counter() - start:.0f} s.",
-            "",
-            f"compute fraction: {macs_share:.2f}; verdicts agree: {'yes' if agree else 'no'}",
-        ]
-    )
-    print(body)
-    if not args.no_write:
-        write_section("bench_study", body)
+
+
+def _line(own: Setting) -> str:
+    """The section's last line, for the study's default setting."""
+    return f"compute fraction: {own.macs_share:.2f}; verdicts agree: {'yes' if own.agree else 'no'}"
 
 
 def _share(used: Mapping[str, int], cost: Mapping[str, float], n_max: int) -> float:
