@@ -45,7 +45,7 @@ SplitOpt = Annotated[
     S,
     typer.Option(
         help="Validation split: fixed (by data.split_seed) | per-seed (drawn from each run's "
-        "seed, the same for every arm) [default: fixed]."
+        "seed, the same for every arm) [default: per-seed in study and demo, else fixed]."
     ),
 ]
 EpochsOpt = Annotated[N, typer.Option(help="Epochs per run.")]

@@ -10,7 +10,8 @@ study's time budget. Flags or a TOML file resolve into one :class:`StudyPlan` (d
                  complexity, match, tolerance, alpha, rope, min_seeds, max_seeds, time_budget
     [data] [recipe] [budget] [execution] [output]   as in a run plan (archlab.train.plan)
 
-Precedence, lowest first: the library's defaults, a command's own defaults (``base``: the demo's
+Precedence, lowest first: the library's defaults, a study's own (:data:`STUDY_BASE`: the
+validation split drawn per seed), a command's own defaults (``base``: the demo's
 epochs and width, say), the file, the flags. A layer that sets a budget replaces the budget
 below it (epochs and a time budget are one choice), and one that names ``study.preset`` or
 ``study.arms`` replaces the other.
@@ -174,6 +175,13 @@ def study_plan_from_dict(raw: Mapping[str, Any]) -> StudyPlan:
         raise ArchlabError(f"a plan value has the wrong type: {exc}") from None
 
 
+# A verdict should hold over the choice of validation images, not for one held-out set: a
+# split drawn per seed (the same for every arm) puts that choice into the seed variance the
+# test sees, and measured no noisier than a fixed split (docs/statistics.md, "The validation
+# split"). train-candidates keeps TrainConfig's fixed split: it ranks candidates on one set.
+STUDY_BASE: dict[str, Any] = {"data": {"split": "per-seed"}}
+
+
 def resolve_study_plan(
     file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
@@ -182,6 +190,7 @@ def resolve_study_plan(
 ) -> StudyPlan:
     """The study plan of ``base`` (a command's defaults), a TOML file and ``section.field``
     overrides, each on top of the one before (see the module docstring)."""
+    base = merge_layers([STUDY_BASE, base or {}])
     return study_plan_from_dict(layered_plan(file, overrides, base=base, sections=SECTIONS))
 
 

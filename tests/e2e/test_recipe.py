@@ -19,6 +19,7 @@ from archlab.train.config import TrainConfig
 from archlab.train.lr_rule import BASE_LR, REFERENCE_BATCH, linear_scaled_lr
 from archlab.train.plan import plan_from_dict, resolve_plan, tomllib
 from archlab.workflows.demo import DEMO_BASE, demo_plan
+from archlab.workflows.study_plan import STUDY_BASE
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -45,7 +46,10 @@ def test_plans_and_the_demo_use_the_defaults() -> None:
     # A written plan reads back as the same plan, the resolved lr included.
     assert plan_from_dict(tomllib.loads(plan.to_toml())) == plan
     assert set(DEMO_BASE) == {"study", "budget", "output"}  # no recipe of its own
-    assert demo_plan().training.config == TrainConfig(epochs=DEMO_BASE["budget"]["epochs"])
+    # The demo is a study: its recipe is TrainConfig's, its split the study's (STUDY_BASE).
+    assert demo_plan().training.config == TrainConfig(
+        epochs=DEMO_BASE["budget"]["epochs"], split=STUDY_BASE["data"]["split"]
+    )
 
 
 def _spec(cardinality: int) -> dict[str, Any]:
