@@ -1,7 +1,7 @@
 """Compute to a verdict: the sequential rule against the fixed design, on the same stored runs.
 
     .venv/bin/python benchmarks/bench_study.py [--seeds 3 --max-seeds 10 --epochs 6]
-        [--val-fraction 0.1,0.3,0.5]
+        [--val-fraction 0.1[,0.3,0.5]] [--split per-seed|fixed]
 
 Trains a fixed design once with the demo's study (``archlab demo``: C = 1, 2, 4 at equal MACs,
 ResNeXt-29 at 1/8 width on digits, its stable recipe) but every arm at ``--max-seeds`` seeds: a
@@ -11,13 +11,14 @@ study is, over the same stored runs, seeds in order, from ``--seeds`` up: the se
 have trained are the compute it would have used. Reports both side by side: the share of the
 fixed design's compute (runs and training seconds) and whether every pair's verdict agrees.
 Goal: the same verdicts with <= 50%. It does so at each validation fraction of
-``--val-fraction`` (``data.val_fraction``; default 0.1, the study's, 0.3 and 0.5: a larger
-split counts each seed's error over more images and trains on fewer, docs/statistics.md), each
-fraction's sequential verdicts against its own fixed design's. The demo trains the 0.1 runs
-(same recipe, seeds from 0) and ``bench_val_size.py`` all three, so by default the runs already
-in its kept store (``archlab-runs/bench_val_size.db``, a superset of the demo's store), else in
-the demo's (``archlab-runs/demo.db``), are reused from a copy and only missing seeds are
-trained. The section ends with one line for the study's default fraction,
+``--val-fraction`` (``data.val_fraction``; default 0.1, the study's; 0.3 and 0.5 on request:
+a larger split counts each seed's error over more images and trains on fewer,
+docs/statistics.md), each fraction's sequential verdicts against its own fixed design's, on
+``--split`` (default: the study's, per seed). The demo trains the study's runs (same recipe,
+seeds from 0) and ``bench_val_size.py`` the fixed split's at all three fractions, so by default
+the runs already in its kept store (``archlab-runs/bench_val_size.db``), else in the demo's
+(``archlab-runs/demo.db``), are reused from a copy and only missing seeds are trained.
+The section ends with one line for the study's default fraction,
 ``compute fraction: 0.NN; verdicts agree: yes|no``: the share of training compute, each run
 weighed by its arm's MACs (every run of one fraction sees the same images for the same epochs).
 Measured training seconds are shown beside it, but runs reused from the store were timed on
@@ -50,7 +51,9 @@ from archlab.workflows.study import run_study
 GOAL = 0.5
 DEMO_STORE = Path(__file__).resolve().parent.parent / DEMO_STORE_PATH
 VAL_SIZE_STORE = DEMO_STORE.parent / "bench_val_size.db"  # bench_val_size.py's kept store
-FRACTIONS = "0.1,0.3,0.5"
+# The study's own fraction only: other fractions retrain 30 runs each (bench_val_size's store
+# holds them for the fixed split: --split fixed --val-fraction 0.1,0.3,0.5 reuses it).
+FRACTIONS = str(demo_plan().training.config.val_fraction)
 
 
 def main() -> None:
@@ -69,13 +72,21 @@ def main() -> None:
     parser.add_argument(
         "--store",
         type=Path,
-        default=next((p for p in (VAL_SIZE_STORE, DEMO_STORE) if p.is_file()), None),
         help="Reuse the runs of this store (copied, never changed): runs of the same recipe "
-        "and seed are not trained again. Default: bench_val_size.py's kept store, else the "
-        "demo's store, when it exists (they hold these very runs), else none.",
+        "and seed are not trained again. Default: the demo's store for the study's split; "
+        "for --split fixed bench_val_size.py's kept store, else the demo's; when it exists.",
+    )
+    parser.add_argument(
+        "--split",
+        choices=("per-seed", "fixed"),
+        default=demo_plan().training.config.split,
+        help="Validation split (data.split); default: the study's (docs/statistics.md).",
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.store is None:  # the store that holds this split's runs
+        kept = (DEMO_STORE,) if args.split == "per-seed" else (VAL_SIZE_STORE, DEMO_STORE)
+        args.store = next((p for p in kept if p.is_file()), None)
     default = demo_plan().training.config.val_fraction
     fractions = [float(f) for f in args.val_fraction.split(",")]
     start = time.perf_counter()
@@ -96,7 +107,8 @@ def main() -> None:
             machine_line(),
             "",
             f"The demo's study (C = 1, 2, 4 at equal MACs, ResNeXt-{DEMO_DEPTH} at "
-            f"{args.width_multiplier:g} width on digits, {args.epochs} epochs, the fixed split) "
+            f"{args.width_multiplier:g} width on digits, {args.epochs} epochs, the "
+            f"{args.split} split) "
             f"at validation fraction {', '.join(f'{f:g}' for f in fractions)} (the share of "
             "the training pool held out: the validation images grow and the training images "
             f"shrink with it); fixed design: {args.max_seeds} seeds per arm; sequential: "
@@ -173,13 +185,14 @@ def _one(fraction: float, args: argparse.Namespace, store_path: Path) -> Setting
     """Train (or reuse) the fixed design at one validation fraction and replay the rule."""
     from archlab.train.tasks import dataset_for
 
-    name = f"fixed-{fraction:g}"
+    name = f"fixed-{args.split}-{fraction:g}"
     plan = demo_plan(  # the demo's study, every arm at max seeds from the start
         overrides={
             "budget.epochs": args.epochs, "study.min_seeds": args.max_seeds,
             "study.max_seeds": args.max_seeds, "study.name": name,
             "study.width_multiplier": args.width_multiplier, "execution.device": "cpu",
-            "data.val_fraction": fraction, "output.store": str(store_path),
+            "data.val_fraction": fraction, "data.split": args.split,
+            "output.store": str(store_path),
         }
     )  # fmt: skip
     fixed = run_study(plan)
