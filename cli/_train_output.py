@@ -44,8 +44,7 @@ def print_study(result: StudyResult) -> None:
     out.print(d["question"])
     rule = d["settings"]
     out.print(
-        f"verdict: {'paired' if rule['paired'] else 'unpaired'} seeds "
-        f"({rule['pairing']}); validation split {rule['split']}; futility below "
+        f"verdict: {rule['pairing']}; validation split {rule['split']}; futility below "
         f"{rule['futility']:.0%}"
     )
     out.print(table("arms", *_arm_rows(d["arms"], d["match"])))

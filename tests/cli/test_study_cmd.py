@@ -57,7 +57,7 @@ def test_study_table_output(cli: Cli, tmp_path: Path) -> None:
     assert code == 0, err
     assert "deeper" in out and "wider" in out and "C=32" in out and "(reference)" in out
     assert "verdict" in out
-    assert "verdict: paired seeds" in out  # the pairing the verdict used, stated up front
+    assert "verdict: paired seed differences" in out  # the pairing used, stated up front
 
 
 @pytest.mark.slow
