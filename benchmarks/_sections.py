@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -50,4 +51,23 @@ def machine_line() -> str:
     return (
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; torch {torch.__version__}, "
         f"{platform.platform()}, {os.cpu_count()} CPUs, load average {load:.2f} at the end"
+    )
+
+
+def relative(path: Path) -> str:
+    """The path from the repository root when it lies inside it, else as given."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def add_store_option(parser: argparse.ArgumentParser, default: Path) -> None:
+    """``--store``: a store whose runs are reused (copied, never changed); ``default`` if it is."""
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=default if default.is_file() else None,
+        help="Reuse the runs of this store (copied, never changed): runs of the same recipe "
+        "and seed are not trained again. Default: the demo's store when it exists.",
     )

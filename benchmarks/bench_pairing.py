@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _sections import command, machine_line, write_section
+from _sections import add_store_option, command, machine_line, relative, write_section
 
 from archlab.stats.pairwise import all_pairs, compare_arms
 from archlab.stats.study import seed_errors, tested_labels
@@ -90,13 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=DEMO_STORE if DEMO_STORE.is_file() else None,
-        help="Reuse the runs of this store (copied, never changed): runs of the same recipe "
-        "and seed are not trained again. Default: the demo's store when it exists.",
-    )
+    add_store_option(parser, DEMO_STORE)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
@@ -130,7 +124,7 @@ def main() -> None:
             f"paired test at {args.seeds} seeds; unpaired verdict: the same test with seeds "
             f"taken as independent (Hsu's df, the same n - 1). Runs trained now: {trained} of "
             f"{2 * 3 * args.seeds}"
-            + ("." if args.store is None else f" (the rest reused from {_rel(args.store)})."),
+            + ("." if args.store is None else f" (the rest reused from {relative(args.store)})."),
             "",
             "| split | pair | A − B | paired sd | unpaired sd | corr | seed share | verdict "
             "| unpaired verdict | seeds to win |",
@@ -146,14 +140,6 @@ def main() -> None:
     print(body)
     if not args.no_write:
         write_section("bench_pairing", body)
-
-
-def _rel(path: Path) -> str:
-    """The path from the repository root when it lies inside it."""
-    try:
-        return str(path.resolve().relative_to(DEMO_STORE.parent.parent))
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from _sections import command, machine_line, write_section
+from _sections import command, machine_line, relative, write_section
 
 from archlab.stats.pairwise import PairRow
 from archlab.stats.power import win_power
@@ -116,7 +116,7 @@ def main() -> None:
             "Each fraction's sequential verdicts are compared with its own fixed design's. "
             f"Runs trained now: {sum(r.trained for r in results)} of "
             f"{sum(r.total for r in results)}"
-            + ("." if args.store is None else f" (the rest reused from {_rel(args.store)})."),
+            + ("." if args.store is None else f" (the rest reused from {relative(args.store)})."),
             "",
             "| val fraction | pair | fixed design | sequential rule | agree |",
             "|---:|---|---|---|---|",
@@ -301,14 +301,6 @@ def _bound(fixed_rows: Sequence[PairRow], *, n0: int, n_max: int, arms: int, alp
         + "; ".join(parts)
         + " of the time (noncentral t), and a sequential rule must spend less by then."
     )
-
-
-def _rel(path: Path) -> str:
-    """The path from the repository root when it lies inside it."""
-    try:
-        return str(path.resolve().relative_to(DEMO_STORE.parent.parent))
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":

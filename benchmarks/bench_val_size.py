@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _sections import command, machine_line, write_section
+from _sections import add_store_option, command, machine_line, relative, write_section
 
 from archlab.stats.pairwise import all_pairs, compare_arms
 from archlab.stats.power import seeds_to_equivalence, seeds_to_win
@@ -109,13 +109,7 @@ def main() -> None:
     parser.add_argument("--fractions", default="0.1,0.3,0.5")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=DEMO_STORE if DEMO_STORE.is_file() else None,
-        help="Reuse the runs of this store (copied, never changed): runs of the same recipe "
-        "and seed are not trained again. Default: the demo's store when it exists.",
-    )
+    add_store_option(parser, DEMO_STORE)
     parser.add_argument(
         "--keep", type=Path, default=KEEP,
         help="Where the store trained into is kept (reused when it exists), for bench_study.",
@@ -163,7 +157,7 @@ def main() -> None:
             f"name a winner (80% power at max(|A − B|, rope)) and to show equivalence within "
             f"±{rope:g} at that sd, one test at alpha/3 (docs/statistics.md). Runs trained "
             f"now: {trained} of {3 * args.seeds * len(fractions)}"
-            + ("." if args.store is None else f" (the rest reused from {_rel(args.keep)})."),
+            + ("." if args.store is None else f" (the rest reused from {relative(args.keep)})."),
             "",
             "| fraction | arm | mean error | seed sd | seed var | binomial | rest "
             "| binomial share |",
@@ -182,14 +176,6 @@ def main() -> None:
     print(body)
     if not args.no_write:
         write_section("bench_val_size", body)
-
-
-def _rel(path: Path) -> str:
-    """The path from the repository root when it lies inside it."""
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":
