@@ -10,6 +10,8 @@ from ._common import console, given, parse_int_list, print_json, table
 from .options import (
     BottleneckWidthOpt,
     CardinalityOpt,
+    CountDtypeOpt,
+    CountStoreOpt,
     DepthOpt,
     InputSizeOpt,
     JsonOpt,
@@ -18,9 +20,9 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from archlab.measure.count_speed import CountSpeed
     from archlab.measure.counters import CountReport
     from archlab.measure.roofline import Roofline
-    from archlab.measure.speed import SpeedResult
     from archlab.measure.summary import SizeRow
 
 
@@ -85,7 +87,10 @@ def count_cmd(
     ] = False,
     as_json: JsonOpt = False,
     measure: Annotated[
-        bool, typer.Option("--measure", help="Also time forward and backward.")
+        bool,
+        typer.Option(
+            "--measure", help="Also time train step and inference latency, with 95% intervals."
+        ),
     ] = False,
     device: Annotated[
         str | None, typer.Option("--device", help="auto (the default), cpu or cuda; --measure.")
@@ -107,6 +112,8 @@ def count_cmd(
         str | None,
         typer.Option("--figure", help="Roofline figure path (default archlab-runs/roofline/NAME)."),
     ] = None,
+    dtype: CountDtypeOpt = None,
+    store: CountStoreOpt = None,
 ) -> None:
     """Count MACs, params and activations of a named spec or any model with every counter."""
     from archlab.workflows.count import run_count
@@ -119,7 +126,7 @@ def count_cmd(
         **given(locals(), "name", "model", "model_kwargs", "cardinality", "bottleneck_width",
                 "depth", "template", "width_multiplier", "input_size", "num_classes", "per_layer",
                 "train_mode", "training", "measure", "device", "batch_size", "channels_last",
-                "input_dtype", "roofline", "repeats", "figure"),
+                "input_dtype", "roofline", "repeats", "figure", "dtype", "store"),
     )  # fmt: skip
     if as_json:
         print_json(out.to_dict())
@@ -132,7 +139,7 @@ def count_cmd(
             _print_roofline(out.roofline, out.figure)
 
 
-def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:
+def _print(report: CountReport, frame: Any, speed: CountSpeed | None) -> None:
     out = console()
     rows = [[r.counter, r.macs, r.params, r.acts, r.raw, r.conversion or None,
              None if r.difference is None else f"{r.difference:+.2%}", r.flag, r.convention,
@@ -160,12 +167,9 @@ def _print(report: CountReport, frame: Any, speed: SpeedResult | None) -> None:
         out.print(table("per layer (each tool's own number)", list(frame.columns),
                         [list(r.values()) for r in records]))  # fmt: skip
     if speed is not None:
-        s = speed.to_dict()
-        keys = ["device", "batch_size", "channels_last", "forward_ms", "forward_images_per_s",
-                "forward_macs_per_s", "train_ms", "train_images_per_s", "train_macs_per_s",
-                "torch_version", "threads"]  # fmt: skip
-        out.print(table(f"speed (median of {speed.iters} after {speed.warmup} warm-up)",
-                        ["quantity", "value"], [[k, s[k]] for k in keys]))  # fmt: skip
+        m = speed.measurement
+        out.print(table(f"speed: {m.name}, median of {m.key['repeats']} [{m.step.level:.1%} "
+                        "interval]", ["quantity", "value"], speed.rows()))  # fmt: skip
 
 
 def _print_roofline(roof: Roofline, figure: tuple[Any, ...]) -> None:

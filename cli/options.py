@@ -106,6 +106,18 @@ SpeedStoreOpt = Annotated[
         "(default archlab-runs/store.db).",
     ),
 ]
+CountDtypeOpt = Annotated[
+    str | None,
+    typer.Option("--dtype", help="float32 (the default), float16 or bfloat16: --measure's dtype."),
+]
+CountStoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Results store keeping --measure's measurement, reused when asked again "
+        "(default: none, nothing written).",
+    ),
+]
 ToleranceOpt = Annotated[
     float | None,
     typer.Option(

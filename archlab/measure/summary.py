@@ -19,12 +19,12 @@ import pandas as pd
 from archlab.complexity import complexity
 from archlab.errors import ArchlabError
 from archlab.measure._user_code import user_code
+from archlab.measure.count_speed import CountSpeed
 from archlab.measure.counters import CountReport, count_all, count_model
 from archlab.measure.inputs import check_input_shapes
 from archlab.measure.loader import load_model
 from archlab.measure.registry import model_counters, resolve_counters, spec_counters
 from archlab.measure.roofline import Roofline
-from archlab.measure.speed import SpeedResult
 from archlab.models import resolve_spec
 from archlab.space import NetSpec
 
@@ -52,7 +52,7 @@ class CountOutput:
     report: CountReport | None = None
     per_layer: pd.DataFrame | None = field(default=None, repr=False, hash=False)
     sweep: tuple[SizeRow, ...] = ()
-    speed: SpeedResult | None = None
+    speed: CountSpeed | None = None
     roofline: Roofline | None = None
     figure: tuple[Path, ...] = ()
 

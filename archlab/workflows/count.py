@@ -4,7 +4,9 @@ A network is named (a preset or any name archlab prints), described by the spec 
 depth, template, width multiplier), or replaced by any model (``module:callable``, see
 :mod:`archlab.measure.loader`). Options that belong to another of these, or to a single input
 when a sweep over input sizes is asked for, are refused here, in one place, so a Python caller
-meets the same rules as the CLI. Counting conventions: docs/counting.md.
+meets the same rules as the CLI. Counting conventions: docs/counting.md. ``measure`` times the
+spec or model with :class:`~archlab.measure.speed_data.SpeedMeter`, as ``--match speed`` does
+(docs/counting.md, "Measured speed"); only with ``store`` is the measurement kept and reused.
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from archlab.errors import OptionError
+from archlab.complexity import complexity
+from archlab.errors import ArchlabError, OptionError
+from archlab.measure.count_speed import CountSpeed
 from archlab.measure.counters import count_all
+from archlab.measure.inputs import check_input_shapes
+from archlab.measure.loader import parse_model_kwargs
 from archlab.measure.reconcile import per_layer_table
 from archlab.measure.roofline import check_positive
-from archlab.measure.speed import measure_speed
+from archlab.measure.speed import training_step_macs
+from archlab.measure.speed_data import DTYPES
 from archlab.measure.summary import CountOutput, count_reference, size_sweep
-from archlab.measure.timing import ModelRef, Timer
+from archlab.measure.timing import ModelRef, Timer, model_macs
 from archlab.presets import get_spec
 from archlab.report.plots import save
 from archlab.report.roofline import roofline_figure
@@ -28,6 +35,8 @@ from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, with_overrides
 SPEC_OPTIONS = ("cardinality", "bottleneck_width", "depth", "template", "width_multiplier")
 SINGLE_INPUT = ("per_layer", "training", "measure", "roofline")  # what a sweep cannot do
 MEASURE_OPTIONS = ("device", "batch_size", "channels_last", "repeats")  # what only timing uses
+SPEED_ONLY = ("dtype", "store")  # what only --measure uses (the roofline times in float32)
+COUNT_BATCH, COUNT_REPEATS = 8, 10  # count's timing defaults (a spec's batch; rounds)
 SPEC_TIMING = ("batch_size", "channels_last")  # a model's batch is its input_shape's first
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)  # a model's input unless input_shape says otherwise
 
@@ -58,16 +67,20 @@ def run_count(
     roofline: bool = False,
     repeats: int | None = None,
     figure: str | Path | None = None,
+    dtype: str | None = None,
+    store: str | Path | None = None,
 ) -> CountOutput:
     """Count a named network (or a spec), a spec given by its options, or a ``model``.
 
     None means "not given". ``input_sizes`` gives one row per size instead of one input;
-    ``measure`` also times the spec or model (``device`` auto, ``batch_size`` 8,
-    ``channels_last`` off, ``repeats`` 10); ``roofline`` places each layer on the measured roof
+    ``measure`` also times the spec or model (``device`` auto, ``batch_size`` 8, ``channels_last``
+    off, ``repeats`` 10, ``dtype`` float32; kept in and reused from the results store ``store``
+    only where given, else nothing is written); ``roofline`` places each layer on the measured roof
     and writes its figure to ``figure`` (default ``archlab-runs/roofline/NAME``, .png and .svg).
     """
     given = {k: v for k, v in locals().items() if v is not None and v is not False}
     _check(given)
+    check_positive(**{k: given[k] for k in ("batch_size", "repeats") if k in given})
     spec = None if model is not None else _spec(name, num_classes, given)
     if input_sizes:
         sweep = size_sweep(spec, input_sizes, model=model, counters=counters,
@@ -84,21 +97,14 @@ def run_count(
         report = count_all(spec, input_size=input_size, counters=counters or None,
                            train_mode=train_mode, training_step=training,
                            per_layer=per_layer)  # fmt: skip
-    check_positive(**{k: given[k] for k in ("batch_size", "repeats") if k in given})
-    speed = None
-    if spec is not None and measure:
-        speed = measure_speed(spec, device=device or "auto", batch_size=batch_size or 8,
-                              input_size=input_size, channels_last=bool(channels_last),
-                              iters=repeats or 10)  # fmt: skip
+    speed = _measure(spec, given) if measure else None
     roof = None
     paths: tuple[Path, ...] = ()
-    if (measure and model is not None) or roofline:
-        timer = Timer(device or "auto", repeats or 10, batch_size or 8)
+    if roofline:
+        timer = Timer(device or "auto", repeats or COUNT_REPEATS, batch_size or COUNT_BATCH)
         target = ModelRef(model, model_kwargs) if model is not None else spec
         assert target is not None
-        shapes = input_shape or DEFAULT_INPUT_SHAPE
-        timed_model = measure and model is not None
-        speed, roof = timer.run(target, shapes, input_dtype, input_size, timed_model, roofline)
+        roof = timer.run(target, input_shape or DEFAULT_INPUT_SHAPE, input_dtype, input_size)
     if roof is not None:
         stem = Path(figure or Path("archlab-runs/roofline") / roof.name)
         if stem.suffix in (".png", ".svg"):
@@ -135,6 +141,11 @@ def _check(given: Mapping[str, Any]) -> None:
     for other in MEASURE_OPTIONS:
         if other in given and "measure" not in given and "roofline" not in given:
             raise OptionError("{} goes with {} or {}", other, "measure", "roofline")
+    for other in SPEED_ONLY:
+        if other in given and "measure" not in given:
+            raise OptionError("{} goes with {}", other, "measure")
+    if given.get("dtype", "float32") not in DTYPES:
+        raise ArchlabError(f"dtype must be one of {', '.join(DTYPES)}, got {given['dtype']!r}")
     if "figure" in given and "roofline" not in given:
         raise OptionError("{} goes with {}", "figure", "roofline")
 
@@ -154,3 +165,32 @@ def _spec(name: str | NetSpec | None, num_classes: int | None, given: Mapping[st
             width_multiplier=given.get("width_multiplier", 1.0),
         )  # fmt: skip
     return spec if num_classes is None else with_overrides(spec, num_classes=num_classes)
+
+
+def _measure(spec: NetSpec | None, given: Mapping[str, Any]) -> CountSpeed:
+    """The spec's or model's measurement, kept in and reused from ``given["store"]`` if given."""
+    from archlab.measure.speed_data import SpeedMeter, SpeedSettings, model_target, spec_target
+    from archlab.store import Store
+
+    size = given.get("input_size")
+    if spec is not None:
+        batch = given.get("batch_size", COUNT_BATCH)
+        target = spec_target(spec, size, batch=batch)
+        macs = complexity(spec, size).macs, training_step_macs(spec, size).step_macs
+    else:
+        ref = ModelRef(given["model"], given.get("model_kwargs"))
+        shapes = check_input_shapes(given.get("input_shape", DEFAULT_INPUT_SHAPE))
+        macs = model_macs(ref, shapes, given.get("input_dtype"))
+        batch = shapes[0][0]
+        target = model_target(ref.ref, parse_model_kwargs(ref.kwargs), shapes,
+                              given.get("input_dtype"))  # fmt: skip
+    settings = SpeedSettings(batch=batch, repeats=given.get("repeats", COUNT_REPEATS),
+                             device=given.get("device", "auto"),
+                             dtype=given.get("dtype", "float32"),
+                             channels_last=bool(given.get("channels_last")))  # fmt: skip
+    if "store" not in given:
+        return CountSpeed(SpeedMeter(settings)(target), *macs)
+    meter = SpeedMeter(settings)  # an absent device refused before the store is opened
+    with Store(given["store"], create=True) as st:
+        meter.store = st
+        return CountSpeed(meter(target), *macs, store=Path(given["store"]))

@@ -65,7 +65,10 @@ def test_json_training_per_layer_and_measure(capsys) -> None:
     d = json.loads(out)
     assert d["training"]["torch_corrected_macs"] == d["training"]["step_macs"]
     assert d["per_layer"][0]["path"] == "conv1" and "ptflops_pytorch" in d["per_layer"][0]
-    assert d["speed"]["device"] == "cpu" and d["speed"]["forward_ms"] > 0
+    # the key's device name (SpeedMeter's); it was "cpu" before count --measure used SpeedMeter
+    assert d["speed"]["device"].startswith("cpu:") and d["speed"]["forward_ms"] > 0
+    low, high = d["speed"]["step_ms_ci"]
+    assert low <= d["speed"]["step_ms_per_image"] <= high and d["speed"]["reused"] is False
     assert "analytic" not in d and "ptflops_aten" in d
 
 
@@ -105,6 +108,16 @@ def test_collapsing_input_fails_before_any_tool(capsys, monkeypatch) -> None:
     monkeypatch.setattr(counters, "build_model", never)
     code, _, err = run(capsys, *SMALL[:-1], "16")
     assert code == 2 and "input too small" in err
+
+
+def test_measure_store_says_reused(capsys, tmp_path) -> None:
+    args = [*TINY, "--counters", "analytic", "--measure", "--device", "cpu", "--batch-size", "2",
+            "--repeats", "1", "--store", str(tmp_path / "s.db")]  # fmt: skip
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    assert "train step, ms per image" in out and "reused from" not in out and "kept in" in out
+    code, out, err = run(capsys, *args)
+    assert code == 0 and "reused from" in out and "float32" in out
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -200,6 +213,10 @@ def test_input_sizes_of_a_model(capsys) -> None:
         (["--model", f"{ZOO}:SmallNet", "--input-shape", ""], "--input-shape needs"),
         (["--model", f"{ZOO}:SmallNet", "--depth", "50"], "--model counts any module and --depth"),
         (["resnext50_32x4d", "--device", "cpu"], "--device goes with --measure"),
+        (["resnext50_32x4d", "--roofline", "--dtype", "float16"], "--dtype goes with --measure"),
+        (["resnext50_32x4d", "--measure", "--dtype", "int8"], "dtype must be one of float32"),
+        (["resnext50_32x4d", "--measure", "--repeats", "0"], "repeats must be an integer >= 1"),
+        (["resnext50_32x4d", "--measure", "--batch-size", "0"], "batch_size must be an integer"),
         (["resnext50_32x4d", "--input-sizes", "64", "--input-size", "64"],
          "--input-sizes gives one row per size; --input-size needs a single input"),
         (["--width-multiplier", "0.25", "--counters", ""], "unknown counter ''"),
@@ -307,6 +324,9 @@ def test_model_measure_roofline_two_inputs(capsys, tmp_path) -> None:
     assert code == 0, err
     d = json.loads(out)
     assert d["input_shapes"] == [[2, 3, 8, 8], [2, 5]] and d["speed"]["forward_ms"] > 0
+    assert d["speed"]["batch"] == 2 and d["speed"]["key"]["shapes"] == [[2, 3, 8, 8], [2, 5]]
+    low, high = d["speed"]["latency_ms_ci"]
+    assert low <= d["speed"]["latency_ms"] <= high and d["speed"]["train_macs_per_s"] > 0
     for tool in ("fvcore", "ptflops_aten", "ptflops_pytorch", "torch"):  # ptflops takes kwargs
         assert d[tool]["error"] is None and d[tool]["macs"] == d["traced"]["macs"], tool
     assert [x["name"] for x in d["layers"]] == ["conv", "fc"]
