@@ -8,26 +8,20 @@ Two questions the forward count does not answer:
   ``groups`` times too high (ResNeXt-29 8x64d reads ~6.5x its forward instead of ~3x);
   :func:`conv_backward_flop_corrected` is the fixed formula, registered through FlopCounterMode's
   ``custom_mapping``.
-- How fast does it run? :func:`measure_speed` times forward and forward + backward.
+- How fast does it run? :mod:`archlab.measure.speed_data` measures it, with intervals.
 """
 
 from __future__ import annotations
 
 import math
-import platform
-import statistics
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from archlab.complexity import complexity
-from archlab.device import resolve_device
-from archlab.errors import ArchlabError
-from archlab.models import build_model, resolve_spec
 from archlab.space import NetSpec
 
 TRAINING_NOTE = (
@@ -174,112 +168,4 @@ def count_training_step(
         torch_raw_flops=int(raw.get_total_flops()),
         torch_corrected_flops=fixed_total,
         torch_corrected_macs=fixed_total // 2 + 2 * bias_macs,
-    )  # fmt: skip
-
-
-# --------------------------------------------------------------------------- wall clock
-
-
-@dataclass(frozen=True)
-class SpeedResult:
-    """Median latencies over timed iterations after warm-up, and the throughput they imply."""
-
-    name: str
-    device: str  # "cpu" or "cuda:<name>"
-    batch_size: int
-    input_size: int
-    channels_last: bool
-    warmup: int
-    iters: int
-    forward_ms: float
-    forward_images_per_s: float
-    forward_macs_per_s: float  # analytic forward MACs x batch / latency
-    train_ms: float | None  # forward + backward (loss = out.sum()), no optimizer step
-    train_images_per_s: float | None
-    train_macs_per_s: float | None  # analytic training-step MACs x batch / latency
-    torch_version: str
-    threads: int
-    machine: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return asdict(self)
-
-
-def _median_ms(fn: Any, warmup: int, iters: int, cuda: bool) -> float:
-    times = []
-    for i in range(warmup + iters):
-        if cuda:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if cuda:
-            torch.cuda.synchronize()  # the kernels are asynchronous: wait before reading the clock
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
-
-
-# Over 60 lines by its signature and docstring: the timing itself is a dozen lines.
-def measure_speed(
-    spec: NetSpec | str,
-    *,
-    device: str = "auto",
-    batch_size: int = 8,
-    input_size: int | None = None,
-    channels_last: bool = False,
-    warmup: int = 3,
-    iters: int = 10,
-    train: bool = True,
-) -> SpeedResult:
-    """Median forward and forward + backward latency of ``spec``, images/s and achieved MACs/s."""
-    for name, value, low in (
-        ("batch_size", batch_size, 1),
-        ("warmup", warmup, 0),
-        ("iters", iters, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ArchlabError(f"{name} must be an integer >= {low}, got {value!r}")
-    net = resolve_spec(spec)
-    dev = resolve_device(device)
-    cx = complexity(net, input_size)  # SpecError for a collapsing input, before building anything
-    final = next(r for r in cx.layers if r.kind == "avgpool").h_in
-    if train and batch_size == 1 and final == 1:
-        raise ArchlabError(
-            "batch size 1 with a 1x1 final map: BN cannot train; use batch size >= 2"
-        )
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = build_model(net).to(dev)
-    if channels_last:  # Module.to takes memory_format at run time; its type stubs do not say so
-        model = model.to(memory_format=fmt)  # type: ignore[call-overload]
-    x = torch.randn(batch_size, 3, cx.input_size, cx.input_size, device=dev).to(memory_format=fmt)
-    cuda = dev.type == "cuda"
-
-    def forward() -> None:
-        with torch.inference_mode():
-            model(x)
-
-    def step() -> None:
-        model.zero_grad(set_to_none=True)
-        model(x).float().sum().backward()
-
-    model.eval()
-    fwd_ms = _median_ms(forward, warmup, iters, cuda)
-    train_ms = None
-    if train:
-        model.train()
-        train_ms = _median_ms(step, warmup, iters, cuda)
-    step_macs = training_step_macs(net, cx.input_size).step_macs
-    per_s = 1e3 / fwd_ms
-    return SpeedResult(
-        name=net.name,
-        device=f"cuda:{torch.cuda.get_device_name(dev)}" if cuda else "cpu",
-        batch_size=batch_size, input_size=cx.input_size, channels_last=channels_last,
-        warmup=warmup, iters=iters, forward_ms=fwd_ms,
-        forward_images_per_s=batch_size * per_s, forward_macs_per_s=cx.macs * batch_size * per_s,
-        train_ms=train_ms,
-        train_images_per_s=batch_size * 1e3 / train_ms if train_ms else None,
-        train_macs_per_s=step_macs * batch_size * 1e3 / train_ms if train_ms else None,
-        torch_version=torch.__version__, threads=torch.get_num_threads(),
-        machine=f"{platform.platform()}, {platform.processor() or platform.machine()}",
     )  # fmt: skip

@@ -1,7 +1,7 @@
 """Measured speed as data: train-step time per image and inference latency, stored and reused.
 
 A measurement (docs/counting.md, "Measured speed") times ``warmup + repeats`` training steps
-(forward, loss = out.sum(), backward; no optimizer, as :func:`archlab.measure.speed.measure_speed`)
+(forward, loss = out.sum(), backward; no optimizer step)
 and as many inference forwards at a stated batch, synchronising on CUDA around each, and reports
 the median of the timed ones with a distribution-free 95% interval of the median (order
 statistics of the binomial(n, 1/2), :func:`median_interval`). The train step is divided by the

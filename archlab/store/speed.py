@@ -10,8 +10,7 @@ row is one key's measurement in one session, with its round samples, so the rati
 targets of one session can be recomputed round by round. Every session is kept (the history is
 data); a second write of the same key in the same session changes nothing. Reading a comparison
 back asks for the latest session that holds every key it needs (:func:`find_session`), so keys
-from different sessions are never mixed. Rows of the first design's ``speed`` table (timed
-alone, no session) stay in the file and are never read for a comparison. No torch.
+from different sessions are never mixed. No torch.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from archlab.measure.registry import resolve_counters, spec_counters
 from archlab.measure.speed import (
     conv_backward_flop_corrected,
     count_training_step,
-    measure_speed,
     training_step_macs,
 )
 from archlab.space import make_spec
@@ -234,32 +233,6 @@ def test_training_step_failure_is_reported() -> None:
 
     step = count_training_step(Broken(), torch.zeros(1, 3, 8, 8), training_step_macs(TINY_CIFAR))
     assert step.error == "RuntimeError: no backward today" and step.torch_raw_flops is None
-
-
-# --------------------------------------------------------------------------- speed
-
-
-def test_measure_speed_cpu() -> None:
-    s = measure_speed(TINY_CIFAR, device="cpu", batch_size=2, warmup=1, iters=2)
-    assert s.device == "cpu" and s.batch_size == 2 and s.input_size == 32
-    assert s.forward_ms > 0 and s.train_ms is not None and s.train_ms > 0
-    assert s.forward_images_per_s == pytest.approx(2e3 / s.forward_ms)
-    assert s.forward_macs_per_s == pytest.approx(complexity(TINY_CIFAR).macs * 2e3 / s.forward_ms)
-    step = training_step_macs(TINY_CIFAR).step_macs
-    assert s.train_macs_per_s == pytest.approx(step * 2e3 / s.train_ms)
-    assert measure_speed(TINY_CIFAR, device="cpu", warmup=0, iters=1, train=False).train_ms is None
-
-
-def test_measure_speed_rejects_bad_input() -> None:
-    with pytest.raises(ArchlabError, match="batch_size"):
-        measure_speed(TINY_CIFAR, device="cpu", batch_size=0)
-    with pytest.raises(ArchlabError, match="device must be one of"):
-        measure_speed(TINY_CIFAR, device="tpu")
-    with pytest.raises(ArchlabError, match="BN cannot train"):
-        measure_speed(SMALL, device="cpu", batch_size=1, input_size=32)
-    if not torch.cuda.is_available():
-        with pytest.raises(ArchlabError, match="no CUDA"):
-            measure_speed(TINY_CIFAR, device="cuda")
 
 
 # --------------------------------------------------------------------------- full size, once

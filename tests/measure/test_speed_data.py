@@ -172,3 +172,19 @@ def test_a_model_reference_is_timed_inside_the_user_code_guard(
     )
     with pytest.raises(ArchlabError, match=r"timing the model called sys.exit\(3\)"):
         meter(quits)
+
+
+def test_a_spec_bn_cannot_train_and_an_absent_device_are_refused() -> None:
+    from archlab.space import make_spec
+
+    imagenet = make_spec("imagenet", 50, 32, 1, width_multiplier=0.25)  # 1x1 final map at 32
+    with pytest.raises(ArchlabError, match="BN cannot train"):
+        spec_target(imagenet, 32, batch=1)
+    assert spec_target(imagenet, 32, batch=2).name == imagenet.name  # batch 2 trains
+    with pytest.raises(ArchlabError, match="device must be one of"):
+        SpeedMeter(SpeedSettings(device="tpu"))
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ArchlabError, match="no CUDA"):
+            SpeedMeter(SpeedSettings(device="cuda"))
