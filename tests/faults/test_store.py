@@ -252,7 +252,8 @@ def _read_only_file_system(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     def fake(target: str, timeout_s: float) -> sqlite3.Connection:
         tried.append(target)
         if "mode=ro" in target:
-            return connect(str(Path("/nonexistent") / "dir" / "x.db"), timeout_s)
+            # Under a regular file no folder can ever exist: SQLITE_CANTOPEN on any machine.
+            return connect(str(Path(__file__) / "x.db"), timeout_s)
         return connect(target, timeout_s)
 
     monkeypatch.setattr(archlab.store._faults, "_connect", fake)
