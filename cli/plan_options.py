@@ -24,6 +24,9 @@ from typing import Annotated, Any, TypeAlias
 
 import typer
 
+from archlab.train.config import TrainConfig
+from archlab.train.sources import SOURCES
+
 from ._common import parse_band, parse_int_list
 
 S: TypeAlias = str | None
@@ -33,14 +36,20 @@ B: TypeAlias = bool | None
 P: TypeAlias = Path | None
 Parse: TypeAlias = Callable[[Any], Any]
 
+
+def dataset_help() -> str:
+    """--dataset's help, read from the data sources' registry (a new source shows up here)."""
+    forms = (f"{s.form} (default)" if s.form == TrainConfig.dataset else s.form
+             for s in SOURCES.values())  # fmt: skip
+    return " | ".join(forms)
+
+
 ConfigOpt = Annotated[P, typer.Option("--config", help="TOML plan file (see --print-config).")]
 PrintConfigOpt = Annotated[
     bool, typer.Option("--print-config", help="Print the resolved plan as TOML and exit.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")]
-DatasetOpt = Annotated[
-    S, typer.Option(help="digits (default) | cifar10:PATH | cifar100:PATH | folder:PATH | npz:PATH")
-]
+DatasetOpt = Annotated[S, typer.Option(help=dataset_help())]
 LimitOpt = Annotated[N, typer.Option(help="Use only this many training images.")]
 ValFractionOpt = Annotated[F, typer.Option(help="Share of training data held out.")]
 SplitOpt = Annotated[

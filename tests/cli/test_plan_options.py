@@ -73,3 +73,28 @@ def test_deprecations_print_only_when_the_body_returns(
     with po.deprecations(params, po.RUN):
         assert capsys.readouterr().err == ""  # not before the work is done
     assert capsys.readouterr().err.splitlines() == po.notices(params, po.RUN)
+
+
+@pytest.mark.parametrize("command", ["train-candidates", "study", "demo", "compare-spaces"])
+def test_dataset_help_lists_exactly_the_source_registry(command: str) -> None:
+    import typer
+    from archlab.cli.main import app
+
+    from archlab.train.sources import SOURCES
+
+    group = typer.main.get_command(app)
+    params = group.commands[command].params  # type: ignore[attr-defined]
+    (param,) = [p for p in params if "--dataset" in p.opts]
+    forms = [f.removesuffix(" (default)") for f in str(param.help).split(" | ")]
+    assert forms == [s.form for s in SOURCES.values()]
+    assert str(param.help).startswith("digits (default) | ")  # TrainConfig's default
+
+
+def test_a_new_source_shows_up_in_the_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from archlab.train import sources
+
+    entry = dataclasses.replace(sources.SOURCES["npz"], prefix="stripes")
+    monkeypatch.setitem(sources.SOURCES, "stripes", entry)
+    assert po.dataset_help().split(" | ")[-1] == "stripes:PATH"
