@@ -144,7 +144,7 @@ def test_space_grid_acts_band(cli: Cli) -> None:
         (("space", "--sample", "3", "--acts", "1"), "--acts"),
         (("space", "--sample", "2", "--macs", "4e9:4.0000001e9"), "too narrow"),
         (("space", "--sample", "3", "--depth", "51"), "no imagenet template depth"),
-        (("space", "--sample", "3", "--space", "/nonexistent/space.toml"), "not found"),
+        (("space", "--sample", "3", "--space", "MISSING/space.toml"), "not found"),
         (("space", "--seed", "3"), "--seed needs --sample"),
         (("space", "--space", "x.toml"), "--space needs --sample"),
         (("space", "--sample", "3", "--complexity", "2"), "--complexity does not apply"),
@@ -152,9 +152,11 @@ def test_space_grid_acts_band(cli: Cli) -> None:
     ],
 )
 def test_sample_bad_input_is_one_line_exit_2(
-    cli: Cli, args: tuple[str, ...], fragment: str
+    cli: Cli, tmp_path: Path, args: tuple[str, ...], fragment: str
 ) -> None:
-    code, out, err = cli(*args)
+    # MISSING: a folder under tmp_path that is never created, so "not found" holds anywhere.
+    missing = str(tmp_path / "missing")
+    code, out, err = cli(*(a.replace("MISSING", missing) for a in args))
     assert code == 2
     assert "Traceback" not in err + out
     assert len(err.strip().splitlines()) == 1
