@@ -309,7 +309,7 @@ def match_measured(
             f"{factor:g}x the baseline's {QUANTITIES[quantity]}: the closest, {free}={shown} "
             f"({build(best).name}), measures {ci.median:.3g}x [{ci.low:.3g}, {ci.high:.3g}], "
             f"{error:.1%} off ({len(ratios)} candidate(s) timed side by side with the baseline "
-            f"in {len({c.session for c, _ in runs.values()})} run(s), {cmp.rounds} rounds)"
+            f"in {len({c.session for c, _ in runs.values()})} run(s))"
         )
     tried = tuple(
         (build(x).name, r, runs[x][1].quantity(quantity).median, runs[x][0].session,
