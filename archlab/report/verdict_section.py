@@ -65,13 +65,15 @@ def data_limits(values: list[float]) -> tuple[float, float]:
     return max(0.0, lo - pad), min(100.0, hi + pad)
 
 
-def _clip(points: float | None, unbounded: float) -> float:
-    """A difference of two error rates lies in [-100, 100] points: an interval says no more.
+def _interval(low: float | None, high: float | None) -> str:
+    """A difference's interval, clipped to [-100, 100] points (two error rates differ by no more).
 
-    An interval bound is None when the look could not bound it (no alpha spent yet, or fewer
-    than two seeds): then it is the whole range, ``unbounded``.
+    A bound is None when the look could not bound it (no alpha spent yet at that look, or fewer
+    than two seeds): the interval is then shown as — rather than as the whole range.
     """
-    return unbounded if points is None else min(100.0, max(-100.0, points))
+    if low is None or high is None:
+        return "—"
+    return f"[{_num(min(100.0, max(-100.0, low)))}, {_num(min(100.0, max(-100.0, high)))}]"
 
 
 def _seeds(value: int | None) -> str:
@@ -131,8 +133,8 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
             else ""
         )
         lines.append(
-            f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | [{_num(_clip(p['ci_low'], -100.0))}, "
-            f"{_num(_clip(p['ci_high'], 100.0))}] | {_num(p['p_adj'], '.3g')} | "
+            f"| {p['a']} | {p['b']} | {p['diff']:+.2f} | {_interval(p['ci_low'], p['ci_high'])} | "
+            f"{_num(p['p_adj'], '.3g')} | "
             f"{p['verdict']} | {at} | {need} | {_num(p['correlation'])} |"
         )
     best = d["best"]["arm"]
@@ -144,7 +146,11 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
         "arms: each arm's mean drawn from its Student-t posterior (its seeds' mean and spread, "
         "n − 1 degrees of freedom, the spread floored at one validation image), the share of "
         "draws it wins; calibrated in simulation (docs/statistics.md), and blank (—) with fewer "
-        "than two seeds. Seeds needed, for an undecided pair: seeds per arm at which a fixed "
+        "than two seeds. Interval: the difference's simultaneous interval at the look that "
+        "decided or stopped the pair, clipped to [−100, 100] points; — when that look could "
+        "not bound it (it spent no alpha, as the first look does under O'Brien–Fleming "
+        "spending, or an arm held fewer than two seeds). Seeds needed, for an undecided pair: "
+        "seeds per arm at which a fixed "
         "design settles it with 80% probability at the observed spread, as a winner (if the "
         "difference is the larger of the observed one and the rope) or as equivalent (if there "
         "is none); — when more than 10,000 or when it cannot settle that way. corr: the "

@@ -47,7 +47,10 @@ def test_header_names_test_pairing_and_futility_and_text_explains(tmp_path: Path
     # Undecided at 2 seeds: no P(best) of 1.00 beside it, and seeds needed both ways.
     assert "| 1.00 |" not in text
     assert "undecided" in text and " / " in text.split("| A | B |", 1)[1]
-    assert "inf" not in text and "[-100.00, 100.00]" in text  # no look yet spends alpha at 2
+    # No look spends alpha at 2 seeds: the interval is shown as —, never as inf or +-100.
+    rows = text.split("| A | B |", 1)[1].split("\n\n", 1)[0]
+    assert "inf" not in text and "100.00" not in rows and "| — |" in rows
+    assert "could not bound it" in text
 
 
 def test_intervals_are_clipped_and_the_axis_follows_the_data(tmp_path: Path) -> None:
@@ -84,3 +87,11 @@ def test_header_names_an_unpaired_study_and_a_per_seed_split(tmp_path: Path) -> 
     assert "Pairing: unpaired" in text
     text = "\n".join(study_lines(_outcome(train={"split": "per-seed"}), tmp_path))
     assert "a per-seed validation split); validation split: per-seed." in text
+
+
+def test_an_interval_is_clipped_to_the_range_of_a_difference() -> None:
+    from archlab.report.verdict_section import _interval
+
+    assert _interval(-234.0, 321.0) == "[-100.00, 100.00]"  # issue 19's [-234, 321]
+    assert _interval(-1.5, 2.25) == "[-1.50, 2.25]"
+    assert _interval(None, None) == "—"
