@@ -30,6 +30,11 @@ def _check_study(out: str, tolerance: float = 0.05) -> dict:  # type: ignore[typ
     verdicts = {"A better", "B better", "equivalent", "undecided"}
     assert all(p["verdict"] in verdicts for p in data["pairs"])
     assert all(2 <= a["seeds"] <= 3 for a in matched)
+    # The rule's compute beside the fixed design's: tested arms only (a reference is shown).
+    assert data["compute"] == {
+        "runs": sum(a["seeds"] for a in matched),
+        "fixed_design_runs": len(matched) * data["max_seeds"],
+    }
     return data
 
 
@@ -58,6 +63,8 @@ def test_study_table_output(cli: Cli, tmp_path: Path) -> None:
     assert "deeper" in out and "wider" in out and "C=32" in out and "(reference)" in out
     assert "verdict" in out
     assert "verdict: paired seed differences" in out  # the pairing used, stated up front
+    # Three tested arms (the reference is not one) at up to 3 seeds: a fixed design trains 9.
+    assert "of the 9 a fixed 3-seed design trains (" in out
 
 
 @pytest.mark.slow
