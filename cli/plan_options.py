@@ -56,7 +56,7 @@ SplitOpt = Annotated[
     S,
     typer.Option(
         help="Validation split: fixed (by data.split_seed) | per-seed (drawn from each run's "
-        "seed, the same for every arm) [default: per-seed in study and demo, else fixed]."
+        "seed, the same for every arm) (default: per-seed in study and demo, else fixed)."
     ),
 ]
 EpochsOpt = Annotated[N, typer.Option(help="Epochs per run.")]
@@ -64,7 +64,7 @@ RunTimeBudgetOpt = Annotated[
     F, typer.Option(help="Seconds of training per run (instead of --epochs).")
 ]
 BatchSizeOpt = Annotated[N, typer.Option(help="Images per step.")]
-LrOpt = Annotated[F, typer.Option(help="Peak learning rate [default: 0.1 x batch size / 128].")]
+LrOpt = Annotated[F, typer.Option(help="Peak learning rate (default: 0.1 x batch size / 128).")]
 WeightDecayOpt = Annotated[F, typer.Option(help="SGD weight decay.")]
 MomentumOpt = Annotated[F, typer.Option(help="SGD momentum.")]
 ScheduleOpt = Annotated[S, typer.Option(help="cosine or step.")]
@@ -84,7 +84,7 @@ KeepOpt = Annotated[N, typer.Option(help="Newest checkpoints kept per run, besid
 MlflowOpt = Annotated[
     S,
     typer.Option(
-        "--mlflow", help="MLflow tracking URI (e.g. sqlite:///mlflow.db); needs archlab[mlflow]."
+        "--mlflow", help="MLflow tracking URI (e.g. sqlite:///mlflow.db); needs archlab\\[mlflow]."
     ),
 ]
 TensorboardOpt = Annotated[
