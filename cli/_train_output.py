@@ -56,6 +56,9 @@ def print_study(result: StudyResult) -> None:
     cols = ["A", "B", "A - B (pts)", "CI low", "CI high", "p adj", "verdict", "seeds: win / tie"]
     out.print(table("verdict (validation error)", cols, pairs))
     out.print(f"best: {d['best']['arm'] or 'none decided'}; stopped: {d['stop']}")
+    runs, fixed = d["compute"]["runs"], d["compute"]["fixed_design_runs"]
+    share = f" ({runs / fixed:.0%})" if fixed else ""
+    out.print(f"runs: {runs} of the {fixed} a fixed {d['max_seeds']}-seed design trains{share}")
     if d["failed"]:
         out.print(f"runs that did not finish: {', '.join(d['failed'])}; rerun to retry them")
     for note in d["notes"]:

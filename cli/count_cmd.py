@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from archlab.measure.registry import aliases, model_counters, spec_counters
+
 from ._common import console, given, parse_int_list, print_json, table
 from .options import (
     BottleneckWidthOpt,
@@ -24,6 +26,16 @@ if TYPE_CHECKING:
     from archlab.measure.counters import CountReport
     from archlab.measure.roofline import Roofline
     from archlab.measure.summary import SizeRow
+
+
+def counters_help() -> str:
+    """--counters' help, read from the counters' registry (a new counter shows up here)."""
+    families = "; ".join(f"{a} = {' + '.join(names)}" for a, names in aliases().items())
+    spec_only = ", ".join(n for n in spec_counters() if n not in model_counters())
+    return (
+        f"Comma list of: {', '.join(spec_counters())}; {families}. Default: all "
+        f"(a model: all but {spec_only}; --input-sizes of a spec: analytic)."
+    )
 
 
 def count_cmd(
@@ -72,8 +84,7 @@ def count_cmd(
         str | None,
         typer.Option(
             "--counters",
-            help="Comma list: analytic, traced, fvcore, ptflops (both), torch. Default: all "
-            "(a model: all but analytic; --input-sizes of a spec: analytic).",
+            help=counters_help(),
         ),
     ] = None,
     per_layer: Annotated[

@@ -63,15 +63,16 @@ def demo_cmd(
     from archlab.train.progress import make_reporter
     from archlab.workflows.demo import demo, demo_plan
 
-    plan = demo_plan(config, po.plan_overrides(ctx.params, po.DEMO))
-    if print_config:
-        sys.stdout.write(plan.to_toml())
-        return 0
-    result = demo(
-        plan, out=out if out is not None else DEMO_OUT, command=command_line(ctx),
-        reporter=make_reporter(quiet=quiet), show=print_demo_step,
-    )  # fmt: skip
-    return 1 if result.study.any_failed else 0
+    with po.deprecations(ctx.params, po.DEMO):
+        plan = demo_plan(config, po.plan_overrides(ctx.params, po.DEMO))
+        if print_config:
+            sys.stdout.write(plan.to_toml())
+            return 0
+        result = demo(
+            plan, out=out if out is not None else DEMO_OUT, command=command_line(ctx),
+            reporter=make_reporter(quiet=quiet), show=print_demo_step,
+        )  # fmt: skip
+        return 1 if result.study.any_failed else 0
 
 
 def register(app: typer.Typer) -> None:

@@ -10,17 +10,22 @@ Spellings: ``--seeds 0,1`` is always a list of seeds; a study's seed count is ``
 (every arm's seeds before the first look) with ``--max-seeds N``. ``--run-time-budget`` is
 seconds per run, ``--study-time-budget`` seconds for a whole study. The earlier spellings
 (``--seeds N`` in study and demo, ``--time-budget`` in both meanings) work for one more release,
-with a one-line notice on stderr.
+with a one-line notice on stderr once the command has done its work (:func:`deprecations`): bad
+input gets one line, the error's, never the notice beside it.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeAlias
 
 import typer
+
+from archlab.train.config import TrainConfig
+from archlab.train.sources import SOURCES
 
 from ._common import parse_band, parse_int_list
 
@@ -31,21 +36,27 @@ B: TypeAlias = bool | None
 P: TypeAlias = Path | None
 Parse: TypeAlias = Callable[[Any], Any]
 
+
+def dataset_help() -> str:
+    """--dataset's help, read from the data sources' registry (a new source shows up here)."""
+    forms = (f"{s.form} (default)" if s.form == TrainConfig.dataset else s.form
+             for s in SOURCES.values())  # fmt: skip
+    return " | ".join(forms)
+
+
 ConfigOpt = Annotated[P, typer.Option("--config", help="TOML plan file (see --print-config).")]
 PrintConfigOpt = Annotated[
     bool, typer.Option("--print-config", help="Print the resolved plan as TOML and exit.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")]
-DatasetOpt = Annotated[
-    S, typer.Option(help="digits (default) | cifar10:PATH | cifar100:PATH | folder:PATH | npz:PATH")
-]
+DatasetOpt = Annotated[S, typer.Option(help=dataset_help())]
 LimitOpt = Annotated[N, typer.Option(help="Use only this many training images.")]
 ValFractionOpt = Annotated[F, typer.Option(help="Share of training data held out.")]
 SplitOpt = Annotated[
     S,
     typer.Option(
         help="Validation split: fixed (by data.split_seed) | per-seed (drawn from each run's "
-        "seed, the same for every arm) [default: per-seed in study and demo, else fixed]."
+        "seed, the same for every arm) (default: per-seed in study and demo, else fixed)."
     ),
 ]
 EpochsOpt = Annotated[N, typer.Option(help="Epochs per run.")]
@@ -53,7 +64,7 @@ RunTimeBudgetOpt = Annotated[
     F, typer.Option(help="Seconds of training per run (instead of --epochs).")
 ]
 BatchSizeOpt = Annotated[N, typer.Option(help="Images per step.")]
-LrOpt = Annotated[F, typer.Option(help="Peak learning rate [default: 0.1 x batch size / 128].")]
+LrOpt = Annotated[F, typer.Option(help="Peak learning rate (default: 0.1 x batch size / 128).")]
 WeightDecayOpt = Annotated[F, typer.Option(help="SGD weight decay.")]
 MomentumOpt = Annotated[F, typer.Option(help="SGD momentum.")]
 ScheduleOpt = Annotated[S, typer.Option(help="cosine or step.")]
@@ -73,7 +84,7 @@ KeepOpt = Annotated[N, typer.Option(help="Newest checkpoints kept per run, besid
 MlflowOpt = Annotated[
     S,
     typer.Option(
-        "--mlflow", help="MLflow tracking URI (e.g. sqlite:///mlflow.db); needs archlab[mlflow]."
+        "--mlflow", help="MLflow tracking URI (e.g. sqlite:///mlflow.db); needs archlab\\[mlflow]."
     ),
 ]
 TensorboardOpt = Annotated[
@@ -228,16 +239,33 @@ def plan_overrides(
 ) -> dict[str, Any]:
     """The plan keys of the options given on the command line, their text parsed.
 
-    An earlier spelling prints its one-line notice on stderr and sets what it set before.
+    An earlier spelling sets what it set before; its notice is :func:`deprecations`' to print.
     """
-    overrides = {}
-    for name, (key, parse) in table.items():
-        if params.get(name) is None:
-            continue
-        overrides[key] = parse(params[name])
-        if name in DEPRECATED:
+    return {key: parse(params[name]) for name, (key, parse) in table.items()
+            if params.get(name) is not None}  # fmt: skip
+
+
+def notices(params: Mapping[str, Any], table: Mapping[str, tuple[str, Parse]]) -> list[str]:
+    """One line per earlier spelling given: what it was and what to write now."""
+    lines = []
+    for name, (key, _) in table.items():
+        if name in DEPRECATED and params.get(name) is not None:
             old = "--seeds N (a count)" if name == "seed_count" else "--time-budget"
             new = DEPRECATED[name][key]
-            print(f"archlab: warning: {old} is deprecated, removed in the next release; use {new}",
-                  file=sys.stderr)  # fmt: skip
-    return overrides
+            lines.append(f"archlab: warning: {old} is deprecated, removed in the next release; "
+                         f"use {new}")  # fmt: skip
+    return lines
+
+
+@contextmanager
+def deprecations(
+    params: Mapping[str, Any], table: Mapping[str, tuple[str, Parse]]
+) -> Iterator[None]:
+    """Print the notices of the earlier spellings given once the command's body returns.
+
+    Never beside an error: a bad value (of that option or any other, found while the plan
+    resolves or while the data loads) raises through here, and the error is the one line.
+    """
+    yield
+    for line in notices(params, table):
+        print(line, file=sys.stderr)

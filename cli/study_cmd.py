@@ -85,13 +85,14 @@ def study_cmd(
     from archlab.workflows.study import run_study
     from archlab.workflows.study_plan import resolve_study_plan
 
-    plan = resolve_study_plan(config, po.plan_overrides(ctx.params, po.STUDY))
-    if print_config:
-        sys.stdout.write(plan.to_toml())
-        return 0
-    result = run_study(plan, reporter=make_reporter(quiet=quiet or as_json))
-    print_json(result.to_dict()) if as_json else print_study(result)
-    return 1 if result.any_failed else 0
+    with po.deprecations(ctx.params, po.STUDY):
+        plan = resolve_study_plan(config, po.plan_overrides(ctx.params, po.STUDY))
+        if print_config:
+            sys.stdout.write(plan.to_toml())
+            return 0
+        result = run_study(plan, reporter=make_reporter(quiet=quiet or as_json))
+        print_json(result.to_dict()) if as_json else print_study(result)
+        return 1 if result.any_failed else 0
 
 
 def register(app: typer.Typer) -> None:

@@ -86,13 +86,14 @@ def train_candidates_cmd(
     from archlab.train.progress import make_reporter
     from archlab.workflows.train_candidates import train_candidates
 
-    plan = resolve_plan(config, po.plan_overrides(ctx.params, po.RUN))
-    if print_config:
-        sys.stdout.write(plan.to_toml())
-        return 0
-    summary = train_candidates(plan, reporter=make_reporter(quiet=quiet or as_json))
-    print_json(summary_dict(summary)) if as_json else print_summary(summary)
-    return 1 if summary.any_failed else 0
+    with po.deprecations(ctx.params, po.RUN):
+        plan = resolve_plan(config, po.plan_overrides(ctx.params, po.RUN))
+        if print_config:
+            sys.stdout.write(plan.to_toml())
+            return 0
+        summary = train_candidates(plan, reporter=make_reporter(quiet=quiet or as_json))
+        print_json(summary_dict(summary)) if as_json else print_summary(summary)
+        return 1 if summary.any_failed else 0
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
 
 LEVEL = 0.95
+# Adaptive rounds: a run whose deciding ratios still have intervals wider than the tolerance gets
+# MORE_ROUNDS more rounds at a time, up to MAX_ROUNDS_FACTOR x its starting rounds. The
+# order-statistic interval of a median narrows about as 1/sqrt(n), so 4x the rounds about halves
+# it; noise that needs more is better met by a quieter machine (or more --repeats), and the cap
+# bounds a run's cost at 4x the fixed one (docs/counting.md, "Measured speed").
+MORE_ROUNDS = 4
+MAX_ROUNDS_FACTOR = 4
 KINDS = ("step", "forward")  # a training step, an inference forward
 Runner = Callable[[str], float]  # seconds of one timed call of a kind, the model built and warm
 Samples = tuple[list[float], list[float]]  # seconds per train step, per inference (at the batch)
@@ -86,15 +93,29 @@ def rotation(n: int, round_: int) -> list[int]:
     return [(round_ + i) % n for i in range(n)]
 
 
-def round_robin(runners: Sequence[Runner], repeats: int) -> list[Samples]:
+def round_robin(runners: Sequence[Runner], repeats: int, start: int = 0) -> list[Samples]:
     """Samples of each target: ``repeats`` rounds, each timing one step and one forward of
-    every target in :func:`rotation` order (the runners are built and warm)."""
+    every target in :func:`rotation` order (the runners are built and warm). ``start`` numbers
+    the first round, so rounds added to a run go on rotating where it stopped."""
     out: list[Samples] = [([], []) for _ in runners]
-    for r in range(repeats):
+    for r in range(start, start + repeats):
         for i in rotation(len(runners), r):
             out[i][0].append(runners[i]("step"))
             out[i][1].append(runners[i]("forward"))
     return out
+
+
+def adaptive_rounds(
+    runners: Sequence[Runner], repeats: int, more: Callable[[list[Samples]], bool], cap: int
+) -> list[Samples]:
+    """:func:`round_robin` of ``repeats`` rounds, then ``MORE_ROUNDS`` more at a time (the
+    rotation going on) while ``more(samples)`` says the run is not yet narrow enough, never past
+    ``cap`` rounds."""
+    samples = round_robin(runners, repeats)
+    while (n := len(samples[0][0])) < cap and more(samples):
+        extra = round_robin(runners, min(MORE_ROUNDS, cap - n), start=n)
+        samples = [(a + c, b + d) for (a, b), (c, d) in zip(samples, extra, strict=True)]
+    return samples
 
 
 def timed_runner(

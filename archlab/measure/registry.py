@@ -7,25 +7,21 @@ returns its row, with the tool's own number as ``raw`` and ``macs`` converted to
 convention (:mod:`archlab.complexity`: 1 MAC = one multiply-add of a conv or linear layer,
 biases counted, BN / ReLU / pooling / residual add 0) where the tool's breakdown allows it.
 Everything else (``count_all``, ``count_model``, the per-layer reconciliation, the size sweep,
-``archlab count``) iterates this table.
+``archlab count`` and its ``--help``) iterates this table. The adapters live in
+:mod:`archlab.measure.tools` and are imported when a count runs, so naming the counters loads no
+torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from archlab.errors import ArchlabError
-from archlab.measure.results import CountContext, CounterResult
-from archlab.measure.tools import (
-    analytic_row,
-    fvcore_row,
-    ptflops_aten_row,
-    ptflops_pytorch_row,
-    torch_row,
-    traced_row,
-)
-from archlab.measure.trace import CONVENTION
+
+if TYPE_CHECKING:
+    from archlab.measure.results import CountContext, CounterResult
 
 
 @dataclass(frozen=True)
@@ -42,6 +38,26 @@ class Counter:
     flops_per_mac: int = 1  # ``raw`` units per multiply-add, for the per-layer reasons
 
 
+def _tool(name: str) -> Callable[[CountContext], CounterResult]:
+    """The adapter ``archlab.measure.tools.<name>``, imported on its first call."""
+
+    def adapter(ctx: CountContext) -> CounterResult:
+        from archlab.measure import tools
+
+        run: Callable[[CountContext], CounterResult] = getattr(tools, name)
+        return run(ctx)
+
+    adapter.__name__ = adapter.__qualname__ = name
+    return adapter
+
+
+# What the trace counts (archlab.measure.trace), in archlab's convention by construction.
+TRACED = (
+    "One MAC per multiply-add of conv (any groups, dilation, stride; transposed: per input "
+    "element), linear, matmul, bmm, einsum and scaled_dot_product_attention; one MAC per output "
+    "element for each conv or linear bias; norm layers, ReLU, pooling and adds 0; acts = output "
+    "elements of conv, linear and max-pool; other arithmetic listed as skipped."
+)
 COUNTERS: dict[str, Counter] = {
     c.name: c
     for c in (
@@ -49,22 +65,22 @@ COUNTERS: dict[str, Counter] = {
             "analytic", "the analytic count",
             "Multiply-adds of conv and fc layers plus one per fc output for the bias; BN, ReLU, "
             "pooling and residual adds count 0 (the paper's, pycls's, torchvision's).",
-            analytic_row, needs_spec=True, runs_model=False,
+            _tool("analytic_row"), needs_spec=True, runs_model=False,
         ),
-        Counter("traced", "the trace", CONVENTION, traced_row, runs_model=False),
+        Counter("traced", "the trace", TRACED, _tool("traced_row"), runs_model=False),
         Counter(
             "fvcore", "fvcore",
             "FlopCountAnalysis: conv and fc multiply-adds without bias, plus BN as 2x output "
             "elements (5x in train mode) and adaptive average pooling as its input elements; "
             "macs = its conv + linear + matmul operators + the traced biases of the layers it "
             "counted.",
-            fvcore_row,
+            _tool("fvcore_row"),
         ),
         Counter(
             "ptflops_aten", "ptflops (aten backend)",
             "get_model_complexity_info(backend='aten'): multiply-adds of aten convolution and "
             "addmm including biases; always counts in eval mode.",
-            ptflops_aten_row, alias="ptflops",
+            _tool("ptflops_aten_row"), alias="ptflops",
         ),
         Counter(
             "ptflops_pytorch", "ptflops (pytorch backend)",
@@ -72,13 +88,13 @@ COUNTERS: dict[str, Counter] = {
             "plus BN (2x elements), ReLU and pooling elements, ReLU and pooling counted again by "
             "its patched torch.nn.functional calls; always eval mode; modules per sample; "
             "macs = conv + Linear modules x batch (other modules, e.g. LSTM, at its own count).",
-            ptflops_pytorch_row, alias="ptflops",
+            _tool("ptflops_pytorch_row"), alias="ptflops",
         ),
         Counter(
             "torch", "FlopCounterMode",
             "torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per multiply-add of conv and "
             "matmul ops, no bias; macs = raw / 2 + the traced biases of the layers it counted.",
-            torch_row, flops_per_mac=2,
+            _tool("torch_row"), flops_per_mac=2,
         ),
     )
 }  # fmt: skip

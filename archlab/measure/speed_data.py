@@ -33,9 +33,11 @@ from archlab.complexity import complexity
 from archlab.errors import ArchlabError
 from archlab.measure._rounds import (
     LEVEL,
+    MAX_ROUNDS_FACTOR,
     Interval,
     Runner,
     Samples,
+    adaptive_rounds,
     median_interval,
     named,
     named_runner,
@@ -82,6 +84,11 @@ class SpeedSettings:
                 raise ArchlabError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.dtype not in DTYPES:
             raise ArchlabError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+
+    @property
+    def max_rounds(self) -> int:
+        """The most rounds one side-by-side run may grow to (``MAX_ROUNDS_FACTOR`` x repeats)."""
+        return MAX_ROUNDS_FACTOR * self.repeats
 
 
 @dataclass(frozen=True)
@@ -231,6 +238,11 @@ class Comparison:
     candidates: tuple[SpeedMeasurement, ...]
     reused: bool  # read back from the store, all from this one session
 
+    @property
+    def rounds(self) -> int:
+        """How many round-robin rounds the session timed (every target has one sample each)."""
+        return 0 if self.baseline.samples is None else len(self.baseline.samples[0])
+
     def ratio(self, m: SpeedMeasurement, quantity: str) -> Interval:
         """The median per-round ratio of ``m``'s ``quantity`` to the baseline's, its interval."""
         if m.samples is None or self.baseline.samples is None:
@@ -239,13 +251,16 @@ class Comparison:
         return ratio_interval(m.samples[which], self.baseline.samples[which])
 
 
+Enough = Callable[[Comparison], bool]  # whether a comparison's intervals are narrow enough
+
+
 class SpeedMeter:
     """Times targets side by side, round-robin; reads a comparison back from a store only when
     one session holds every target it needs (docs/counting.md, "Measured speed").
 
     ``prepare(target, settings)`` builds and warms one target and returns its runner (default:
-    build it on the device and time it with ``clock``); ``measured``, ``reused`` and
-    ``sessions`` count what this meter did.
+    build it on the device and time it with ``clock``); ``measured``, ``reused``, ``sessions``
+    and ``run_rounds`` (the rounds of each run timed) count what this meter did.
     """
 
     def __init__(
@@ -266,6 +281,7 @@ class SpeedMeter:
         self.measured = 0
         self.reused = 0
         self.sessions = 0  # round-robin runs timed now
+        self.run_rounds: list[int] = []  # the rounds each of them took
 
     def key(self, target: SpeedTarget) -> dict[str, Any]:
         """Everything that changes a measurement of ``target`` under these settings."""
@@ -281,50 +297,71 @@ class SpeedMeter:
         """The measurement of a spec at ``input_size`` (the spec's own when None)."""
         return self(spec_target(spec, input_size, batch=self.settings.batch))
 
-    def specs(self, baseline: NetSpec, candidates: Sequence[NetSpec]) -> Comparison:
+    def specs(
+        self, baseline: NetSpec, candidates: Sequence[NetSpec], enough: Enough | None = None
+    ) -> Comparison:
         """The baseline and candidate specs timed side by side (or read back from one run)."""
         b = self.settings.batch
         return self.compare(spec_target(baseline, batch=b),
-                            [spec_target(c, batch=b) for c in candidates])  # fmt: skip
+                            [spec_target(c, batch=b) for c in candidates], enough)  # fmt: skip
 
     def __call__(self, target: SpeedTarget) -> SpeedMeasurement:
         """One target's latest stored measurement, else a new one timed alone."""
         return self.compare(target, []).baseline
 
-    def compare(self, baseline: SpeedTarget, candidates: Sequence[SpeedTarget]) -> Comparison:
+    def compare(
+        self,
+        baseline: SpeedTarget,
+        candidates: Sequence[SpeedTarget],
+        enough: Enough | None = None,
+    ) -> Comparison:
         """``baseline`` and ``candidates`` timed together round-robin, stored as one session;
-        the latest stored session holding all of them is read back instead. A candidate with
-        the baseline's key is the baseline (ratio 1)."""
+        the latest stored session holding all of them is read back instead, as it is. A
+        candidate with the baseline's key is the baseline (ratio 1). Timed now, the run starts
+        with ``repeats`` rounds and adds more while ``enough`` says its comparison is not narrow
+        enough, up to ``settings.max_rounds`` (:func:`adaptive_rounds`)."""
         from archlab.store.speed import canonical_key, find_session, save_session
 
-        targets = [baseline, *candidates]
-        keys = [self.key(t) for t in targets]
+        keys = [self.key(t) for t in (baseline, *candidates)]
         index: dict[str, int] = {}
         unique: list[tuple[SpeedTarget, dict[str, Any]]] = []
-        for t, k in zip(targets, keys, strict=True):
+        for t, k in zip((baseline, *candidates), keys, strict=True):
             if index.setdefault(canonical_key(k), len(unique)) == len(unique):
                 unique.append((t, k))
+
+        def comparison(session: str, ms: list[SpeedMeasurement], reused: bool) -> Comparison:
+            chosen = [ms[index[canonical_key(k)]] for k in keys]
+            return Comparison(session, chosen[0], tuple(chosen[1:]), reused=reused)
+
         found = None if self.store is None else find_session(self.store, [k for _, k in unique])
         if found is not None:
             session, stored = found
+            self.reused += len(stored)
             pairs = zip(stored, unique, strict=True)
-            ms = [SpeedMeasurement.from_dict(r, k) for r, (_, k) in pairs]
-            self.reused += len(ms)
-        else:
-            session = uuid.uuid4().hex[:16]
-            samples = self._time([t for t, _ in unique])
-            ms = [measurement(t.name, k, s, self.settings.batch, session)
-                  for (t, k), s in zip(unique, samples, strict=True)]  # fmt: skip
-            self.measured += len(ms)
-            self.sessions += 1
-            if self.store is not None:
-                save_session(self.store, session, [(m.key, m.stored()) for m in ms])
-        chosen = [ms[index[canonical_key(k)]] for k in keys]
-        return Comparison(session, chosen[0], tuple(chosen[1:]), reused=found is not None)
+            return comparison(session, [SpeedMeasurement.from_dict(r, k) for r, (_, k) in pairs],
+                              True)  # fmt: skip
+        session = uuid.uuid4().hex[:16]
 
-    def _time(self, targets: Sequence[SpeedTarget]) -> list[Samples]:
-        """Build and warm every target, then the round-robin; a target's code runs inside its
-        guard (a model reference: the user-code guard, docs/trust.md)."""
+        def of(samples: list[Samples]) -> list[SpeedMeasurement]:
+            return [measurement(t.name, k, s, self.settings.batch, session)
+                    for (t, k), s in zip(unique, samples, strict=True)]  # fmt: skip
+
+        samples = self._time([t for t, _ in unique], lambda xs: enough is not None
+                             and not enough(comparison(session, of(xs), False)))  # fmt: skip
+        ms = of(samples)
+        self.measured += len(ms)
+        self.sessions += 1
+        self.run_rounds.append(len(samples[0][0]))
+        if self.store is not None:
+            save_session(self.store, session, [(m.key, m.stored()) for m in ms])
+        return comparison(session, ms, False)
+
+    def _time(
+        self, targets: Sequence[SpeedTarget], more: Callable[[list[Samples]], bool]
+    ) -> list[Samples]:
+        """Build and warm every target, then the round-robin, rounds added while ``more``; a
+        target's code runs inside its guard (a model reference: the user-code guard,
+        docs/trust.md)."""
         import torch
 
         s = self.settings
@@ -338,7 +375,7 @@ class SpeedMeter:
                     stack.enter_context(t.guard())
                     run = named(t.name, s.dtype, self.device, partial(self._prepare, t, s))
                     runners.append(named_runner(t.name, s.dtype, self.device, run))
-                return round_robin(runners, s.repeats)
+                return adaptive_rounds(runners, s.repeats, more, s.max_rounds)
         finally:
             torch.set_num_threads(before)
 

@@ -42,13 +42,6 @@ from archlab.errors import ArchlabError
 from archlab.measure.inputs import Shapes, check_input_shapes, elements, make_inputs
 from archlab.measure.inputs import input_dtype as parse_dtype
 
-CONVENTION = (
-    "One MAC per multiply-add of conv (any groups, dilation, stride; transposed: per input "
-    "element), linear, matmul, bmm, einsum and scaled_dot_product_attention; one MAC per output "
-    "element for each conv or linear bias; norm layers, ReLU, pooling and adds 0; acts = output "
-    "elements of conv, linear and max-pool; other arithmetic listed as skipped."
-)
-
 # aten ops that allocate, copy or move data but compute nothing: never listed as skipped.
 NO_ARITHMETIC = frozenset(
     ("empty", "empty_like", "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full",

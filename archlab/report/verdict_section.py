@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,16 @@ def _interval(low: float | None, high: float | None) -> str:
     return f"[{_num(min(100.0, max(-100.0, low)))}, {_num(min(100.0, max(-100.0, high)))}]"
 
 
+def compute_sentence(d: dict[str, Any]) -> str:
+    """What the study trained beside what the fixed design would: the rule's saving."""
+    c = d["compute"]
+    share = f" ({c['runs'] / c['fixed_design_runs']:.0%})" if c["fixed_design_runs"] else ""
+    return (
+        f"Compute: {c['runs']} runs of the tested arms, of the {c['fixed_design_runs']} a fixed "
+        f"design of {d['max_seeds']} seeds per arm trains{share}."
+    )
+
+
 def _seeds(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
@@ -96,7 +107,8 @@ def study_lines(outcome: StudyOutcome, out_dir: Path) -> list[str]:
         f"Test: {rule['test']}. Pairing: {rule['pairing']}; validation split: "
         f"{rule['split']}. Sequential looks: alpha spent by an O'Brien-Fleming-type "
         f"function; futility: a pair whose chance to settle by "
-        f"{d['max_seeds']} seeds falls below {rule['futility']:.0%} stops, undecided.",
+        f"{d['max_seeds']} seeds falls below {rule['futility']:.0%} stops, undecided. "
+        f"{compute_sentence(d)}",
         "",
         "| arm | C | d | depth | "
         + unit

@@ -304,6 +304,14 @@ def file_arms(
     return ArmSet(FILE_QUESTION, match, float(complexity), target, tuple(arms))
 
 
+def check_arms_file(path: str | Path) -> None:
+    """Refuse an arms file that cannot be read, lists no valid specs or fewer than two, as a
+    study would, before any data loads (matching them waits for the data's classes and size)."""
+    specs = _read_specs(Path(path))
+    if len(specs) < 2:
+        raise ArchlabError(f"an arms file needs at least two arms, {str(path)!r} has {len(specs)}")
+
+
 def _with_data(spec: NetSpec, num_classes: int | None, input_size: int | None) -> NetSpec:
     data = spec.to_dict()
     if num_classes is not None:

@@ -21,7 +21,7 @@ from archlab.complexity import totals
 from archlab.errors import ArchlabError, SolverError
 from archlab.search.arms import Arm, ArmSet
 from archlab.search.solver import Match
-from archlab.search.speed_match import Meter, check_quantity, match_measured
+from archlab.search.speed_match import Meter, check_quantity, match_measured, narrow_enough
 from archlab.space import NetSpec
 
 if TYPE_CHECKING:
@@ -46,7 +46,9 @@ def speed_arms(
     notes = list(macs.notes)
     for arm in macs.arms:
         if not arm.matched or arm.role == "custom":
-            cmp = meter.specs(baseline, [arm.spec])
+            # A file's arm is judged against the tolerance: rounds added as a match adds them.
+            enough = narrow_enough(quantity, macs.complexity, tolerance) if arm.matched else None
+            cmp = meter.specs(baseline, [arm.spec], enough)
             base = base or cmp.baseline
             arms.append(_measured(arm, cmp, quantity, macs.complexity, tolerance))
             continue

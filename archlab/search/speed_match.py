@@ -9,9 +9,10 @@ baseline together with the candidates (round-robin, :mod:`archlab.measure._round
 candidate is judged by its median per-round ratio to that baseline. The search times the
 analytic MACs match and its two neighbours with the baseline; when all three lie on one side of
 the target it times three more beyond them, where a line in analytic MACs through the nearest
-ratios puts the target (:func:`solve_side_by_side`): at most six candidates in two runs. Time
-grows with x (more d, C or blocks never runs faster, up to noise); the closest timed x is the
-answer, refused when beyond the tolerance.
+ratios puts the target (:func:`solve_side_by_side`): at most six candidates in two runs. A run
+adds rounds while a candidate that could decide the match has a ratio interval wider than the
+tolerance (:func:`narrow_enough`), up to a cap. Time grows with x (more d, C or blocks never runs
+faster, up to noise); the closest timed x is the answer, refused when beyond the tolerance.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from archlab.search.solver import Match, closest_integer, depth_blocks
 from archlab.space import NetSpec, make_spec
 
 if TYPE_CHECKING:
-    from archlab.measure.speed_data import Comparison, Interval, SpeedMeasurement
+    from archlab.measure.speed_data import Comparison, Enough, Interval, SpeedMeasurement
 
 QUANTITIES: dict[str, str] = {
     "speed": "train-step time per image",
@@ -42,6 +43,33 @@ def check_quantity(quantity: str) -> str:
     if quantity not in QUANTITIES:
         raise ArchlabError(f"match must be one of {', '.join(QUANTITIES)}, got {quantity!r}")
     return quantity
+
+
+def narrow_enough(quantity: str, target: float, tolerance: float) -> Enough:
+    """Whether a run's ratios are narrow enough to stop adding rounds: every candidate that could
+    decide the match, the one closest to ``target`` and any whose interval reaches the band
+    ``target`` x (1 +- ``tolerance``), has a ratio interval within the tolerance (half-width
+    relative to its median, as the warning measures it)."""
+    low, high = target * (1 - tolerance), target * (1 + tolerance)
+
+    def enough(cmp: Comparison) -> bool:
+        ratios = [cmp.ratio(m, quantity) for m in cmp.candidates]
+        if not ratios:
+            return True
+        closest = min(ratios, key=lambda r: abs(r.median - target))
+        deciding = [r for r in ratios if r is closest or (r.low <= high and r.high >= low)]
+        return all(r.half_width <= tolerance for r in deciding)
+
+    return enough
+
+
+def rounds_note(rounds: Sequence[int]) -> str:
+    """The rounds of the runs timed, for a note: `` (7 + 11 rounds)``, empty when none."""
+    if not rounds:
+        return ""
+    if len(rounds) <= 4:
+        return f" ({' + '.join(map(str, rounds))} rounds)"
+    return f" ({sum(rounds)} rounds, {min(rounds)} to {max(rounds)} per run)"
 
 
 def family(spec: NetSpec, free: str) -> Callable[[int], NetSpec]:
@@ -129,11 +157,17 @@ class SpeedMatch:
     ratios: dict[str, Interval]  # speed and latency: candidate / baseline per round, medians
     complexity: float  # the target ratio
     relative_error: float  # |median ratio - complexity| / complexity, a fraction
-    tried: tuple[tuple[str, float, float, str], ...]  # (name, ratio, median ms, session)
+    tried: tuple[tuple[str, float, float, str, int], ...]  # (name, ratio, ms, session, rounds)
     measured: int  # measurements taken now (the baseline's included, once per run)
     reused: int  # measurements read back from the store
     runs: int  # round-robin runs timed now
     tolerance: float
+    run_rounds: tuple[int, ...] = ()  # the rounds each run timed now took
+
+    @property
+    def rounds(self) -> int:
+        """The rounds of the run the match was judged in (timed now or read back)."""
+        return 0 if self.time.samples is None else len(self.time.samples[0])
 
     @property
     def ratio(self) -> Interval:
@@ -160,8 +194,9 @@ class SpeedMatch:
         """How many candidates were timed side by side, in how many runs, and what was reused."""
         return (
             f"matched on measured {QUANTITIES[self.quantity]}, side by side with the baseline: "
-            f"{len(self.tried)} candidate(s) tried, {self.runs} run(s) timed, "
-            f"{self.measured} measurement(s) taken, {self.reused} reused from the store"
+            f"{len(self.tried)} candidate(s) tried, {self.runs} run(s) timed"
+            f"{rounds_note(self.run_rounds)}, {self.measured} measurement(s) taken, "
+            f"{self.reused} reused from the store; the match judged on {self.rounds} rounds"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,10 +223,15 @@ class SpeedMatch:
             "analytic_name": self.analytic.spec.name,
             "baseline": {**self.baseline_time.values(), "macs": base_macs},
             "match": {**self.time.values(), "macs": macs},
-            "tried": [{"name": n, "ratio": r, "ms": t, "session": s} for n, r, t, s in self.tried],
+            "tried": [
+                {"name": n, "ratio": r, "ms": t, "session": s, "rounds": k}
+                for n, r, t, s, k in self.tried
+            ],
             "measured": self.measured,
             "reused": self.reused,
             "runs": self.runs,
+            "rounds": self.rounds,
+            "run_rounds": list(self.run_rounds),
             "tolerance": self.tolerance,
         }
 
@@ -211,9 +251,13 @@ class Meter(Protocol):
     measured: int
     reused: int
     sessions: int
+    run_rounds: list[int]
 
-    def specs(self, baseline: NetSpec, candidates: Sequence[NetSpec]) -> Comparison:
-        """The baseline and the candidates timed side by side in one run."""
+    def specs(
+        self, baseline: NetSpec, candidates: Sequence[NetSpec], enough: Enough | None = None
+    ) -> Comparison:
+        """The baseline and the candidates timed side by side in one run, rounds added while
+        ``enough`` says no."""
         ...
 
 
@@ -228,19 +272,21 @@ def match_measured(
 ) -> SpeedMatch:
     """Solve ``free`` (d, C or depth) of the analytic match on measured time (module docstring).
 
-    Each run times the baseline with the candidates it is compared with (``meter.specs``); a
-    candidate's error is its median per-round ratio to that baseline against ``complexity``
-    (default: the analytic match's). No integer within the tolerance: a :class:`SolverError`
-    naming the closest and how many were timed.
+    Each run times the baseline with the candidates it is compared with (``meter.specs``),
+    adding rounds while :func:`narrow_enough` says no; a candidate's error is its median
+    per-round ratio to that baseline against ``complexity`` (default: the analytic match's). No
+    integer within the tolerance: a :class:`SolverError` naming the closest and how many were
+    timed.
     """
     check_quantity(quantity)
     factor = analytic.complexity_factor if complexity is None else complexity
-    start = (meter.measured, meter.reused, meter.sessions)
+    start = (meter.measured, meter.reused, meter.sessions, len(meter.run_rounds))
+    enough = narrow_enough(quantity, factor, tolerance)
     build = family(analytic.spec, free)
     runs: dict[int, tuple[Comparison, SpeedMeasurement]] = {}
 
     def ratios_of(xs: list[int]) -> dict[int, float]:
-        cmp = meter.specs(analytic.baseline, [build(x) for x in xs])
+        cmp = meter.specs(analytic.baseline, [build(x) for x in xs], enough)
         for x, m in zip(xs, cmp.candidates, strict=True):
             runs[x] = (cmp, m)
         return {x: cmp.ratio(runs[x][1], quantity).median for x in xs}
@@ -266,9 +312,11 @@ def match_measured(
             f"in {len({c.session for c, _ in runs.values()})} run(s))"
         )
     tried = tuple(
-        (build(x).name, r, runs[x][1].quantity(quantity).median, runs[x][0].session)
+        (build(x).name, r, runs[x][1].quantity(quantity).median, runs[x][0].session,
+         runs[x][0].rounds)
         for x, r in ratios.items()
-    )
+    )  # fmt: skip
     both = {q: cmp.ratio(m, q) for q in QUANTITIES}
     return SpeedMatch(analytic, build(best), quantity, cmp.baseline, m, both, factor, error,
-                      tried, measured, reused, sessions, tolerance)  # fmt: skip
+                      tried, measured, reused, sessions, tolerance,
+                      tuple(meter.run_rounds[start[3]:]))  # fmt: skip

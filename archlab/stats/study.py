@@ -143,11 +143,22 @@ class StudyOutcome:
                 "arm": self.best,
                 "prob_best": {k: _finite(v) for k, v in self.prob_best.items()},
             },
+            "compute": compute(arms, d["max_seeds"]),
         }
 
     def correlation(self, a: str, b: str) -> float | None:
         """Pearson correlation of two arms' errors over the seeds both have (None below 3)."""
         return correlation(self.errors.val[a], self.errors.val[b])
+
+
+def compute(arms: list[dict[str, Any]], max_seeds: int) -> dict[str, int]:
+    """Runs of the tested arms so far, beside the runs of the fixed design at ``max_seeds``.
+
+    The saving the sequential rule buys (docs/statistics.md): a reference arm is shown, not
+    tested, so it is in neither count.
+    """
+    tested = [a for a in arms if a.get("matched", True)]
+    return {"runs": sum(a["seeds"] for a in tested), "fixed_design_runs": len(tested) * max_seeds}
 
 
 def correlation(x: list[float], y: list[float]) -> float | None:

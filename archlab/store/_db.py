@@ -68,7 +68,8 @@ class Store:
     ``report``): a read-only file or file system works, and an older store is migrated in a
     private in-memory copy. ``live`` (with ``read_only``, for ``watch``) reads beside a trainer
     through SQLite's read-only URI mode, which can never write, checkpoint or remove the file,
-    with a short busy timeout.
+    with a short busy timeout; the ``-wal`` and ``-shm`` files its open created are removed
+    after it closes if no one else has them open (docs/training.md, "Watching a store").
     """
 
     def __init__(

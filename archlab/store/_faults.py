@@ -183,7 +183,8 @@ def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
 def connect_read_only(path: Path, *, timeout_s: float, uri: bool = False) -> sqlite3.Connection:
     """A connection for reading the store, even on a read-only file or file system.
 
-    A writable store gets a plain connection, unless ``uri`` (a live view beside a trainer).
+    A writable store gets a plain connection, unless ``uri`` (a live view beside a trainer,
+    which tidies the files its open created: :class:`_TidyOnClose`).
     Otherwise ``mode=ro`` first: it sees a live
     writer's commits. A WAL store whose folder cannot take the ``-shm`` index fails that; then,
     with no ``-wal`` left by a crash, ``immutable=1`` reads the file as it is, and with one, a
@@ -196,7 +197,12 @@ def connect_read_only(path: Path, *, timeout_s: float, uri: bool = False) -> sql
     quoted = urllib.parse.quote(str(path.resolve()))
     conn = None
     try:
-        conn = _connect(f"file:{quoted}?mode=ro", timeout_s)
+        absent = tuple(p for p in _sidecars(path) if not p.exists())
+        # A live view: the -wal and -shm files its open creates are tidied when it closes.
+        target = f"file:{quoted}?mode=ro"
+        conn = _connect(target, timeout_s, _TidyOnClose) if uri else _connect(target, timeout_s)
+        if isinstance(conn, _TidyOnClose):
+            conn.store, conn.created = path, absent
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.DatabaseError as exc:
@@ -218,6 +224,39 @@ def connect_read_only(path: Path, *, timeout_s: float, uri: bool = False) -> sql
         return in_memory_copy(source)
 
 
+def _sidecars(path: Path) -> list[Path]:
+    """The ``-wal`` and ``-shm`` files SQLite keeps beside a WAL store while it is open."""
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+
+
+class _TidyOnClose(sqlite3.Connection):
+    """A ``mode=ro`` connection that, once closed, has SQLite remove the ``-wal`` and ``-shm``
+    files its own open created (``created``, beside the store at ``store``).
+
+    A read-only connection to a WAL store creates both files where the folder allows and, unable
+    to write, never removes them (https://sqlite.org/wal.html, "Read-Only Databases"). Deleting
+    them by hand could lose a trainer's commits; instead a plain connection is opened and closed:
+    SQLite checkpoints and removes them only if that connection is the store's last, and leaves
+    them to a trainer that has them open. It writes no row (query_only).
+    """
+
+    store: Path | None = None
+    created: tuple[Path, ...] = ()
+
+    def close(self) -> None:
+        """Close, then let SQLite remove the files this connection created if no one uses them."""
+        super().close()
+        if self.store is None or not any(p.exists() for p in self.created):
+            return
+        with contextlib.suppress(sqlite3.Error):  # tidying is best effort; the read is done
+            tidy = _connect(str(self.store), 0.1)
+            try:
+                tidy.execute("PRAGMA query_only=ON")
+                tidy.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                tidy.close()
+
+
 def can_write(path: Path) -> bool:
     """Whether the store file and its folder (for the -wal and -shm files) are writable."""
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
@@ -232,7 +271,10 @@ def in_memory_copy(conn: sqlite3.Connection) -> sqlite3.Connection:
     return memory
 
 
-def _connect(target: str, timeout_s: float) -> sqlite3.Connection:
+def _connect(
+    target: str, timeout_s: float, factory: type[sqlite3.Connection] | None = None
+) -> sqlite3.Connection:
     return sqlite3.connect(
-        target, uri=target.startswith("file:"), timeout=timeout_s, isolation_level=None
-    )
+        target, uri=target.startswith("file:"), timeout=timeout_s, isolation_level=None,
+        factory=factory or sqlite3.Connection,
+    )  # fmt: skip

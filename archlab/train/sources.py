@@ -6,7 +6,8 @@ train and test images, and a validation split of its own where it has one), its 
 whether horizontal flips keep labels. :func:`archlab.train.data.load_dataset` looks every source
 up here, then splits and checks what it returns the same way for all (docs/data.md).
 
-The loaders themselves are in :mod:`archlab.train._sources`.
+The loaders themselves are in :mod:`archlab.train._sources`, imported when a source loads: the
+table names its sources without torch, so the CLI's help lists them at no cost.
 """
 
 from __future__ import annotations
@@ -14,18 +15,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from archlab.errors import ArchlabError
-from archlab.train._sources import (
-    METADATA_NAME,
-    Source,
-    _existing,
-    _load_cifar,
-    _load_digits,
-    _load_folder,
-    _load_npz,
-    read_metadata,
-)
+from archlab.train._metadata import METADATA_NAME, read_metadata
+
+if TYPE_CHECKING:
+    from archlab.train._sources import Source
 
 
 @dataclass(frozen=True)
@@ -46,22 +42,30 @@ class DataSource:
 
 
 def _digits(_: str) -> Source:
+    from archlab.train._sources import Source, _load_digits
+
     return Source("digits", False, *_load_digits())
 
 
 def _cifar(kind: str) -> Callable[[str], Source]:
     def load(path: str) -> Source:
+        from archlab.train._sources import Source, _existing, _load_cifar
+
         return Source(kind, True, *_load_cifar(kind, _existing(path, kind, directory=True)))
 
     return load
 
 
 def _folder(raw: str) -> Source:
+    from archlab.train._sources import _existing, _load_folder
+
     path = _existing(raw, "folder", directory=True)
     return _load_folder(path, read_metadata(path / METADATA_NAME).get("flip", True))
 
 
 def _npz(raw: str) -> Source:
+    from archlab.train._sources import _existing, _load_npz
+
     return _load_npz(_existing(raw, "npz", directory=False))
 
 

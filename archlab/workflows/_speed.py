@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archlab.complexity import totals
-from archlab.errors import ArchlabError, OptionError
+from archlab.errors import ArchlabError, OptionError, SolverError
 from archlab.search.solver import match_flops, space_row
-from archlab.search.speed_match import QUANTITIES, SpeedMatch, match_measured
+from archlab.search.speed_match import QUANTITIES, SpeedMatch, match_measured, rounds_note
 
 if TYPE_CHECKING:
     from archlab.measure.speed_data import SpeedMeter
@@ -86,7 +86,7 @@ def time_columns(m: SpeedMatch) -> dict[str, Any]:
     cols = {key: v[key] for key in ("step_ms_per_image", "step_ms_ci", "latency_ms",
                                     "latency_ms_ci")}  # fmt: skip
     return cols | {"ratio": m.ratio.median, "ratio_ci": [m.ratio.low, m.ratio.high],
-                   "measured_on": m.quantity}  # fmt: skip
+                   "measured_on": m.quantity, "rounds": m.rounds}  # fmt: skip
 
 
 def speed_rows(
@@ -101,24 +101,37 @@ def speed_rows(
     input_size: int | None,
     tolerance: float,
 ) -> tuple[list[dict[str, Any]], tuple[str, ...], str]:
-    """Space rows of depth x C with d solved on measured time; warnings; how many were measured."""
+    """Space rows of depth x C with d solved on measured time; warnings; how many were measured.
+
+    A cardinality that no d brings within the tolerance is left out with a warning naming the
+    closest, its ratio and interval (as ``space`` on MACs warns rather than refusing the grid);
+    when none is left, the grid is refused in one line.
+    """
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
+    left_out: list[str] = []
     seen: set[Any] = set()
     for depth in depths:
         for c in cardinalities:
             analytic = match_flops(c, depth, template, complexity, "network",
                                    width_multiplier=width_multiplier, input_size=input_size,
                                    max_error=math.inf)  # fmt: skip
-            m = match_measured(analytic, "d", meter, quantity=quantity, tolerance=tolerance)
+            try:
+                m = match_measured(analytic, "d", meter, quantity=quantity, tolerance=tolerance)
+            except SolverError as exc:
+                left_out.append(f"left out C={c} at depth {depth}: {exc}")
+                continue
             warnings += [w for w in m.warnings() if w not in warnings]
             if m.spec in seen:
                 continue
             seen.add(m.spec)
             rows.append(space_row(m.spec, totals(m.spec), m.relative_error) | time_columns(m))
+    if not rows:
+        raise SolverError(f"no cardinality lies within {tolerance:.0%} of the target: "
+                          + "; ".join(left_out))  # fmt: skip
     note = (
         f"matched on measured {QUANTITIES[quantity]}, side by side with the baseline: "
-        f"{meter.sessions} run(s) timed, {meter.measured} measurement(s) taken, "
-        f"{meter.reused} reused from the store"
+        f"{meter.sessions} run(s) timed{rounds_note(meter.run_rounds)}, "
+        f"{meter.measured} measurement(s) taken, {meter.reused} reused from the store"
     )
-    return rows, tuple(warnings), note
+    return rows, (*left_out, *warnings), note

@@ -27,7 +27,7 @@ from typing import Any
 
 from archlab.bounds import MAX_SEED_COUNT, MAX_TIME_BUDGET_S, check_at_most
 from archlab.errors import ArchlabError
-from archlab.search.arms import MATCHES, PRESETS
+from archlab.search.arms import MATCHES, PRESETS, check_arms_file
 from archlab.search.solver import MATCH_TOLERANCE
 from archlab.stats.pairwise import check_settings
 from archlab.stats.sequential import MIN_SEEDS_PER_ARM
@@ -189,9 +189,16 @@ def resolve_study_plan(
     base: Mapping[str, Any] | None = None,
 ) -> StudyPlan:
     """The study plan of ``base`` (a command's defaults), a TOML file and ``section.field``
-    overrides, each on top of the one before (see the module docstring)."""
+    overrides, each on top of the one before (see the module docstring).
+
+    An arms file is read and checked here, so a plan that names a missing or malformed one is
+    refused when it resolves (``--print-config`` included), not when the study starts.
+    """
     base = merge_layers([STUDY_BASE, base or {}])
-    return study_plan_from_dict(layered_plan(file, overrides, base=base, sections=SECTIONS))
+    plan = study_plan_from_dict(layered_plan(file, overrides, base=base, sections=SECTIONS))
+    if plan.question.arms is not None:
+        check_arms_file(plan.question.arms)
+    return plan
 
 
 def layered_plan(

@@ -365,3 +365,29 @@ def test_roofline_human_table_shows_the_grouped_ceilings(capsys, tmp_path) -> No
     title = "measured ceilings (forward, 128 channels in and out, 16x16 map, batch 1)"
     assert title in " ".join(out.split())  # rich wraps a title to its table's width
     assert re.search(r"grouped 3x3 +│ +64 │", out) and "fraction of peak" in out
+
+
+def _option_help(command: str, option: str) -> str:
+    """The help text typer gives ``archlab COMMAND --OPTION``, as --help prints it."""
+    import typer
+
+    group = typer.main.get_command(climain.app)
+    params = group.commands[command].params  # type: ignore[attr-defined]
+    (param,) = [p for p in params if f"--{option}" in p.opts]
+    return str(param.help)
+
+
+def test_counters_help_lists_exactly_the_registry() -> None:
+    text = _option_help("count", "counters")
+    listed = re.search(r"Comma list of: ([^;]+);", text)
+    assert listed is not None, text
+    assert listed.group(1).split(", ") == list(registry.COUNTERS)
+    assert "ptflops = ptflops_aten + ptflops_pytorch" in text  # the family name, from the table
+    assert "all but analytic" in text  # the spec-only counters, from the table
+
+
+def test_a_new_counter_shows_up_in_the_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = dataclasses.replace(registry.COUNTERS["torch"], name="tripler", alias=None)
+    monkeypatch.setitem(registry.COUNTERS, "tripler", entry)
+    listed = re.search(r"Comma list of: ([^;]+);", count_cmd.counters_help())
+    assert listed is not None and listed.group(1).split(", ")[-1] == "tripler"

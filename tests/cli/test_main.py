@@ -14,6 +14,7 @@ import pytest
 import archlab
 
 Cli = Callable[..., tuple[int, str, str]]
+UNESCAPED_MARKUP = re.compile(r"(?<!\\)\[[a-z][^\]]*\]")  # "[tag]" not written as "\\[tag]"
 
 
 @pytest.mark.parametrize("flag", ["--version", "-V"])
@@ -132,3 +133,20 @@ def test_a_stop_speaks_of_resuming_only_for_a_command_that_trains() -> None:
     for command in ("train-candidates", "study", "demo", "compare-spaces"):
         line = stop_line("terminated (SIGTERM)", [command, "--epochs", "1"])
         assert line.startswith("archlab: terminated (SIGTERM); finished epochs are stored")
+
+
+def test_no_help_text_holds_brackets_that_rich_would_eat() -> None:
+    # Help renders through rich, which reads "[...]" as markup and drops it: "Peak learning
+    # rate [default: ...]." printed as "Peak learning rate ." Defaults go in parentheses.
+    import typer
+    from archlab.cli.main import app
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    assert len(commands) > 10
+    texts = [
+        (f"{name} {param.name}", getattr(param, "help", None) or "")
+        for name, command in commands.items()
+        for param in command.params
+    ] + [(name, command.help or "") for name, command in commands.items()]
+    eaten = [f"{where}: {text}" for where, text in texts if UNESCAPED_MARKUP.search(text)]
+    assert eaten == []

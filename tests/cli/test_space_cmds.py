@@ -144,7 +144,7 @@ def test_space_grid_acts_band(cli: Cli) -> None:
         (("space", "--sample", "3", "--acts", "1"), "--acts"),
         (("space", "--sample", "2", "--macs", "4e9:4.0000001e9"), "too narrow"),
         (("space", "--sample", "3", "--depth", "51"), "no imagenet template depth"),
-        (("space", "--sample", "3", "--space", "/nonexistent/space.toml"), "not found"),
+        (("space", "--sample", "3", "--space", "MISSING/space.toml"), "not found"),
         (("space", "--seed", "3"), "--seed needs --sample"),
         (("space", "--space", "x.toml"), "--space needs --sample"),
         (("space", "--sample", "3", "--complexity", "2"), "--complexity does not apply"),
@@ -152,9 +152,11 @@ def test_space_grid_acts_band(cli: Cli) -> None:
     ],
 )
 def test_sample_bad_input_is_one_line_exit_2(
-    cli: Cli, args: tuple[str, ...], fragment: str
+    cli: Cli, tmp_path: Path, args: tuple[str, ...], fragment: str
 ) -> None:
-    code, out, err = cli(*args)
+    # MISSING: a folder under tmp_path that is never created, so "not found" holds anywhere.
+    missing = str(tmp_path / "missing")
+    code, out, err = cli(*(a.replace("MISSING", missing) for a in args))
     assert code == 2
     assert "Traceback" not in err + out
     assert len(err.strip().splitlines()) == 1
@@ -353,12 +355,18 @@ def test_match_flops_match_speed_json_holds_both_measurements(cli: Cli, tmp_path
     assert 1 <= data["runs"] <= 2 and len(data["tried"]) <= 6
     assert data["measured"] >= 2 and data["reused"] == 0
     assert "2 measurement(s) taken" in err or "measurement(s) taken" in err
+    # Rounds: 3 to start (--repeats), more while the deciding intervals are wide, at most 12.
+    assert len(data["run_rounds"]) == data["runs"]
+    assert all(3 <= k <= 12 for k in data["run_rounds"]) and 3 <= data["rounds"] <= 12
+    assert {t["rounds"] for t in data["tried"]} <= set(data["run_rounds"])
+    assert f"judged on {data['rounds']} rounds" in err
     # Asked again: read back from the store, nothing measured.
     code, out, err = cli(*args)
     again = json.loads(out)
     assert code == 0 and again["measured"] == 0 and again["reused"] == data["measured"]
     assert again["match"] == data["match"] and again["ratio"] == data["ratio"]
     assert again["runs"] == 0 and "reused from the store" in err
+    assert again["rounds"] == data["rounds"] and again["run_rounds"] == []
 
 
 def test_space_match_latency_table(cli: Cli, tmp_path: Path) -> None:
@@ -417,3 +425,38 @@ def test_space_match_speed_table_shows_the_measured_time(cli: Cli, tmp_path: Pat
     assert code == 0, err
     assert "ms/image" in out and "95% interval" in out and "resnext29_1x4d_w0.0625" in out
     assert "measurement(s) taken" in err
+
+
+def test_space_match_speed_warns_of_a_left_out_c_and_refuses_when_none_is_left(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers.speed import fake_prepare
+
+    from archlab.measure.speed_data import SpeedMeter
+
+    prepare = fake_prepare([], penalty=20.0)  # C = 64 at d = 1 already runs slower than C = 1
+    monkeypatch.setattr(
+        SpeedMeter, "_build", lambda self, target, settings: prepare(target, settings)
+    )
+    store = tmp_path / "s.db"
+    grid = ("space", "--match", "speed", "--template", "cifar", "--width-multiplier", "0.125",
+            "--store", str(store))  # fmt: skip
+    code, out, err = cli(*grid, "--cardinalities", "1,64", "--json")
+    assert code == 0, err
+    assert [r["cardinality"] for r in json.loads(out)] == [1]
+    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    assert warning.startswith("archlab: warning: left out C=64 at depth 29: ")
+    assert "the closest, d=1 (resnext29_64x1d_w0.125), measures " in warning
+    before = _stored(store)
+    code, out, err = cli(*grid, "--cardinalities", "64")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("archlab: error: no cardinality lies within 5% of the target: left out")
+    assert before <= _stored(store)  # nothing stored lost (C = 64's own runs are kept as data)
+
+
+def _stored(path: Path) -> set[tuple[str, str]]:
+    from archlab.store import Store
+    from archlab.store.speed import speed_rows
+
+    with Store(path) as store:
+        return {(r["session"], r["name"]) for r in speed_rows(store)}

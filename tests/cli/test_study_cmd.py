@@ -30,6 +30,11 @@ def _check_study(out: str, tolerance: float = 0.05) -> dict:  # type: ignore[typ
     verdicts = {"A better", "B better", "equivalent", "undecided"}
     assert all(p["verdict"] in verdicts for p in data["pairs"])
     assert all(2 <= a["seeds"] <= 3 for a in matched)
+    # The rule's compute beside the fixed design's: tested arms only (a reference is shown).
+    assert data["compute"] == {
+        "runs": sum(a["seeds"] for a in matched),
+        "fixed_design_runs": len(matched) * data["max_seeds"],
+    }
     return data
 
 
@@ -58,6 +63,8 @@ def test_study_table_output(cli: Cli, tmp_path: Path) -> None:
     assert "deeper" in out and "wider" in out and "C=32" in out and "(reference)" in out
     assert "verdict" in out
     assert "verdict: paired seed differences" in out  # the pairing used, stated up front
+    # Three tested arms (the reference is not one) at up to 3 seeds: a fixed design trains 9.
+    assert "of the 9 a fixed 3-seed design trains (" in out
 
 
 @pytest.mark.slow
@@ -171,8 +178,44 @@ def test_print_config_round_trips_through_config(cli: Cli, tmp_path: Path) -> No
     # A flag over the file changes only its own key; an arms source replaces the preset.
     code, changed, _ = cli("study", "--config", str(path), "--print-config", "--alpha", "0.1")
     assert changed == printed.replace("alpha = 0.05", "alpha = 0.1")
-    code, _, err = cli("study", "--config", str(path), "--print-config", "--arms", "nope.json")
+    arms = _arms_file(cli, tmp_path)
+    code, replaced, err = cli("study", "--config", str(path), "--print-config", "--arms", arms)
     assert code == 0, err
+    assert f"arms = {json.dumps(arms)}" in replaced and "preset" not in replaced
+
+
+def _arms_file(cli: Cli, tmp_path: Path) -> str:
+    """Two arms at ResNeXt-29's MACs (C = 1 and 2, width 1/8), written by `space --json`."""
+    code, out, err = cli("space", "--template", "cifar", "--depth", "29", "--cardinalities",
+                         "1,2", "--width-multiplier", "0.125", "--json")  # fmt: skip
+    assert code == 0, err
+    path = tmp_path / "arms.json"
+    path.write_text(out)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--arms", "MISSING/arms.json"], "cannot read arms file 'MISSING/arms.json'"),
+        (["--arms", "EMPTY"], "'EMPTY' must hold a non-empty JSON list"),
+        (["--config", "MISSING/plan.toml"], "cannot read plan file 'MISSING/plan.toml'"),
+        (["--config", "PLAN"], "cannot read arms file 'MISSING/arms.json'"),  # named by the plan
+    ],
+)
+def test_print_config_refuses_missing_files_in_one_line(
+    cli: Cli, tmp_path: Path, args: list[str], fragment: str
+) -> None:
+    missing = tmp_path / "missing"  # never created: absent wherever the test runs
+    (tmp_path / "empty.json").write_text("[]")
+    (tmp_path / "plan.toml").write_text(f'[study]\narms = "{missing / "arms.json"}"\n')
+    words = {"MISSING": missing, "EMPTY": tmp_path / "empty.json", "PLAN": tmp_path / "plan.toml"}
+    for word, value in words.items():
+        args = [a.replace(word, str(value)) for a in args]
+        fragment = fragment.replace(word, str(value))
+    code, out, err = cli("study", *args, "--print-config")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and fragment in err
 
 
 def test_the_old_spellings_work_with_a_one_line_notice(cli: Cli) -> None:

@@ -71,7 +71,7 @@ def _truncated_cifar(root: Path) -> Path:
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        (["--dataset", "cifar10:/nonexistent/cifar"], "/nonexistent/cifar"),
+        (["--dataset", "cifar10:MISSING/cifar"], "MISSING/cifar"),
         (["--dataset", "mnist:/tmp"], "mnist"),
         (["--dataset", "npz:WRONG"], "npz"),
         (["--dataset", "cifar10:TRUNC"], "test_batch"),
@@ -86,7 +86,11 @@ def test_bad_input_is_one_line(cli: Cli, tmp_path: Path, extra: list[str], fragm
     wrong = tmp_path / "wrong.npz"
     wrong.write_text("this is not an npz file")
     trunc = _truncated_cifar(tmp_path / "cifar")
-    extra = [e.replace("WRONG", str(wrong)).replace("TRUNC", str(trunc)) for e in extra]
+    missing = tmp_path / "missing"  # never created: no path outside the test is assumed absent
+    subs = {"WRONG": wrong, "TRUNC": trunc, "MISSING": missing}
+    for word, path in subs.items():
+        extra = [e.replace(word, str(path)) for e in extra]
+        fragment = fragment.replace(word, str(path))
     args = [*TINY, "--epochs", "1", "--store", str(tmp_path / "s.db"), *extra]
     code, out, err = cli("train-candidates", *args)
     assert code == 2, (out, err)
@@ -134,7 +138,7 @@ def test_existing_store_is_never_damaged_by_bad_input(cli: Cli, tmp_path: Path) 
         "--store",
         store,
         "--dataset",
-        "cifar10:/nonexistent",
+        f"cifar10:{tmp_path / 'missing' / 'cifar'}",
     )
     assert code == 2
     assert json.loads(cli("results", "--store", store, "--json")[1]) == before

@@ -47,3 +47,11 @@ def test_bad_input_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:
     store = _store(tmp_path / "s.db")
     code, _, err = cli("watch", "--store", str(store), "--interval", "0")
     assert code == 2 and "interval must be" in err
+
+
+def test_watch_leaves_only_the_store_in_its_folder(cli: Cli, tmp_path: Path) -> None:
+    store = _store(tmp_path / "s.db")
+    for flags in (["--once"], ["--json"]):
+        code, _, err = cli("watch", "--store", str(store), *flags)
+        assert code == 0, err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]  # no -wal, no -shm

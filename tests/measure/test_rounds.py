@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from helpers.speed import FakeMachine
 
 from archlab.errors import ArchlabError
-from archlab.measure._rounds import median_interval, ratio_interval, rotation, round_robin
+from archlab.measure._rounds import (
+    MAX_ROUNDS_FACTOR,
+    MORE_ROUNDS,
+    Runner,
+    Samples,
+    adaptive_rounds,
+    median_interval,
+    ratio_interval,
+    rotation,
+    round_robin,
+)
 from archlab.measure.speed_data import SpeedMeter, SpeedSettings, SpeedTarget
 from archlab.search.solver import match_flops
 from archlab.search.speed_match import match_measured
 from archlab.space import make_spec
 from archlab.store import Store
+from archlab.store.speed import speed_rows
 
 BASE = make_spec("cifar", 29, 1, None, width_multiplier=0.125)
 A = make_spec("cifar", 29, 2, 4, width_multiplier=0.125)
@@ -117,3 +129,60 @@ def test_drift_does_not_change_the_solved_answer() -> None:
                           tolerance=0.05)  # fmt: skip
     assert loud.spec == quiet.spec and loud.ratio.median == pytest.approx(quiet.ratio.median)
     assert loud.time.step.median > 1.5 * quiet.time.step.median  # the times themselves moved
+
+
+def test_adaptive_rounds_add_four_at_a_time_the_rotation_going_on_up_to_the_cap() -> None:
+    order: list[int] = []
+    asked: list[int] = []
+
+    def runner(i: int) -> Runner:
+        def run(kind: str) -> float:
+            order.append(i)
+            return 1.0
+
+        return run
+
+    def wide_until(n: int) -> Callable[[list[Samples]], bool]:
+        def more(samples: list[Samples]) -> bool:
+            asked.append(len(samples[0][0]))
+            return len(samples[0][0]) < n
+
+        return more
+
+    runners = [runner(i) for i in range(3)]
+    more = wide_until(15)
+
+    samples = adaptive_rounds(runners, 7, more, cap=28)
+    assert MORE_ROUNDS == 4 and asked == [7, 11, 15] and len(samples[1][1]) == 15
+    # Each round times every target once, rotated by the round's number across the batches.
+    steps = order[::2]  # a step then a forward per target
+    assert [steps[3 * r : 3 * r + 3] for r in (6, 7, 8)] == [rotation(3, r) for r in (6, 7, 8)]
+    # Never past the cap, the last batch cut short to reach it exactly.
+    asked.clear()
+    capped = adaptive_rounds(runners, 7, wide_until(10**6), cap=28)
+    assert asked == [7, 11, 15, 19, 23, 27] and len(capped[0][0]) == 28
+    assert SpeedSettings(repeats=7).max_rounds == MAX_ROUNDS_FACTOR * 7 == 28
+    # Nothing asked for: the fixed run.
+    assert len(adaptive_rounds(runners, 7, lambda s: False, cap=28)[2][0]) == 7
+
+
+def test_a_longer_run_stores_more_samples_and_is_reused_as_it_is(tmp_path: Path) -> None:
+    machine = FakeMachine()
+    with Store(tmp_path / "s.db", create=True) as store:
+        meter = _meter(machine, store)
+        wanted: list[int] = []
+
+        def enough(cmp) -> bool:  # type: ignore[no-untyped-def]
+            wanted.append(cmp.rounds)
+            return cmp.rounds >= 10  # the candidates' intervals narrow at 10 rounds
+
+        cmp = meter.specs(BASE, [A], enough)
+        assert wanted == [6, 10] and cmp.rounds == 10 and meter.run_rounds == [10]
+        assert len(machine.calls) == 2 * 2 * 10  # 2 targets, a step and a forward, 10 rounds
+        rows = speed_rows(store)  # one row per target, each with all 10 rounds' raw samples
+        assert [len(r["samples"]["step_s"]) for r in rows] == [10, 10]
+        assert {r["key"]["repeats"] for r in rows} == {6}  # the key: the starting repeats
+        # Read back from its one session as it is: no rounds can be added to a past run.
+        again = meter.specs(BASE, [A], lambda c: False)
+        assert again.reused and again.rounds == 10 and len(machine.calls) == 40
+        assert meter.run_rounds == [10]

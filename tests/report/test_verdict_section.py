@@ -43,6 +43,9 @@ def test_header_names_test_pairing_and_futility_and_text_explains(tmp_path: Path
     assert "one fixed validation split); validation split: fixed." in text
     assert "corr |" in text and "measured correlation" in text
     assert f"below {FUTILITY:.0%} stops" in text
+    # Stopped on time at 2 seeds per arm: 6 runs of the 30 a 10-seed fixed design trains.
+    assert "Compute: 6 runs of the tested arms, of the 30 a fixed design of 10 seeds" in text
+    assert "(20%)" in text
     assert "P(best) is the probability" in text and "Seeds needed" in text
     # Undecided at 2 seeds: no P(best) of 1.00 beside it, and seeds needed both ways.
     assert "| 1.00 |" not in text

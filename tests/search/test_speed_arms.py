@@ -59,3 +59,26 @@ def test_deeper_arm_and_the_reference_arm() -> None:
     # The 1x reference runs at about half the 2x target: measured, signed, not tested.
     assert not ref.matched and ref.relative_error == pytest.approx(-0.5, abs=0.01)
     assert timed.target == pytest.approx(2 * timed.baseline_speed["latency_ms"])  # type: ignore[index]
+
+
+def test_a_file_arm_judged_against_the_tolerance_gets_rounds_added_a_reference_does_not() -> None:
+    from helpers.speed import FakeMachine
+
+    from archlab.complexity import totals
+    from archlab.search.arms import Arm, ArmSet
+
+    twin = make_spec("cifar", 29, 1, 33, width_multiplier=WIDTH)  # 4.2% more MACs: a custom arm
+    wide = make_spec("cifar", 29, 1, 45, width_multiplier=WIDTH)  # 1.6x the MACs: a reference
+    noisy = {twin.name, wide.name}
+    machine = FakeMachine(0.0, jitter=lambda name, r: (0.8, 1.2)[r % 2] if name in noisy
+                          else 1.0)  # fmt: skip
+    meter = SpeedMeter(SpeedSettings(batch=4, repeats=6, device="cpu"), prepare=machine.prepare)
+    arms = ArmSet("file", "macs", 1.0, float(totals(BASELINE)[0]), (
+        Arm("twin", "custom", twin, totals(twin)[0], 0.0),
+        Arm("2x", "reference", wide, totals(wide)[0], 1.0, matched=False),
+    ))  # fmt: skip
+    timed = speed_arms(arms, BASELINE, meter, quantity="speed", tolerance=0.05, strict=True)
+    # The custom arm's ratio swings +-20% every round: rounds up to the cap (4 x 6), its match
+    # still within the tolerance by its median; the reference is timed at the 6 it starts with.
+    assert meter.run_rounds == [24, 6]
+    assert timed.arm("twin").relative_error <= 0.05 and timed.arm("2x").relative_error > 0.5

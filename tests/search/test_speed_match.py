@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers.speed import fake_prepare
+from helpers.speed import FakeMachine, fake_prepare
 
 from archlab.errors import ArchlabError, SolverError
 from archlab.measure._rounds import Interval, Runner
 from archlab.measure.speed_data import SpeedMeter, SpeedSettings, SpeedTarget
 from archlab.search.solver import match_cardinality, match_depth, match_flops
-from archlab.search.speed_match import check_quantity, match_measured, solve_side_by_side
+from archlab.search.speed_match import (
+    check_quantity,
+    match_measured,
+    narrow_enough,
+    solve_side_by_side,
+)
+from archlab.space import make_spec
 from archlab.store import Store
 
 
@@ -128,3 +135,63 @@ def test_only_the_ratio_interval_wider_than_the_tolerance_is_warned_of() -> None
     wide = replace(m, ratios={**m.ratios, "speed": Interval(1.0, 0.7, 1.3, 0.97)})
     (line,) = wide.warnings()
     assert "wider than the tolerance 5%" in line and "within measurement noise" in line
+
+
+# ------------------------------------------------------------------ adaptive rounds
+# A fake machine whose candidates (never the baseline) are slowed by noise of their own, so no
+# ratio cancels it; repeats 6: a run starts at 6 rounds and may grow to 24 (4x).
+HALF = match_flops(8, 29, "cifar", scope="network", width_multiplier=0.5)
+
+
+def _noisy(jitter: Callable[[str, int], float]) -> tuple[SpeedMeter, FakeMachine]:
+    base = HALF.baseline.name
+    machine = FakeMachine(0.1, jitter=lambda name, r: 1.0 if name == base else jitter(name, r))
+    settings = SpeedSettings(batch=4, repeats=6, device="cpu")
+    return SpeedMeter(settings, prepare=machine.prepare), machine
+
+
+def test_a_quiet_machine_stops_at_the_starting_rounds() -> None:
+    m = match_measured(HALF, "d", _noisy(lambda name, r: 1.0)[0], tolerance=0.05)
+    assert m.run_rounds == (6, 6) and m.rounds == 6 and m.warnings() == ()
+    assert m.to_dict()["run_rounds"] == [6, 6] and m.to_dict()["rounds"] == 6
+    assert all(t["rounds"] == 6 for t in m.to_dict()["tried"])
+    assert "2 run(s) timed (6 + 6 rounds)" in m.note() and "judged on 6 rounds" in m.note()
+
+
+def test_a_noisy_machine_adds_rounds_until_the_interval_is_narrow() -> None:
+    quiet = match_measured(HALF, "d", _noisy(lambda name, r: 1.0)[0], tolerance=0.05)
+    # Each candidate's first 6 rounds swing +-30% (3 up, 3 down): [min, max] at 6 rounds,
+    # [x(2), x(9)] at 10 and [x(3), x(12)] at 14 still reach a swing; at 18, [x(5), x(14)] holds
+    # only quiet rounds.
+    meter, machine = _noisy(lambda name, r: (1.3, 0.7)[r % 2] if r < 6 else 1.0)
+    m = match_measured(HALF, "d", meter, tolerance=0.05)
+    assert m.run_rounds == (18, 18) and m.rounds == 18
+    assert m.ratio.half_width <= 0.05 and m.warnings() == ()
+    assert m.spec == quiet.spec and m.ratio.median == pytest.approx(quiet.ratio.median)
+    assert len(machine.calls) == 2 * 4 * 2 * 18  # 2 runs of 4 targets, a step and a forward
+    assert "(18 + 18 rounds)" in m.note()
+
+
+def test_the_cap_holds_and_the_match_then_warns_of_its_wide_interval() -> None:
+    # Noise that never settles: +-30% in a cycle of five, every round.
+    meter, machine = _noisy(lambda name, r: (0.7, 0.85, 1.0, 1.15, 1.3)[r % 5])
+    m = match_measured(HALF, "d", meter, tolerance=0.05)
+    assert m.run_rounds == (24, 24) and m.rounds == 24 == 4 * meter.settings.repeats
+    assert len(machine.calls) == 2 * 4 * 2 * 24
+    (line,) = m.warnings()
+    assert "wider than the tolerance 5%" in line and "within measurement noise" in line
+
+
+def test_only_a_candidate_that_could_decide_the_match_adds_rounds() -> None:
+    base = make_spec("cifar", 29, 1, None, width_multiplier=0.125)
+    far = make_spec("cifar", 29, 1, 16, width_multiplier=0.125)  # about 2.3x the MACs
+    machine = FakeMachine(0.0, jitter=lambda name, r: (0.7, 1.3)[r % 2] if name == far.name
+                          else 1.0)  # fmt: skip
+    meter = SpeedMeter(SpeedSettings(batch=4, repeats=6, device="cpu"), prepare=machine.prepare)
+    # The baseline itself (ratio 1, exact) decides a target of 1; the far one's wide interval
+    # lies outside 1 +- 5% and cannot: the run stops at its 6 rounds.
+    cmp = meter.specs(base, [base, far], narrow_enough("speed", 1.0, 0.05))
+    assert cmp.rounds == 6 and cmp.ratio(cmp.candidates[1], "speed").half_width > 0.05
+    # At a target of 2.3 the far one is the closest: rounds are added, up to the cap.
+    cmp = meter.specs(base, [base, far], narrow_enough("speed", 2.3, 0.05))
+    assert cmp.rounds == 24 and meter.run_rounds == [6, 24]

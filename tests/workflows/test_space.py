@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from archlab.errors import OptionError
+from archlab.errors import OptionError, SolverError
 from archlab.workflows.space import Draw, Grid, run_space
 
 TINY_CIFAR: dict[str, Any] = {"template": "cifar", "width_multiplier": 0.125}
@@ -76,6 +76,34 @@ def test_space_at_equal_speed_solves_each_c_and_reuses_the_store(
     again = run_space(**kw)
     assert len(calls) == measured and "0 measurement(s) taken" in (again.note or "")
     assert again.frame.drop(columns="spec").equals(frame.drop(columns="spec"))
+
+
+def test_space_at_equal_speed_leaves_out_a_cardinality_it_cannot_match(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers.speed import fake_prepare
+
+    from archlab.measure.speed_data import SpeedMeter
+
+    calls: list[str] = []
+    prepare = fake_prepare(calls, penalty=20.0)  # C = 64 at d = 1 already runs slower than C = 1
+    monkeypatch.setattr(
+        SpeedMeter, "_build", lambda self, target, settings: prepare(target, settings)
+    )
+    kw: dict[str, Any] = {**TINY_CIFAR, "match": "speed", "store": tmp_path / "s.db"}
+    table = run_space(cardinalities=(1, 64), **kw)
+    assert list(table.frame["cardinality"]) == [1]  # left out, not refused
+    (line,) = table.warnings  # one line naming the closest with its ratio and interval
+    assert line.startswith("left out C=64 at depth 29: no integer d brings resnext29_64x")
+    assert "the closest, d=1 (resnext29_64x1d_w0.125), measures " in line
+    assert "x [" in line and "\n" not in line
+    # As on MACs, where a C beyond the tolerance is kept and warned of, the grid is not refused...
+    macs = run_space(cardinalities=(1, 8), **TINY_CIFAR)
+    assert list(macs.frame["cardinality"]) == [1, 8] and len(macs.warnings) == 1
+    # ...unless no cardinality is left at all.
+    with pytest.raises(SolverError, match=r"^no cardinality lies within 5% of the target: left "
+                       r"out C=64 at depth 29: .* the closest, d=1 "):  # fmt: skip
+        run_space(cardinalities=(64,), **kw)
 
 
 @pytest.mark.parametrize(

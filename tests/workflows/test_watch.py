@@ -219,3 +219,54 @@ def test_terminal_view_redraws_until_ctrl_c(
     last = watch(store, interval=1.0, out=out, plain=False)
     assert len(calls) == 2 and len(last.finished) == 6
     assert "refresh every 1 s, Ctrl-C to leave" in out.getvalue() and "study s1" in out.getvalue()
+
+
+def _beside(store: Path) -> list[str]:
+    return sorted(p.name for p in store.parent.iterdir())
+
+
+def test_watch_leaves_no_files_beside_the_store(tmp_path: Path) -> None:
+    # A read-only connection to a WAL store creates -wal and -shm and cannot remove them; the
+    # view has SQLite remove the ones its own open created (docs/training.md).
+    store = _study_store(tmp_path / "s.db")
+    before = _digest(store)
+    assert _beside(store) == ["s.db"]
+    watch(store, once=True, out=io.StringIO())
+    read_snapshot(store)
+    assert _beside(store) == ["s.db"]
+    assert _digest(store) == before
+
+
+def test_watch_keeps_the_files_a_trainer_has_open(tmp_path: Path) -> None:
+    store = _study_store(tmp_path / "s.db")
+    trainer = sqlite3.connect(store, isolation_level=None)
+    try:
+        trainer.execute("SELECT count(*) FROM runs").fetchone()  # opens the -wal and -shm
+        assert _beside(store) == ["s.db", "s.db-shm", "s.db-wal"]
+        read_snapshot(store)
+        assert _beside(store) == ["s.db", "s.db-shm", "s.db-wal"]  # still the trainer's
+        trainer.execute("UPDATE runs SET status = 'running' WHERE id = 1")
+        assert [r.run_id for r in read_snapshot(store).in_progress] == [1]
+    finally:
+        trainer.close()
+    assert _beside(store) == ["s.db"]  # the trainer's close removed them, as without a view
+    assert [r.run_id for r in read_snapshot(store).in_progress] == [1]
+
+
+def test_a_trainer_closing_first_leaves_its_commits_to_the_views_tidy(tmp_path: Path) -> None:
+    # The view opens first (creating the files), a trainer commits and closes while the view
+    # reads: the trainer was not last, so its commit sits in the -wal file; the view's tidy is
+    # the last close and folds it into the store before removing the files.
+    store = _study_store(tmp_path / "s.db")
+    with Store(store, read_only=True, live=True) as db:
+        assert len(db.runs()) == 6
+        trainer = sqlite3.connect(store, isolation_level=None)
+        trainer.execute("UPDATE runs SET status = 'running' WHERE id = 2")
+        trainer.close()
+        assert Path(f"{store}-wal").stat().st_size > 0
+    assert _beside(store) == ["s.db"]
+    conn = sqlite3.connect(f"file:{store}?immutable=1", uri=True)  # the file alone, no -wal
+    try:
+        assert conn.execute("SELECT status FROM runs WHERE id = 2").fetchone()[0] == "running"
+    finally:
+        conn.close()

@@ -1,0 +1,100 @@
+"""The earlier spellings (``--seeds N`` as a count, ``--time-budget``): a notice when they work,
+and nothing but the error's one line when the command refuses its input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from archlab.cli import plan_options as po
+
+Cli = Callable[..., tuple[int, str, str]]
+STUDY = ["study", "--preset", "cardinality", "--template", "cifar", "--depth", "11"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ([*STUDY, "--seeds", "0"], "--min-seeds must be a positive integer, got 0"),
+        ([*STUDY, "--seeds", "-3"], "--min-seeds must be a positive integer"),
+        ([*STUDY, "--seeds", "abc"], "a study takes a seed count"),
+        ([*STUDY, "--seeds", "3", "--max-seeds", "1"], "--max-seeds"),  # another option's value
+        ([*STUDY, "--time-budget", "-1"], "--study-time-budget must be positive"),
+        ([*STUDY, "--time-budget", "abc"], "--time-budget"),
+        (["train-candidates", "--cardinalities", "1", "--time-budget", "0"], "--run-time-budget"),
+        (["train-candidates", "--cardinalities", "1", "--time-budget", "nan"], "nan"),
+        (["demo", "--seeds", "0"], "--min-seeds"),
+    ],
+)
+def test_a_bad_value_with_an_old_spelling_is_one_line(
+    cli: Cli, tmp_path: Path, args: list[str], fragment: str
+) -> None:
+    store = tmp_path / "s.db"
+    code, out, err = cli(*args, "--store", str(store), "--print-config")
+    assert code == 2 and out == ""
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+    assert fragment in err and "deprecated" not in err
+    assert not store.exists()
+
+
+def test_bad_data_found_after_the_plan_resolves_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    # The plan is valid, the data set is not there: the refusal comes from loading it.
+    missing = tmp_path / "missing" / "cifar"  # never created
+    store = tmp_path / "s.db"
+    data = ["--width-multiplier", "0.125", "--dataset", f"cifar10:{missing}"]
+    code, _, err = cli(*STUDY, "--seeds", "2", "--time-budget", "60", *data, "--store", str(store))
+    assert code == 2
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+    assert str(missing) in err and "deprecated" not in err
+
+
+def test_valid_old_spellings_each_get_their_notice(cli: Cli, tmp_path: Path) -> None:
+    code, printed, err = cli(*STUDY, "--seeds", "4", "--time-budget", "60", "--print-config")
+    assert code == 0 and "min_seeds = 4" in printed
+    assert err.splitlines() == po.notices({"seed_count": "4", "time_budget": 60.0}, po.STUDY)
+    assert len(err.splitlines()) == 2
+
+
+def test_notices_name_the_new_spelling_by_the_command() -> None:
+    (run,) = po.notices({"time_budget": 5.0}, po.RUN)
+    (study,) = po.notices({"time_budget": 5.0}, po.STUDY)
+    assert run.endswith("use --run-time-budget") and study.endswith("use --study-time-budget")
+    assert po.notices({"time_budget": None, "epochs": 3}, po.RUN) == []
+
+
+def test_deprecations_print_only_when_the_body_returns(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    params = {"time_budget": 5.0}
+    with pytest.raises(ValueError), po.deprecations(params, po.RUN):
+        raise ValueError("bad input")
+    assert capsys.readouterr().err == ""
+    with po.deprecations(params, po.RUN):
+        assert capsys.readouterr().err == ""  # not before the work is done
+    assert capsys.readouterr().err.splitlines() == po.notices(params, po.RUN)
+
+
+@pytest.mark.parametrize("command", ["train-candidates", "study", "demo", "compare-spaces"])
+def test_dataset_help_lists_exactly_the_source_registry(command: str) -> None:
+    import typer
+    from archlab.cli.main import app
+
+    from archlab.train.sources import SOURCES
+
+    group = typer.main.get_command(app)
+    params = group.commands[command].params  # type: ignore[attr-defined]
+    (param,) = [p for p in params if "--dataset" in p.opts]
+    forms = [f.removesuffix(" (default)") for f in str(param.help).split(" | ")]
+    assert forms == [s.form for s in SOURCES.values()]
+    assert str(param.help).startswith("digits (default) | ")  # TrainConfig's default
+
+
+def test_a_new_source_shows_up_in_the_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from archlab.train import sources
+
+    entry = dataclasses.replace(sources.SOURCES["npz"], prefix="stripes")
+    monkeypatch.setitem(sources.SOURCES, "stripes", entry)
+    assert po.dataset_help().split(" | ")[-1] == "stripes:PATH"
