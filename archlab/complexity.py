@@ -16,13 +16,14 @@ paths follow torchvision's ResNet (``layer1.0.conv2``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from archlab.blocks import BlockSpec, iter_blocks
+from archlab.blocks import BlockSpec, iter_block_runs, iter_blocks
 from archlab.errors import SpecError
-from archlab.layers import Layer, block_recipe, head_recipe, stem_recipe
+from archlab.layers import Layer, block_prefix, block_recipe, head_recipe, stem_recipe
 from archlab.space import NetSpec
 
 
@@ -107,6 +108,15 @@ def block_params(w_in: int, w_out: int, group_width: int, cardinality: int) -> i
 
 # --------------------------------------------------------------------------- the layer walk
 
+# Blocks are remembered across calls by shape and input size (a block's stage and index only name
+# its layers, see BlockSpec.shape): an enumeration meets the same blocks again at another depth,
+# in another solver step or in a per-layer table. Two bounded LRU caches of pure functions of
+# their arguments; the sums cache holds every block of a 64 x 64 grid of C and d at one depth
+# (8 shapes a spec), about 0.4 KiB a block by bench_complexity.py (docs/counting.md#how-fast).
+BLOCK_CACHE_SIZE = 1 << 15
+ROWS_CACHE_SIZE = 1 << 10
+BlockShape = tuple[int, int, int, int, int]  # (w_in, w_out, w_b, groups, stride)
+
 
 def layer_count(layer: Layer, path: str, h: int) -> LayerCount:
     """The row of one recipe layer at input size ``h``, by the formula of its kind."""
@@ -166,6 +176,36 @@ def _walk(layers: tuple[Layer, ...], prefix: str, h: int) -> tuple[list[LayerCou
     return rows, h
 
 
+def _block_rows_at(block: BlockSpec, h: int, prefix: str) -> tuple[tuple[LayerCount, ...], int]:
+    """Rows of one block, named under ``prefix``, and the size of what comes out."""
+    recipe = block_recipe(block)
+    rows, h_out = _walk(recipe.branch, prefix, h)
+    rows += _walk(recipe.shortcut, prefix, h)[0]  # the shortcut also reads the input
+    return tuple(rows), h_out
+
+
+@functools.lru_cache(maxsize=ROWS_CACHE_SIZE)
+def _block_rows(shape: BlockShape, h: int) -> tuple[tuple[LayerCount, ...], int]:
+    """Rows of a block of this shape at input size ``h``, paths relative to the block."""
+    return _block_rows_at(BlockSpec(0, 0, *shape), h, "")
+
+
+@functools.lru_cache(maxsize=BLOCK_CACHE_SIZE)
+def _block_sums(shape: BlockShape, h: int) -> tuple[int, int, int, int]:
+    """(MACs, params, acts, output size) of a block of this shape at input size ``h``, no rows."""
+    recipe = block_recipe(BlockSpec(0, 0, *shape))
+    (macs, params, acts), h_out = _sums(recipe.branch, h)
+    (m, p, a), _ = _sums(recipe.shortcut, h)  # the shortcut also reads the input
+    return macs + m, params + p, acts + a, h_out
+
+
+def clear_block_cache() -> None:
+    """Forget the blocks counted so far: frees their memory; needed only if the recipe changes
+    while the process runs (a test that patches :mod:`archlab.layers`)."""
+    _block_rows.cache_clear()
+    _block_sums.cache_clear()
+
+
 def block_layers(block: BlockSpec, h: int) -> tuple[list[LayerCount], int]:
     """Rows of one bottleneck block in form (c), from :func:`archlab.layers.block_recipe`.
 
@@ -173,10 +213,13 @@ def block_layers(block: BlockSpec, h: int) -> tuple[list[LayerCount], int]:
     but more activations: each of its C paths has its own 1x1 to w_out, so its conv3 outputs
     C·w_out channels where form (c)'s outputs w_out (Sec. 3.3, Fig. 3a).
     """
-    recipe = block_recipe(block)
-    rows, h_out = _walk(recipe.branch, recipe.prefix, h)
-    rows += _walk(recipe.shortcut, recipe.prefix, h)[0]  # the shortcut also reads the input
-    return rows, h_out
+    prefix = block_prefix(block)
+    try:
+        rows, h_out = _block_rows(block.shape, h)
+    except SpecError:
+        _block_rows_at(block, h, prefix)  # raises again, naming the layer by its whole path
+        raise
+    return [LayerCount(prefix + row.path, *row[1:]) for row in rows], h_out
 
 
 def _check_input_size(h: object) -> int:
@@ -222,27 +265,28 @@ def complexity(spec: NetSpec, input_size: int | None = None) -> Complexity:
 def totals(spec: NetSpec, input_size: int | None = None) -> tuple[int, int, int]:
     """(MACs, params, acts) without keeping the rows: the fast path for big enumerations.
 
-    Same rows as :func:`iter_layers`; blocks repeated inside a stage (same shapes, same input
-    size) are summed once per call, which makes a 101-layer spec cost about as much as a 50.
+    The sums of :func:`iter_layers`'s rows, from the same recipe and formulas, with no layer
+    names formatted. A block's numbers are a pure function of its shape and input size, so a run
+    of one shape (:func:`archlab.blocks.iter_block_runs`) that keeps the map size is counted
+    once and multiplied, and a block met again (another depth, another solver step) is looked up
+    (bounded, :data:`BLOCK_CACHE_SIZE`): a 152-layer spec costs what a 50 does.
     """
     h = _check_input_size(spec.input_size if input_size is None else input_size)
-    stem, h = _sums(stem_recipe(spec), h)
-    sums = [stem]
-    seen: dict[tuple[int, int, int, int, int, int], tuple[tuple[int, int, int], int]] = {}
-    for block in iter_blocks(spec):
-        key = (block.w_in, block.w_out, block.w_b, block.groups, block.stride, h)
-        if key not in seen:
-            recipe = block_recipe(block)
-            branch, h_out = _sums(recipe.branch, h, recipe.prefix)
-            shortcut = _sums(recipe.shortcut, h, recipe.prefix)[
-                0
-            ]  # the shortcut also reads the input
-            total = (branch[0] + shortcut[0], branch[1] + shortcut[1], branch[2] + shortcut[2])
-            seen[key] = (total, h_out)
-        block_sum, h = seen[key]
-        sums.append(block_sum)
-    sums.append(_sums(head_recipe(spec), h)[0])
-    return sum(m for m, _, _ in sums), sum(p for _, p, _ in sums), sum(a for _, _, a in sums)
+    (macs, params, acts), h = _sums(stem_recipe(spec), h)
+    for run, n in iter_block_runs(spec):
+        done = 0
+        while done < n:
+            h_in = h
+            try:
+                m, p, a, h = _block_sums(run.shape, h)
+            except SpecError:
+                block_layers(run._replace(index=run.index + done), h)  # raises, naming the layer
+                raise
+            k = n - done if h == h_in else 1  # the same input again: the rest count the same
+            macs, params, acts = macs + k * m, params + k * p, acts + k * a
+            done += k
+    (m, p, a), _ = _sums(head_recipe(spec), h)
+    return macs + m, params + p, acts + a
 
 
 def template_block_params(spec: NetSpec) -> int:

@@ -77,7 +77,12 @@ class BlockRecipe(NamedTuple):
     @property
     def prefix(self) -> str:
         """torchvision's path of the block, e.g. ``layer1.0.``."""
-        return f"layer{self.block.stage + 1}.{self.block.index}."
+        return block_prefix(self.block)
+
+
+def block_prefix(block: BlockSpec) -> str:
+    """torchvision's path of a block, e.g. ``layer1.0.``: the one use of its stage and index."""
+    return f"layer{block.stage + 1}.{block.index}."
 
 
 def stem_recipe(spec: NetSpec) -> tuple[Layer, ...]:
