@@ -42,7 +42,13 @@ def train_candidates_cmd(
     template: TemplateOpt = None,
     width_multiplier: WidthMultiplierOpt = None,
     complexity: ComplexityOpt = None,
-    scope: Annotated[po.S, typer.Option(help="Match on block (Eq. 4) or network MACs.")] = None,
+    scope: Annotated[
+        po.S,
+        typer.Option(
+            help="What --cardinalities match: block (Eq. 4 params, the default), network "
+            "(MACs) or params."
+        ),
+    ] = None,
     seeds: po.SeedsOpt = None,
     strategy: Annotated[po.S, typer.Option(help="grid (all at one budget) or halving.")] = None,
     eta: Annotated[po.N, typer.Option(help="Halving: keep the best 1/eta per rung.")] = None,

@@ -79,7 +79,8 @@ class Halving:
         check_at_most("strategy.max_epochs", self.max_epochs, MAX_EPOCHS)
         if self.min_epochs > self.max_epochs:
             raise ArchlabError(
-                f"strategy.min_epochs {self.min_epochs} is above max epochs {self.max_epochs}"
+                f"strategy.min_epochs {self.min_epochs} is above "
+                f"strategy.max_epochs {self.max_epochs}"
             )
 
     @property

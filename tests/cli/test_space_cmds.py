@@ -267,7 +267,7 @@ def test_input_size_sets_the_macs_shown(cli: Cli) -> None:
     code, out, _ = cli(*grid)
     assert code == 0 and "2 candidates, MACs at 8x8 input" in out
     code, _, err = cli("match-flops", "-C", "2", "--input-size", "0")
-    assert code == 2 and "input_size" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "--input-size must be" in err and len(err.strip().splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- no surprises
