@@ -150,3 +150,64 @@ def test_no_help_text_holds_brackets_that_rich_would_eat() -> None:
     ] + [(name, command.help or "") for name, command in commands.items()]
     eaten = [f"{where}: {text}" for where, text in texts if UNESCAPED_MARKUP.search(text)]
     assert eaten == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["match-flops", "-C", "32", "--width-multiplier", "0"],
+         "--width-multiplier must be in (0, 64], got 0.0"),
+        (["match-flops", "-C", "32", "--template", "imagent"],
+         "--template must be one of imagenet, cifar, got 'imagent'"),
+        (["study", "--preset", "cardinality", "--alpha", "0"],
+         "--alpha must lie in (0, 0.5], got 0.0"),
+        (["train-candidates", "--cardinalities", "1,2", "--schedule", "linear"],
+         "--schedule must be one of cosine, step, got 'linear'"),
+        (["study", "--preset", "cardinality", "--cardinalities", "1"],
+         "--cardinalities needs a C beyond the preset's own arms (C=1), got [1]; e.g. 1,2,4"),
+        # A keyword whose flag this command lacks stays the library's word.
+        (["space", "--cardinalities", "0"], "cardinality must be a positive integer, got 0"),
+    ],
+)  # fmt: skip
+def test_an_error_names_the_flag_the_user_typed(cli: Cli, argv: list[str], line: str) -> None:
+    err = _one_line_exit_2(cli(*argv))
+    assert err == f"archlab: error: {line}\n"
+
+
+def test_a_space_files_keys_stay_as_the_file_spells_them(cli: Cli, tmp_path: Path) -> None:
+    space = tmp_path / "a.toml"
+    space.write_text(
+        'template = "cifar"\ndepth = 29\nwidth_multiplier = 0\n'
+        '[cardinality]\nsampler = "pow2"\nlow = 1\nhigh = 4\n'
+        '[bottleneck_width]\nsampler = "log-uniform"\nlow = 1\nhigh = 8\n'
+    )
+    err = _one_line_exit_2(cli("space", "--space", str(space), "--sample", "2"))
+    assert ": width_multiplier must lie in (0, 64]" in err and "--width-multiplier" not in err
+
+
+def test_field_words_rewrite_only_whole_keywords_the_command_has() -> None:
+    from archlab.cli.main import field_words
+
+    flags = {"--input-size", "--out", "--run", "--template"}
+    assert field_words("input_size must be positive", flags) == "--input-size must be positive"
+    assert field_words("out '/x' is not a folder", flags) == "--out '/x' is not a folder"
+    assert field_words("run_id 3 and template must be", flags) == "--run 3 and template must be"
+    for text in ("file 'input_size.db' lost", "/tmp/input_size", "see a.input_size", "outward"):
+        assert field_words(text, flags) == text
+
+
+def test_help_texts_read_whole_and_name_what_they_write(cli: Cli) -> None:
+    import typer
+    from archlab.cli.main import app
+
+    # `archlab --help` lists each command's first paragraph as typed: a line break inside it
+    # broke the export entry after "torch.export".
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    broken = [name for name, c in commands.items() if "\n" in (c.help or "").split("\n\n")[0]]
+    assert broken == []
+    _, out, _ = cli("export", "--help")
+    assert ".pt2" in out
+    _, out, _ = cli("train-candidates", "--help")
+    assert "params" in out[out.index("--scope") : out.index("--seeds")]
+    _, out, _ = cli("count", "--help")
+    assert "1000" in out[out.index("--num-classes") : out.index("--counters")]

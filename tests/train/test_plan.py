@@ -63,6 +63,10 @@ def test_defaults_and_what_a_run_stores() -> None:
         ({"seeds": [0]}, "no candidates"),
         ({**SELECT, "stuff": {}}, "'stuff'"),
         ({**SELECT, "recipe": {"lr": "fast"}}, r"recipe\.lr must be a number"),
+        (
+            {**SELECT, "strategy": {"name": "halving", "min_epochs": 3, "max_epochs": 2}},
+            "strategy.min_epochs 3 is above strategy.max_epochs 2",
+        ),
     ],
 )
 def test_errors_name_plan_keys_not_flags(raw: dict, key: str) -> None:  # type: ignore[type-arg]
