@@ -160,7 +160,7 @@ def _command_flags(command: str | None) -> set[str]:
 # Not inside a path, a quoted value or a dotted name, nor in a message about a file's keys.
 _FILE = re.compile(r"\.(?:toml|json)\b")
 _SNAKE = re.compile(r"(?<![-\w./'\"`])[a-z]+(?:_[a-z]+)+\b(?![-\w./'\"`])")
-_SUBJECT = re.compile(r"^[a-z]+(?= (?:must |needs |goes |'))")
+_SUBJECT = re.compile(r"^[a-z]+(?= (?:must |needs |goes |'))|(?<=\bgive )[a-z]+\b")
 
 
 def field_words(message: str, flags: set[str]) -> str:

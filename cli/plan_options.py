@@ -46,7 +46,10 @@ def dataset_help() -> str:
 
 ConfigOpt = Annotated[P, typer.Option("--config", help="TOML plan file (see --print-config).")]
 PrintConfigOpt = Annotated[
-    bool, typer.Option("--print-config", help="Print the resolved plan as TOML and exit.")
+    bool,
+    typer.Option(
+        "--print-config", help="Print the resolved plan, every default filled in, as TOML and exit."
+    ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")]
 DatasetOpt = Annotated[S, typer.Option(help=dataset_help())]

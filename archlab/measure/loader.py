@@ -113,7 +113,5 @@ def load_model(ref: str, kwargs: str | Mapping[str, Any] | None = None) -> nn.Mo
         raise ArchlabError(f"model {ref!r}: calling {attr}(**{arguments}) failed: "
                            f"{_first_line(exc)}") from None  # fmt: skip
     if not isinstance(model, nn.Module):
-        raise ArchlabError(
-            f"model {ref!r}: {attr} returned {_a(model)}, not a torch.nn.Module"
-        )
+        raise ArchlabError(f"model {ref!r}: {attr} returned {_a(model)}, not a torch.nn.Module")
     return model

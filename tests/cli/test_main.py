@@ -165,6 +165,10 @@ def test_no_help_text_holds_brackets_that_rich_would_eat() -> None:
          "--schedule must be one of cosine, step, got 'linear'"),
         (["study", "--preset", "cardinality", "--cardinalities", "1"],
          "--cardinalities needs a C beyond the preset's own arms (C=1), got [1]; e.g. 1,2,4"),
+        (["train-candidates", "--cardinalities", "1", "--tensorboard", ""],
+         "--tensorboard must be a non-empty string, got ''"),
+        (["study", "--preset", "cardinality", "--mlflow", " "],
+         "--mlflow must be a non-empty string, got ' '"),
         # A keyword whose flag this command lacks stays the library's word.
         (["space", "--cardinalities", "0"], "cardinality must be a positive integer, got 0"),
     ],
@@ -172,6 +176,21 @@ def test_no_help_text_holds_brackets_that_rich_would_eat() -> None:
 def test_an_error_names_the_flag_the_user_typed(cli: Cli, argv: list[str], line: str) -> None:
     err = _one_line_exit_2(cli(*argv))
     assert err == f"archlab: error: {line}\n"
+
+
+@pytest.mark.parametrize("command", ["study", "compare-spaces", "demo"])
+def test_a_folder_as_the_store_is_refused_as_train_candidates_refuses_it(
+    cli: Cli, tmp_path: Path, command: str
+) -> None:
+    args = {"study": ["--preset", "cardinality"], "compare-spaces": ["a.toml", "b.toml"]}
+    argv = [command, *args.get(command, []), "--store", str(tmp_path), "--out", str(tmp_path)]
+    if command == "study":
+        argv = argv[:-2]
+    err = _one_line_exit_2(cli(*argv))
+    assert (
+        err
+        == f"archlab: error: store path '{tmp_path}' is a directory; give a file such as runs.db\n"
+    )
 
 
 def test_a_space_files_keys_stay_as_the_file_spells_them(cli: Cli, tmp_path: Path) -> None:
@@ -192,6 +211,7 @@ def test_field_words_rewrite_only_whole_keywords_the_command_has() -> None:
     assert field_words("input_size must be positive", flags) == "--input-size must be positive"
     assert field_words("out '/x' is not a folder", flags) == "--out '/x' is not a folder"
     assert field_words("run_id 3 and template must be", flags) == "--run 3 and template must be"
+    assert field_words("x; give out if not", flags) == "x; give --out if not"
     for text in ("file 'input_size.db' lost", "/tmp/input_size", "see a.input_size", "outward"):
         assert field_words(text, flags) == text
 

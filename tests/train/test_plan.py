@@ -63,6 +63,7 @@ def test_defaults_and_what_a_run_stores() -> None:
         ({"seeds": [0]}, "no candidates"),
         ({**SELECT, "stuff": {}}, "'stuff'"),
         ({**SELECT, "recipe": {"lr": "fast"}}, r"recipe\.lr must be a number"),
+        ({**SELECT, "output": {"mlflow": ""}}, "output.mlflow must be a non-empty string"),
         (
             {**SELECT, "strategy": {"name": "halving", "min_epochs": 3, "max_epochs": 2}},
             "strategy.min_epochs 3 is above strategy.max_epochs 2",
