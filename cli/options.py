@@ -18,6 +18,10 @@ TemplateOpt = Annotated[
     str | None,
     typer.Option("--template", help="imagenet (Table 1, the default) or cifar (Sec. 5.3)."),
 ]
+TrainTemplateOpt = Annotated[
+    str | None,
+    typer.Option("--template", help="cifar (Sec. 5.3, the default) or imagenet (Table 1)."),
+]
 DepthOpt = Annotated[
     int | None,
     typer.Option("--depth", help="Network depth (default: the template's, 50 or cifar's 29)."),

@@ -24,7 +24,7 @@ from typing import Annotated, Any, TypeAlias
 
 import typer
 
-from archlab.train.config import TrainConfig
+from archlab.train.config import DEFAULT_KEEP, TrainConfig
 from archlab.train.sources import SOURCES
 
 from ._common import parse_band, parse_int_list
@@ -35,6 +35,11 @@ F: TypeAlias = float | None
 B: TypeAlias = bool | None
 P: TypeAlias = Path | None
 Parse: TypeAlias = Callable[[Any], Any]
+
+
+def default(field: str) -> str:
+    """`` (default X)`` for a recipe field, read from TrainConfig so the help cannot drift."""
+    return f" (default {getattr(TrainConfig, field)})"
 
 
 def dataset_help() -> str:
@@ -54,7 +59,9 @@ PrintConfigOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")]
 DatasetOpt = Annotated[S, typer.Option(help=dataset_help())]
 LimitOpt = Annotated[N, typer.Option(help="Use only this many training images.")]
-ValFractionOpt = Annotated[F, typer.Option(help="Share of training data held out.")]
+ValFractionOpt = Annotated[
+    F, typer.Option(help=f"Share of training data held out{default('val_fraction')}.")
+]
 SplitOpt = Annotated[
     S,
     typer.Option(
@@ -62,28 +69,46 @@ SplitOpt = Annotated[
         "seed, the same for every arm) (default: per-seed in study and demo, else fixed)."
     ),
 ]
-EpochsOpt = Annotated[N, typer.Option(help="Epochs per run.")]
+EpochsOpt = Annotated[
+    N,
+    typer.Option(
+        help=f"Epochs per run{default('epochs')}; the demo and compare-spaces set their own "
+        "(see --print-config)."
+    ),
+]
 RunTimeBudgetOpt = Annotated[
     F, typer.Option(help="Seconds of training per run (instead of --epochs).")
 ]
-BatchSizeOpt = Annotated[N, typer.Option(help="Images per step.")]
+BatchSizeOpt = Annotated[N, typer.Option(help=f"Images per step{default('batch_size')}.")]
 LrOpt = Annotated[F, typer.Option(help="Peak learning rate (default: 0.1 x batch size / 128).")]
-WeightDecayOpt = Annotated[F, typer.Option(help="SGD weight decay.")]
-MomentumOpt = Annotated[F, typer.Option(help="SGD momentum.")]
-ScheduleOpt = Annotated[S, typer.Option(help="cosine or step.")]
-WarmupEpochsOpt = Annotated[N, typer.Option(help="Linear warm-up epochs.")]
-LabelSmoothingOpt = Annotated[F, typer.Option(help="Cross-entropy label smoothing.")]
+WeightDecayOpt = Annotated[F, typer.Option(help=f"SGD weight decay{default('weight_decay')}.")]
+MomentumOpt = Annotated[F, typer.Option(help=f"SGD momentum{default('momentum')}.")]
+ScheduleOpt = Annotated[S, typer.Option(help=f"cosine or step{default('schedule')}.")]
+WarmupEpochsOpt = Annotated[
+    N, typer.Option(help=f"Linear warm-up epochs{default('warmup_epochs')}.")
+]
+LabelSmoothingOpt = Annotated[
+    F, typer.Option(help=f"Cross-entropy label smoothing{default('label_smoothing')}.")
+]
 AugmentOpt = Annotated[
-    S, typer.Option(help="auto (crop; flip where data allow) | crop,flip | crop | flip | none.")
+    S,
+    typer.Option(
+        help="auto (the default: crop; flip where data allow) | crop,flip | crop | flip | none."
+    ),
 ]
 ChannelsLastOpt = Annotated[
     B, typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.")
 ]
 CompileOpt = Annotated[B, typer.Option("--compile", help="torch.compile the model.")]
-FormOpt = Annotated[S, typer.Option(help="Block form a, b or c.")]
+FormOpt = Annotated[S, typer.Option(help=f"Block form a, b or c{default('form')}.")]
 StoreOpt = Annotated[P, typer.Option(help="SQLite results store (default: the command's).")]
 WorkdirOpt = Annotated[P, typer.Option(help="Checkpoints and logs (default: beside the store).")]
-KeepOpt = Annotated[N, typer.Option(help="Newest checkpoints kept per run, besides the best.")]
+KeepOpt = Annotated[
+    N,
+    typer.Option(
+        help=f"Newest checkpoints kept per run, besides the best (default {DEFAULT_KEEP})."
+    ),
+]
 MlflowOpt = Annotated[
     S,
     typer.Option(
@@ -105,8 +130,10 @@ ReclaimOpt = Annotated[
     B, typer.Option("--reclaim", help="Resume runs left 'running' by another machine.")
 ]
 SeedsOpt = Annotated[S, typer.Option("--seeds", help="Comma list of seeds, e.g. 0,1,2.")]
-MinSeedsOpt = Annotated[N, typer.Option(help="Seeds every arm trains before the first look.")]
-MaxSeedsOpt = Annotated[N, typer.Option(help="Seeds per arm at most.")]
+MinSeedsOpt = Annotated[
+    N, typer.Option(help="Seeds every arm trains before the first look (default 3).")
+]
+MaxSeedsOpt = Annotated[N, typer.Option(help="Seeds per arm at most (default 10).")]
 StudyTimeBudgetOpt = Annotated[
     F, typer.Option(help="Seconds of training for the whole study; no round starts after.")
 ]

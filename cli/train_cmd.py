@@ -20,7 +20,7 @@ from .options import (
     ComplexityOpt,
     DepthOpt,
     JsonOpt,
-    TemplateOpt,
+    TrainTemplateOpt,
     WidthMultiplierOpt,
 )
 
@@ -39,7 +39,7 @@ def train_candidates_cmd(
         Path | None, typer.Option(help="JSON file written by `archlab space --json`.")
     ] = None,
     depth: DepthOpt = None,
-    template: TemplateOpt = None,
+    template: TrainTemplateOpt = None,
     width_multiplier: WidthMultiplierOpt = None,
     complexity: ComplexityOpt = None,
     scope: Annotated[
@@ -51,9 +51,15 @@ def train_candidates_cmd(
     ] = None,
     seeds: po.SeedsOpt = None,
     strategy: Annotated[po.S, typer.Option(help="grid (all at one budget) or halving.")] = None,
-    eta: Annotated[po.N, typer.Option(help="Halving: keep the best 1/eta per rung.")] = None,
-    min_epochs: Annotated[po.N, typer.Option(help="Halving: first rung.")] = None,
-    max_epochs: Annotated[po.N, typer.Option(help="Halving: last rung.")] = None,
+    eta: Annotated[
+        po.N, typer.Option(help="Halving: keep the best 1/eta per rung (default 2).")
+    ] = None,
+    min_epochs: Annotated[
+        po.N, typer.Option(help="Halving: first rung, in epochs (default 1).")
+    ] = None,
+    max_epochs: Annotated[
+        po.N, typer.Option(help="Halving: last rung, in epochs (default 8).")
+    ] = None,
     dataset: po.DatasetOpt = None,
     limit: po.LimitOpt = None,
     val_fraction: po.ValFractionOpt = None,

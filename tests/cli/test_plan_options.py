@@ -98,3 +98,43 @@ def test_a_new_source_shows_up_in_the_help(monkeypatch: pytest.MonkeyPatch) -> N
     entry = dataclasses.replace(sources.SOURCES["npz"], prefix="stripes")
     monkeypatch.setitem(sources.SOURCES, "stripes", entry)
     assert po.dataset_help().split(" | ")[-1] == "stripes:PATH"
+
+
+def _helps(command: str) -> dict[str, str]:
+    import typer
+    from archlab.cli.main import app
+
+    found = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    return {p.opts[0]: getattr(p, "help", "") or "" for p in found.params}
+
+
+def test_the_defaults_help_states_are_the_librarys() -> None:
+    """A default in --help is the one the plan resolves to (what --print-config writes)."""
+    from archlab.train.config import DEFAULT_KEEP, TrainConfig
+    from archlab.train.plan import Halving
+    from archlab.workflows.study_plan import StudyQuestion
+
+    train, study = _helps("train-candidates"), _helps("study")
+    config = TrainConfig()
+    for option, value in [("--val-fraction", config.val_fraction), ("--epochs", config.epochs),
+                          ("--batch-size", config.batch_size), ("--momentum", config.momentum),
+                          ("--weight-decay", config.weight_decay), ("--schedule", config.schedule),
+                          ("--warmup-epochs", config.warmup_epochs), ("--form", config.form),
+                          ("--label-smoothing", config.label_smoothing), ("--keep", DEFAULT_KEEP),
+                          ("--eta", Halving.eta), ("--min-epochs", Halving.min_epochs),
+                          ("--max-epochs", Halving.max_epochs)]:  # fmt: skip
+        assert f"(default {value})" in train[option], option
+    question = StudyQuestion(preset="cardinality")
+    for option, value in [("--alpha", question.alpha), ("--rope", question.rope),
+                          ("--min-seeds", question.min_seeds), ("--max-seeds", question.max_seeds),
+                          ("--tolerance", question.tolerance)]:  # fmt: skip
+        assert f"(default {value}" in study[option], option
+    # Training takes CIFAR's template unless told otherwise; match-flops takes ImageNet's.
+    assert question.template == "cifar" and study["--template"].startswith("cifar (Sec. 5.3, the d")
+    assert train["--template"] == study["--template"]
+    assert _helps("match-flops")["--template"].startswith("imagenet (Table 1, the default)")
+
+
+def test_the_store_and_print_config_say_where_defaults_live() -> None:
+    helps = _helps("train-candidates")
+    assert "every default" in helps["--print-config"]
