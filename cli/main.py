@@ -99,7 +99,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             return 0
         ctx = getattr(exc, "ctx", None)
         where = f" ({ctx.command_path})" if ctx is not None else ""
-        print(f"archlab: error{where}: {exc.format_message()}", file=sys.stderr)
+        message = exc.format_message()
+        if "got " not in message:  # typer's type errors do not say what was typed
+            message += typed_value(exc, list(argv) if argv is not None else sys.argv[1:])
+        print(f"archlab: error{where}: {message}", file=sys.stderr)
         return 2
     except OptionError as exc:  # options named by their keywords: the CLI names its flags
         print(f"archlab: error: {exc.render(flag)}", file=sys.stderr)
@@ -122,6 +125,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         args = list(argv) if argv is not None else sys.argv[1:]
         print(stop_line("interrupted", args), file=sys.stderr)
     return rv if isinstance(rv, int) else 0
+
+
+def typed_value(exc: Exception, args: Sequence[str]) -> str:
+    """``, got 'abc'``: the text given to the option an error is about (the last one counts)."""
+    opts = getattr(getattr(exc, "param", None), "opts", None) or []
+    for i in range(len(args) - 1, -1, -1):
+        for opt in opts:
+            if args[i] == opt and i + 1 < len(args):
+                return f", got {args[i + 1]!r}"
+            if args[i].startswith(opt + "=") and opt.startswith("--"):
+                return f", got {args[i][len(opt) + 1 :]!r}"
+    return ""
 
 
 # The commands that train: only their stop line speaks of stored epochs and resuming.

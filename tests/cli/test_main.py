@@ -231,3 +231,18 @@ def test_help_texts_read_whole_and_name_what_they_write(cli: Cli) -> None:
     assert "params" in out[out.index("--scope") : out.index("--seeds")]
     _, out, _ = cli("count", "--help")
     assert "1000" in out[out.index("--num-classes") : out.index("--counters")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "end"),
+    [
+        (["watch", "--interval", "abc"], "unable to parse string as a number, got 'abc'"),
+        (["match-flops", "-C", "abc"], "unable to parse string as an integer, got 'abc'"),
+        (["match-flops", "--cardinality=1.5"], "unable to parse string as an integer, got '1.5'"),
+        (["space", "--sample", "0"], "greater than or equal to 1, got '0'"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_named(cli: Cli, argv: list[str], end: str) -> None:
+    err = _one_line_exit_2(cli(*argv))
+    assert err.rstrip("\n").endswith(end)
+    assert err.count("got ") == 1
