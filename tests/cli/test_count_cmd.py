@@ -89,6 +89,11 @@ def test_failing_counter_reported_in_its_row(capsys, monkeypatch) -> None:
         (["resnext51_32x4d"], "unknown model 'resnext51_32x4d' (depth 51 is neither"),
         (["resnext50_32x4d", "--input-size", "0"], "--input-size must be a positive integer"),
         (["resnext50_32x4d", "--input-size", "16"], "input too small"),
+        # --input-sizes names itself, not --input-size (which the user did not type)
+        (
+            ["resnext50_32x4d", "--input-sizes", "32,0"],
+            "--input-sizes must be positive integers, got [32, 0]",
+        ),
         (["resnext50_32x4d", "--counters", "analytic,thop"], "unknown counter 'thop'"),
         (["resnext50_32x4d", "--cardinality", "8"], "not both"),
         ([], "give a model NAME"),
