@@ -460,3 +460,11 @@ def _stored(path: Path) -> set[tuple[str, str]]:
 
     with Store(path) as store:
         return {(r["session"], r["name"]) for r in speed_rows(store)}
+
+
+def test_a_band_no_grid_row_meets_says_so(cli: Cli) -> None:
+    code, out, err = cli("space", "--macs", "1e99:", "--json")
+    assert code == 0 and json.loads(out) == []
+    assert err == "no candidate of the grid lies inside the band; widen it\n"
+    code, _, err = cli("space", "--macs", "1e6:")
+    assert code == 0 and err == ""
