@@ -88,7 +88,11 @@ MatchOpt = Annotated[
 ]
 SpeedBatchOpt = Annotated[
     int | None,
-    typer.Option("--batch", help="Batch timed by --match speed or latency (default 32)."),
+    typer.Option(
+        "--batch",
+        "--batch-size",  # what count and the training commands call the same thing
+        help="Batch timed by --match speed or latency (default 32).",
+    ),
 ]
 RepeatsOpt = Annotated[
     int | None,

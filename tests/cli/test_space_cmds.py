@@ -468,3 +468,11 @@ def test_a_band_no_grid_row_meets_says_so(cli: Cli) -> None:
     assert err == "no candidate of the grid lies inside the band; widen it\n"
     code, _, err = cli("space", "--macs", "1e6:")
     assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize("command", ["match-flops", "space"])
+def test_the_timed_batch_takes_counts_spelling_too(cli: Cli, command: str) -> None:
+    # count and the training commands say --batch-size; --batch is the same option here.
+    args = ["-C", "4"] if command == "match-flops" else ["--cardinalities", "4"]
+    code, _, err = cli(command, *args, "--match", "speed", "--batch-size", "0")
+    assert code == 2 and err == "archlab: error: --batch must be an integer >= 1, got 0\n"
