@@ -25,6 +25,7 @@ from typing import Annotated, Any, TypeAlias
 import typer
 
 from archlab.train.config import DEFAULT_KEEP, TrainConfig
+from archlab.train.defaults import COMPARE_STORE, DEFAULT_STORE, DEMO_STORE
 from archlab.train.sources import SOURCES
 
 from ._common import parse_band, parse_int_list
@@ -97,11 +98,21 @@ AugmentOpt = Annotated[
     ),
 ]
 ChannelsLastOpt = Annotated[
-    B, typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.")
+    B,
+    typer.Option(
+        "--channels-last/--no-channels-last",
+        help=f"NHWC memory layout (default {'on' if TrainConfig.channels_last else 'off'}).",
+    ),
 ]
 CompileOpt = Annotated[B, typer.Option("--compile", help="torch.compile the model.")]
 FormOpt = Annotated[S, typer.Option(help=f"Block form a, b or c{default('form')}.")]
-StoreOpt = Annotated[P, typer.Option(help="SQLite results store (default: the command's).")]
+StoreOpt = Annotated[
+    P,
+    typer.Option(
+        help=f"SQLite results store (default {DEFAULT_STORE}; demo: {DEMO_STORE}, compare-spaces: "
+        f"{COMPARE_STORE})."
+    ),
+]
 WorkdirOpt = Annotated[P, typer.Option(help="Checkpoints and logs (default: beside the store).")]
 KeepOpt = Annotated[
     N,
@@ -129,7 +140,9 @@ DeviceOpt = Annotated[S, typer.Option(help="auto | cpu | cuda.")]
 ReclaimOpt = Annotated[
     B, typer.Option("--reclaim", help="Resume runs left 'running' by another machine.")
 ]
-SeedsOpt = Annotated[S, typer.Option("--seeds", help="Comma list of seeds, e.g. 0,1,2.")]
+SeedsOpt = Annotated[
+    S, typer.Option("--seeds", help="Comma list of seeds, e.g. 0,1,2 (default 0).")
+]
 MinSeedsOpt = Annotated[
     N, typer.Option(help="Seeds every arm trains before the first look (default 3).")
 ]

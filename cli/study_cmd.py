@@ -32,7 +32,9 @@ def study_cmd(
     arms: Annotated[
         Path | None, typer.Option(help="JSON from `archlab space --json` (or give --preset).")
     ] = None,
-    name: Annotated[po.S, typer.Option(help="The study's name in the store.")] = None,
+    name: Annotated[
+        po.S, typer.Option(help="The study's name in the store (default study).")
+    ] = None,
     cardinalities: CardinalitiesOpt = None,
     template: TrainTemplateOpt = None,
     depth: DepthOpt = None,

@@ -50,7 +50,9 @@ def train_candidates_cmd(
         ),
     ] = None,
     seeds: po.SeedsOpt = None,
-    strategy: Annotated[po.S, typer.Option(help="grid (all at one budget) or halving.")] = None,
+    strategy: Annotated[
+        po.S, typer.Option(help="grid (the default: all at one budget) or halving.")
+    ] = None,
     eta: Annotated[
         po.N, typer.Option(help="Halving: keep the best 1/eta per rung (default 2).")
     ] = None,

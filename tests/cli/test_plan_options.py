@@ -136,5 +136,20 @@ def test_the_defaults_help_states_are_the_librarys() -> None:
 
 
 def test_the_store_and_print_config_say_where_defaults_live() -> None:
+    from archlab.train.defaults import COMPARE_OUT, COMPARE_STORE, DEFAULT_STORE, DEMO_OUT
+    from archlab.train.plan import RunPlan
+    from archlab.workflows.compare_spaces import CompareQuestion
+    from archlab.workflows.study_plan import StudyQuestion
+
     helps = _helps("train-candidates")
     assert "every default" in helps["--print-config"]
+    assert f"(default {DEFAULT_STORE}; demo: " in helps["--store"]
+    assert RunPlan.seeds == (0,) and helps["--seeds"].endswith("(default 0).")
+    assert "(default on)" in helps["--channels-last"]
+    assert "grid (the default" in helps["--strategy"]
+    assert f"(default {StudyQuestion.name})" in _helps("study")["--name"]
+    compare = _helps("compare-spaces")
+    assert f"(default {COMPARE_OUT})" in compare["--out"] and COMPARE_STORE in compare["--store"]
+    assert f"(default {CompareQuestion.samples})" in compare["--samples"]
+    assert f"(default {CompareQuestion.seed})" in compare["--seed"]
+    assert f"(default {DEMO_OUT})" in _helps("demo")["--out"]
