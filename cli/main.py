@@ -159,7 +159,8 @@ def _flags() -> set[str]:
 
 # Study settings the library names by field; the user typed these options.
 _WORDS = {"preset or arms": "--preset or --arms", "max_seeds": "--max-seeds",
-          "at least seeds": "at least --seeds"}  # fmt: skip
+          "at least seeds": "at least --seeds",
+          "epochs or time_budget": "--epochs or --run-time-budget"}  # fmt: skip
 
 
 def _command_flags(command: str | None) -> set[str]:

@@ -169,6 +169,8 @@ def test_no_help_text_holds_brackets_that_rich_would_eat() -> None:
          "--tensorboard must be a non-empty string, got ''"),
         (["study", "--preset", "cardinality", "--mlflow", " "],
          "--mlflow must be a non-empty string, got ' '"),
+        (["train-candidates", "--cardinalities", "1", "--epochs", "1", "--run-time-budget", "5"],
+         "give one budget: --epochs or --run-time-budget (seconds), not both"),
         # A keyword whose flag this command lacks stays the library's word.
         (["space", "--cardinalities", "0"], "cardinality must be a positive integer, got 0"),
     ],
