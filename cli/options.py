@@ -78,14 +78,15 @@ ScopeOpt = Annotated[
         "network (MACs; the default for depth) or params.",
     ),
 ]
+_MATCHED = (
+    "What is matched: macs, params, speed (measured train-step time per image on this device) "
+    "or latency (measured inference at the batch)"
+)
 MatchOpt = Annotated[
     str | None,
-    typer.Option(
-        "--match",
-        help="What is matched: macs, params, speed (measured train-step time per image on this "
-        "device) or latency (measured inference at the batch). Study default: macs.",
-    ),
+    typer.Option("--match", help=f"{_MATCHED} (default: what --scope says, block params)."),
 ]
+StudyMatchOpt = Annotated[str | None, typer.Option("--match", help=f"{_MATCHED} (default macs).")]
 SpeedBatchOpt = Annotated[
     int | None,
     typer.Option(

@@ -16,7 +16,7 @@ from .options import (
     ComplexityOpt,
     DepthOpt,
     JsonOpt,
-    MatchOpt,
+    StudyMatchOpt,
     TrainTemplateOpt,
     WidthMultiplierOpt,
 )
@@ -40,7 +40,7 @@ def study_cmd(
     depth: DepthOpt = None,
     width_multiplier: WidthMultiplierOpt = None,
     complexity: ComplexityOpt = None,
-    match: MatchOpt = None,
+    match: StudyMatchOpt = None,
     tolerance: Annotated[
         po.F,
         typer.Option(

@@ -127,12 +127,15 @@ def test_the_defaults_help_states_are_the_librarys() -> None:
     question = StudyQuestion(preset="cardinality")
     for option, value in [("--alpha", question.alpha), ("--rope", question.rope),
                           ("--min-seeds", question.min_seeds), ("--max-seeds", question.max_seeds),
-                          ("--tolerance", question.tolerance)]:  # fmt: skip
+                          ("--tolerance", question.tolerance), ("--match", question.match)]:  # fmt: skip
         assert f"(default {value}" in study[option], option
     # Training takes CIFAR's template unless told otherwise; match-flops takes ImageNet's.
     assert question.template == "cifar" and study["--template"].startswith("cifar (Sec. 5.3, the d")
     assert train["--template"] == study["--template"]
     assert _helps("match-flops")["--template"].startswith("imagenet (Table 1, the default)")
+    assert (
+        "--scope" in _helps("match-flops")["--match"] and "Study" not in _helps("space")["--match"]
+    )
 
 
 def test_the_store_and_print_config_say_where_defaults_live() -> None:
