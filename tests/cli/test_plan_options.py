@@ -127,7 +127,8 @@ def test_the_defaults_help_states_are_the_librarys() -> None:
     question = StudyQuestion(preset="cardinality")
     for option, value in [("--alpha", question.alpha), ("--rope", question.rope),
                           ("--min-seeds", question.min_seeds), ("--max-seeds", question.max_seeds),
-                          ("--tolerance", question.tolerance), ("--match", question.match)]:  # fmt: skip
+                          ("--tolerance", question.tolerance),
+                          ("--match", question.match)]:  # fmt: skip
         assert f"(default {value}" in study[option], option
     # Training takes CIFAR's template unless told otherwise; match-flops takes ImageNet's.
     assert question.template == "cifar" and study["--template"].startswith("cifar (Sec. 5.3, the d")
