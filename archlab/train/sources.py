@@ -101,7 +101,8 @@ def data_source(source: str) -> tuple[DataSource, str]:
     named_right = entry is not None and (bool(rest) if entry.takes_path else not colon)
     if entry is not None and not named_right:  # a known source written without (or with) a path
         need = "needs a path" if entry.takes_path else "takes no path"
-        raise ArchlabError(f"dataset source {source!r} {need}: write {entry.form}")
+        raise ArchlabError(f"dataset source {source!r} {need}: write {entry.form} "
+                           f"(valid forms: {source_forms()})")  # fmt: skip
     if entry is None:
         raise ArchlabError(f"unknown dataset source {source!r}; valid forms: {source_forms()}")
     return entry, rest
