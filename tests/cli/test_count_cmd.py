@@ -346,7 +346,10 @@ def test_model_measure_roofline_two_inputs(capsys, tmp_path) -> None:
       "--input-dtype 'long7'"),
      (["--model", f"{ZOO}:SmallNet", "--input-shape", "100000,3,10000,10000", "--measure"],
       "--input-shape"),
-     (["resnext29_8x16d_w0.25", "--figure", "x.png"], "--roofline")],
+     (["resnext29_8x16d_w0.25", "--figure", "x.png"], "--roofline"),
+     # a file where the figure's folder would go: one line before any timing (was a traceback)
+     (["resnext29_8x16d_w0.25", "--roofline", "--figure", f"{__file__}/fig"],
+      f"figure folder '{__file__}' is not a folder")],
 )  # fmt: skip
 def test_roofline_bad_input(capsys, argv, needle) -> None:
     code, out, err = run(capsys, *argv)
