@@ -251,6 +251,9 @@ def read_plan_file(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ArchlabError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # a binary file given as the plan: one line, no traceback
+        raise ArchlabError(f"plan file {str(path)!r} is not a text file (byte {exc.start} is "
+                           "not UTF-8); give a TOML plan") from None  # fmt: skip
     except tomllib.TOMLDecodeError as exc:
         raise ArchlabError(f"plan file {str(path)!r} is not valid TOML: {exc}") from None
 
