@@ -48,6 +48,8 @@ def _import(where: str, ref: str) -> ModuleType:
     """The module part of a reference: a ``.py`` file path or a dotted module name."""
     if where.endswith(".py") or "/" in where or "\\" in where:
         path = Path(where)
+        if path.is_dir():
+            raise ArchlabError(f"model {ref!r}: {where!r} is a folder; give a .py file in it")
         if not path.is_file():
             raise ArchlabError(f"model {ref!r}: no file {where!r}")
         # A unique name per file, so two files called model.py do not shadow each other.

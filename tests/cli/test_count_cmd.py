@@ -197,6 +197,7 @@ def test_input_sizes_of_a_model(capsys) -> None:
     ("argv", "message"),
     [
         (["--model", "tests/nowhere.py:Net"], "no file 'tests/nowhere.py'"),
+        (["--model", "tests/helpers:Net"], "'tests/helpers' is a folder; give a .py file in it"),
         (["--model", "archlab_no_such_pkg.models:Net"], "No module named 'archlab_no_such_pkg'"),
         (["--model", f"{ZOO}:Nope"], "has no attribute 'Nope'"),
         (["--model", f"{ZOO}:NOT_CALLABLE"], "is an int, not callable"),
