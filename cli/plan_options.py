@@ -59,7 +59,7 @@ PrintConfigOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")]
 DatasetOpt = Annotated[S, typer.Option(help=dataset_help())]
-LimitOpt = Annotated[N, typer.Option(help="Use only this many training images.")]
+LimitOpt = Annotated[N, typer.Option(help="Use only this many training images (default: all).")]
 ValFractionOpt = Annotated[
     F, typer.Option(help=f"Share of training data held out{default('val_fraction')}.")
 ]
@@ -136,7 +136,9 @@ GpusPerRunOpt = Annotated[F, typer.Option(help="Ray: GPUs per run (1 on CUDA).")
 ThreadsOpt = Annotated[
     N, typer.Option(help="torch CPU threads per run; the same count gives the same numbers.")
 ]
-DeviceOpt = Annotated[S, typer.Option(help="auto | cpu | cuda.")]
+DeviceOpt = Annotated[
+    S, typer.Option(help="auto (the default: cuda where torch sees one) | cpu | cuda.")
+]
 ReclaimOpt = Annotated[
     B, typer.Option("--reclaim", help="Resume runs left 'running' by another machine.")
 ]

@@ -149,7 +149,8 @@ def test_the_store_and_print_config_say_where_defaults_live() -> None:
     assert "every default" in helps["--print-config"]
     assert f"(default {DEFAULT_STORE}; demo: " in helps["--store"]
     assert RunPlan.seeds == (0,) and helps["--seeds"].endswith("(default 0).")
-    assert "(default on)" in helps["--channels-last"]
+    assert "(default on)" in helps["--channels-last"] and "(default: all)" in helps["--limit"]
+    assert helps["--device"].startswith("auto (the default")
     assert "grid (the default" in helps["--strategy"]
     assert f"(default {StudyQuestion.name})" in _helps("study")["--name"]
     compare = _helps("compare-spaces")
