@@ -87,7 +87,7 @@ class Store:
         if create:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:  # a file where a folder of the path should be
+            except (FileExistsError, NotADirectoryError) as exc:  # a file in a folder's place
                 where, why = str(self.path.parent), exc.strerror
                 raise ArchlabError(f"store folder {where!r} cannot be made: {why}") from None
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in _write), DDL included.
