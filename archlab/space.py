@@ -181,7 +181,8 @@ def spec_from_dict(data: dict[str, Any]) -> NetSpec:
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, SpecError):
             raise
-        raise SpecError(f"not a valid spec dict: {exc}") from None
+        why = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise SpecError(f"not a valid spec dict: {why}") from None
     return NetSpec(stages=stages, **fields)
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from archlab.train.defaults import COMPARE_OUT
+
 from . import plan_options as po
 from ._common import command_line, console
 from ._train_output import print_summary
@@ -21,13 +23,15 @@ def compare_spaces_cmd(
     space_b: Annotated[Path | None, typer.Argument(help="Second design space (TOML).")] = None,
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
-    samples: Annotated[po.N, typer.Option(help="Candidates per space.")] = None,
-    seed: Annotated[po.N, typer.Option(help="Sampling seed.")] = None,
+    samples: Annotated[po.N, typer.Option(help="Candidates per space (default 16).")] = None,
+    seed: Annotated[po.N, typer.Option(help="Sampling seed (default 0).")] = None,
     macs: Band = None,
     params: Band = None,
     acts: Band = None,
     seeds: po.SeedsOpt = None,
-    out: Annotated[po.P, typer.Option(help="Where compare.md goes.")] = None,
+    out: Annotated[
+        po.P, typer.Option(help=f"Where compare.md goes (default {COMPARE_OUT}).")
+    ] = None,
     dataset: po.DatasetOpt = None,
     limit: po.LimitOpt = None,
     val_fraction: po.ValFractionOpt = None,

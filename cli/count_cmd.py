@@ -79,7 +79,9 @@ def count_cmd(
     template: TemplateOpt = None,
     width_multiplier: WidthMultiplierOpt = None,
     input_size: InputSizeOpt = None,
-    num_classes: Annotated[int | None, typer.Option("--num-classes", help="fc outputs.")] = None,
+    num_classes: Annotated[
+        int | None, typer.Option("--num-classes", help="fc outputs (default: 1000, or cifar's 10).")
+    ] = None,
     counters: Annotated[
         str | None,
         typer.Option(
@@ -104,7 +106,8 @@ def count_cmd(
         ),
     ] = False,
     device: Annotated[
-        str | None, typer.Option("--device", help="auto (the default), cpu or cuda; --measure.")
+        str | None,
+        typer.Option("--device", help="auto (the default), cpu or cuda: where --measure times."),
     ] = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Batch for --measure (default 8).")

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from archlab.train.defaults import DEMO_OUT
+
 from . import plan_options as po
 from ._common import command_line
 from ._train_output import print_demo_step
@@ -20,7 +22,7 @@ from .options import WidthMultiplierOpt
 
 def demo_cmd(
     ctx: typer.Context,
-    out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
+    out: Annotated[Path | None, typer.Option(help=f"Report folder (default {DEMO_OUT}).")] = None,
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
     width_multiplier: WidthMultiplierOpt = None,
@@ -59,7 +61,6 @@ def demo_cmd(
     quiet: po.QuietOpt = False,
 ) -> int:
     """Run the main job on the built-in default: match, enumerate, a study on digits, report."""
-    from archlab.train.defaults import DEMO_OUT
     from archlab.train.progress import make_reporter
     from archlab.workflows.demo import demo, demo_plan
 

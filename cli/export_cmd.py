@@ -34,11 +34,16 @@ def export_cmd(
             "--format", help="state_dict (.pth, rebuilt with archlab) or pt2 (torch.export)."
         ),
     ] = "state_dict",
-    out: Annotated[Path, typer.Option("--out", help="Folder for the .pth and .json.")] = Path("."),
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the .pth (or .pt2) and its .json.")
+    ] = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the best-validation epoch's model (torchvision-layout weights, or a torch.export
-    program with --format pt2) and JSON: spec, input size, channels, normalisation, classes."""
+    """Write a run's best-validation model and a JSON file saying how to rebuild and feed it.
+
+    The model is torchvision-layout weights (.pth), or a torch.export program with --format pt2
+    (.pt2); the JSON holds the spec, input size, channels, normalisation and classes.
+    """
     from archlab.workflows.export import export_run
 
     result = export_run(store, run_id=run, best=best, dataset=dataset, workdir=workdir, out=out,

@@ -99,13 +99,18 @@ def run(argv: Sequence[str] | None = None) -> int:
             return 0
         ctx = getattr(exc, "ctx", None)
         where = f" ({ctx.command_path})" if ctx is not None else ""
-        print(f"archlab: error{where}: {exc.format_message()}", file=sys.stderr)
+        message = exc.format_message()
+        if "got " not in message:  # typer's type errors do not say what was typed
+            message += typed_value(exc, list(argv) if argv is not None else sys.argv[1:])
+        print(f"archlab: error{where}: {message}", file=sys.stderr)
         return 2
     except OptionError as exc:  # options named by their keywords: the CLI names its flags
         print(f"archlab: error: {exc.render(flag)}", file=sys.stderr)
         return 2
     except ArchlabError as exc:
-        print(f"archlab: error: {cli_words(str(exc))}", file=sys.stderr)
+        args = list(argv) if argv is not None else sys.argv[1:]
+        command = next((a for a in args if not a.startswith("-")), None)
+        print(f"archlab: error: {cli_words(str(exc), command)}", file=sys.stderr)
         return 2
     except typer.Abort:
         print("archlab: aborted", file=sys.stderr)
@@ -120,6 +125,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         args = list(argv) if argv is not None else sys.argv[1:]
         print(stop_line("interrupted", args), file=sys.stderr)
     return rv if isinstance(rv, int) else 0
+
+
+def typed_value(exc: Exception, args: Sequence[str]) -> str:
+    """``, got 'abc'``: the text given to the option an error is about (the last one counts)."""
+    opts = getattr(getattr(exc, "param", None), "opts", None) or []
+    for i in range(len(args) - 1, -1, -1):
+        for opt in opts:
+            if args[i] == opt and i + 1 < len(args):
+                return f", got {args[i + 1]!r}"
+            if args[i].startswith(opt + "=") and opt.startswith("--"):
+                return f", got {args[i][len(opt) + 1 :]!r}"
+    return ""
 
 
 # The commands that train: only their stop line speaks of stored epochs and resuming.
@@ -142,17 +159,50 @@ def _flags() -> set[str]:
 
 # Study settings the library names by field; the user typed these options.
 _WORDS = {"preset or arms": "--preset or --arms", "max_seeds": "--max-seeds",
-          "at least seeds": "at least --seeds"}  # fmt: skip
+          "at least seeds": "at least --seeds",
+          "epochs or time_budget": "--epochs or --run-time-budget"}  # fmt: skip
 
 
-def cli_words(message: str) -> str:
+def _command_flags(command: str | None) -> set[str]:
+    """The long flags ``command --help`` lists (an earlier, hidden spelling is not offered)."""
+    group = typer.main.get_command(app)
+    found = getattr(group, "commands", {}).get(command or "")
+    params = [] if found is None else found.params
+    return {o for p in params if not getattr(p, "hidden", False) for o in p.opts if o[:2] == "--"}
+
+
+# A library keyword in a message: snake_case anywhere (``width_multiplier``), a plain word only
+# where it opens the message as its subject (``template must be one of ...``, ``out '/x' is``).
+# Not inside a path, a quoted value or a dotted name, nor in a message about a file's keys.
+_FILE = re.compile(r"\.(?:toml|json)\b")
+_SNAKE = re.compile(r"(?<![-\w./'\"`])[a-z]+(?:_[a-z]+)+\b(?![-\w./'\"`])")
+_SUBJECT = re.compile(r"^[a-z]+(?= (?:must |needs |goes |'))|(?<=\bgive )[a-z]+\b")
+
+
+def field_words(message: str, flags: set[str]) -> str:
+    """A library message with the keywords it names (``input_size``) as the command's flags.
+
+    Only a keyword whose flag the command has is rewritten, so a Python caller's word stays where
+    the user typed no such option.
+    """
+
+    def word(m: re.Match[str]) -> str:
+        option = flag(m.group(0))
+        return option if option in flags else m.group(0)
+
+    if _FILE.search(message):  # ``space.toml: width_multiplier ...`` names the file's key
+        return message
+    return _SUBJECT.sub(word, _SNAKE.sub(word, message))
+
+
+def cli_words(message: str, command: str | None = None) -> str:
     """A library message with its plan keys (``strategy.max_epochs``) and fields as options."""
     # The training commands' keys first: each names exactly one option (plan_options.FLAGS).
     message = re.sub(r"\b[a-z]+\.[a-z_]+\b", lambda m: FLAGS.get(m.group(0), m.group(0)), message)
     message = plan_words(message, _flags())
     for field, option in _WORDS.items():
         message = re.sub(rf"(?<![-\w.]){re.escape(field)}\b", option, message)
-    return message
+    return field_words(message, _command_flags(command))
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -18,6 +18,10 @@ TemplateOpt = Annotated[
     str | None,
     typer.Option("--template", help="imagenet (Table 1, the default) or cifar (Sec. 5.3)."),
 ]
+TrainTemplateOpt = Annotated[
+    str | None,
+    typer.Option("--template", help="cifar (Sec. 5.3, the default) or imagenet (Table 1)."),
+]
 DepthOpt = Annotated[
     int | None,
     typer.Option("--depth", help="Network depth (default: the template's, 50 or cifar's 29)."),
@@ -74,17 +78,22 @@ ScopeOpt = Annotated[
         "network (MACs; the default for depth) or params.",
     ),
 ]
+_MATCHED = (
+    "What is matched: macs, params, speed (measured train-step time per image on this device) "
+    "or latency (measured inference at the batch)"
+)
 MatchOpt = Annotated[
     str | None,
-    typer.Option(
-        "--match",
-        help="What is matched: macs, params, speed (measured train-step time per image on this "
-        "device) or latency (measured inference at the batch). Study default: macs.",
-    ),
+    typer.Option("--match", help=f"{_MATCHED} (default: what --scope says, block params)."),
 ]
+StudyMatchOpt = Annotated[str | None, typer.Option("--match", help=f"{_MATCHED} (default macs).")]
 SpeedBatchOpt = Annotated[
     int | None,
-    typer.Option("--batch", help="Batch timed by --match speed or latency (default 32)."),
+    typer.Option(
+        "--batch",
+        "--batch-size",  # what count and the training commands call the same thing
+        help="Batch timed by --match speed or latency (default 32).",
+    ),
 ]
 RepeatsOpt = Annotated[
     int | None,

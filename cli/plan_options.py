@@ -24,7 +24,8 @@ from typing import Annotated, Any, TypeAlias
 
 import typer
 
-from archlab.train.config import TrainConfig
+from archlab.train.config import DEFAULT_KEEP, TrainConfig
+from archlab.train.defaults import COMPARE_STORE, DEFAULT_STORE, DEMO_STORE
 from archlab.train.sources import SOURCES
 
 from ._common import parse_band, parse_int_list
@@ -37,6 +38,11 @@ P: TypeAlias = Path | None
 Parse: TypeAlias = Callable[[Any], Any]
 
 
+def default(field: str) -> str:
+    """`` (default X)`` for a recipe field, read from TrainConfig so the help cannot drift."""
+    return f" (default {getattr(TrainConfig, field)})"
+
+
 def dataset_help() -> str:
     """--dataset's help, read from the data sources' registry (a new source shows up here)."""
     forms = (f"{s.form} (default)" if s.form == TrainConfig.dataset else s.form
@@ -46,12 +52,17 @@ def dataset_help() -> str:
 
 ConfigOpt = Annotated[P, typer.Option("--config", help="TOML plan file (see --print-config).")]
 PrintConfigOpt = Annotated[
-    bool, typer.Option("--print-config", help="Print the resolved plan as TOML and exit.")
+    bool,
+    typer.Option(
+        "--print-config", help="Print the resolved plan, every default filled in, as TOML and exit."
+    ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Log lines instead of bars.")]
 DatasetOpt = Annotated[S, typer.Option(help=dataset_help())]
-LimitOpt = Annotated[N, typer.Option(help="Use only this many training images.")]
-ValFractionOpt = Annotated[F, typer.Option(help="Share of training data held out.")]
+LimitOpt = Annotated[N, typer.Option(help="Use only this many training images (default: all).")]
+ValFractionOpt = Annotated[
+    F, typer.Option(help=f"Share of training data held out{default('val_fraction')}.")
+]
 SplitOpt = Annotated[
     S,
     typer.Option(
@@ -59,28 +70,56 @@ SplitOpt = Annotated[
         "seed, the same for every arm) (default: per-seed in study and demo, else fixed)."
     ),
 ]
-EpochsOpt = Annotated[N, typer.Option(help="Epochs per run.")]
+EpochsOpt = Annotated[
+    N,
+    typer.Option(
+        help=f"Epochs per run{default('epochs')}; the demo and compare-spaces set their own "
+        "(see --print-config)."
+    ),
+]
 RunTimeBudgetOpt = Annotated[
     F, typer.Option(help="Seconds of training per run (instead of --epochs).")
 ]
-BatchSizeOpt = Annotated[N, typer.Option(help="Images per step.")]
+BatchSizeOpt = Annotated[N, typer.Option(help=f"Images per step{default('batch_size')}.")]
 LrOpt = Annotated[F, typer.Option(help="Peak learning rate (default: 0.1 x batch size / 128).")]
-WeightDecayOpt = Annotated[F, typer.Option(help="SGD weight decay.")]
-MomentumOpt = Annotated[F, typer.Option(help="SGD momentum.")]
-ScheduleOpt = Annotated[S, typer.Option(help="cosine or step.")]
-WarmupEpochsOpt = Annotated[N, typer.Option(help="Linear warm-up epochs.")]
-LabelSmoothingOpt = Annotated[F, typer.Option(help="Cross-entropy label smoothing.")]
+WeightDecayOpt = Annotated[F, typer.Option(help=f"SGD weight decay{default('weight_decay')}.")]
+MomentumOpt = Annotated[F, typer.Option(help=f"SGD momentum{default('momentum')}.")]
+ScheduleOpt = Annotated[S, typer.Option(help=f"cosine or step{default('schedule')}.")]
+WarmupEpochsOpt = Annotated[
+    N, typer.Option(help=f"Linear warm-up epochs{default('warmup_epochs')}.")
+]
+LabelSmoothingOpt = Annotated[
+    F, typer.Option(help=f"Cross-entropy label smoothing{default('label_smoothing')}.")
+]
 AugmentOpt = Annotated[
-    S, typer.Option(help="auto (crop; flip where data allow) | crop,flip | crop | flip | none.")
+    S,
+    typer.Option(
+        help="auto (the default: crop; flip where data allow) | crop,flip | crop | flip | none."
+    ),
 ]
 ChannelsLastOpt = Annotated[
-    B, typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.")
+    B,
+    typer.Option(
+        "--channels-last/--no-channels-last",
+        help=f"NHWC memory layout (default {'on' if TrainConfig.channels_last else 'off'}).",
+    ),
 ]
 CompileOpt = Annotated[B, typer.Option("--compile", help="torch.compile the model.")]
-FormOpt = Annotated[S, typer.Option(help="Block form a, b or c.")]
-StoreOpt = Annotated[P, typer.Option(help="SQLite results store (default: the command's).")]
+FormOpt = Annotated[S, typer.Option(help=f"Block form a, b or c{default('form')}.")]
+StoreOpt = Annotated[
+    P,
+    typer.Option(
+        help=f"SQLite results store (default {DEFAULT_STORE}; demo: {DEMO_STORE}, compare-spaces: "
+        f"{COMPARE_STORE})."
+    ),
+]
 WorkdirOpt = Annotated[P, typer.Option(help="Checkpoints and logs (default: beside the store).")]
-KeepOpt = Annotated[N, typer.Option(help="Newest checkpoints kept per run, besides the best.")]
+KeepOpt = Annotated[
+    N,
+    typer.Option(
+        help=f"Newest checkpoints kept per run, besides the best (default {DEFAULT_KEEP})."
+    ),
+]
 MlflowOpt = Annotated[
     S,
     typer.Option(
@@ -97,13 +136,19 @@ GpusPerRunOpt = Annotated[F, typer.Option(help="Ray: GPUs per run (1 on CUDA).")
 ThreadsOpt = Annotated[
     N, typer.Option(help="torch CPU threads per run; the same count gives the same numbers.")
 ]
-DeviceOpt = Annotated[S, typer.Option(help="auto | cpu | cuda.")]
+DeviceOpt = Annotated[
+    S, typer.Option(help="auto (the default: cuda where torch sees one) | cpu | cuda.")
+]
 ReclaimOpt = Annotated[
     B, typer.Option("--reclaim", help="Resume runs left 'running' by another machine.")
 ]
-SeedsOpt = Annotated[S, typer.Option("--seeds", help="Comma list of seeds, e.g. 0,1,2.")]
-MinSeedsOpt = Annotated[N, typer.Option(help="Seeds every arm trains before the first look.")]
-MaxSeedsOpt = Annotated[N, typer.Option(help="Seeds per arm at most.")]
+SeedsOpt = Annotated[
+    S, typer.Option("--seeds", help="Comma list of seeds, e.g. 0,1,2 (default 0).")
+]
+MinSeedsOpt = Annotated[
+    N, typer.Option(help="Seeds every arm trains before the first look (default 3).")
+]
+MaxSeedsOpt = Annotated[N, typer.Option(help="Seeds per arm at most (default 10).")]
 StudyTimeBudgetOpt = Annotated[
     F, typer.Option(help="Seconds of training for the whole study; no round starts after.")
 ]

@@ -16,9 +16,8 @@ from .options import (
     ComplexityOpt,
     DepthOpt,
     JsonOpt,
-    MatchOpt,
-    TemplateOpt,
-    ToleranceOpt,
+    StudyMatchOpt,
+    TrainTemplateOpt,
     WidthMultiplierOpt,
 )
 
@@ -33,16 +32,25 @@ def study_cmd(
     arms: Annotated[
         Path | None, typer.Option(help="JSON from `archlab space --json` (or give --preset).")
     ] = None,
-    name: Annotated[po.S, typer.Option(help="The study's name in the store.")] = None,
+    name: Annotated[
+        po.S, typer.Option(help="The study's name in the store (default study).")
+    ] = None,
     cardinalities: CardinalitiesOpt = None,
-    template: TemplateOpt = None,
+    template: TrainTemplateOpt = None,
     depth: DepthOpt = None,
     width_multiplier: WidthMultiplierOpt = None,
     complexity: ComplexityOpt = None,
-    match: MatchOpt = None,
-    tolerance: ToleranceOpt = None,
-    alpha: Annotated[po.F, typer.Option(help="Family-wise error rate.")] = None,
-    rope: Annotated[po.F, typer.Option(help="Negligible difference, points.")] = None,
+    match: StudyMatchOpt = None,
+    tolerance: Annotated[
+        po.F,
+        typer.Option(
+            "--tolerance",
+            help="Largest match error of an arm as a fraction (default 0.05): a preset's default "
+            "arm beyond it is left out, one named by --cardinalities refused.",
+        ),
+    ] = None,
+    alpha: Annotated[po.F, typer.Option(help="Family-wise error rate (default 0.05).")] = None,
+    rope: Annotated[po.F, typer.Option(help="Negligible difference, points (default 0.5).")] = None,
     min_seeds: po.MinSeedsOpt = None,
     max_seeds: po.MaxSeedsOpt = None,
     study_time_budget: po.StudyTimeBudgetOpt = None,

@@ -20,7 +20,7 @@ from .options import (
     ComplexityOpt,
     DepthOpt,
     JsonOpt,
-    TemplateOpt,
+    TrainTemplateOpt,
     WidthMultiplierOpt,
 )
 
@@ -39,15 +39,29 @@ def train_candidates_cmd(
         Path | None, typer.Option(help="JSON file written by `archlab space --json`.")
     ] = None,
     depth: DepthOpt = None,
-    template: TemplateOpt = None,
+    template: TrainTemplateOpt = None,
     width_multiplier: WidthMultiplierOpt = None,
     complexity: ComplexityOpt = None,
-    scope: Annotated[po.S, typer.Option(help="Match on block (Eq. 4) or network MACs.")] = None,
+    scope: Annotated[
+        po.S,
+        typer.Option(
+            help="What --cardinalities match: block (Eq. 4 params, the default), network "
+            "(MACs) or params."
+        ),
+    ] = None,
     seeds: po.SeedsOpt = None,
-    strategy: Annotated[po.S, typer.Option(help="grid (all at one budget) or halving.")] = None,
-    eta: Annotated[po.N, typer.Option(help="Halving: keep the best 1/eta per rung.")] = None,
-    min_epochs: Annotated[po.N, typer.Option(help="Halving: first rung.")] = None,
-    max_epochs: Annotated[po.N, typer.Option(help="Halving: last rung.")] = None,
+    strategy: Annotated[
+        po.S, typer.Option(help="grid (the default: all at one budget) or halving.")
+    ] = None,
+    eta: Annotated[
+        po.N, typer.Option(help="Halving: keep the best 1/eta per rung (default 2).")
+    ] = None,
+    min_epochs: Annotated[
+        po.N, typer.Option(help="Halving: first rung, in epochs (default 1).")
+    ] = None,
+    max_epochs: Annotated[
+        po.N, typer.Option(help="Halving: last rung, in epochs (default 8).")
+    ] = None,
     dataset: po.DatasetOpt = None,
     limit: po.LimitOpt = None,
     val_fraction: po.ValFractionOpt = None,

@@ -48,6 +48,8 @@ def _import(where: str, ref: str) -> ModuleType:
     """The module part of a reference: a ``.py`` file path or a dotted module name."""
     if where.endswith(".py") or "/" in where or "\\" in where:
         path = Path(where)
+        if path.is_dir():
+            raise ArchlabError(f"model {ref!r}: {where!r} is a folder; give a .py file in it")
         if not path.is_file():
             raise ArchlabError(f"model {ref!r}: no file {where!r}")
         # A unique name per file, so two files called model.py do not shadow each other.
@@ -83,6 +85,12 @@ def _import(where: str, ref: str) -> ModuleType:
         raise ArchlabError(f"model {ref!r}: importing {where!r} failed: {why}") from None
 
 
+def _a(value: object) -> str:
+    """``a list``, ``an int``: the value's type with its article."""
+    kind = type(value).__name__
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
+
+
 def load_model(ref: str, kwargs: str | Mapping[str, Any] | None = None) -> nn.Module:
     """Import ``ref`` (``module:callable`` or ``file.py:callable``) and call it with ``kwargs``."""
     where, sep, attr = ref.rpartition(":")
@@ -97,7 +105,7 @@ def load_model(ref: str, kwargs: str | Mapping[str, Any] | None = None) -> nn.Mo
             raise ArchlabError(f"model {ref!r}: {where!r} has no attribute {attr!r}")
         target = getattr(target, part)
     if not callable(target):
-        raise ArchlabError(f"model {ref!r}: {attr!r} is a {type(target).__name__}, not callable")
+        raise ArchlabError(f"model {ref!r}: {attr!r} is {_a(target)}, not callable")
     try:
         with user_code(ref, f"calling {attr}"):
             model = target(**arguments)
@@ -107,7 +115,5 @@ def load_model(ref: str, kwargs: str | Mapping[str, Any] | None = None) -> nn.Mo
         raise ArchlabError(f"model {ref!r}: calling {attr}(**{arguments}) failed: "
                            f"{_first_line(exc)}") from None  # fmt: skip
     if not isinstance(model, nn.Module):
-        raise ArchlabError(
-            f"model {ref!r}: {attr} returned a {type(model).__name__}, not a torch.nn.Module"
-        )
+        raise ArchlabError(f"model {ref!r}: {attr} returned {_a(model)}, not a torch.nn.Module")
     return model

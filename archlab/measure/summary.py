@@ -95,6 +95,8 @@ def size_sweep(
     """
     if not sizes:
         raise ArchlabError("input_sizes must name at least one size")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
+        raise ArchlabError(f"input_sizes must be positive integers, got {list(sizes)}")
     rows = []
     module = load_model(model, model_kwargs) if model is not None else None
     known = model_counters() if module is not None else spec_counters()

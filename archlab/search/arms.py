@@ -236,6 +236,12 @@ def preset_arms(
         # A C whose label a fixed arm already has is that arm (C = 1 is the baseline arm).
         taken = {a.label for a in arms} | {r.label for r in entry.arms}
         each = [c for c in wanted if rule.label.format(c=c) not in taken]
+        if not each:  # e.g. --cardinalities 1: C = 1 is the baseline arm, nothing to compare
+            own = ", ".join(sorted(taken - {rule.label}))
+            raise ArchlabError(
+                f"cardinalities needs a C beyond the preset's own arms ({own}), "
+                f"got {list(wanted)}; e.g. 1,2,4"
+            )
         more, notes = _cardinality_arms(rule, each, s, strict=strict, depth=depth)
         if not more:
             raise ArchlabError(

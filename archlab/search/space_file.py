@@ -176,7 +176,10 @@ def load_space(path: str | Path) -> DesignSpace:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ArchlabError(f"space file {str(path)!r} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # said as a plan, arms or candidates file says it
+        raise ArchlabError(f"space file {str(path)!r} is not a text file (byte {exc.start} is "
+                           "not UTF-8); give a TOML design space") from None  # fmt: skip
+    except OSError as exc:
         raise ArchlabError(f"cannot read space file {str(path)!r}: {_one_line(exc)}") from None
     return parse_space(text, str(path))
 

@@ -39,7 +39,11 @@ def read_spec_list(path: str | Path, what: str) -> list[NetSpec]:
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise ArchlabError(f"{where}: entry {i} is not an object")
-        spec = spec_from_dict(row.get("spec", row))
+        try:
+            spec = spec_from_dict(row.get("spec", row))
+        except ArchlabError as exc:  # which file and entry, and what an entry is
+            raise ArchlabError(f"{where}: entry {i}: {exc} (an entry is a row of "
+                               "`archlab space --json`)") from None  # fmt: skip
         if "spec" in row:
             _check_summary(row, spec, f"{where}: entry {i}")
         specs.append(spec)

@@ -85,7 +85,11 @@ class Store:
             what = "a folder" if self.path.is_dir() else "no such file"
             raise ArchlabError(f"no results store at {str(self.path)!r} ({what})")
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError) as exc:  # a file in a folder's place
+                where, why = str(self.path.parent), exc.strerror
+                raise ArchlabError(f"store folder {where!r} cannot be made: {why}") from None
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in _write), DDL included.
         # The timeout lets parallel workers queue for the write lock instead of failing.
         if read_only:

@@ -95,6 +95,8 @@ def list_of(item: Check) -> Check:
 
 BOOL = Check(lambda v: isinstance(v, bool), "true or false")
 TEXT = Check(lambda v: isinstance(v, str), "a string")
+# A place to write to: an empty one would silently mean the current folder.
+WHERE = Check(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
 POSITIVE = number(0, lo_open=True)
 # Milestones are fractions of the run (Sec. 5.3: 150/300 and 225/300 epochs); one at 1 or
 # beyond falls after the last epoch and would never drop the lr.
@@ -146,8 +148,8 @@ PLAN_TYPES: dict[str, Check] = {
     "output.store": TEXT,
     "output.workdir": TEXT,
     "output.keep": integer(1),
-    "output.mlflow": TEXT,
-    "output.tensorboard": TEXT,
+    "output.mlflow": WHERE,
+    "output.tensorboard": WHERE,
     "select.cardinalities": list_of(integer(1)),
     "select.models": list_of(TEXT),
     "select.files": list_of(TEXT),

@@ -50,11 +50,8 @@ DATA_FIELDS = {"name": "dataset", "val_fraction": "val_fraction", "split_seed": 
                "split": "split", "limit": "limit"}  # fmt: skip
 BUDGET_FIELDS = ("epochs", "time_budget")
 OUTPUT_FIELDS = ("store", "workdir", "keep", "mlflow", "tensorboard")
-RECIPE_FIELDS = tuple(
-    f.name
-    for f in dataclasses.fields(TrainConfig)
-    if f.name not in (*DATA_FIELDS.values(), *BUDGET_FIELDS)
-)
+RECIPE_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig)
+                      if f.name not in (*DATA_FIELDS.values(), *BUDGET_FIELDS))  # fmt: skip
 SELECT_FIELDS = ("cardinalities", "models", "files", "depth", "template", "width_multiplier",
                  "complexity", "scope")  # fmt: skip
 SELECT_SOURCES = ("cardinalities", "models", "files")
@@ -78,9 +75,8 @@ class Halving:
             raise ArchlabError(f"strategy.min_epochs must be at least 1, got {self.min_epochs}")
         check_at_most("strategy.max_epochs", self.max_epochs, MAX_EPOCHS)
         if self.min_epochs > self.max_epochs:
-            raise ArchlabError(
-                f"strategy.min_epochs {self.min_epochs} is above max epochs {self.max_epochs}"
-            )
+            low, high = self.min_epochs, self.max_epochs
+            raise ArchlabError(f"strategy.min_epochs {low} is above strategy.max_epochs {high}")
 
     @property
     def rungs(self) -> tuple[int, ...]:
@@ -245,13 +241,16 @@ def _drop_none(value: Any) -> Any:
 
 
 def read_plan_file(path: str | Path) -> dict[str, Any]:
-    """The nested dict of a TOML plan file; a missing or malformed file names itself."""
+    """The nested dict of a TOML plan file; a missing, binary or malformed file names itself."""
+    where = f"plan file {str(path)!r}"
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ArchlabError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from None
+        raise ArchlabError(f"cannot read {where}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # a binary file: one line, as an arms file says it
+        raise ArchlabError(f"{where} is not a text file (byte {exc.start} is not UTF-8)") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ArchlabError(f"plan file {str(path)!r} is not valid TOML: {exc}") from None
+        raise ArchlabError(f"{where} is not valid TOML: {exc}") from None
 
 
 def resolve_plan(

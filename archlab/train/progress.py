@@ -78,11 +78,14 @@ def plan_lines(
     lines = [f"plan: {len(candidates)} candidate(s), seeds {seeds}"]
     for label, spec in candidates:
         macs = totals(spec)[0]
+        name = "" if label == spec.name else f" ({spec.name})"  # a study's label is not a name
         lines.append(
             f"  {label}: C={spec.cardinality} d={spec.bottleneck_width} depth {spec.depth} "
-            f"MACs {macs:,} ({spec.name})"
+            f"MACs {macs:,}{name}"
         )
-    budget = f"{config.epochs} epochs" if config.epochs is not None else f"{config.time_budget:g} s"
+    epochs = config.epochs
+    plural = "" if epochs == 1 else "s"
+    budget = f"{epochs} epoch{plural}" if epochs is not None else f"{config.time_budget:g} s"
     lines.append(
         f"recipe: {config.dataset}, {budget} per run, batch {config.batch_size}, "
         f"lr {config.lr:g}, {config.schedule}, momentum {config.momentum:g}, "

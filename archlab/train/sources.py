@@ -99,7 +99,11 @@ def data_source(source: str) -> tuple[DataSource, str]:
     prefix, colon, rest = source.partition(":") if isinstance(source, str) else ("", "", "")
     entry = SOURCES.get(prefix)
     named_right = entry is not None and (bool(rest) if entry.takes_path else not colon)
-    if entry is None or not named_right:
+    if entry is not None and not named_right:  # a known source written without (or with) a path
+        need = "needs a path" if entry.takes_path else "takes no path"
+        raise ArchlabError(f"dataset source {source!r} {need}: write {entry.form} "
+                           f"(valid forms: {source_forms()})")  # fmt: skip
+    if entry is None:
         raise ArchlabError(f"unknown dataset source {source!r}; valid forms: {source_forms()}")
     return entry, rest
 

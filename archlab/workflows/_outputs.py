@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from archlab.report.output import check_writable_dir
-from archlab.train.workspace import default_workdir
+from archlab.train.workspace import check_store_path, default_workdir
 
 
 def check_output_folders(
@@ -17,6 +17,7 @@ def check_output_folders(
     at their nearest existing parent (the workflow creates them) and not created here.
     """
     store_file = Path(store)
+    check_store_path(store_file)  # a folder given as the store: said as train-candidates says it
     check_writable_dir(store_file.parent, field="store folder")
     work = Path(workdir) if workdir is not None else default_workdir(store_file)
     check_writable_dir(work, field="workdir")

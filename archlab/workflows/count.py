@@ -28,6 +28,7 @@ from archlab.measure.speed_data import DTYPES
 from archlab.measure.summary import CountOutput, count_reference, size_sweep
 from archlab.measure.timing import ModelRef, Timer, model_macs
 from archlab.presets import get_spec
+from archlab.report.output import check_writable_dir
 from archlab.report.plots import save
 from archlab.report.roofline import roofline_figure
 from archlab.space import DEFAULT_DEPTHS, NetSpec, make_spec, with_overrides
@@ -38,6 +39,7 @@ MEASURE_OPTIONS = ("device", "batch_size", "channels_last", "repeats")  # what o
 SPEED_ONLY = ("dtype", "store")  # what only --measure uses (the roofline times in float32)
 COUNT_BATCH, COUNT_REPEATS = 8, 10  # count's timing defaults (a spec's batch; rounds)
 SPEC_TIMING = ("batch_size", "channels_last")  # a model's batch is its input_shape's first
+ROOFLINE_DIR = Path("archlab-runs/roofline")  # --figure's default folder, one file per name
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)  # a model's input unless input_shape says otherwise
 
 
@@ -80,6 +82,8 @@ def run_count(
     """
     given = {k: v for k, v in locals().items() if v is not None and v is not False}
     _check(given)
+    if roofline:  # the figure's folder, refused before the measuring it would come after
+        check_writable_dir(Path(figure).parent if figure else ROOFLINE_DIR, field="figure folder")
     check_positive(**{k: given[k] for k in ("batch_size", "repeats") if k in given})
     spec = None if model is not None else _spec(name, num_classes, given)
     if input_sizes:
@@ -106,7 +110,7 @@ def run_count(
         assert target is not None
         roof = timer.run(target, input_shape or DEFAULT_INPUT_SHAPE, input_dtype, input_size)
     if roof is not None:
-        stem = Path(figure or Path("archlab-runs/roofline") / roof.name)
+        stem = Path(figure or ROOFLINE_DIR / roof.name)
         if stem.suffix in (".png", ".svg"):
             stem = stem.with_suffix("")
         # save() writes stem.png and stem.svg; a name like ..._w0.25 must keep its ".25"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from archlab.errors import ArchlabError
+from archlab.report.output import check_writable_dir
 from archlab.train import defaults
 
 DEFAULT_STORE = Path(defaults.DEFAULT_STORE)
@@ -32,6 +33,7 @@ def write_reports(
     if str(out) == "-":  # a report is a folder of markdown and figures: it has no stdout form
         raise ArchlabError("--out names a folder for report.md and its figures; '-' (stdout) "
                            "cannot hold them: give a folder")  # fmt: skip
+    check_writable_dir(out, field="out")  # said as export, demo and compare-spaces say it
     written = []
     if paper_tables:
         written.append(write_paper_tables(out))

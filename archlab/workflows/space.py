@@ -178,7 +178,11 @@ def space_candidates(request: Grid | Draw) -> CandidateTable:
         )
         frame = request.band.filter(frame)  # the solver bands MACs and params; this adds acts
         title = f"{len(frame)} candidates{_input(frame)}"
-        return CandidateTable(frame, title, sampled=False, warnings=_warnings(frame, request))
+        # An empty table alone reads as a bug; say why (a draw says it in its own note).
+        empty = "no candidate of the grid lies inside the band; widen it" if frame.empty else None
+        return CandidateTable(
+            frame, title, sampled=False, note=empty, warnings=_warnings(frame, request)
+        )
     band = request.band
     if request.space_file is not None:
         space = load_space(request.space_file).with_band(

@@ -216,7 +216,8 @@ def _plan_lines(plan: StudyPlan, arms: ArmSet, training: Training) -> list[str]:
     q, device = plan.question, resolve_device(training.execution.device)
     lines = plan_lines(
         [(a.label + ("" if a.matched else " (reference)"), a.spec) for a in arms.arms],
-        seeds=f"{q.min_seeds} per arm first, one more per look up to {q.max_seeds}",
+        seeds=f"{q.min_seeds} per arm"
+        + ("" if q.max_seeds == q.min_seeds else f" first, one more per look up to {q.max_seeds}"),
         config=training.config,
         device=device.type,
         executor=training.execution.executor,

@@ -87,12 +87,17 @@ def test_failing_counter_reported_in_its_row(capsys, monkeypatch) -> None:
     ("argv", "message"),
     [
         (["resnext51_32x4d"], "unknown model 'resnext51_32x4d' (depth 51 is neither"),
-        (["resnext50_32x4d", "--input-size", "0"], "input_size must be a positive integer"),
+        (["resnext50_32x4d", "--input-size", "0"], "--input-size must be a positive integer"),
         (["resnext50_32x4d", "--input-size", "16"], "input too small"),
+        # --input-sizes names itself, not --input-size (which the user did not type)
+        (
+            ["resnext50_32x4d", "--input-sizes", "32,0"],
+            "--input-sizes must be positive integers, got [32, 0]",
+        ),
         (["resnext50_32x4d", "--counters", "analytic,thop"], "unknown counter 'thop'"),
         (["resnext50_32x4d", "--cardinality", "8"], "not both"),
         ([], "give a model NAME"),
-        (["resnext50_32x4d", "--num-classes", "0"], "num_classes must be a positive integer"),
+        (["resnext50_32x4d", "--num-classes", "0"], "--num-classes must be a positive integer"),
     ],
 )
 def test_bad_input_one_line_exit_2(capsys, argv, message) -> None:
@@ -192,17 +197,18 @@ def test_input_sizes_of_a_model(capsys) -> None:
     ("argv", "message"),
     [
         (["--model", "tests/nowhere.py:Net"], "no file 'tests/nowhere.py'"),
+        (["--model", "tests/helpers:Net"], "'tests/helpers' is a folder; give a .py file in it"),
         (["--model", "archlab_no_such_pkg.models:Net"], "No module named 'archlab_no_such_pkg'"),
         (["--model", f"{ZOO}:Nope"], "has no attribute 'Nope'"),
-        (["--model", f"{ZOO}:NOT_CALLABLE"], "is a int, not callable"),
-        (["--model", f"{ZOO}:not_a_module"], "returned a int, not a torch.nn.Module"),
+        (["--model", f"{ZOO}:NOT_CALLABLE"], "is an int, not callable"),
+        (["--model", f"{ZOO}:not_a_module"], "returned an int, not a torch.nn.Module"),
         (["--model", f"{ZOO}"], "PACKAGE.MODULE:CALLABLE"),
         (["--model", f"{ZOO}:SmallNet", "--input-shape", "1,5,32,32"],
-         "fails on input_shape [1, 5, 32, 32]"),
+         "fails on --input-shape [1, 5, 32, 32]"),
         (["--model", f"{ZOO}:SmallNet", "--input-shape", "1,3,x"], "--input-shape needs"),
-        (["--model", f"{ZOO}:SmallNet", "--input-shape", "1,3,0,8"], "input_shape must be"),
-        (["--model", f"{ZOO}:make_net", "--model-kwargs", "{width: 4}"], "model_kwargs must be"),
-        (["--model", f"{ZOO}:make_net", "--model-kwargs", "[4]"], "model_kwargs must be"),
+        (["--model", f"{ZOO}:SmallNet", "--input-shape", "1,3,0,8"], "--input-shape must be"),
+        (["--model", f"{ZOO}:make_net", "--model-kwargs", "{width: 4}"], "--model-kwargs must be"),
+        (["--model", f"{ZOO}:make_net", "--model-kwargs", "[4]"], "--model-kwargs must be"),
         (["--model", f"{ZOO}:make_net", "--model-kwargs", '{"depth": 4}'], "unexpected keyword"),
         (["--model", f"{ZOO}:SmallNet", "--counters", "analytic"], "unknown counter 'analytic'"),
         (["resnext50_32x4d", "--model", f"{ZOO}:SmallNet"], "not both"),
@@ -216,7 +222,7 @@ def test_input_sizes_of_a_model(capsys) -> None:
         (["resnext50_32x4d", "--roofline", "--dtype", "float16"], "--dtype goes with --measure"),
         (["resnext50_32x4d", "--measure", "--dtype", "int8"], "dtype must be one of float32"),
         (["resnext50_32x4d", "--measure", "--repeats", "0"], "repeats must be an integer >= 1"),
-        (["resnext50_32x4d", "--measure", "--batch-size", "0"], "batch_size must be an integer"),
+        (["resnext50_32x4d", "--measure", "--batch-size", "0"], "--batch-size must be an integer"),
         (["resnext50_32x4d", "--input-sizes", "64", "--input-size", "64"],
          "--input-sizes gives one row per size; --input-size needs a single input"),
         (["--width-multiplier", "0.25", "--counters", ""], "unknown counter ''"),
@@ -336,12 +342,15 @@ def test_model_measure_roofline_two_inputs(capsys, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [(["resnext29_8x16d_w0.25", "--roofline", "--repeats", "0"], "repeats"),
-     (["resnext29_8x16d_w0.25", "--roofline", "--batch-size", "0"], "batch_size"),
+     (["resnext29_8x16d_w0.25", "--roofline", "--batch-size", "0"], "--batch-size must"),
      (["--model", f"{ZOO}:TokenNet", "--input-shape", "2,7", "--input-dtype", "long7"],
-      "input_dtype"),
+      "--input-dtype 'long7'"),
      (["--model", f"{ZOO}:SmallNet", "--input-shape", "100000,3,10000,10000", "--measure"],
-      "input_shape"),
-     (["resnext29_8x16d_w0.25", "--figure", "x.png"], "--roofline")],
+      "--input-shape"),
+     (["resnext29_8x16d_w0.25", "--figure", "x.png"], "--roofline"),
+     # a file where the figure's folder would go: one line before any timing (was a traceback)
+     (["resnext29_8x16d_w0.25", "--roofline", "--figure", f"{__file__}/fig"],
+      f"figure folder '{__file__}' is not a folder")],
 )  # fmt: skip
 def test_roofline_bad_input(capsys, argv, needle) -> None:
     code, out, err = run(capsys, *argv)

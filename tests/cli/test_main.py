@@ -150,3 +150,101 @@ def test_no_help_text_holds_brackets_that_rich_would_eat() -> None:
     ] + [(name, command.help or "") for name, command in commands.items()]
     eaten = [f"{where}: {text}" for where, text in texts if UNESCAPED_MARKUP.search(text)]
     assert eaten == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["match-flops", "-C", "32", "--width-multiplier", "0"],
+         "--width-multiplier must be in (0, 64], got 0.0"),
+        (["match-flops", "-C", "32", "--template", "imagent"],
+         "--template must be one of imagenet, cifar, got 'imagent'"),
+        (["study", "--preset", "cardinality", "--alpha", "0"],
+         "--alpha must lie in (0, 0.5], got 0.0"),
+        (["train-candidates", "--cardinalities", "1,2", "--schedule", "linear"],
+         "--schedule must be one of cosine, step, got 'linear'"),
+        (["study", "--preset", "cardinality", "--cardinalities", "1"],
+         "--cardinalities needs a C beyond the preset's own arms (C=1), got [1]; e.g. 1,2,4"),
+        (["train-candidates", "--cardinalities", "1", "--tensorboard", ""],
+         "--tensorboard must be a non-empty string, got ''"),
+        (["study", "--preset", "cardinality", "--mlflow", " "],
+         "--mlflow must be a non-empty string, got ' '"),
+        (["train-candidates", "--cardinalities", "1", "--epochs", "1", "--run-time-budget", "5"],
+         "give one budget: --epochs or --run-time-budget (seconds), not both"),
+        # A keyword whose flag this command lacks stays the library's word.
+        (["space", "--cardinalities", "0"], "cardinality must be a positive integer, got 0"),
+    ],
+)  # fmt: skip
+def test_an_error_names_the_flag_the_user_typed(cli: Cli, argv: list[str], line: str) -> None:
+    err = _one_line_exit_2(cli(*argv))
+    assert err == f"archlab: error: {line}\n"
+
+
+@pytest.mark.parametrize("command", ["study", "compare-spaces", "demo"])
+def test_a_folder_as_the_store_is_refused_as_train_candidates_refuses_it(
+    cli: Cli, tmp_path: Path, command: str
+) -> None:
+    args = {"study": ["--preset", "cardinality"], "compare-spaces": ["a.toml", "b.toml"]}
+    argv = [command, *args.get(command, []), "--store", str(tmp_path), "--out", str(tmp_path)]
+    if command == "study":
+        argv = argv[:-2]
+    err = _one_line_exit_2(cli(*argv))
+    assert (
+        err
+        == f"archlab: error: store path '{tmp_path}' is a directory; give a file such as runs.db\n"
+    )
+
+
+def test_a_space_files_keys_stay_as_the_file_spells_them(cli: Cli, tmp_path: Path) -> None:
+    space = tmp_path / "a.toml"
+    space.write_text(
+        'template = "cifar"\ndepth = 29\nwidth_multiplier = 0\n'
+        '[cardinality]\nsampler = "pow2"\nlow = 1\nhigh = 4\n'
+        '[bottleneck_width]\nsampler = "log-uniform"\nlow = 1\nhigh = 8\n'
+    )
+    err = _one_line_exit_2(cli("space", "--space", str(space), "--sample", "2"))
+    assert ": width_multiplier must lie in (0, 64]" in err and "--width-multiplier" not in err
+
+
+def test_field_words_rewrite_only_whole_keywords_the_command_has() -> None:
+    from archlab.cli.main import field_words
+
+    flags = {"--input-size", "--out", "--run", "--template"}
+    assert field_words("input_size must be positive", flags) == "--input-size must be positive"
+    assert field_words("out '/x' is not a folder", flags) == "--out '/x' is not a folder"
+    assert field_words("run_id 3 and template must be", flags) == "--run 3 and template must be"
+    assert field_words("x; give out if not", flags) == "x; give --out if not"
+    for text in ("file 'input_size.db' lost", "/tmp/input_size", "see a.input_size", "outward"):
+        assert field_words(text, flags) == text
+
+
+def test_help_texts_read_whole_and_name_what_they_write(cli: Cli) -> None:
+    import typer
+    from archlab.cli.main import app
+
+    # `archlab --help` lists each command's first paragraph as typed: a line break inside it
+    # broke the export entry after "torch.export".
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    broken = [name for name, c in commands.items() if "\n" in (c.help or "").split("\n\n")[0]]
+    assert broken == []
+    _, out, _ = cli("export", "--help")
+    assert ".pt2" in out
+    _, out, _ = cli("train-candidates", "--help")
+    assert "params" in out[out.index("--scope") : out.index("--seeds")]
+    _, out, _ = cli("count", "--help")
+    assert "1000" in out[out.index("--num-classes") : out.index("--counters")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "end"),
+    [
+        (["watch", "--interval", "abc"], "unable to parse string as a number, got 'abc'"),
+        (["match-flops", "-C", "abc"], "unable to parse string as an integer, got 'abc'"),
+        (["match-flops", "--cardinality=1.5"], "unable to parse string as an integer, got '1.5'"),
+        (["space", "--sample", "0"], "greater than or equal to 1, got '0'"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_named(cli: Cli, argv: list[str], end: str) -> None:
+    err = _one_line_exit_2(cli(*argv))
+    assert err.rstrip("\n").endswith(end)
+    assert err.count("got ") == 1

@@ -98,3 +98,63 @@ def test_a_new_source_shows_up_in_the_help(monkeypatch: pytest.MonkeyPatch) -> N
     entry = dataclasses.replace(sources.SOURCES["npz"], prefix="stripes")
     monkeypatch.setitem(sources.SOURCES, "stripes", entry)
     assert po.dataset_help().split(" | ")[-1] == "stripes:PATH"
+
+
+def _helps(command: str) -> dict[str, str]:
+    import typer
+    from archlab.cli.main import app
+
+    found = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    return {p.opts[0]: getattr(p, "help", "") or "" for p in found.params}
+
+
+def test_the_defaults_help_states_are_the_librarys() -> None:
+    """A default in --help is the one the plan resolves to (what --print-config writes)."""
+    from archlab.train.config import DEFAULT_KEEP, TrainConfig
+    from archlab.train.plan import Halving
+    from archlab.workflows.study_plan import StudyQuestion
+
+    train, study = _helps("train-candidates"), _helps("study")
+    config = TrainConfig()
+    for option, value in [("--val-fraction", config.val_fraction), ("--epochs", config.epochs),
+                          ("--batch-size", config.batch_size), ("--momentum", config.momentum),
+                          ("--weight-decay", config.weight_decay), ("--schedule", config.schedule),
+                          ("--warmup-epochs", config.warmup_epochs), ("--form", config.form),
+                          ("--label-smoothing", config.label_smoothing), ("--keep", DEFAULT_KEEP),
+                          ("--eta", Halving.eta), ("--min-epochs", Halving.min_epochs),
+                          ("--max-epochs", Halving.max_epochs)]:  # fmt: skip
+        assert f"(default {value})" in train[option], option
+    question = StudyQuestion(preset="cardinality")
+    for option, value in [("--alpha", question.alpha), ("--rope", question.rope),
+                          ("--min-seeds", question.min_seeds), ("--max-seeds", question.max_seeds),
+                          ("--tolerance", question.tolerance),
+                          ("--match", question.match)]:  # fmt: skip
+        assert f"(default {value}" in study[option], option
+    # Training takes CIFAR's template unless told otherwise; match-flops takes ImageNet's.
+    assert question.template == "cifar" and study["--template"].startswith("cifar (Sec. 5.3, the d")
+    assert train["--template"] == study["--template"]
+    assert _helps("match-flops")["--template"].startswith("imagenet (Table 1, the default)")
+    assert (
+        "--scope" in _helps("match-flops")["--match"] and "Study" not in _helps("space")["--match"]
+    )
+
+
+def test_the_store_and_print_config_say_where_defaults_live() -> None:
+    from archlab.train.defaults import COMPARE_OUT, COMPARE_STORE, DEFAULT_STORE, DEMO_OUT
+    from archlab.train.plan import RunPlan
+    from archlab.workflows.compare_spaces import CompareQuestion
+    from archlab.workflows.study_plan import StudyQuestion
+
+    helps = _helps("train-candidates")
+    assert "every default" in helps["--print-config"]
+    assert f"(default {DEFAULT_STORE}; demo: " in helps["--store"]
+    assert RunPlan.seeds == (0,) and helps["--seeds"].endswith("(default 0).")
+    assert "(default on)" in helps["--channels-last"] and "(default: all)" in helps["--limit"]
+    assert helps["--device"].startswith("auto (the default")
+    assert "grid (the default" in helps["--strategy"]
+    assert f"(default {StudyQuestion.name})" in _helps("study")["--name"]
+    compare = _helps("compare-spaces")
+    assert f"(default {COMPARE_OUT})" in compare["--out"] and COMPARE_STORE in compare["--store"]
+    assert f"(default {CompareQuestion.samples})" in compare["--samples"]
+    assert f"(default {CompareQuestion.seed})" in compare["--seed"]
+    assert f"(default {DEMO_OUT})" in _helps("demo")["--out"]

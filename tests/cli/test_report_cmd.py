@@ -79,10 +79,14 @@ def test_not_a_store_is_one_line_and_exit_2(cli: Cli, tmp_path: Path, what: str)
     assert not (tmp_path / "missing.db").exists() and not (tmp_path / "out").exists()
 
 
-def test_out_is_a_file(cli: Cli, store_path: Path, tmp_path: Path) -> None:
-    (tmp_path / "f.md").write_text("x")
-    code, _, err = cli("report", "--store", str(store_path), "--out", str(tmp_path / "f.md"))
-    assert code == 2 and "is a file, not a directory" in err and err.count("\n") == 1
+@pytest.mark.parametrize("paper_tables", [False, True])
+def test_out_is_a_file(cli: Cli, store_path: Path, tmp_path: Path, paper_tables: bool) -> None:
+    # Said as export, demo and compare-spaces say it (it read "report folder ... directory").
+    out = tmp_path / "f.md"
+    out.write_text("x")
+    tables = ["--paper-tables"] if paper_tables else []
+    code, _, err = cli("report", *tables, "--store", str(store_path), "--out", str(out))
+    assert code == 2 and err == f"archlab: error: --out '{out}' is not a folder\n"
 
 
 def test_out_is_required(cli: Cli) -> None:

@@ -267,7 +267,7 @@ def test_input_size_sets_the_macs_shown(cli: Cli) -> None:
     code, out, _ = cli(*grid)
     assert code == 0 and "2 candidates, MACs at 8x8 input" in out
     code, _, err = cli("match-flops", "-C", "2", "--input-size", "0")
-    assert code == 2 and "input_size" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "--input-size must be" in err and len(err.strip().splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- no surprises
@@ -460,3 +460,19 @@ def _stored(path: Path) -> set[tuple[str, str]]:
 
     with Store(path) as store:
         return {(r["session"], r["name"]) for r in speed_rows(store)}
+
+
+def test_a_band_no_grid_row_meets_says_so(cli: Cli) -> None:
+    code, out, err = cli("space", "--macs", "1e99:", "--json")
+    assert code == 0 and json.loads(out) == []
+    assert err == "no candidate of the grid lies inside the band; widen it\n"
+    code, _, err = cli("space", "--macs", "1e6:")
+    assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize("command", ["match-flops", "space"])
+def test_the_timed_batch_takes_counts_spelling_too(cli: Cli, command: str) -> None:
+    # count and the training commands say --batch-size; --batch is the same option here.
+    args = ["-C", "4"] if command == "match-flops" else ["--cardinalities", "4"]
+    code, _, err = cli(command, *args, "--match", "speed", "--batch-size", "0")
+    assert code == 2 and err == "archlab: error: --batch must be an integer >= 1, got 0\n"

@@ -148,7 +148,10 @@ def test_existing_store_is_never_damaged_by_bad_input(cli: Cli, tmp_path: Path) 
     ("extra", "fragment"),
     [
         (["--strategy", "halving", "--eta", "1"], "eta"),
-        (["--strategy", "halving", "--min-epochs", "4", "--max-epochs", "2"], "above max"),
+        (
+            ["--strategy", "halving", "--min-epochs", "4", "--max-epochs", "2"],
+            "--min-epochs 4 is above --max-epochs 2",
+        ),
         (["--strategy", "halving", "--epochs", "3"], "--max-epochs"),
         (["--strategy", "random"], "strategy"),
         (["--executor", "spark"], "executor"),

@@ -82,3 +82,13 @@ def test_file_arms(tmp_path: Path) -> None:
     far.write_text(json.dumps([specs[0], make_spec("cifar", 29, 8, 64).to_dict()]))
     with pytest.raises(ArchlabError, match=r"resnext29_8x64d.*off the target"):
         file_arms(far)
+
+
+def test_cardinalities_that_add_no_arm_are_refused_naming_the_presets_own() -> None:
+    # C = 1 is the cardinality preset's baseline arm: alone it leaves nothing to compare, and the
+    # message must say so (it once ended in an empty list of notes).
+    with pytest.raises(ArchlabError) as info:
+        preset_arms("cardinality", width_multiplier=0.125, cardinalities=(1,))
+    assert str(info.value) == (
+        "cardinalities needs a C beyond the preset's own arms (C=1), got [1]; e.g. 1,2,4"
+    )

@@ -429,7 +429,7 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
         load_space(tmp_path)  # a directory
     binary = tmp_path / "binary.toml"
     binary.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(ArchlabError, match="cannot read space file"):
+    with pytest.raises(ArchlabError, match=r"binary\.toml' is not a text file \(byte 0 is not"):
         load_space(binary)
 
 

@@ -87,6 +87,17 @@ def test_a_missing_store_is_refused_unless_asked_to_create(tmp_path: Path) -> No
         assert len(store.runs()) == 1
 
 
+def test_a_file_where_the_stores_folder_goes_is_one_line(tmp_path: Path) -> None:
+    # count --measure --store and match-flops --match speed --store open the store this way;
+    # a file in the folder's place once ended in mkdir's FileExistsError traceback.
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(ArchlabError) as info:
+        Store(blocker / "runs" / "s.db", create=True)
+    assert str(info.value).startswith(f"store folder {str(blocker / 'runs')!r} cannot be made: ")
+    assert blocker.read_text() == "a file, not a folder"
+
+
 def test_add_candidate_is_idempotent_and_derives_columns(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db", create=True) as store:
         spec = _spec(8, 4)

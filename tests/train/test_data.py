@@ -291,7 +291,8 @@ def test_npz_missing_key_and_corrupt(tmp_path: Path) -> None:
     [
         ("mnist", "unknown dataset source 'mnist'; valid forms: digits, cifar10:PATH"),
         ("imagenet:/x", "unknown dataset source"),
-        ("npz:", "unknown dataset source"),
+        ("npz:", "dataset source 'npz:' needs a path: write npz:PATH \\(valid forms: digits, "),
+        ("digits:x", "dataset source 'digits:x' takes no path: write digits \\(valid"),
         ("cifar10:/no/such/dir", "cifar10 directory not found: /no/such/dir"),
         ("folder:/no/such/dir", "folder directory not found"),
         ("npz:/no/such.npz", "npz file not found: /no/such.npz"),

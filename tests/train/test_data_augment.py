@@ -256,7 +256,7 @@ def test_cli_bad_augment_is_one_line_exit_2(cli: Cli) -> None:
                          "--print-config")  # fmt: skip
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
-        "archlab: error: augment must be one of auto | crop,flip | crop | flip | none "
+        "archlab: error: --augment must be one of auto | crop,flip | crop | flip | none "
         "(parts in any order), got 'rotate'"
     ]
 
@@ -297,6 +297,6 @@ def test_cli_study_bad_augment(cli: Cli, tmp_path: Path) -> None:
         str(tmp_path / "s.db"),
     )
     assert code == 2 and err.strip().splitlines() == [
-        "archlab: error: augment must be one of auto | crop,flip | crop | flip | none "
+        "archlab: error: --augment must be one of auto | crop,flip | crop | flip | none "
         "(parts in any order), got 'crop,crop'"
     ]

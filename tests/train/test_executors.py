@@ -47,7 +47,7 @@ def test_halving_rungs_and_validation() -> None:
     assert [Halving().survivors(n) for n in (16, 5, 1)] == [8, 2, 1]
     with pytest.raises(ArchlabError, match="eta"):
         Halving(eta=1)
-    with pytest.raises(ArchlabError, match="above max"):
+    with pytest.raises(ArchlabError, match=r"4 is above strategy\.max_epochs 2"):
         Halving(min_epochs=4, max_epochs=2)
 
 

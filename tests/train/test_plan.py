@@ -63,6 +63,11 @@ def test_defaults_and_what_a_run_stores() -> None:
         ({"seeds": [0]}, "no candidates"),
         ({**SELECT, "stuff": {}}, "'stuff'"),
         ({**SELECT, "recipe": {"lr": "fast"}}, r"recipe\.lr must be a number"),
+        ({**SELECT, "output": {"mlflow": ""}}, "output.mlflow must be a non-empty string"),
+        (
+            {**SELECT, "strategy": {"name": "halving", "min_epochs": 3, "max_epochs": 2}},
+            "strategy.min_epochs 3 is above strategy.max_epochs 2",
+        ),
     ],
 )
 def test_errors_name_plan_keys_not_flags(raw: dict, key: str) -> None:  # type: ignore[type-arg]
@@ -77,3 +82,11 @@ def test_a_candidate_override_replaces_the_files_candidates(tmp_path: Path) -> N
     plan = resolve_plan(path, {"select.models": ["resnext29_8x64d"], "recipe.lr": 0.05})
     assert [s.name for s in plan.candidates] == ["resnext29_8x64d"]
     assert plan.seeds == (0, 1) and plan.config.lr == 0.05
+
+
+def test_a_binary_plan_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_bytes(b"seeds = [0]\n\xff\xfe")  # --config given an image, say: no traceback
+    with pytest.raises(ArchlabError) as info:
+        resolve_plan(path)
+    assert str(info.value) == (f"plan file {str(path)!r} is not a text file (byte 12 is not UTF-8)")

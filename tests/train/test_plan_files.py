@@ -58,6 +58,18 @@ def test_a_summary_field_contradicting_the_spec_is_refused_naming_it(
 
 
 @pytest.mark.parametrize("run", RUNNERS)
+def test_an_entry_that_is_no_spec_names_the_file_the_entry_and_the_key(
+    cli: Cli, tmp_path: Path, run: Callable[..., tuple[int, str]]
+) -> None:
+    # A name alone is no spec: the line once read "not a valid spec dict: 'stages'".
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps([{"name": "resnext29_2x5d_w0.125"}]))
+    code, err = run(cli, path, tmp_path)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"file '{path}': entry 0: not a valid spec dict: missing key 'stages' (an entry" in err
+
+
+@pytest.mark.parametrize("run", RUNNERS)
 def test_a_binary_file_is_one_line(
     cli: Cli, tmp_path: Path, run: Callable[..., tuple[int, str]]
 ) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from archlab.complexity import totals
 from archlab.train.progress import (
     LogReporter,
     NullReporter,
@@ -207,3 +208,18 @@ def test_the_plan_is_its_own_event(capsys: pytest.CaptureFixture[str]) -> None:
     NullReporter().plan(lines)  # says nothing: reporters that only count messages see none
     LogReporter().plan(lines)
     assert capsys.readouterr().err.splitlines() == lines
+
+
+def test_the_plan_speaks_plainly_of_one_epoch_and_names_each_spec_once() -> None:
+    from archlab.space import make_spec
+    from archlab.train.config import TrainConfig
+
+    spec = make_spec("cifar", 11, 2, 4, width_multiplier=0.125)
+    lines = plan_lines([(spec.name, spec), ("C=2", spec)], seeds="0", config=TrainConfig(epochs=1),
+                       device="cpu", executor="local", threads=1)  # fmt: skip
+    assert lines[1] == f"  {spec.name}: C=2 d=4 depth 11 MACs {totals(spec)[0]:,}"
+    assert lines[2].endswith(f" ({spec.name})")  # a study's label, then the name it stands for
+    assert ", 1 epoch per run," in lines[3]
+    more = plan_lines([(spec.name, spec)], seeds="0", config=TrainConfig(epochs=2),
+                      device="cpu", executor="local", threads=1)  # fmt: skip
+    assert ", 2 epochs per run," in more[2]

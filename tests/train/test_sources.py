@@ -69,7 +69,9 @@ def test_a_source_with_a_path_gets_it(stripes, monkeypatch) -> None:
     assert "stripes:PATH" in source_forms()
     data = load_dataset("stripes:100")
     assert len(data.y_test) == 20 and data.flip  # the loader said no; the registry decides
-    with pytest.raises(ArchlabError, match="unknown dataset source 'stripes'"):
+    with pytest.raises(
+        ArchlabError, match="dataset source 'stripes' needs a path: write stripes:PATH"
+    ):
         load_dataset("stripes")
 
 
