@@ -58,7 +58,8 @@ def print_study(result: StudyResult) -> None:
     out.print(f"best: {d['best']['arm'] or 'none decided'}; stopped: {d['stop']}")
     runs, fixed = d["compute"]["runs"], d["compute"]["fixed_design_runs"]
     share = f" ({runs / fixed:.0%})" if fixed else ""
-    out.print(f"runs: {runs} of the {fixed} a fixed {d['max_seeds']}-seed design trains{share}")
+    design = f"a fixed {d['max_seeds']}-seed design trains"
+    out.print(f"runs of the tested arms: {runs} of the {fixed} {design}{share}")
     if d["failed"]:
         out.print(f"runs that did not finish: {', '.join(d['failed'])}; rerun to retry them")
     for note in d["notes"]:
