@@ -99,8 +99,9 @@ RepeatsOpt = Annotated[
     int | None,
     typer.Option(
         "--repeats",
-        help="Round-robin rounds of --match speed: each times every candidate and the baseline "
-        "once (default 7).",
+        help="Round-robin rounds a --match speed run starts with, each timing every candidate "
+        "and the baseline once (default 7); rounds are added, up to 4x, while a deciding "
+        "ratio's interval is wider than --tolerance.",
     ),
 ]
 SpeedDeviceOpt = Annotated[

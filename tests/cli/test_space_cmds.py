@@ -476,3 +476,13 @@ def test_the_timed_batch_takes_counts_spelling_too(cli: Cli, command: str) -> No
     args = ["-C", "4"] if command == "match-flops" else ["--cardinalities", "4"]
     code, _, err = cli(command, *args, "--match", "speed", "--batch-size", "0")
     assert code == 2 and err == "archlab: error: --batch must be an integer >= 1, got 0\n"
+
+
+def test_repeats_help_states_the_librarys_start_count_and_cap() -> None:
+    from archlab.cli.options import RepeatsOpt
+
+    from archlab.measure._rounds import MAX_ROUNDS_FACTOR
+    from archlab.measure.speed_data import DEFAULT_REPEATS
+
+    text = RepeatsOpt.__metadata__[0].help
+    assert f"(default {DEFAULT_REPEATS})" in text and f"up to {MAX_ROUNDS_FACTOR}x" in text
