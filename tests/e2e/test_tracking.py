@@ -1,12 +1,14 @@
 """--mlflow and --tensorboard end to end, read back with the real tools' own readers.
 
 MLflow's client reads the runs, params, metrics and the parent-child structure back from a local
-SQLite tracking store; TensorBoard's EventAccumulator reads the scalars back and they match the
-store's per-epoch metrics (docs/training.md, "Tracking").
+SQLite tracking store and (marked slow: the server takes 5-20 s to start) from a real
+`mlflow server` on a loopback port; TensorBoard's EventAccumulator reads the scalars and the
+hparams record back and they match the store's per-epoch metrics (docs/training.md, "Tracking").
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -132,7 +134,8 @@ def test_study_to_mlflow_parent_and_children_without_duplicates(
     [
         ("--mlflow", "nosuchscheme://nowhere", "--mlflow 'nosuchscheme://nowhere' cannot be used"),
         ("--mlflow", "sqlite:///FILE/m.db", "cannot be used"),  # a folder that is a file
-        ("--mlflow", "http://127.0.0.1:9", "cannot be used"),  # nothing listens there
+        ("--mlflow", "http://127.0.0.1:9", "nothing answers at http://127.0.0.1:9"),
+        ("--mlflow", "ftp://127.0.0.1", "or a URI of databricks:,"),  # a scheme MLflow lacks
         ("--tensorboard", "FILE", "--tensorboard"),
     ],
 )
@@ -177,3 +180,68 @@ def test_print_config_carries_the_tracking_targets(cli: Cli, tmp_path: Path) -> 
                            "--print-config")  # fmt: skip
     assert code == 0, err
     assert 'tensorboard = "tb"' in study
+
+
+def test_a_web_server_that_is_not_mlflow_is_refused_in_one_line(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers.tracking import plain_web_server
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "s.db"
+    with plain_web_server() as uri:
+        code, _, err = cli("train-candidates", "--cardinalities", "1", *TINY, "--store",
+                           str(store), "--mlflow", uri)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{uri} answered HTTP 404: no MLflow tracking API there" in err
+    assert not store.exists()
+
+
+def test_tensorboard_hparams_and_a_resumed_run_read_back_once(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted after epoch 2 of 3 and resumed: each step once, the hparams record whole."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    import archlab.train.tasks as tasks_module
+
+    store, tb = tmp_path / "s.db", tmp_path / "tb"
+    args = ["train-candidates", "--cardinalities", "2", *TINY, "--epochs", "3", "--store",
+            str(store), "--tensorboard", str(tb), "--quiet"]  # fmt: skip
+    real = tasks_module.train_run
+
+    def stop_after_two(*a: object, **k: object) -> object:
+        on_epoch = k["on_epoch"]
+
+        def chained(metrics: dict[str, object]) -> None:
+            on_epoch(metrics)  # type: ignore[operator]
+            if metrics["epoch"] == 2:
+                raise KeyboardInterrupt
+
+        return real(*a, **{**k, "on_epoch": chained})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tasks_module, "train_run", stop_after_two)
+    code, _, err = cli(*args)
+    assert code != 0, err
+    assert [e["epoch"] for e in next(iter(_store_epochs(store).values()))] == [1, 2]
+    monkeypatch.setattr(tasks_module, "train_run", real)
+    code, _, err = cli(*args)
+    assert code == 0 and "epoch 3/3" in err and "epoch 1/3" not in err, err  # resumed
+    ((folder, epochs),) = _store_epochs(store).items()
+    events = EventAccumulator(str(tb / folder))
+    events.Reload()
+    for key in ("val_error", "lr", "train_loss"):
+        got = [(e.step, e.value) for e in events.Scalars(key)]
+        assert [s for s, _ in got] == [1, 2, 3]
+        assert [v for _, v in got] == pytest.approx([e[key] for e in epochs], rel=1e-6)
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    hparams = start.session_start_info.hparams
+    assert hparams["candidate"].string_value == folder.rsplit("-s", 1)[0]
+    assert hparams["cardinality"].number_value == 2 and hparams["epochs"].number_value == 3
+    assert hparams["seed"].number_value == 0 and hparams["dataset"].string_value == "digits"
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    tags = {m.name.tag for m in experiment.experiment.metric_infos}
+    assert tags == {"final/train_loss", "final/train_error", "final/val_error", "final/test_error"}
+    assert events.Scalars("final/val_error")[-1].value == pytest.approx(epochs[-1]["val_error"])
