@@ -245,3 +245,68 @@ def test_tensorboard_hparams_and_a_resumed_run_read_back_once(
     tags = {m.name.tag for m in experiment.experiment.metric_infos}
     assert tags == {"final/train_loss", "final/train_error", "final/val_error", "final/test_error"}
     assert events.Scalars("final/val_error")[-1].value == pytest.approx(epochs[-1]["val_error"])
+
+
+# Width 1/16 for train-candidates; a study needs 1/8 for C = 2 to match C = 1's MACs.
+TINY16 = [*TINY[:4], "--width-multiplier", "0.0625", *TINY[6:]]
+
+
+@pytest.mark.slow
+def test_a_real_mlflow_server_over_http(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_server: object
+) -> None:
+    """`mlflow server` on loopback: runs, params, metrics, tags, served artifacts, a study."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = mlflow_server.uri  # type: ignore[attr-defined]
+    client = MlflowClient(tracking_uri=uri)
+    train = ["train-candidates", "--cardinalities", "1,2", *TINY16, "--epochs", "2", "--store",
+             str(tmp_path / "t.db"), "--mlflow", uri, "--quiet"]  # fmt: skip
+    code, out, err = cli(*train)
+    assert code == 0, err
+    assert "View run" not in out + err and "warning" not in err  # MLflow prints no run URLs
+    stored = _store_epochs(tmp_path / "t.db")
+    runs = _mlflow_runs(uri)
+    assert sorted(r.info.run_name for r in runs) == sorted(stored)
+    for run in runs:
+        epochs, tags, params = stored[run.info.run_name], run.data.tags, run.data.params
+        assert run.info.status == "FINISHED" and "mlflow.parentRunId" not in tags
+        assert params["seed"] == tags["archlab.seed"] == "0" and tags["archlab.rung"] == "0"
+        assert params["spec.name"] == tags["archlab.candidate"] == run.info.run_name[:-6]
+        assert [s["depth"] for s in json.loads(params["spec.stages"])] == [1, 1, 1]
+        assert params["recipe.lr"] and params["data.name"] == "digits"
+        assert params["budget.epochs"] == "2"
+        for key in ("train_loss", "val_error", "test_error", "lr"):
+            history = client.get_metric_history(run.info.run_id, key)
+            assert [(m.step, m.value) for m in history] == [
+                (e["epoch"], pytest.approx(e[key])) for e in epochs
+            ]
+        files = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+        (meta,) = [f for f in files if f.endswith(".json")]
+        assert any(f.endswith(".pth") for f in files)
+        local = client.download_artifacts(run.info.run_id, meta, str(tmp_path))
+        exported = json.loads(Path(local).read_text())
+        assert exported["name"] == params["spec.name"] and exported["seed"] == 0
+    code, _, err = cli(*train)  # the rerun skips the stored runs and makes no MLflow run
+    assert code == 0, err
+    again = _mlflow_runs(uri)
+    assert sorted(r.info.run_id for r in again) == sorted(r.info.run_id for r in runs)
+    for run in again:
+        assert len(client.get_metric_history(run.info.run_id, "val_error")) == 2
+
+    study = ["study", "--preset", "cardinality", "--cardinalities", "1,2", *TINY, "--epochs", "1",
+             "--min-seeds", "2", "--max-seeds", "2", "--store", str(tmp_path / "s.db"),
+             "--mlflow", uri, "--json"]  # fmt: skip
+    code, out, err = cli(*study)
+    assert code == 0, err
+    result = json.loads(out)  # stdout is the JSON alone
+    study_runs = [r for r in _mlflow_runs(uri) if r.data.tags["archlab.store"].endswith("s.db")]
+    (parent,) = [r for r in study_runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in study_runs if r is not parent]
+    assert len(children) == 4  # 2 arms x 2 seeds
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert parent.info.status == "FINISHED" and parent.data.tags["archlab.stop"]
+    assert parent.data.tags["archlab.best"] == str(result["best"]["arm"] or "none")
+    verdict = {a.path for a in client.list_artifacts(parent.info.run_id, "verdict")}
+    assert {"verdict/verdict.md", "verdict/verdict.json"} <= verdict
