@@ -1,4 +1,4 @@
-"""Shared fixtures: a CLI runner that returns (exit code, stdout, stderr)."""
+"""Shared fixtures: a CLI runner that returns (exit code, stdout, stderr), Ray, MLflow's server."""
 
 from __future__ import annotations
 
