@@ -11,7 +11,7 @@ import typer
 from archlab.train.defaults import COMPARE_OUT
 
 from . import plan_options as po
-from ._common import command_line, console
+from ._common import PATH, command_line, console
 from ._train_output import print_summary
 
 Band = Annotated[po.S, typer.Option(help="Band MIN:MAX for both spaces (either side empty).")]
@@ -30,7 +30,7 @@ def compare_spaces_cmd(
     acts: Band = None,
     seeds: po.SeedsOpt = None,
     out: Annotated[
-        po.P, typer.Option(help=f"Where compare.md goes (default {COMPARE_OUT}).")
+        po.P, typer.Option(help=f"Where compare.md goes (default {COMPARE_OUT}).", **PATH)
     ] = None,
     dataset: po.DatasetOpt = None,
     limit: po.LimitOpt = None,

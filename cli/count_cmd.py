@@ -8,7 +8,7 @@ import typer
 
 from archlab.measure.registry import aliases, model_counters, spec_counters
 
-from ._common import console, given, parse_int_list, print_json, table
+from ._common import PATH_TEXT, console, given, parse_int_list, print_json, table
 from .options import (
     BottleneckWidthOpt,
     CardinalityOpt,
@@ -124,7 +124,11 @@ def count_cmd(
     ] = None,
     figure: Annotated[
         str | None,
-        typer.Option("--figure", help="Roofline figure path (default archlab-runs/roofline/NAME)."),
+        typer.Option(
+            "--figure",
+            help="Roofline figure path (default archlab-runs/roofline/NAME).",
+            **PATH_TEXT,
+        ),
     ] = None,
     dtype: CountDtypeOpt = None,
     store: CountStoreOpt = None,

@@ -15,14 +15,16 @@ import typer
 from archlab.train.defaults import DEMO_OUT
 
 from . import plan_options as po
-from ._common import command_line
+from ._common import PATH, command_line
 from ._train_output import print_demo_step
 from .options import WidthMultiplierOpt
 
 
 def demo_cmd(
     ctx: typer.Context,
-    out: Annotated[Path | None, typer.Option(help=f"Report folder (default {DEMO_OUT}).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help=f"Report folder (default {DEMO_OUT}).", **PATH)
+    ] = None,
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
     width_multiplier: WidthMultiplierOpt = None,

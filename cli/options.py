@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from archlab.train.defaults import DEFAULT_STORE
+
+from ._common import PATH, PATH_TEXT
 
 TemplateOpt = Annotated[
     str | None,
@@ -113,7 +118,8 @@ SpeedStoreOpt = Annotated[
     typer.Option(
         "--store",
         help="Results store keeping --match speed measurements, reused when asked again "
-        "(default archlab-runs/store.db).",
+        f"(default {DEFAULT_STORE}).",
+        **PATH_TEXT,
     ),
 ]
 CountDtypeOpt = Annotated[
@@ -126,6 +132,7 @@ CountStoreOpt = Annotated[
         "--store",
         help="Results store keeping --measure's measurement, reused when asked again "
         "(default: none, nothing written).",
+        **PATH_TEXT,
     ),
 ]
 ToleranceOpt = Annotated[
@@ -137,6 +144,10 @@ ToleranceOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON only).")]
+# results, export and watch: a store to read, given or the default (typer prints it).
+ReadStoreOpt = Annotated[
+    Path, typer.Option("--store", help="The results store to read (never written).", **PATH)
+]
 # Library keywords whose CLI flag is not ``--`` plus the keyword with dashes.
 _FLAGS = {
     "space_file": "--space",

@@ -28,7 +28,7 @@ from archlab.train.config import DEFAULT_KEEP, TrainConfig
 from archlab.train.defaults import COMPARE_STORE, DEFAULT_STORE, DEMO_STORE
 from archlab.train.sources import SOURCES
 
-from ._common import parse_band, parse_int_list
+from ._common import PATH, parse_band, parse_int_list
 
 S: TypeAlias = str | None
 N: TypeAlias = int | None
@@ -50,7 +50,9 @@ def dataset_help() -> str:
     return " | ".join(forms)
 
 
-ConfigOpt = Annotated[P, typer.Option("--config", help="TOML plan file (see --print-config).")]
+ConfigOpt = Annotated[
+    P, typer.Option("--config", help="TOML plan file (see --print-config).", **PATH)
+]
 PrintConfigOpt = Annotated[
     bool,
     typer.Option(
@@ -110,10 +112,13 @@ StoreOpt = Annotated[
     P,
     typer.Option(
         help=f"SQLite results store (default {DEFAULT_STORE}; demo: {DEMO_STORE}, compare-spaces: "
-        f"{COMPARE_STORE})."
+        f"{COMPARE_STORE}).",
+        **PATH,
     ),
 ]
-WorkdirOpt = Annotated[P, typer.Option(help="Checkpoints and logs (default: beside the store).")]
+WorkdirOpt = Annotated[
+    P, typer.Option(help="Checkpoints and logs (default: beside the store).", **PATH)
+]
 KeepOpt = Annotated[
     N,
     typer.Option(

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ._common import (
+    PATH,
     given,
     int_tuple,
     parse_band,
@@ -104,7 +105,9 @@ def space_cmd(
     space_file: Annotated[
         Path | None,
         typer.Option(
-            "--space", help="TOML design space for --sample (format: archlab.search.sampling)."
+            "--space",
+            help="TOML design space for --sample (format: archlab.search.sampling).",
+            **PATH,
         ),
     ] = None,
     as_json: JsonOpt = False,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from . import plan_options as po
-from ._common import print_json
+from ._common import PATH, print_json
 from ._train_output import print_study
 from .options import (
     CardinalitiesOpt,
@@ -30,7 +30,8 @@ def study_cmd(
         po.S, typer.Option(help="cardinality | depth-width-cardinality (or give --arms).")
     ] = None,
     arms: Annotated[
-        Path | None, typer.Option(help="JSON from `archlab space --json` (or give --preset).")
+        Path | None,
+        typer.Option(help="JSON from `archlab space --json` (or give --preset).", **PATH),
     ] = None,
     name: Annotated[
         po.S, typer.Option(help="The study's name in the store (default study).")

@@ -10,12 +10,11 @@ import typer
 from archlab.train.defaults import DEFAULT_STORE
 
 from ._common import print_json
+from .options import ReadStoreOpt
 
 
 def watch_cmd(
-    store: Annotated[
-        Path, typer.Option("--store", help="The results store to watch (never written).")
-    ] = Path(DEFAULT_STORE),
+    store: ReadStoreOpt = Path(DEFAULT_STORE),
     once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes.")] = 2.0,
     as_json: Annotated[

@@ -293,7 +293,7 @@ def test_split_is_a_plan_key_and_a_bad_one_is_refused(cli: Cli, tmp_path: Path) 
     assert 'split = "per-seed"' in data  # in the plan's data table, and so in every run's
     code, out, err = cli(*args, "--split", "sometimes", "--print-config")
     assert code == 2 and out == ""
-    assert err.strip() == "archlab: error: --split must be fixed or per-seed, got 'sometimes'"
+    assert err.strip() == "archlab study: error: --split must be fixed or per-seed, got 'sometimes'"
     assert not (tmp_path / "s.db").exists()
 
 
