@@ -13,8 +13,7 @@ from archlab.train.defaults import COMPARE_OUT
 from . import plan_options as po
 from ._common import PATH, command_line, console
 from ._train_output import print_summary
-
-Band = Annotated[po.S, typer.Option(help="Band MIN:MAX for both spaces (either side empty).")]
+from .options import ActsBandOpt, MacsBandOpt, ParamsBandOpt
 
 
 def compare_spaces_cmd(
@@ -24,13 +23,15 @@ def compare_spaces_cmd(
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
     samples: Annotated[po.N, typer.Option(help="Candidates per space (default 16).")] = None,
-    seed: Annotated[po.N, typer.Option(help="Sampling seed (default 0).")] = None,
-    macs: Band = None,
-    params: Band = None,
-    acts: Band = None,
+    seed: Annotated[
+        po.N, typer.Option(help="Sampling seed (default 0): same seed, same candidates.")
+    ] = None,
+    macs: MacsBandOpt = None,
+    params: ParamsBandOpt = None,
+    acts: ActsBandOpt = None,
     seeds: po.SeedsOpt = None,
     out: Annotated[
-        po.P, typer.Option(help=f"Where compare.md goes (default {COMPARE_OUT}).", **PATH)
+        po.P, typer.Option(help=f"Folder for compare.md (default {COMPARE_OUT}).", **PATH)
     ] = None,
     dataset: po.DatasetOpt = None,
     limit: po.LimitOpt = None,

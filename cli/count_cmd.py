@@ -17,6 +17,7 @@ from .options import (
     DepthOpt,
     InputSizeOpt,
     JsonOpt,
+    MeasureDeviceOpt,
     TemplateOpt,
     WidthMultiplierOpt,
 )
@@ -105,22 +106,19 @@ def count_cmd(
             "--measure", help="Also time train step and inference latency, with 95% intervals."
         ),
     ] = False,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help="auto (the default), cpu or cuda: where --measure times."),
-    ] = None,
+    device: MeasureDeviceOpt = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Batch for --measure (default 8).")
     ] = None,
     channels_last: Annotated[
         bool | None,
-        typer.Option("--channels-last", help="channels_last memory format for --measure."),
+        typer.Option("--channels-last", help="NHWC memory layout for --measure (default off)."),
     ] = None,
     roofline: Annotated[
         bool, typer.Option("--roofline", help="Per layer: bytes, intensity, time, roof fraction.")
     ] = False,
     repeats: Annotated[
-        int | None, typer.Option("--repeats", help="Timed repeats (default 10).")
+        int | None, typer.Option("--repeats", help="Timed repeats of --measure (default 10).")
     ] = None,
     figure: Annotated[
         str | None,

@@ -17,17 +17,17 @@ from archlab.train.defaults import DEMO_OUT
 from . import plan_options as po
 from ._common import PATH, command_line
 from ._train_output import print_demo_step
-from .options import WidthMultiplierOpt
+from .options import DemoWidthMultiplierOpt
 
 
 def demo_cmd(
     ctx: typer.Context,
     out: Annotated[
-        Path | None, typer.Option(help=f"Report folder (default {DEMO_OUT}).", **PATH)
+        Path | None, typer.Option(help=f"Folder for the report (default {DEMO_OUT}).", **PATH)
     ] = None,
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
-    width_multiplier: WidthMultiplierOpt = None,
+    width_multiplier: DemoWidthMultiplierOpt = None,
     min_seeds: po.MinSeedsOpt = None,
     max_seeds: po.MaxSeedsOpt = None,
     dataset: po.DatasetOpt = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import signal
@@ -84,6 +85,19 @@ demo_cmd.register(app)
 study_cmd.register(app)
 export_cmd.register(app)
 watch_cmd.register(app)
+
+
+def help_paragraphs(doc: str | None) -> str | None:
+    """A command's docstring with each paragraph on one line: typer's rich help keeps the line
+    breaks of every paragraph after the first, so a source line's wrap broke the printed text
+    (``space --help`` read "log-uniform from" / "1 to 64" on two lines)."""
+    if not doc:
+        return doc
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+
+
+for _info in app.registered_commands:
+    _info.help = help_paragraphs(_info.help or getattr(_info.callback, "__doc__", None))
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -56,12 +56,18 @@ BottleneckWidthsOpt = Annotated[
         "--bottleneck-widths", help="Comma list of first-stage d, the networks' own (a grid)."
     ),
 ]
+_WIDTH = "Scale the stem and stage widths, not d"
 WidthMultiplierOpt = Annotated[
+    float | None, typer.Option("--width-multiplier", help=f"{_WIDTH} (default 1).")
+]
+# A study's default depends on the device (archlab.workflows.study_plan.DEFAULT_WIDTH); the
+# demo's plan sets 1/8 (see its --print-config).
+StudyWidthMultiplierOpt = Annotated[
     float | None,
-    typer.Option(
-        "--width-multiplier",
-        help="Scale the stem and stage widths, not d (default 1; study and demo: 1/8 on a CPU).",
-    ),
+    typer.Option("--width-multiplier", help=f"{_WIDTH} (default: 1/8 on a CPU, 1 on CUDA)."),
+]
+DemoWidthMultiplierOpt = Annotated[
+    float | None, typer.Option("--width-multiplier", help=f"{_WIDTH} (default 1/8, the demo's).")
 ]
 ComplexityOpt = Annotated[
     float | None,
@@ -109,9 +115,18 @@ RepeatsOpt = Annotated[
         "ratio's interval is wider than --tolerance.",
     ),
 ]
+
+
+def device_help(what: str) -> str:
+    """--device's help, one wording in every command that picks a device."""
+    return f"auto (the default: cuda where torch sees one), cpu or cuda: {what}."
+
+
 SpeedDeviceOpt = Annotated[
-    str | None,
-    typer.Option("--device", help="auto (the default), cpu or cuda: where --match speed times."),
+    str | None, typer.Option("--device", help=device_help("where --match speed times"))
+]
+MeasureDeviceOpt = Annotated[
+    str | None, typer.Option("--device", help=device_help("where --measure times"))
 ]
 SpeedStoreOpt = Annotated[
     str | None,
@@ -144,6 +159,16 @@ ToleranceOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON only).")]
+
+
+def _band(what: str) -> str:
+    return f"Keep candidates whose {what} lie in MIN:MAX (either side may be empty)."
+
+
+# space and compare-spaces: the complexity band candidates are kept in.
+MacsBandOpt = Annotated[str | None, typer.Option("--macs", help=_band("MACs"))]
+ParamsBandOpt = Annotated[str | None, typer.Option("--params", help=_band("parameters"))]
+ActsBandOpt = Annotated[str | None, typer.Option("--acts", help=_band("activations"))]
 # results, export and watch: a store to read, given or the default (typer prints it).
 ReadStoreOpt = Annotated[
     Path, typer.Option("--store", help="The results store to read (never written).", **PATH)

@@ -29,6 +29,7 @@ from archlab.train.defaults import COMPARE_STORE, DEFAULT_STORE, DEMO_STORE
 from archlab.train.sources import SOURCES
 
 from ._common import PATH, parse_band, parse_int_list
+from .options import device_help
 
 S: TypeAlias = str | None
 N: TypeAlias = int | None
@@ -45,7 +46,7 @@ def default(field: str) -> str:
 
 def dataset_help() -> str:
     """--dataset's help, read from the data sources' registry (a new source shows up here)."""
-    forms = (f"{s.form} (default)" if s.form == TrainConfig.dataset else s.form
+    forms = (f"{s.form} (the default)" if s.form == TrainConfig.dataset else s.form
              for s in SOURCES.values())  # fmt: skip
     return " | ".join(forms)
 
@@ -134,16 +135,14 @@ MlflowOpt = Annotated[
 TensorboardOpt = Annotated[
     S, typer.Option("--tensorboard", help="Folder for TensorBoard event files, one per run.")
 ]
-ExecutorOpt = Annotated[S, typer.Option(help="local (default) or ray.")]
+ExecutorOpt = Annotated[S, typer.Option(help="local (the default) or ray.")]
 WorkersOpt = Annotated[N, typer.Option(help="Local worker processes (default: 1 per GPU).")]
 RayAddressOpt = Annotated[S, typer.Option(help="auto or HOST:PORT of a Ray cluster.")]
 GpusPerRunOpt = Annotated[F, typer.Option(help="Ray: GPUs per run (1 on CUDA).")]
 ThreadsOpt = Annotated[
     N, typer.Option(help="torch CPU threads per run; the same count gives the same numbers.")
 ]
-DeviceOpt = Annotated[
-    S, typer.Option(help="auto (the default: cuda where torch sees one) | cpu | cuda.")
-]
+DeviceOpt = Annotated[S, typer.Option(help=device_help("where the runs train"))]
 ReclaimOpt = Annotated[
     B, typer.Option("--reclaim", help="Resume runs left 'running' by another machine.")
 ]

@@ -19,6 +19,7 @@ from ._common import (
     warn,
 )
 from .options import (
+    ActsBandOpt,
     BottleneckWidthOpt,
     BottleneckWidthsOpt,
     CardinalitiesOpt,
@@ -28,7 +29,9 @@ from .options import (
     DepthsOpt,
     InputSizeOpt,
     JsonOpt,
+    MacsBandOpt,
     MatchOpt,
+    ParamsBandOpt,
     RepeatsOpt,
     ScopeOpt,
     SpeedBatchOpt,
@@ -91,16 +94,16 @@ def space_cmd(
     repeats: RepeatsOpt = None,
     device: SpeedDeviceOpt = None,
     store: SpeedStoreOpt = None,
-    macs: Annotated[str | None, typer.Option("--macs", help="Keep MACs in MIN:MAX.")] = None,
-    params: Annotated[str | None, typer.Option("--params", help="Keep params in MIN:MAX.")] = None,
-    acts: Annotated[str | None, typer.Option("--acts", help="Keep activations in MIN:MAX.")] = None,
+    macs: MacsBandOpt = None,
+    params: ParamsBandOpt = None,
+    acts: ActsBandOpt = None,
     sample: Annotated[
         int | None,
         typer.Option("--sample", min=1, help="Draw N distinct specs inside the band at random."),
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Seed of --sample (default 0): same seed, same specs."),
+        typer.Option("--seed", help="Seed of --sample (default 0): same seed, same candidates."),
     ] = None,
     space_file: Annotated[
         Path | None,

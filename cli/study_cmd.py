@@ -17,8 +17,8 @@ from .options import (
     DepthOpt,
     JsonOpt,
     StudyMatchOpt,
+    StudyWidthMultiplierOpt,
     TrainTemplateOpt,
-    WidthMultiplierOpt,
 )
 
 
@@ -39,7 +39,7 @@ def study_cmd(
     cardinalities: CardinalitiesOpt = None,
     template: TrainTemplateOpt = None,
     depth: DepthOpt = None,
-    width_multiplier: WidthMultiplierOpt = None,
+    width_multiplier: StudyWidthMultiplierOpt = None,
     complexity: ComplexityOpt = None,
     match: StudyMatchOpt = None,
     tolerance: Annotated[

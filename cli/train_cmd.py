@@ -45,8 +45,8 @@ def train_candidates_cmd(
     scope: Annotated[
         po.S,
         typer.Option(
-            help="What --cardinalities match: block (Eq. 4 params, the default), network "
-            "(MACs) or params."
+            help="What --cardinalities match: block (Eq. 4 conv2-block params, the default), "
+            "network (MACs) or params."
         ),
     ] = None,
     seeds: po.SeedsOpt = None,

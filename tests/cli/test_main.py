@@ -327,3 +327,15 @@ def test_an_empty_path_is_refused_naming_its_flag(
         f"archlab {argv[0]}: error: Invalid value for '{flag}': the path is empty, got {value!r}\n"
     )
     assert "'.'" not in err and list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_no_help_paragraph_keeps_a_source_line_break() -> None:
+    """typer prints a later paragraph's line breaks as they are: a wrapped docstring line broke
+    ``space --help`` mid-sentence at some terminal widths."""
+    import typer
+    from archlab.cli.main import app, help_paragraphs
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    broken = [n for n, c in commands.items() if any("\n" in p for p in c.help.split("\n\n"))]
+    assert broken == [] and "\n\n" in commands["space"].help
+    assert help_paragraphs("A\n  b.\n\n  C\n  d.\n") == "A b.\n\nC d."
