@@ -64,7 +64,7 @@ def compare_spaces_cmd(
     reclaim: po.ReclaimOpt = None,
     quiet: po.QuietOpt = False,
 ) -> int:
-    """Sample K candidates from each space in one complexity band, train them, compare EDFs."""
+    """Sample --samples candidates from each space in one band, train them, compare error EDFs."""
     from archlab.train.progress import make_reporter
     from archlab.workflows.compare_spaces import compare_plan, compare_spaces
 

@@ -94,7 +94,7 @@ def count_cmd(
         bool, typer.Option("--per-layer", help="Per-layer table with reasons.")
     ] = False,
     train_mode: Annotated[
-        bool, typer.Option("--train-mode", help="Count with BN in train mode.")
+        bool, typer.Option("--train-mode", help="Count with BN in train mode (default: eval mode).")
     ] = False,
     training: Annotated[
         bool, typer.Option("--training", help="Also count one training step.")

@@ -16,7 +16,9 @@ from .options import JsonOpt, ReadStoreOpt
 
 def export_cmd(
     store: ReadStoreOpt = Path(DEFAULT_STORE),
-    run: Annotated[int | None, typer.Option("--run", help="Run id (see `results`).")] = None,
+    run: Annotated[
+        int | None, typer.Option("--run", help="Run id (see `results`), or give --best.")
+    ] = None,
     best: Annotated[
         bool, typer.Option("--best", help="The finished run with the lowest val error.")
     ] = False,

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from archlab.search.presets import STUDY_PRESETS
+
 from . import plan_options as po
 from ._common import PATH, print_json
 from ._train_output import print_study
@@ -21,14 +23,14 @@ from .options import (
     TrainTemplateOpt,
 )
 
+PRESET_HELP = f"{' | '.join(STUDY_PRESETS)} (or give --arms)."  # read from the presets' registry
+
 
 def study_cmd(
     ctx: typer.Context,
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
-    preset: Annotated[
-        po.S, typer.Option(help="cardinality | depth-width-cardinality (or give --arms).")
-    ] = None,
+    preset: Annotated[po.S, typer.Option(help=PRESET_HELP)] = None,
     arms: Annotated[
         Path | None,
         typer.Option(help="JSON from `archlab space --json` (or give --preset).", **PATH),
