@@ -1,4 +1,4 @@
-"""`archlab demo`: the README's main job on the built-in default data set (see archlab.demo).
+"""`archlab demo`: the quick start on the built-in default data set (archlab.workflows.demo).
 
 It takes every training option a study takes; what it sets beyond the library's defaults (6
 epochs, width 1/8, 3 to 10 seeds, its own store) is the demo's plan, shown by --print-config.
@@ -62,7 +62,7 @@ def demo_cmd(
     seed_count: po.OldSeedCountOpt = None,
     quiet: po.QuietOpt = False,
 ) -> int:
-    """Run the main job on the built-in default: match, enumerate, a study on digits, report."""
+    """Run the quick start: match-flops, space, then a study on digits and its report."""
     from archlab.train.progress import make_reporter
     from archlab.workflows.demo import demo, demo_plan
 

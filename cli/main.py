@@ -75,16 +75,18 @@ def _root(
     """ResNeXt design-space search: exact complexity, matched candidates, short training runs."""
 
 
-space_cmds.register(app)
-train_cmd.register(app)
+# `archlab --help` lists the commands in this order, the README's: the flow from a question to
+# its report.
+space_cmds.register(app)  # match-flops, space
 count_cmd.register(app)
-results_cmd.register(app)
-report_cmd.register(app)
-compare_cmd.register(app)
-demo_cmd.register(app)
+train_cmd.register(app)
 study_cmd.register(app)
+compare_cmd.register(app)
+results_cmd.register(app)
 export_cmd.register(app)
 watch_cmd.register(app)
+report_cmd.register(app)
+demo_cmd.register(app)
 
 
 def help_paragraphs(doc: str | None) -> str | None:

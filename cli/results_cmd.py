@@ -38,7 +38,7 @@ def results_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """One row per run: the candidate, its last and best errors, throughput and cost."""
+    """List one row per run: the candidate, its last and best errors, throughput and cost."""
     if sum([csv is not None, parquet is not None, as_json]) > 1:
         raise typer.BadParameter("give at most one of --csv, --parquet, --json")
     if (out := csv or parquet) is not None:

@@ -21,7 +21,7 @@ def watch_cmd(
         bool, typer.Option("--json", help="One snapshot, machine-readable (implies --once).")
     ] = False,
 ) -> None:
-    """Runs in progress (epoch, val error, images/s, ETA), finished runs and study verdicts."""
+    """Show runs in progress (epoch, val error, images/s, ETA), finished runs, study verdicts."""
     from archlab.workflows.watch import read_snapshot, watch
 
     if as_json:
