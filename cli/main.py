@@ -116,6 +116,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `archlab`: the help was the answer
             return 0
         message = exc.format_message()
+        if type(exc).__name__ == "BadParameter" and getattr(exc, "param", None) is None:
+            message = str(getattr(exc, "message", message))  # a shim's own: it names its flags
         if "got " not in message:  # typer's type errors do not say what was typed
             message += typed_value(exc, args)
         return error(command_path(args, exc), message)

@@ -339,3 +339,20 @@ def test_no_help_paragraph_keeps_a_source_line_break() -> None:
     broken = [n for n, c in commands.items() if any("\n" in p for p in c.help.split("\n\n"))]
     assert broken == [] and "\n\n" in commands["space"].help
     assert help_paragraphs("A\n  b.\n\n  C\n  d.\n") == "A b.\n\nC d."
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["space", "--json", "--csv"],
+         "--json and --csv are two formats for one output; give one"),
+        (["space", "--cardinalities", "1,a"],
+         "--cardinalities needs a comma-separated list of integers, got '1,a'"),
+        (["results", "--csv", "x.csv", "--json"], "give at most one of --csv, --parquet, --json"),
+    ],
+)  # fmt: skip
+def test_a_shims_own_usage_error_reads_as_the_librarys_do(
+    cli: Cli, argv: list[str], line: str
+) -> None:
+    """It names its flags itself; click's 'Invalid value: ' before it said nothing more."""
+    assert _one_line_exit_2(cli(*argv)) == f"archlab {argv[0]}: error: {line}\n"
