@@ -189,3 +189,18 @@ def test_one_option_reads_the_same_in_every_command() -> None:
     )
     for band in ("--macs", "--params", "--acts"):
         assert _helps("space")[band] == _helps("compare-spaces")[band]
+
+
+@pytest.mark.parametrize("command", ["train-candidates", "study", "demo", "compare-spaces"])
+def test_help_groups_the_training_options_by_the_plan_table_they_set(command: str) -> None:
+    import typer
+    from archlab.cli.main import app
+
+    panel = {"data": "Data", "recipe": "Recipe and budget", "budget": "Recipe and budget",
+             "output": "Output", "execution": "Execution"}  # fmt: skip
+    params = typer.main.get_command(app).commands[command].params  # type: ignore[attr-defined]
+    shown = {p.name: getattr(p, "rich_help_panel", None) for p in params}
+    assert {n: shown[n] for n in po.TRAINING} == {
+        n: panel[key.partition(".")[0]] for n, (key, _) in po.TRAINING.items()
+    }
+    assert all(shown[n] is None for n in shown if n not in po.TRAINING)  # its own, on top
