@@ -375,7 +375,12 @@ def test_space_match_latency_table(cli: Cli, tmp_path: Path) -> None:
                          "--json")  # fmt: skip
     assert code == 0, err
     rows = json.loads(out)
-    assert [r["cardinality"] for r in rows] == [1, 2]
+    # Real timing on a shared machine: C = 2 may miss even a 90% tolerance under load, and is
+    # then left out with its warning (never refused, never a wrong row). C = 1 is the baseline.
+    cardinalities = [r["cardinality"] for r in rows]
+    assert cardinalities in ([1, 2], [1]), cardinalities
+    if cardinalities == [1]:
+        assert "left out C=2" in err, err
     for row in rows:
         _ordered(row, "latency_ms", "latency_ms_ci")
         assert row["measured_on"] == "latency" and row["relative_error"] <= 0.9
