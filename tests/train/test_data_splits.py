@@ -100,7 +100,7 @@ def test_npz_val_arrays_are_the_validation_split(tmp_path: Path) -> None:
         ({"y_val": np.array([0, 1])}, "only one of x_val, y_val"),
         (
             {"x_val": np.zeros((2, 4, 4, 3), np.uint8), "y_val": np.array([0, 7])},
-            r"the validation split has label\(s\) 7 that never occur",
+            r"y_val has label\(s\) 7 that never occur in y_train",
         ),
         (
             {"x_val": np.zeros((2, 4, 4), np.uint8), "y_val": np.array([0, 1])},
