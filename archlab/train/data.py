@@ -194,12 +194,8 @@ def load_dataset(
         x_val, y_val = _fixed_subset(src.x_val, src.y_val, limit)
     else:
         n_val = max(1, round(val_fraction * len(pool)))
-        if len(pool) - n_val < 1:
-            raise ArchlabError(
-                f"{name}: {len(pool)} training examples leave none for training "
-                f"after holding out val_fraction={val_fraction}"
-            )
-        val_idx, train_idx = pool[:n_val].sort().values, pool[n_val:].sort().values
+        why = f"val_fraction={val_fraction}"
+        val_idx, train_idx = _hold_out(name, pool, ytr, n_val, why, strict=limit is None)
         x_val, y_val = xtr[val_idx], ytr[val_idx]
     x_test, y_test = _fixed_subset(src.x_test, src.y_test, limit)
     x_train = xtr[train_idx]
@@ -242,12 +238,44 @@ def split_for_seed(data: DatasetSplits, seed: int) -> DatasetSplits:
     x = torch.cat([data.x_train, data.x_val.to(data.x_train.device)])
     y = torch.cat([data.y_train, data.y_val.to(data.y_train.device)])
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(_SPLIT_STREAM + seed))
-    n_val = len(data.y_val)
-    val_idx = order[:n_val].sort().values.to(x.device)
-    train_idx = order[n_val:].sort().values.to(x.device)
+    # Not strict: the loaded split kept every class when it could, and this pool is its pool.
+    val_idx, train_idx = _hold_out(data.name, order, y, len(data.y_val), f"seed {seed}")
+    val_idx, train_idx = val_idx.to(x.device), train_idx.to(x.device)
     return dataclasses.replace(
         data, x_train=x[train_idx], y_train=y[train_idx], x_val=x[val_idx], y_val=y[val_idx]
     )
+
+
+def _hold_out(
+    name: str, order: torch.Tensor, y: torch.Tensor, n_val: int, why: str, *, strict: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validation and training indices (sorted): the first ``n_val`` of ``order`` held out,
+    passing over an example that is the last of its class left for training, so that every
+    class of the pool keeps a training example (docs/data.md, "Splits"). A draw that keeps one
+    of every class anyway is the plain one: only a class of a few images changes the split.
+    Where no draw can keep them all, ``strict`` refuses; otherwise (a ``limit``'s pool, which
+    may lack whole classes already) the plain draw is taken."""
+    labels = y.cpu()[order]
+    n_classes = len(labels.unique())
+    if len(order) - n_val < n_classes and not strict:
+        return order[:n_val].sort().values, order[n_val:].sort().values
+    if len(order) - n_val < n_classes:
+        raise ArchlabError(
+            f"{name}: {len(order)} training examples of {n_classes} classes cannot spare "
+            f"{n_val} for validation ({why}) and keep a training example of every class; "
+            "give more images or a validation split of its own (val/, x_val)"
+        )
+    if len(labels[n_val:].unique()) == n_classes:
+        return order[:n_val].sort().values, order[n_val:].sort().values
+    left = torch.bincount(labels).tolist()  # each class's examples not held out (yet)
+    held = torch.zeros(len(order), dtype=torch.bool)
+    taken = 0
+    for pos, label in enumerate(labels.tolist()):
+        if taken == n_val:
+            break
+        if left[label] > 1:
+            held[pos], left[label], taken = True, left[label] - 1, taken + 1
+    return order[held].sort().values, order[~held].sort().values
 
 
 def _grey(x: torch.Tensor) -> bool:

@@ -165,8 +165,22 @@ def test_folder_without_test_dir_is_refused(tmp_path: Path) -> None:
 
 def test_folder_mismatched_sizes(tmp_path: Path) -> None:
     make_folder(tmp_path)
-    _png(tmp_path / "train" / "cat" / "big.png", np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(ArchlabError, match=r"big\.png is 8x8.*share one size"):
+    _png(tmp_path / "train" / "ant" / "a.png", np.zeros((8, 8, 3), np.uint8))  # sorts first
+    with pytest.raises(ArchlabError, match=r"a\.png is 8x8 but 18 of the 19 images are 6x6; all"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+def test_folder_reads_as_imagefolder_does(tmp_path: Path) -> None:
+    make_folder(tmp_path)  # 4 train images a class, and ant/notes.txt that is no image
+    _png(tmp_path / "train" / "ant" / "more" / "deep.png", np.zeros((6, 6, 3), np.uint8))
+    Image.fromarray(np.zeros((6, 6, 3), np.uint8)).save(tmp_path / "train" / "cat" / "b.BMP")
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "train" / "dog" / "g.TIFF")
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.y_train.bincount().tolist() == [5, 5, 5]  # nested, .BMP, .TIFF (grey) all read
+    (tmp_path / "train" / "dog" / "g.TIFF").unlink()
+    wide = Image.fromarray(np.full((6, 6), 4000, np.uint16))  # 16-bit: convert() would clip
+    wide.save(tmp_path / "train" / "dog" / "w.png")
+    with pytest.raises(ArchlabError, match=r"w\.png has more than 8 bits per channel \(PIL mode I"):
         load_dataset(f"folder:{tmp_path}")
 
 
@@ -256,6 +270,7 @@ def test_non_square_images(tmp_path: Path) -> None:
     ("arrays", "message"),
     [
         ({"x_train": np.zeros((20, 4, 4, 3), np.float32)}, "x_train must be uint8"),
+        ({"x_train": np.zeros((20, 3, 4, 4), np.float32)}, r"0\.\.1; channels first: store x"),
         ({"x_test": np.zeros((6, 4, 4, 2), np.uint8)}, r"x_test must be uint8 \(N, H, W\)"),
         ({"y_train": np.arange(19)}, "x_train has 20 images, y_train 19"),
         ({"y_test": np.array([0, 1, -1, 0, 1, 0])}, "labels must be >= 0"),
@@ -521,10 +536,18 @@ def test_a_huge_label_is_a_class_name_not_a_giant_classifier(tmp_path: Path) -> 
     assert ds.classes == ["0", "1", "2", "1000000000"]
 
 
-def test_as_many_classes_as_images_is_allowed(tmp_path: Path) -> None:
-    labels = np.arange(20)
-    ds = load_dataset(f"npz:{make_npz(tmp_path / 'e.npz', y_train=labels)}", val_fraction=0.1)
-    assert ds.num_classes == 20
+def test_as_many_classes_as_images_cannot_spare_validation(tmp_path: Path) -> None:
+    path = make_npz(tmp_path / "e.npz", y_train=np.arange(20))
+    with pytest.raises(ArchlabError) as info:  # any held-out image leaves a class untrained
+        load_dataset(f"npz:{path}", val_fraction=0.1)
+    assert str(info.value) == (
+        "npz:e.npz: 20 training examples of 20 classes cannot spare 2 for validation "
+        "(val_fraction=0.1) and keep a training example of every class; give more images or a "
+        "validation split of its own (val/, x_val)"
+    )
+    # A --limit pool is a quick try that may lack classes already: it takes the plain draw.
+    ds = load_dataset(f"npz:{path}", val_fraction=0.1, limit=20)
+    assert (ds.num_classes, len(ds.y_train), len(ds.y_val)) == (20, 18, 2)
 
 
 @pytest.mark.parametrize(
