@@ -127,6 +127,23 @@ class DatasetSplits:
         }
         return dataclasses.replace(self, **moved)
 
+    def summary(self) -> str:
+        """One line said before training: the classes, where their names came from, the image
+        size and colour, and each split's size (docs/data.md, "Labels")."""
+        names = self.classes
+        shown = ", ".join(names[:8]) + (f", ... ({len(names)})" if len(names) > 8 else "")
+        told = {"folder": "class folders", "labels": "the labels, sorted",
+                "indices": "label indices"}.get(self.classes_from, self.classes_from)  # fmt: skip
+        counts = torch.bincount(self.y_train.cpu(), minlength=self.num_classes).tolist()
+        fewest = min(range(len(counts)), key=counts.__getitem__)
+        h, w = self.x_train.shape[2:]
+        return (
+            f"data: {self.name}, {self.num_classes} classes ({shown}) named by {told}; "
+            f"{h}x{w} {'grey' if self.grey else 'colour'}; {len(self.y_train)} train "
+            f"(fewest: {names[fewest]}, {counts[fewest]}) / {len(self.y_val)} val / "
+            f"{len(self.y_test)} test images"
+        )
+
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary: name, classes, image size and split sizes."""
         return {

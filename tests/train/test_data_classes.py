@@ -138,3 +138,12 @@ def test_integer_labels_named_by_dataset_toml_need_training_images(tmp_path: Pat
     (tmp_path / "g.dataset.toml").write_text('classes = ["x", "y", "z"]\n')  # y: no image
     with pytest.raises(ArchlabError, match=r"no example of class\(es\) y \(1 of 3\)"):
         load_dataset(f"npz:{path}")
+
+
+def test_the_summary_says_what_the_classes_are_before_training(tmp_path: Path) -> None:
+    y = np.array([42, 3, 7, 7, 3, 42] * 3 + [7, 99])  # 99: one image
+    ds = load_dataset(f"npz:{_labelled_npz(tmp_path / 's.npz', y, y[:4])}")
+    assert ds.summary() == (
+        "data: npz:s.npz, 4 classes (3, 7, 42, 99) named by the labels, sorted; 4x4 grey; "
+        "18 train (fewest: 99, 1) / 2 val / 4 test images"
+    )
