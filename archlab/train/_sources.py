@@ -11,7 +11,7 @@ data set says so in a small TOML file, ``ROOT/dataset.toml`` or ``NAME.dataset.t
 ``NAME.npz``, holding ``flip = false`` (or true); an ``.npz`` may instead hold a 0-d bool
 ``flip`` array. Without either, flips are allowed (natural images). The same file may name the
 classes, ``classes = ["cat", "dog"]`` in label order (for a folder, the class folders' sorted
-order); a folder's classes are otherwise its class folders' names, an npz's their indices. An
+order); a folder's classes are otherwise its class folders' names, an npz's its labels. An
 export carries them (docs/data.md).
 """
 

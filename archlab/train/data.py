@@ -6,8 +6,8 @@ The sources are one registry, :mod:`archlab.train.sources` (their loaders in ``_
 normalisation, augmentation and batching are in ``_batches`` (re-exported here).
 
 Data that would train without error but give wrong results is refused at load time: test labels
-that never occur in training, labels implying far more classes than training images, splits
-with different channels or image sizes.
+that never occur in training, a class without training images, splits with different channels
+or image sizes. A held-out validation split leaves every class a training image.
 
 Split policy: the test split is fixed by the source, never by ``seed``, so every run of a study
 is scored on the same images (``folder:`` reads it from ``test/`` and refuses a tree without
