@@ -211,8 +211,10 @@ def load_dataset(
         x_val, y_val = _fixed_subset(src.x_val, src.y_val, limit)
     else:
         n_val = max(1, round(val_fraction * len(pool)))
+        # A limit that left whole classes out of the pool made a quick try: no refusal there.
+        strict = len(ytr[pool].unique()) == len(ytr.unique())
         why = f"val_fraction={val_fraction}"
-        val_idx, train_idx = _hold_out(name, pool, ytr, n_val, why, strict=limit is None)
+        val_idx, train_idx = _hold_out(name, pool, ytr, n_val, why, strict=strict)
         x_val, y_val = xtr[val_idx], ytr[val_idx]
     x_test, y_test = _fixed_subset(src.x_test, src.y_test, limit)
     x_train = xtr[train_idx]
@@ -270,8 +272,8 @@ def _hold_out(
     passing over an example that is the last of its class left for training, so that every
     class of the pool keeps a training example (docs/data.md, "Splits"). A draw that keeps one
     of every class anyway is the plain one: only a class of a few images changes the split.
-    Where no draw can keep them all, ``strict`` refuses; otherwise (a ``limit``'s pool, which
-    may lack whole classes already) the plain draw is taken."""
+    Where no draw can keep them all, ``strict`` refuses; otherwise (a ``limit``'s pool that
+    lacks whole classes already) the plain draw is taken."""
     labels = y.cpu()[order]
     n_classes = len(labels.unique())
     if len(order) - n_val < n_classes and not strict:

@@ -545,9 +545,11 @@ def test_as_many_classes_as_images_cannot_spare_validation(tmp_path: Path) -> No
         "(val_fraction=0.1) and keep a training example of every class; give more images or a "
         "validation split of its own (val/, x_val)"
     )
-    # A --limit pool is a quick try that may lack classes already: it takes the plain draw.
-    ds = load_dataset(f"npz:{path}", val_fraction=0.1, limit=20)
-    assert (ds.num_classes, len(ds.y_train), len(ds.y_val)) == (20, 18, 2)
+    with pytest.raises(ArchlabError, match="cannot spare"):  # a limit that cuts nothing
+        load_dataset(f"npz:{path}", val_fraction=0.1, limit=20)
+    # A --limit pool that lacks classes already is a quick try: it takes the plain draw.
+    ds = load_dataset(f"npz:{path}", val_fraction=0.1, limit=10)
+    assert (ds.num_classes, len(ds.y_train), len(ds.y_val)) == (20, 9, 1)
 
 
 @pytest.mark.parametrize(
