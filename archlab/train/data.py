@@ -75,7 +75,7 @@ class DatasetSplits:
     flip: bool  # whether horizontal flips keep the label (not for digits)
     val_given: bool = False  # the source's own validation split, not one held out from train
     class_names: tuple[str, ...] = ()  # in label order; empty: the labels' indices
-    classes_from: str = "indices"  # folder, dataset.toml or indices (what an export says)
+    classes_from: str = "indices"  # folder, dataset.toml, labels or indices (as exports say)
     grey: bool = False  # every training image's three channels equal: grey repeated to three
 
     def __post_init__(self) -> None:
