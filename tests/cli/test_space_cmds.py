@@ -450,7 +450,9 @@ def test_space_match_speed_warns_of_a_left_out_c_and_refuses_when_none_is_left(
     before = _stored(store)
     code, out, err = cli(*grid, "--cardinalities", "64")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
-    assert err.startswith("archlab: error: no cardinality lies within 5% of the target: left out")
+    assert err.startswith(
+        "archlab space: error: no cardinality lies within 5% of the target: left out"
+    )
     assert before <= _stored(store)  # nothing stored lost (C = 64's own runs are kept as data)
 
 
@@ -475,7 +477,9 @@ def test_the_timed_batch_takes_counts_spelling_too(cli: Cli, command: str) -> No
     # count and the training commands say --batch-size; --batch is the same option here.
     args = ["-C", "4"] if command == "match-flops" else ["--cardinalities", "4"]
     code, _, err = cli(command, *args, "--match", "speed", "--batch-size", "0")
-    assert code == 2 and err == "archlab: error: --batch must be an integer >= 1, got 0\n"
+    assert (
+        code == 2 and err == f"archlab {command}: error: --batch must be an integer >= 1, got 0\n"
+    )
 
 
 def test_repeats_help_states_the_librarys_start_count_and_cap() -> None:

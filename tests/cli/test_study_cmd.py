@@ -294,7 +294,7 @@ def test_split_is_a_plan_key_and_a_bad_one_is_refused(cli: Cli, tmp_path: Path) 
     assert 'split = "per-seed"' in data  # in the plan's data table, and so in every run's
     code, out, err = cli(*args, "--split", "sometimes", "--print-config")
     assert code == 2 and out == ""
-    assert err.strip() == "archlab: error: --split must be fixed or per-seed, got 'sometimes'"
+    assert err.strip() == "archlab study: error: --split must be fixed or per-seed, got 'sometimes'"
     assert not (tmp_path / "s.db").exists()
 
 
@@ -331,3 +331,15 @@ def test_cardinality_study_at_equal_speed_then_its_report(cli: Cli, tmp_path: Pa
     assert "| ms/image | 95% interval |" in text
     assert "![error against MACs and measured time]" in text
     assert list((tmp_path / "r" / "figures").glob("verdict-*-speed.png"))
+
+
+def test_preset_help_lists_exactly_the_preset_registry(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archlab.cli.study_cmd import PRESET_HELP
+
+    from archlab.search.presets import STUDY_PRESETS
+
+    assert PRESET_HELP.removesuffix(" (or give --arms).").split(" | ") == list(STUDY_PRESETS)
+    _, out, _ = cli("study", "--help")
+    assert "depth-width-cardinality" in out
