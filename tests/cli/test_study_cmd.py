@@ -262,6 +262,7 @@ def test_a_study_prints_its_arms_before_the_first_epoch(cli: Cli, tmp_path: Path
     # --min-seeds 2 --max-seeds 2: no look adds a seed, so none is promised
     assert "seeds 2 per arm\n" in plan and "one more" not in plan and "1 torch thread(s)" in plan
     assert "recipe: digits, 1 epoch per run, batch 32" in plan and "device cpu" in plan
+    assert "\ndata: digits, 10 classes (0, 1, 2, 3, 4, 5, 6, 7, ... (10)) named by label " in plan
 
 
 def test_a_study_on_a_worker_pool_stores_what_it_stores_locally(cli: Cli, tmp_path: Path) -> None:
