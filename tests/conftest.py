@@ -1,4 +1,4 @@
-"""Shared fixtures: a CLI runner that returns (exit code, stdout, stderr)."""
+"""Shared fixtures: a CLI runner that returns (exit code, stdout, stderr), Ray, MLflow's server."""
 
 from __future__ import annotations
 
@@ -43,3 +43,15 @@ def one_torch_thread():  # type: ignore[no-untyped-def]
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real `mlflow server` on a free loopback port (helpers.tracking), stopped afterwards."""
+    pytest.importorskip("mlflow")
+    from helpers.tracking import MlflowServer
+
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
+    server.start()
+    yield server
+    server.stop()

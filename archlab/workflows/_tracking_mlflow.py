@@ -3,24 +3,27 @@
 Runs are found again by their ``archlab.run_id`` tag (the store's id and the run's id), so a
 rerun that resumes continues the same MLflow runs and never makes a second one
 (docs/training.md, "Tracking"). Only the tracking client is used (``mlflow.tracking``), never
-the fluent API's process-wide active run.
+the fluent API's process-wide active run. Each call runs under archlab's own MLflow settings
+(short HTTP timeouts, no run URLs printed on stdout; see archlab.workflows._mlflow_http), and a
+failed call is raised as one short :class:`ArchlabError` naming what went wrong.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from archlab._version import __version__
 from archlab.errors import ArchlabError
 from archlab.train.tracking import tracked_metrics
 from archlab.train.workspace import git_commit
+from archlab.workflows._mlflow_http import check_scheme, mlflow_env, reason
 
 if TYPE_CHECKING:
     from archlab.space import NetSpec
@@ -30,9 +33,31 @@ if TYPE_CHECKING:
 
 EXPERIMENT = "archlab"
 RUN_TAG = "archlab.run_id"
+RESUMED_TAG = "archlab.resumed_after_epoch"  # set on each resume, the newest one kept
 # archlab's run status -> MLflow's terminal status.
 END_STATUS = {"finished": "FINISHED", "diverged": "FAILED", "failed": "FAILED",
               "interrupted": "KILLED"}  # fmt: skip
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _scoped(
+    method: Callable[Concatenate[MlflowSink, P], R],
+) -> Callable[Concatenate[MlflowSink, P], R]:
+    """Run a sink method under archlab's MLflow settings; a failure said in a few words."""
+
+    @functools.wraps(method)
+    def call(self: MlflowSink, *args: P.args, **kwargs: P.kwargs) -> R:
+        with mlflow_env(self.uri):
+            try:
+                return method(self, *args, **kwargs)
+            except ArchlabError:
+                raise
+            except Exception as exc:  # the client's, the server's or the network's
+                raise ArchlabError(reason(exc, self.uri)) from exc
+
+    return call
 
 
 class MlflowSink:
@@ -41,22 +66,21 @@ class MlflowSink:
     name = "MLflow"
 
     def __init__(self, uri: str, *, store: str, workdir: str | None) -> None:
-        if uri.startswith(("http://", "https://")):
-            # A server that went away costs one short wait, not minutes of retries per call.
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         self.uri, self.store, self.workdir = uri, store, workdir
         try:  # an mlflow that fails to import is refused here too, in one line
-            from mlflow.tracking import MlflowClient
+            check_scheme(uri)
+            with mlflow_env(uri):
+                from mlflow.tracking import MlflowClient
 
-            self.client = MlflowClient(tracking_uri=uri)
-            found = self.client.get_experiment_by_name(EXPERIMENT)
-            self.experiment = (
-                found.experiment_id if found else self.client.create_experiment(EXPERIMENT)
-            )
+                self.client = MlflowClient(tracking_uri=uri)
+                found = self.client.get_experiment_by_name(EXPERIMENT)
+                self.experiment = (
+                    found.experiment_id if found else self.client.create_experiment(EXPERIMENT)
+                )
         except Exception as exc:  # any client error: a malformed, unreachable or refused URI
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise ArchlabError(f"output.mlflow {uri!r} cannot be used: {first}") from None
+            raise ArchlabError(
+                f"output.mlflow {uri!r} cannot be used: {reason(exc, uri)}"
+            ) from None
         self.parent: str | None = None  # a study's run, parent of every run sent after it
         self.study: str | None = None
         self._runs: dict[int, str] = {}  # archlab run id -> MLflow run id
@@ -98,12 +122,16 @@ class MlflowSink:
         self._last[run.id] = min(max((m.step for m in sent), default=0), run.epochs_done)
         return found
 
+    @_scoped
     def run_started(self, store_id: str, run: RunRecord, spec: NetSpec, plan: RunPlan) -> None:
         """Open (or reopen, when resuming) the run's MLflow run."""
         found = self._run(store_id, run, spec, plan)
         if found.info.status != "RUNNING":
             self.client.update_run(found.info.run_id, status="RUNNING")
+        if run.epochs_done:  # a resume: metrics go on after the stored epochs (step = epoch)
+            self.client.set_tag(found.info.run_id, RESUMED_TAG, str(run.epochs_done))
 
+    @_scoped
     def epoch(self, run_id: int, metrics: Mapping[str, Any]) -> None:
         """Log an epoch's metrics at step = epoch, once."""
         from mlflow.entities import Metric
@@ -118,6 +146,7 @@ class MlflowSink:
         )
         self._last[run_id] = epoch
 
+    @_scoped
     def run_ended(
         self,
         store_id: str,
@@ -150,6 +179,7 @@ class MlflowSink:
                 return
             self.client.log_artifacts(mlflow_id, tmp, artifact_path="model")
 
+    @_scoped
     def study_started(self, store_id: str, name: str, definition: Mapping[str, Any]) -> None:
         """Open (or reopen) the study's parent run; runs sent from now on are its children."""
         params = {"question": str(definition.get("question", "")),
@@ -162,6 +192,7 @@ class MlflowSink:
         if found.info.status != "RUNNING":
             self.client.update_run(found.info.run_id, status="RUNNING")
 
+    @_scoped
     def study_ended(self, outcome: StudyOutcome, stop: str) -> None:
         """The verdict table (markdown, figure, JSON) as artifacts, the verdicts as tags."""
         from archlab.report.verdict_section import study_lines
@@ -188,10 +219,11 @@ class MlflowSink:
 
 
 def _params(spec: NetSpec, plan: RunPlan, run: RunRecord) -> dict[str, str]:
-    """The spec and the resolved recipe as flat MLflow params (``recipe.lr`` ...)."""
-    params = {"spec.name": spec.name}
+    """The spec (JSON where nested), the seed and the resolved recipe as flat MLflow params."""
+    params = {"spec.name": spec.name, "seed": str(run.seed)}
     for key, value in spec.to_dict().items():
-        params[f"spec.{key}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        nested = isinstance(value, list | tuple | dict)
+        params[f"spec.{key}"] = json.dumps(value) if nested else str(value)
     config = plan.run_config(rung=run.rung, stop_epoch=run.budget_epochs)
     for section, table in config.items():
         if isinstance(table, dict):
