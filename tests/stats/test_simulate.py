@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import archlab
-from archlab.stats.simulate import SCENARIOS, SimResult, correlated, simulate
+from archlab.stats.simulate import SCENARIOS, SimResult, correlated, simulate, uneven_counts
 
 ALPHA = 0.05
 
@@ -53,6 +53,22 @@ def test_paired_test_keeps_its_level_at_negative_correlation(rho: float) -> None
     _holds(simulate(correlated(rho, paired=True), studies=500, arms=2, seed=5))
 
 
+def test_paired_counts_of_uneven_spread_keep_the_level() -> None:
+    # Counted errors on 144 images (55% of seeds at 0%), arm 0 Poisson and arm 1 with 4 times
+    # its variance at the same mean, a copula correlation of -0.6: with only the difference
+    # floored, the paired test named a winner in 6.5% of these 2,000 fixed 10-seed studies (the
+    # unpaired test 4.8%); flooring each arm's own variance too brings it to 3.5%.
+    studies = 2000
+    x = uneven_counts(4.0, -0.6).draw(np.random.default_rng(13), np.zeros((studies, 2)), 10)
+    wrong = sum(
+        archlab.compare_arms(
+            {"a": list(x[s, 0]), "b": list(x[s, 1])}, paired=True, resolution=100 / 144
+        )[0].verdict.endswith("better")
+        for s in range(studies)
+    )
+    assert wrong / studies <= ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / studies)
+
+
 def test_unpaired_test_is_liberal_at_negative_correlation() -> None:
     # Why a study pairs by default (docs/statistics.md): taking correlated seeds as independent
     # understates the spread of the difference when the correlation is negative.
@@ -74,6 +90,15 @@ def test_futility_threshold_trades_power_for_seeds() -> None:
 @pytest.mark.parametrize(("arms", "seeds"), [(2, 2), (2, 3), (3, 2), (3, 3), (5, 3)])
 def test_full_grid(name: str, arms: int, seeds: int) -> None:
     _holds(simulate(name, studies=1000, arms=arms, seeds=seeds, seed=arms * 10 + seeds))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rho", [-0.6, -0.3, 0.0, 0.5])
+@pytest.mark.parametrize(("arms", "seeds"), [(2, 2), (2, 3), (3, 3), (5, 3)])
+def test_paired_uneven_counts_grid(rho: float, arms: int, seeds: int) -> None:
+    # Arms 1.. have 4 times arm 0's variance; the alternative is a partial null from 3 arms on.
+    r = simulate(uneven_counts(4.0, rho), studies=1000, arms=arms, seeds=seeds, seed=arms + seeds)
+    _holds(r)
 
 
 def test_zero_spread_study_is_not_decided() -> None:
