@@ -7,6 +7,7 @@ import math
 import shlex
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -32,6 +33,28 @@ def parse_int_list(text: str, option: str) -> list[int]:
         raise typer.BadParameter(
             f"{option} needs a comma-separated list of integers, got {text!r}"
         ) from None
+
+
+def path_value(value: str | Path) -> Path:
+    """A path option's text as a Path, an empty one refused: ``Path('')`` is ``.``, the current
+    folder, and a later message about '.' would hide that the value typed was empty (an unset
+    shell variable, ``--store "$STORE"``)."""
+    if isinstance(value, Path):  # a default, not typed
+        return value
+    if not value.strip():
+        raise typer.BadParameter(f"the path is empty, got {value!r}")
+    return Path(value)
+
+
+def path_text(value: str) -> str:
+    """:func:`path_value` for an option the library takes as text: an empty one is refused."""
+    path_value(value)
+    return value
+
+
+# The keywords of every option or argument that names a file or folder (typer.Option(**PATH)).
+PATH: dict[str, Any] = {"parser": path_value, "metavar": "<path>"}
+PATH_TEXT: dict[str, Any] = {"parser": path_text, "metavar": "<path>"}
 
 
 def parse_band(text: str | None, option: str) -> tuple[float | None, float | None] | None:

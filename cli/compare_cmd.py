@@ -11,10 +11,9 @@ import typer
 from archlab.train.defaults import COMPARE_OUT
 
 from . import plan_options as po
-from ._common import command_line, console
+from ._common import PATH, command_line, console
 from ._train_output import print_summary
-
-Band = Annotated[po.S, typer.Option(help="Band MIN:MAX for both spaces (either side empty).")]
+from .options import ActsBandOpt, MacsBandOpt, ParamsBandOpt
 
 
 def compare_spaces_cmd(
@@ -24,13 +23,15 @@ def compare_spaces_cmd(
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
     samples: Annotated[po.N, typer.Option(help="Candidates per space (default 16).")] = None,
-    seed: Annotated[po.N, typer.Option(help="Sampling seed (default 0).")] = None,
-    macs: Band = None,
-    params: Band = None,
-    acts: Band = None,
+    seed: Annotated[
+        po.N, typer.Option(help="Sampling seed (default 0): same seed, same candidates.")
+    ] = None,
+    macs: MacsBandOpt = None,
+    params: ParamsBandOpt = None,
+    acts: ActsBandOpt = None,
     seeds: po.SeedsOpt = None,
     out: Annotated[
-        po.P, typer.Option(help=f"Where compare.md goes (default {COMPARE_OUT}).")
+        po.P, typer.Option(help=f"Folder for compare.md (default {COMPARE_OUT}).", **PATH)
     ] = None,
     dataset: po.DatasetOpt = None,
     limit: po.LimitOpt = None,
@@ -63,7 +64,7 @@ def compare_spaces_cmd(
     reclaim: po.ReclaimOpt = None,
     quiet: po.QuietOpt = False,
 ) -> int:
-    """Sample K candidates from each space in one complexity band, train them, compare EDFs."""
+    """Sample --samples candidates from each space in one band, train them, compare error EDFs."""
     from archlab.train.progress import make_reporter
     from archlab.workflows.compare_spaces import compare_plan, compare_spaces
 

@@ -8,7 +8,7 @@ import typer
 
 from archlab.measure.registry import aliases, model_counters, spec_counters
 
-from ._common import console, given, parse_int_list, print_json, table
+from ._common import PATH_TEXT, console, given, parse_int_list, print_json, table
 from .options import (
     BottleneckWidthOpt,
     CardinalityOpt,
@@ -17,6 +17,7 @@ from .options import (
     DepthOpt,
     InputSizeOpt,
     JsonOpt,
+    MeasureDeviceOpt,
     TemplateOpt,
     WidthMultiplierOpt,
 )
@@ -93,7 +94,7 @@ def count_cmd(
         bool, typer.Option("--per-layer", help="Per-layer table with reasons.")
     ] = False,
     train_mode: Annotated[
-        bool, typer.Option("--train-mode", help="Count with BN in train mode.")
+        bool, typer.Option("--train-mode", help="Count with BN in train mode (default: eval mode).")
     ] = False,
     training: Annotated[
         bool, typer.Option("--training", help="Also count one training step.")
@@ -105,26 +106,27 @@ def count_cmd(
             "--measure", help="Also time train step and inference latency, with 95% intervals."
         ),
     ] = False,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help="auto (the default), cpu or cuda: where --measure times."),
-    ] = None,
+    device: MeasureDeviceOpt = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Batch for --measure (default 8).")
     ] = None,
     channels_last: Annotated[
         bool | None,
-        typer.Option("--channels-last", help="channels_last memory format for --measure."),
+        typer.Option("--channels-last", help="NHWC memory layout for --measure (default off)."),
     ] = None,
     roofline: Annotated[
         bool, typer.Option("--roofline", help="Per layer: bytes, intensity, time, roof fraction.")
     ] = False,
     repeats: Annotated[
-        int | None, typer.Option("--repeats", help="Timed repeats (default 10).")
+        int | None, typer.Option("--repeats", help="Timed repeats of --measure (default 10).")
     ] = None,
     figure: Annotated[
         str | None,
-        typer.Option("--figure", help="Roofline figure path (default archlab-runs/roofline/NAME)."),
+        typer.Option(
+            "--figure",
+            help="Roofline figure path (default archlab-runs/roofline/NAME).",
+            **PATH_TEXT,
+        ),
     ] = None,
     dtype: CountDtypeOpt = None,
     store: CountStoreOpt = None,

@@ -1,4 +1,4 @@
-"""`archlab demo`: the README's main job on the built-in default data set (see archlab.demo).
+"""`archlab demo`: the quick start on the built-in default data set (archlab.workflows.demo).
 
 It takes every training option a study takes; what it sets beyond the library's defaults (6
 epochs, width 1/8, 3 to 10 seeds, its own store) is the demo's plan, shown by --print-config.
@@ -15,17 +15,19 @@ import typer
 from archlab.train.defaults import DEMO_OUT
 
 from . import plan_options as po
-from ._common import command_line
+from ._common import PATH, command_line
 from ._train_output import print_demo_step
-from .options import WidthMultiplierOpt
+from .options import DemoWidthMultiplierOpt
 
 
 def demo_cmd(
     ctx: typer.Context,
-    out: Annotated[Path | None, typer.Option(help=f"Report folder (default {DEMO_OUT}).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help=f"Folder for the report (default {DEMO_OUT}).", **PATH)
+    ] = None,
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
-    width_multiplier: WidthMultiplierOpt = None,
+    width_multiplier: DemoWidthMultiplierOpt = None,
     min_seeds: po.MinSeedsOpt = None,
     max_seeds: po.MaxSeedsOpt = None,
     dataset: po.DatasetOpt = None,
@@ -60,7 +62,7 @@ def demo_cmd(
     seed_count: po.OldSeedCountOpt = None,
     quiet: po.QuietOpt = False,
 ) -> int:
-    """Run the main job on the built-in default: match, enumerate, a study on digits, report."""
+    """Run the quick start: match-flops, space, then a study on digits and its report."""
     from archlab.train.progress import make_reporter
     from archlab.workflows.demo import demo, demo_plan
 

@@ -10,15 +10,15 @@ import typer
 
 from archlab.train.defaults import DEFAULT_STORE
 
-from ._common import console, print_json
-from .options import JsonOpt
+from ._common import PATH, console, print_json
+from .options import JsonOpt, ReadStoreOpt
 
 
 def export_cmd(
-    store: Annotated[
-        Path, typer.Option("--store", help="The results store written by train-candidates.")
-    ] = Path(DEFAULT_STORE),
-    run: Annotated[int | None, typer.Option("--run", help="Run id (see `results`).")] = None,
+    store: ReadStoreOpt = Path(DEFAULT_STORE),
+    run: Annotated[
+        int | None, typer.Option("--run", help="Run id (see `results`), or give --best.")
+    ] = None,
     best: Annotated[
         bool, typer.Option("--best", help="The finished run with the lowest val error.")
     ] = False,
@@ -26,7 +26,10 @@ def export_cmd(
         str | None, typer.Option("--dataset", help="With --best: choose among this data set.")
     ] = None,
     workdir: Annotated[
-        Path | None, typer.Option("--workdir", help="Where the runs trained (default: beside).")
+        Path | None,
+        typer.Option(
+            "--workdir", help="Where the runs trained (default: beside the store).", **PATH
+        ),
     ] = None,
     file_format: Annotated[
         str,
@@ -35,7 +38,7 @@ def export_cmd(
         ),
     ] = "state_dict",
     out: Annotated[
-        Path, typer.Option("--out", help="Folder for the .pth (or .pt2) and its .json.")
+        Path, typer.Option("--out", help="Folder for the .pth (or .pt2) and its .json.", **PATH)
     ] = Path("."),
     as_json: JsonOpt = False,
 ) -> None:

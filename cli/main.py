@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import signal
@@ -74,44 +75,57 @@ def _root(
     """ResNeXt design-space search: exact complexity, matched candidates, short training runs."""
 
 
-space_cmds.register(app)
-train_cmd.register(app)
+# `archlab --help` lists the commands in this order, the README's: the flow from a question to
+# its report.
+space_cmds.register(app)  # match-flops, space
 count_cmd.register(app)
-results_cmd.register(app)
-report_cmd.register(app)
-compare_cmd.register(app)
-demo_cmd.register(app)
+train_cmd.register(app)
 study_cmd.register(app)
+compare_cmd.register(app)
+results_cmd.register(app)
 export_cmd.register(app)
 watch_cmd.register(app)
+report_cmd.register(app)
+demo_cmd.register(app)
+
+
+def help_paragraphs(doc: str | None) -> str | None:
+    """A command's docstring with each paragraph on one line: typer's rich help keeps the line
+    breaks of every paragraph after the first, so a source line's wrap broke the printed text
+    (``space --help`` read "log-uniform from" / "1 to 64" on two lines)."""
+    if not doc:
+        return doc
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+
+
+for _info in app.registered_commands:
+    _info.help = help_paragraphs(_info.help or getattr(_info.callback, "__doc__", None))
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI on ``argv`` and return the exit code; bad input gives one stderr line and 2."""
+    """Run the CLI on ``argv`` and return the exit code; bad input gives one stderr line and 2.
+
+    Every error line has one shape, ``archlab COMMAND: error: MESSAGE`` (argparse's for a
+    subcommand), whether typer or the library found the mistake: where commands are chained in a
+    script, the line says which of them failed.
+    """
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        rv = app(
-            args=list(argv) if argv is not None else None,
-            prog_name="archlab",
-            standalone_mode=False,
-        )
+        rv = app(args=args, prog_name="archlab", standalone_mode=False)
     except typer.TyperException as exc:  # typer's vendored click: usage and parameter errors
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `archlab`: the help was the answer
             return 0
-        ctx = getattr(exc, "ctx", None)
-        where = f" ({ctx.command_path})" if ctx is not None else ""
         message = exc.format_message()
+        if type(exc).__name__ == "BadParameter" and getattr(exc, "param", None) is None:
+            message = str(getattr(exc, "message", message))  # a shim's own: it names its flags
         if "got " not in message:  # typer's type errors do not say what was typed
-            message += typed_value(exc, list(argv) if argv is not None else sys.argv[1:])
-        print(f"archlab: error{where}: {message}", file=sys.stderr)
-        return 2
+            message += typed_value(exc, args)
+        return error(command_path(args, exc), message)
     except OptionError as exc:  # options named by their keywords: the CLI names its flags
-        print(f"archlab: error: {exc.render(flag)}", file=sys.stderr)
-        return 2
+        return error(command_path(args), exc.render(flag))
     except ArchlabError as exc:
-        args = list(argv) if argv is not None else sys.argv[1:]
-        command = next((a for a in args if not a.startswith("-")), None)
-        print(f"archlab: error: {cli_words(str(exc), command)}", file=sys.stderr)
-        return 2
+        path = command_path(args)
+        return error(path, cli_words(str(exc), path.partition(" ")[2] or None))
     except typer.Abort:
         print("archlab: aborted", file=sys.stderr)
         return 130
@@ -119,12 +133,27 @@ def run(argv: Sequence[str] | None = None) -> int:
         # Last resort: loaders turn these into ArchlabError naming the file; this catches an
         # input path that does not (e.g. a deeply nested --candidates JSON), one line, no trace.
         what = "nested too deeply" if isinstance(exc, RecursionError) else "too large"
-        print(f"archlab: error: input {what} to process ({type(exc).__name__})", file=sys.stderr)
-        return 2
+        return error(command_path(args), f"input {what} to process ({type(exc).__name__})")
     if rv == 130:  # typer turns Ctrl-C into exit code 130
-        args = list(argv) if argv is not None else sys.argv[1:]
         print(stop_line("interrupted", args), file=sys.stderr)
     return rv if isinstance(rv, int) else 0
+
+
+def error(command: str, message: str) -> int:
+    """Print the one error line, ``archlab COMMAND: error: MESSAGE``, and return exit code 2."""
+    print(f"{command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def command_path(args: Sequence[str], exc: Exception | None = None) -> str:
+    """``archlab space``: the command an error is about, from typer's context where the error
+    has one, else the first word typed that names a command; ``archlab`` where none does."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        return str(ctx.command_path)
+    commands = getattr(typer.main.get_command(app), "commands", {})
+    word = next((a for a in args if not a.startswith("-")), None)
+    return f"archlab {word}" if word in commands else "archlab"
 
 
 def typed_value(exc: Exception, args: Sequence[str]) -> str:

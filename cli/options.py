@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from archlab.train.defaults import DEFAULT_STORE
+
+from ._common import PATH, PATH_TEXT
 
 TemplateOpt = Annotated[
     str | None,
@@ -51,12 +56,18 @@ BottleneckWidthsOpt = Annotated[
         "--bottleneck-widths", help="Comma list of first-stage d, the networks' own (a grid)."
     ),
 ]
+_WIDTH = "Scale the stem and stage widths, not d"
 WidthMultiplierOpt = Annotated[
+    float | None, typer.Option("--width-multiplier", help=f"{_WIDTH} (default 1).")
+]
+# A study's default depends on the device (archlab.workflows.study_plan.DEFAULT_WIDTH); the
+# demo's plan sets 1/8 (see its --print-config).
+StudyWidthMultiplierOpt = Annotated[
     float | None,
-    typer.Option(
-        "--width-multiplier",
-        help="Scale the stem and stage widths, not d (default 1; study and demo: 1/8 on a CPU).",
-    ),
+    typer.Option("--width-multiplier", help=f"{_WIDTH} (default: 1/8 on a CPU, 1 on CUDA)."),
+]
+DemoWidthMultiplierOpt = Annotated[
+    float | None, typer.Option("--width-multiplier", help=f"{_WIDTH} (default 1/8, the demo's).")
 ]
 ComplexityOpt = Annotated[
     float | None,
@@ -104,16 +115,26 @@ RepeatsOpt = Annotated[
         "ratio's interval is wider than --tolerance.",
     ),
 ]
+
+
+def device_help(what: str) -> str:
+    """--device's help, one wording in every command that picks a device."""
+    return f"auto (the default: cuda where torch sees one), cpu or cuda: {what}."
+
+
 SpeedDeviceOpt = Annotated[
-    str | None,
-    typer.Option("--device", help="auto (the default), cpu or cuda: where --match speed times."),
+    str | None, typer.Option("--device", help=device_help("where --match speed times"))
+]
+MeasureDeviceOpt = Annotated[
+    str | None, typer.Option("--device", help=device_help("where --measure times"))
 ]
 SpeedStoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
         help="Results store keeping --match speed measurements, reused when asked again "
-        "(default archlab-runs/store.db).",
+        f"(default {DEFAULT_STORE}).",
+        **PATH_TEXT,
     ),
 ]
 CountDtypeOpt = Annotated[
@@ -126,6 +147,7 @@ CountStoreOpt = Annotated[
         "--store",
         help="Results store keeping --measure's measurement, reused when asked again "
         "(default: none, nothing written).",
+        **PATH_TEXT,
     ),
 ]
 ToleranceOpt = Annotated[
@@ -137,6 +159,20 @@ ToleranceOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON only).")]
+
+
+def _band(what: str) -> str:
+    return f"Keep candidates whose {what} lie in MIN:MAX (either side may be empty)."
+
+
+# space and compare-spaces: the complexity band candidates are kept in.
+MacsBandOpt = Annotated[str | None, typer.Option("--macs", help=_band("MACs"))]
+ParamsBandOpt = Annotated[str | None, typer.Option("--params", help=_band("parameters"))]
+ActsBandOpt = Annotated[str | None, typer.Option("--acts", help=_band("activations"))]
+# results, export and watch: a store to read, given or the default (typer prints it).
+ReadStoreOpt = Annotated[
+    Path, typer.Option("--store", help="The results store to read (never written).", **PATH)
+]
 # Library keywords whose CLI flag is not ``--`` plus the keyword with dashes.
 _FLAGS = {
     "space_file": "--space",

@@ -28,7 +28,8 @@ from archlab.train.config import DEFAULT_KEEP, TrainConfig
 from archlab.train.defaults import COMPARE_STORE, DEFAULT_STORE, DEMO_STORE
 from archlab.train.sources import SOURCES
 
-from ._common import parse_band, parse_int_list
+from ._common import PATH, parse_band, parse_int_list
+from .options import device_help
 
 S: TypeAlias = str | None
 N: TypeAlias = int | None
@@ -45,12 +46,14 @@ def default(field: str) -> str:
 
 def dataset_help() -> str:
     """--dataset's help, read from the data sources' registry (a new source shows up here)."""
-    forms = (f"{s.form} (default)" if s.form == TrainConfig.dataset else s.form
+    forms = (f"{s.form} (the default)" if s.form == TrainConfig.dataset else s.form
              for s in SOURCES.values())  # fmt: skip
     return " | ".join(forms)
 
 
-ConfigOpt = Annotated[P, typer.Option("--config", help="TOML plan file (see --print-config).")]
+ConfigOpt = Annotated[
+    P, typer.Option("--config", help="TOML plan file (see --print-config).", **PATH)
+]
 PrintConfigOpt = Annotated[
     bool,
     typer.Option(
@@ -110,10 +113,13 @@ StoreOpt = Annotated[
     P,
     typer.Option(
         help=f"SQLite results store (default {DEFAULT_STORE}; demo: {DEMO_STORE}, compare-spaces: "
-        f"{COMPARE_STORE})."
+        f"{COMPARE_STORE}).",
+        **PATH,
     ),
 ]
-WorkdirOpt = Annotated[P, typer.Option(help="Checkpoints and logs (default: beside the store).")]
+WorkdirOpt = Annotated[
+    P, typer.Option(help="Checkpoints and logs (default: beside the store).", **PATH)
+]
 KeepOpt = Annotated[
     N,
     typer.Option(
@@ -129,21 +135,27 @@ MlflowOpt = Annotated[
 TensorboardOpt = Annotated[
     S, typer.Option("--tensorboard", help="Folder for TensorBoard event files, one per run.")
 ]
-ExecutorOpt = Annotated[S, typer.Option(help="local (default) or ray.")]
-WorkersOpt = Annotated[N, typer.Option(help="Local worker processes (default: 1 per GPU).")]
+ExecutorOpt = Annotated[S, typer.Option(help="local (the default) or ray.")]
+WorkersOpt = Annotated[
+    N, typer.Option(help="Local worker processes (default: 1 per visible GPU, else 1).")
+]
 RayAddressOpt = Annotated[S, typer.Option(help="auto or HOST:PORT of a Ray cluster.")]
-GpusPerRunOpt = Annotated[F, typer.Option(help="Ray: GPUs per run (1 on CUDA).")]
+GpusPerRunOpt = Annotated[
+    F, typer.Option(help="Ray: GPUs per run (default 1 on CUDA, 0 on the CPU).")
+]
 ThreadsOpt = Annotated[
-    N, typer.Option(help="torch CPU threads per run; the same count gives the same numbers.")
+    N,
+    typer.Option(
+        help="torch CPU threads per run (default: the cores shared out among the workers, 1 per "
+        "Ray task); the same count gives the same numbers."
+    ),
 ]
-DeviceOpt = Annotated[
-    S, typer.Option(help="auto (the default: cuda where torch sees one) | cpu | cuda.")
-]
+DeviceOpt = Annotated[S, typer.Option(help=device_help("where the runs train"))]
 ReclaimOpt = Annotated[
     B, typer.Option("--reclaim", help="Resume runs left 'running' by another machine.")
 ]
 SeedsOpt = Annotated[
-    S, typer.Option("--seeds", help="Comma list of seeds, e.g. 0,1,2 (default 0).")
+    S, typer.Option("--seeds", help="Comma list of training seeds, e.g. 0,1,2 (default 0).")
 ]
 MinSeedsOpt = Annotated[
     N, typer.Option(help="Seeds every arm trains before the first look (default 3).")
@@ -152,6 +164,20 @@ MaxSeedsOpt = Annotated[N, typer.Option(help="Seeds per arm at most (default 10)
 StudyTimeBudgetOpt = Annotated[
     F, typer.Option(help="Seconds of training for the whole study; no round starts after.")
 ]
+# --help groups the training options by the plan section they set, as --print-config writes them
+# ([data], [recipe] with [budget], [output], [execution]); a command's own options stay on top.
+PANELS: dict[str, tuple[Any, ...]] = {
+    "Data": (DatasetOpt, LimitOpt, ValFractionOpt, SplitOpt),
+    "Recipe and budget": (EpochsOpt, RunTimeBudgetOpt, BatchSizeOpt, LrOpt, WeightDecayOpt,
+                          MomentumOpt, ScheduleOpt, WarmupEpochsOpt, LabelSmoothingOpt, AugmentOpt,
+                          ChannelsLastOpt, CompileOpt, FormOpt),
+    "Output": (StoreOpt, WorkdirOpt, KeepOpt, MlflowOpt, TensorboardOpt),
+    "Execution": (ExecutorOpt, WorkersOpt, RayAddressOpt, GpusPerRunOpt, ThreadsOpt, DeviceOpt,
+                  ReclaimOpt),
+}  # fmt: skip
+for _panel, _aliases in PANELS.items():
+    for _alias in _aliases:
+        _alias.__metadata__[0].rich_help_panel = _panel
 # Earlier spellings, hidden from --help; each command's table says what they meant there.
 OldTimeBudgetOpt = Annotated[F, typer.Option("--time-budget", hidden=True)]
 OldSeedCountOpt = Annotated[S, typer.Option("--seeds", hidden=True)]

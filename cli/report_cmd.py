@@ -9,7 +9,7 @@ import typer
 
 from archlab.train.defaults import DEFAULT_STORE
 
-from ._common import command_line, console, print_json
+from ._common import PATH, command_line, console, print_json
 from .options import JsonOpt
 
 
@@ -18,9 +18,13 @@ def report_cmd(
     *,
     store: Annotated[
         Path | None,
-        typer.Option("--store", help=f"The results store (default: {DEFAULT_STORE})."),
+        typer.Option(
+            "--store",
+            help=f"The results store to read (never written; default {DEFAULT_STORE}).",
+            **PATH,
+        ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Directory for report.md and figures/.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.md and figures/.", **PATH)],
     title: Annotated[str | None, typer.Option("--title", help="Heading of report.md.")] = None,
     paper_tables: Annotated[
         bool,

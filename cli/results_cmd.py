@@ -12,8 +12,8 @@ import typer
 from archlab.train.defaults import DEFAULT_STORE
 from archlab.workflows.results import export_results, load_results
 
-from ._common import console, native, print_json, table
-from .options import JsonOpt
+from ._common import PATH, console, native, print_json, table
+from .options import JsonOpt, ReadStoreOpt
 
 # The table's columns; --json, --csv and --parquet carry every column of results_frame.
 TABLE_COLUMNS = [
@@ -24,21 +24,21 @@ TABLE_COLUMNS = [
 
 
 def results_cmd(
-    store: Annotated[
-        Path, typer.Option("--store", help="The results store written by train-candidates.")
-    ] = Path(DEFAULT_STORE),
+    store: ReadStoreOpt = Path(DEFAULT_STORE),
     csv: Annotated[
-        Path | None, typer.Option("--csv", help="Write every column as CSV ('-': stdout).")
+        Path | None, typer.Option("--csv", help="Write every column as CSV ('-': stdout).", **PATH)
     ] = None,
     parquet: Annotated[
         Path | None,
         typer.Option(
-            "--parquet", help="Write every column as Parquet, needs pyarrow ('-': stdout)."
+            "--parquet",
+            help="Write every column as Parquet, needs pyarrow ('-': stdout).",
+            **PATH,
         ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """One row per run: the candidate, its last and best errors, throughput and cost."""
+    """List one row per run: the candidate, its last and best errors, throughput and cost."""
     if sum([csv is not None, parquet is not None, as_json]) > 1:
         raise typer.BadParameter("give at most one of --csv, --parquet, --json")
     if (out := csv or parquet) is not None:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ._common import (
+    PATH,
     given,
     int_tuple,
     parse_band,
@@ -18,6 +19,7 @@ from ._common import (
     warn,
 )
 from .options import (
+    ActsBandOpt,
     BottleneckWidthOpt,
     BottleneckWidthsOpt,
     CardinalitiesOpt,
@@ -27,7 +29,9 @@ from .options import (
     DepthsOpt,
     InputSizeOpt,
     JsonOpt,
+    MacsBandOpt,
     MatchOpt,
+    ParamsBandOpt,
     RepeatsOpt,
     ScopeOpt,
     SpeedBatchOpt,
@@ -90,21 +94,23 @@ def space_cmd(
     repeats: RepeatsOpt = None,
     device: SpeedDeviceOpt = None,
     store: SpeedStoreOpt = None,
-    macs: Annotated[str | None, typer.Option("--macs", help="Keep MACs in MIN:MAX.")] = None,
-    params: Annotated[str | None, typer.Option("--params", help="Keep params in MIN:MAX.")] = None,
-    acts: Annotated[str | None, typer.Option("--acts", help="Keep activations in MIN:MAX.")] = None,
+    macs: MacsBandOpt = None,
+    params: ParamsBandOpt = None,
+    acts: ActsBandOpt = None,
     sample: Annotated[
         int | None,
         typer.Option("--sample", min=1, help="Draw N distinct specs inside the band at random."),
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Seed of --sample (default 0): same seed, same specs."),
+        typer.Option("--seed", help="Seed of --sample (default 0): same seed, same candidates."),
     ] = None,
     space_file: Annotated[
         Path | None,
         typer.Option(
-            "--space", help="TOML design space for --sample (format: archlab.search.sampling)."
+            "--space",
+            help="TOML design space for --sample (format: archlab.search.sampling).",
+            **PATH,
         ),
     ] = None,
     as_json: JsonOpt = False,

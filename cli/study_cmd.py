@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 
+from archlab.search.presets import STUDY_PRESETS
+
 from . import plan_options as po
-from ._common import print_json
+from ._common import PATH, print_json
 from ._train_output import print_study
 from .options import (
     CardinalitiesOpt,
@@ -17,20 +19,21 @@ from .options import (
     DepthOpt,
     JsonOpt,
     StudyMatchOpt,
+    StudyWidthMultiplierOpt,
     TrainTemplateOpt,
-    WidthMultiplierOpt,
 )
+
+PRESET_HELP = f"{' | '.join(STUDY_PRESETS)} (or give --arms)."  # read from the presets' registry
 
 
 def study_cmd(
     ctx: typer.Context,
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
-    preset: Annotated[
-        po.S, typer.Option(help="cardinality | depth-width-cardinality (or give --arms).")
-    ] = None,
+    preset: Annotated[po.S, typer.Option(help=PRESET_HELP)] = None,
     arms: Annotated[
-        Path | None, typer.Option(help="JSON from `archlab space --json` (or give --preset).")
+        Path | None,
+        typer.Option(help="JSON from `archlab space --json` (or give --preset).", **PATH),
     ] = None,
     name: Annotated[
         po.S, typer.Option(help="The study's name in the store (default study).")
@@ -38,7 +41,7 @@ def study_cmd(
     cardinalities: CardinalitiesOpt = None,
     template: TrainTemplateOpt = None,
     depth: DepthOpt = None,
-    width_multiplier: WidthMultiplierOpt = None,
+    width_multiplier: StudyWidthMultiplierOpt = None,
     complexity: ComplexityOpt = None,
     match: StudyMatchOpt = None,
     tolerance: Annotated[

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from . import plan_options as po
-from ._common import print_json
+from ._common import PATH, print_json
 from ._train_output import print_summary, summary_dict
 from .options import (
     CardinalitiesOpt,
@@ -36,7 +36,7 @@ def train_candidates_cmd(
         po.S, typer.Option(help="Comma list of model names, e.g. resnext29_8x3d_w0.25.")
     ] = None,
     candidates: Annotated[
-        Path | None, typer.Option(help="JSON file written by `archlab space --json`.")
+        Path | None, typer.Option(help="JSON file written by `archlab space --json`.", **PATH)
     ] = None,
     depth: DepthOpt = None,
     template: TrainTemplateOpt = None,
@@ -45,8 +45,8 @@ def train_candidates_cmd(
     scope: Annotated[
         po.S,
         typer.Option(
-            help="What --cardinalities match: block (Eq. 4 params, the default), network "
-            "(MACs) or params."
+            help="What --cardinalities match: block (Eq. 4 conv2-block params, the default), "
+            "network (MACs) or params."
         ),
     ] = None,
     seeds: po.SeedsOpt = None,

@@ -10,19 +10,18 @@ import typer
 from archlab.train.defaults import DEFAULT_STORE
 
 from ._common import print_json
+from .options import ReadStoreOpt
 
 
 def watch_cmd(
-    store: Annotated[
-        Path, typer.Option("--store", help="The results store to watch (never written).")
-    ] = Path(DEFAULT_STORE),
+    store: ReadStoreOpt = Path(DEFAULT_STORE),
     once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes.")] = 2.0,
     as_json: Annotated[
         bool, typer.Option("--json", help="One snapshot, machine-readable (implies --once).")
     ] = False,
 ) -> None:
-    """Runs in progress (epoch, val error, images/s, ETA), finished runs and study verdicts."""
+    """Show runs in progress (epoch, val error, images/s, ETA), finished runs, study verdicts."""
     from archlab.workflows.watch import read_snapshot, watch
 
     if as_json:

@@ -11,12 +11,13 @@ data set says so in a small TOML file, ``ROOT/dataset.toml`` or ``NAME.dataset.t
 ``NAME.npz``, holding ``flip = false`` (or true); an ``.npz`` may instead hold a 0-d bool
 ``flip`` array. Without either, flips are allowed (natural images). The same file may name the
 classes, ``classes = ["cat", "dog"]`` in label order (for a folder, the class folders' sorted
-order); a folder's classes are otherwise its class folders' names, an npz's their indices. An
+order); a folder's classes are otherwise its class folders' names, an npz's its labels. An
 export carries them (docs/data.md).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,12 @@ import numpy as np
 import torch
 
 from archlab.errors import ArchlabError
+from archlab.train._labels import npz_labels
 from archlab.train._metadata import METADATA_NAME, named_classes, read_metadata
 from archlab.train._unpickle import load_batch
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# torchvision's ImageFolder's extensions (IMG_EXTENSIONS), matched case-blind as it does.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 DIGITS_TEST_FRACTION = 0.2
 # The test split (digits' carve-out, a limited test subset) never depends on the run's seed.
 TEST_SEED = 0
@@ -40,7 +43,10 @@ _CIFAR_FILES: dict[str, tuple[tuple[str, ...], str, str, bytes, bytes, int]] = {
     "cifar100": (("train",), "test", "meta", b"fine_labels", b"fine_label_names", 100),
 }
 # PIL modes without colour: they hold one channel before the repeat to RGB.
-_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+_GRAY_MODES = frozenset({"1", "L", "LA"})
+# Modes of more than 8 bits a channel: PIL's convert("RGB") clips them to 255, which would turn
+# a 16-bit image white without a word, so they are refused (docs/data.md).
+_WIDE_MODES = ("I", "F")
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,13 +175,7 @@ def _load_folder(root: Path, flip: bool) -> Source:
     empty = [c for i, c in enumerate(classes) if i not in {label for *_, label in train}]
     if empty:
         raise ArchlabError(f"folder: class folders without images in {train_dir}: {empty}")
-    first_path, (h, w, _) = train[0][0], train[0][1].shape
-    for path, arr, _ in (item for items, _ in read.values() for item in items):
-        if arr.shape[:2] != (h, w):
-            raise ArchlabError(
-                f"folder: {path} is {arr.shape[1]}x{arr.shape[0]} but {first_path} is {w}x{h}; "
-                "all images must share one size (no resizing is done)"
-            )
+    _check_one_size([item for items, _ in read.values() for item in items])
     x_val, y_val = _stack(read["val"][0]) if "val" in read else (None, None)
     name = f"folder:{root.name}"
     names, named_from = named_classes(root / METADATA_NAME, len(classes), classes, "folder")
@@ -196,17 +196,38 @@ def _read_split(
         )
     items, kinds = [], set()
     for label, cls in enumerate(classes):
-        files = (split_dir / cls).glob("*")
+        # Nested folders inside a class folder hold its images too, as in ImageFolder (os.walk).
+        files = (split_dir / cls).rglob("*")
         for path in sorted(p for p in files if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
             try:
                 with Image.open(path) as img:
-                    items.append((path, np.asarray(img.convert("RGB")), label))
-                    kinds.add("grayscale" if img.mode in _GRAY_MODES else "colour")
+                    mode = img.mode
+                    if not mode.startswith(_WIDE_MODES):
+                        items.append((path, np.asarray(img.convert("RGB")), label))
             except Exception as exc:  # PIL raises several types for unreadable files
                 raise ArchlabError(f"cannot read image {path}: {exc}") from None
+            if mode.startswith(_WIDE_MODES):
+                raise ArchlabError(
+                    f"folder: {path} has more than 8 bits per channel (PIL mode {mode}); "
+                    "archlab reads 8-bit images: save it as 8-bit grayscale or RGB"
+                )
+            kinds.add("grayscale" if mode in _GRAY_MODES else "colour")
     if not items:
-        raise ArchlabError(f"folder: no .png/.jpg/.jpeg images under {split_dir}")
+        raise ArchlabError(f"folder: no images ({', '.join(IMAGE_SUFFIXES)}) under {split_dir}")
     return items, kinds
+
+
+def _check_one_size(items: list[tuple[Path, np.ndarray, int]]) -> None:
+    """Refuse images of another size than the commonest, naming the first odd one out."""
+    sizes = Counter(arr.shape[:2] for _, arr, _ in items)
+    (h, w), count = sizes.most_common(1)[0]
+    for path, arr, _ in items:
+        if arr.shape[:2] != (h, w):
+            raise ArchlabError(
+                f"folder: {path} is {arr.shape[1]}x{arr.shape[0]} but {count} of the "
+                f"{len(items)} images are {w}x{h}; all images must share one size "
+                "(no resizing is done)"
+            )
 
 
 def _stack(items: list[tuple[Path, np.ndarray, int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -246,12 +267,12 @@ def _load_npz(path: Path) -> Source:
         if x.dtype != np.uint8 or not (x.ndim == 3 or (x.ndim == 4 and x.shape[3] in (1, 3))):
             raise ArchlabError(
                 f"npz: {path} x_{split} must be uint8 (N, H, W) or (N, H, W, 1|3), "
-                f"got {x.dtype} {x.shape}"
+                f"got {x.dtype} {x.shape}{_layout_hint(x)}"
             )
-        y = _labels(arrays[f"y_{split}"], f"npz: {path} y_{split}")
+        y = arrays[f"y_{split}"]
         if len(y) != len(x) or len(x) == 0:
             raise ArchlabError(f"npz: {path} x_{split} has {len(x)} images, y_{split} {len(y)}")
-        out[f"x_{split}"], out[f"y_{split}"] = _to_rgb(x), y
+        out[f"x_{split}"] = _to_rgb(x)
     for split in splits[1:]:
         train, other = _channels(arrays["x_train"]), _channels(arrays[f"x_{split}"])
         if train != other:
@@ -264,18 +285,23 @@ def _load_npz(path: Path) -> Source:
                 f"npz: {path} train images are {tuple(out['x_train'].shape[2:])}, "
                 f"{split} images {tuple(out[f'x_{split}'].shape[2:])}"
             )
-    # Classes come from the labels here: a stray huge label would size a giant classifier.
-    n_cls = int(out["y_train"].max()) + 1
-    if n_cls > len(out["y_train"]):
-        raise ArchlabError(
-            f"npz: {path} y_train's largest label {n_cls - 1} implies {n_cls:,} classes for "
-            f"{len(out['y_train'])} training images; labels must be class indices 0..K-1"
-        )
-    names, named_from = named_classes(path.with_name(path.stem + "." + METADATA_NAME), n_cls,
-                                      None, "indices")  # fmt: skip
+    # Integers 0..K-1 are class indices; other integers and strings are names (docs/data.md).
+    labels, names, named_from = npz_labels(arrays, path, splits)
+    out.update({f"y_{split}": y for split, y in labels.items()})
+    n_cls = len(names) if names is not None else int(labels["train"].max()) + 1
     flip = _npz_flip(path, arrays.get("flip"))
     return Source(f"npz:{path.name}", flip, num_classes=n_cls, **out, class_names=names,
                   classes_from=named_from)  # fmt: skip
+
+
+def _layout_hint(x: np.ndarray) -> str:
+    """What to do about the commonest wrong forms: floats in 0..1, channels first."""
+    hints = []
+    if x.dtype.kind == "f":
+        hints.append("floats: store (x * 255).round().astype(uint8) for images in 0..1")
+    if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[3] not in (1, 3):
+        hints.append("channels first: store x.transpose(0, 2, 3, 1)")
+    return "; " + "; ".join(hints) if hints else ""
 
 
 def _npz_flip(path: Path, array: np.ndarray | None) -> bool:

@@ -6,8 +6,8 @@ The sources are one registry, :mod:`archlab.train.sources` (their loaders in ``_
 normalisation, augmentation and batching are in ``_batches`` (re-exported here).
 
 Data that would train without error but give wrong results is refused at load time: test labels
-that never occur in training, labels implying far more classes than training images, splits
-with different channels or image sizes.
+that never occur in training, a class without training images, splits with different channels
+or image sizes. A held-out validation split leaves every class a training image.
 
 Split policy: the test split is fixed by the source, never by ``seed``, so every run of a study
 is scored on the same images (``folder:`` reads it from ``test/`` and refuses a tree without
@@ -75,7 +75,7 @@ class DatasetSplits:
     flip: bool  # whether horizontal flips keep the label (not for digits)
     val_given: bool = False  # the source's own validation split, not one held out from train
     class_names: tuple[str, ...] = ()  # in label order; empty: the labels' indices
-    classes_from: str = "indices"  # folder, dataset.toml or indices (what an export says)
+    classes_from: str = "indices"  # folder, dataset.toml, labels or indices (as exports say)
     grey: bool = False  # every training image's three channels equal: grey repeated to three
 
     def __post_init__(self) -> None:
@@ -126,6 +126,23 @@ class DatasetSplits:
             for s in ("train", "val", "test")
         }
         return dataclasses.replace(self, **moved)
+
+    def summary(self) -> str:
+        """One line said before training: the classes, where their names came from, the image
+        size and colour, and each split's size (docs/data.md, "Labels")."""
+        names = self.classes
+        shown = ", ".join(names[:8]) + (f", ... ({len(names)})" if len(names) > 8 else "")
+        told = {"folder": "class folders", "labels": "the labels, sorted",
+                "indices": "label indices"}.get(self.classes_from, self.classes_from)  # fmt: skip
+        counts = torch.bincount(self.y_train.cpu(), minlength=self.num_classes).tolist()
+        fewest = min(range(len(counts)), key=counts.__getitem__)
+        h, w = self.x_train.shape[2:]
+        return (
+            f"data: {self.name}, {self.num_classes} classes ({shown}) named by {told}; "
+            f"{h}x{w} {'grey' if self.grey else 'colour'}; {len(self.y_train)} train "
+            f"(fewest: {names[fewest]}, {counts[fewest]}) / {len(self.y_val)} val / "
+            f"{len(self.y_test)} test images"
+        )
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary: name, classes, image size and split sizes."""
@@ -194,12 +211,10 @@ def load_dataset(
         x_val, y_val = _fixed_subset(src.x_val, src.y_val, limit)
     else:
         n_val = max(1, round(val_fraction * len(pool)))
-        if len(pool) - n_val < 1:
-            raise ArchlabError(
-                f"{name}: {len(pool)} training examples leave none for training "
-                f"after holding out val_fraction={val_fraction}"
-            )
-        val_idx, train_idx = pool[:n_val].sort().values, pool[n_val:].sort().values
+        # A limit that left whole classes out of the pool made a quick try: no refusal there.
+        strict = len(ytr[pool].unique()) == len(ytr.unique())
+        why = f"val_fraction={val_fraction}"
+        val_idx, train_idx = _hold_out(name, pool, ytr, n_val, why, strict=strict)
         x_val, y_val = xtr[val_idx], ytr[val_idx]
     x_test, y_test = _fixed_subset(src.x_test, src.y_test, limit)
     x_train = xtr[train_idx]
@@ -242,12 +257,44 @@ def split_for_seed(data: DatasetSplits, seed: int) -> DatasetSplits:
     x = torch.cat([data.x_train, data.x_val.to(data.x_train.device)])
     y = torch.cat([data.y_train, data.y_val.to(data.y_train.device)])
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(_SPLIT_STREAM + seed))
-    n_val = len(data.y_val)
-    val_idx = order[:n_val].sort().values.to(x.device)
-    train_idx = order[n_val:].sort().values.to(x.device)
+    # Not strict: the loaded split kept every class when it could, and this pool is its pool.
+    val_idx, train_idx = _hold_out(data.name, order, y, len(data.y_val), f"seed {seed}")
+    val_idx, train_idx = val_idx.to(x.device), train_idx.to(x.device)
     return dataclasses.replace(
         data, x_train=x[train_idx], y_train=y[train_idx], x_val=x[val_idx], y_val=y[val_idx]
     )
+
+
+def _hold_out(
+    name: str, order: torch.Tensor, y: torch.Tensor, n_val: int, why: str, *, strict: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validation and training indices (sorted): the first ``n_val`` of ``order`` held out,
+    passing over an example that is the last of its class left for training, so that every
+    class of the pool keeps a training example (docs/data.md, "Splits"). A draw that keeps one
+    of every class anyway is the plain one: only a class of a few images changes the split.
+    Where no draw can keep them all, ``strict`` refuses; otherwise (a ``limit``'s pool that
+    lacks whole classes already) the plain draw is taken."""
+    labels = y.cpu()[order]
+    n_classes = len(labels.unique())
+    if len(order) - n_val < n_classes and not strict:
+        return order[:n_val].sort().values, order[n_val:].sort().values
+    if len(order) - n_val < n_classes:
+        raise ArchlabError(
+            f"{name}: {len(order)} training examples of {n_classes} classes cannot spare "
+            f"{n_val} for validation ({why}) and keep a training example of every class; "
+            "give more images or a validation split of its own (val/, x_val)"
+        )
+    if len(labels[n_val:].unique()) == n_classes:
+        return order[:n_val].sort().values, order[n_val:].sort().values
+    left = torch.bincount(labels).tolist()  # each class's examples not held out (yet)
+    held = torch.zeros(len(order), dtype=torch.bool)
+    taken = 0
+    for pos, label in enumerate(labels.tolist()):
+        if taken == n_val:
+            break
+        if left[label] > 1:
+            held[pos], left[label], taken = True, left[label] - 1, taken + 1
+    return order[held].sort().values, order[~held].sort().values
 
 
 def _grey(x: torch.Tensor) -> bool:

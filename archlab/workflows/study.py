@@ -156,7 +156,7 @@ def run_study(
     if store_file.is_file():  # refuse a different study before anything is written
         with Store(store_file, create=False) as store:
             check_study(store, q.name, study)
-    announce = _plan_lines(plan, arms, training)  # said before the first round's first epoch
+    announce = [*_plan_lines(plan, arms, training), data.summary()]  # before the first epoch
     with contextlib.closing(tracker):  # TensorBoard's writers closed on any way out
         with Store(store_file, create=True) as store:
             save_study(store, q.name, study)

@@ -77,7 +77,7 @@ def train_candidates(
     # The thread count is resolved here (results on the CPU depend on it) and stored with runs.
     plan = plan.replace(execution=dataclasses.replace(plan.execution, threads=threads))
     if announce is None:
-        announce = _plan_lines(plan, candidates, torch_device.type)
+        announce = [*_plan_lines(plan, candidates, torch_device.type), data.summary()]
     with Store(store_file, create=True) as store, hold_driver_lock(work):
         driver = Driver(plan, store, work, reporter, announce=announce, tracker=tracker)
         recovered = store.recover_stale_runs(other_hosts=plan.execution.reclaim, alive=driver.alive)

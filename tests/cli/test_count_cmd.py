@@ -103,7 +103,7 @@ def test_failing_counter_reported_in_its_row(capsys, monkeypatch) -> None:
 def test_bad_input_one_line_exit_2(capsys, argv, message) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith("archlab: error") and message in err
+    assert err.count("\n") == 1 and err.startswith("archlab count: error: ") and message in err
 
 
 def test_collapsing_input_fails_before_any_tool(capsys, monkeypatch) -> None:
@@ -232,7 +232,7 @@ def test_input_sizes_of_a_model(capsys) -> None:
 def test_model_bad_input_one_line_exit_2(capsys, argv, message) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith("archlab: error") and message in err
+    assert err.count("\n") == 1 and err.startswith("archlab count: error: ") and message in err
 
 
 def test_model_file_imports_its_siblings_and_import_errors_are_one_line(capsys, tmp_path) -> None:

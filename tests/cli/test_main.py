@@ -177,7 +177,7 @@ def test_no_help_text_holds_brackets_that_rich_would_eat() -> None:
 )  # fmt: skip
 def test_an_error_names_the_flag_the_user_typed(cli: Cli, argv: list[str], line: str) -> None:
     err = _one_line_exit_2(cli(*argv))
-    assert err == f"archlab: error: {line}\n"
+    assert err == f"archlab {argv[0]}: error: {line}\n"
 
 
 @pytest.mark.parametrize("command", ["study", "compare-spaces", "demo"])
@@ -189,10 +189,8 @@ def test_a_folder_as_the_store_is_refused_as_train_candidates_refuses_it(
     if command == "study":
         argv = argv[:-2]
     err = _one_line_exit_2(cli(*argv))
-    assert (
-        err
-        == f"archlab: error: store path '{tmp_path}' is a directory; give a file such as runs.db\n"
-    )
+    where = f"archlab {command}: error: store path '{tmp_path}'"
+    assert err == f"{where} is a directory; give a file such as runs.db\n"
 
 
 def test_a_space_files_keys_stay_as_the_file_spells_them(cli: Cli, tmp_path: Path) -> None:
@@ -248,3 +246,113 @@ def test_a_value_of_the_wrong_type_is_named(cli: Cli, argv: list[str], end: str)
     err = _one_line_exit_2(cli(*argv))
     assert err.rstrip("\n").endswith(end)
     assert err.count("got ") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        # typer's own: a bad value for a typed option, a missing option or argument value, an
+        # unknown option, an unknown command
+        (["space", "--sample", "0"], "archlab space"),
+        (["report"], "archlab report"),
+        (["match-flops", "-C"], "archlab match-flops"),  # click has no context for this one
+        (["train-candidates", "--no-such-option"], "archlab train-candidates"),
+        (["no-such-command"], "archlab"),
+        (["--no-such-option"], "archlab"),
+        # the library's: a value, a contradiction (OptionError), a plan key
+        (["space", "--cardinalities", "0"], "archlab space"),
+        (["match-flops", "-C", "32", "--template", "imagent"], "archlab match-flops"),
+        (["space", "--seed", "1"], "archlab space"),
+        (["train-candidates", "--cardinalities", "1", "--schedule", "linear"],
+         "archlab train-candidates"),
+        (["study", "--preset", "cardinality", "--alpha", "0"], "archlab study"),
+    ],
+)  # fmt: skip
+def test_every_error_line_names_its_command_in_one_shape(
+    cli: Cli, argv: list[str], command: str
+) -> None:
+    err = _one_line_exit_2(cli(*argv))
+    assert re.fullmatch(rf"{command}: error: \S.*\n", err), err
+    assert "(archlab" not in err  # typer's errors once read "archlab: error (archlab space): ..."
+
+
+def test_the_last_resort_line_names_its_command_too(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise RecursionError
+
+    monkeypatch.setattr("archlab.workflows.space.enumerate_space", exhausted)
+    err = _one_line_exit_2(cli("space", "--cardinalities", "1,2"))
+    assert err == "archlab space: error: input nested too deeply to process (RecursionError)\n"
+
+
+def test_the_command_an_error_is_about_is_read_from_the_words_typed() -> None:
+    from archlab.cli.main import command_path
+
+    assert command_path(["--json", "results", "--store", "x.db"]) == "archlab results"
+    assert command_path(["no-such-command"]) == "archlab"
+    assert command_path([]) == "archlab"
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["train-candidates", "--cardinalities", "1", "--store", ""], "--store"),
+        (["study", "--preset", "cardinality", "--store", ""], "--store"),
+        (["space", "--match", "speed", "--cardinalities", "1", "--store", ""], "--store"),
+        (["results", "--store", ""], "--store"),
+        (["export", "--best", "--store", ""], "--store"),
+        (["watch", "--once", "--store", ""], "--store"),
+        (["report", "--store", "", "--out", "r"], "--store"),
+        (["report", "--out", ""], "--out"),
+        (["demo", "--out", ""], "--out"),
+        (["export", "--best", "--out", " "], "--out"),
+        (["compare-spaces", "a.toml", "b.toml", "--out", ""], "--out"),
+        (["train-candidates", "--config", ""], "--config"),
+        (["study", "--config", "", "--print-config"], "--config"),
+        (["study", "--arms", ""], "--arms"),
+        (["train-candidates", "--candidates", ""], "--candidates"),
+        (["results", "--csv", ""], "--csv"),
+    ],
+)
+def test_an_empty_path_is_refused_naming_its_flag(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], flag: str
+) -> None:
+    """Path('') is '.', the current folder: the line said '.' where nothing was typed."""
+    monkeypatch.chdir(tmp_path)
+    value = argv[argv.index(flag) + 1]
+    err = _one_line_exit_2(cli(*argv))
+    assert err == (
+        f"archlab {argv[0]}: error: Invalid value for '{flag}': the path is empty, got {value!r}\n"
+    )
+    assert "'.'" not in err and list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_no_help_paragraph_keeps_a_source_line_break() -> None:
+    """typer prints a later paragraph's line breaks as they are: a wrapped docstring line broke
+    ``space --help`` mid-sentence at some terminal widths."""
+    import typer
+    from archlab.cli.main import app, help_paragraphs
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    broken = [n for n, c in commands.items() if any("\n" in p for p in c.help.split("\n\n"))]
+    assert broken == [] and "\n\n" in commands["space"].help
+    assert help_paragraphs("A\n  b.\n\n  C\n  d.\n") == "A b.\n\nC d."
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["space", "--json", "--csv"],
+         "--json and --csv are two formats for one output; give one"),
+        (["space", "--cardinalities", "1,a"],
+         "--cardinalities needs a comma-separated list of integers, got '1,a'"),
+        (["results", "--csv", "x.csv", "--json"], "give at most one of --csv, --parquet, --json"),
+    ],
+)  # fmt: skip
+def test_a_shims_own_usage_error_reads_as_the_librarys_do(
+    cli: Cli, argv: list[str], line: str
+) -> None:
+    """It names its flags itself; click's 'Invalid value: ' before it said nothing more."""
+    assert _one_line_exit_2(cli(*argv)) == f"archlab {argv[0]}: error: {line}\n"

@@ -85,9 +85,9 @@ def test_dataset_help_lists_exactly_the_source_registry(command: str) -> None:
     group = typer.main.get_command(app)
     params = group.commands[command].params  # type: ignore[attr-defined]
     (param,) = [p for p in params if "--dataset" in p.opts]
-    forms = [f.removesuffix(" (default)") for f in str(param.help).split(" | ")]
+    forms = [f.removesuffix(" (the default)") for f in str(param.help).split(" | ")]
     assert forms == [s.form for s in SOURCES.values()]
-    assert str(param.help).startswith("digits (default) | ")  # TrainConfig's default
+    assert str(param.help).startswith("digits (the default) | ")  # TrainConfig's default
 
 
 def test_a_new_source_shows_up_in_the_help(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,3 +158,49 @@ def test_the_store_and_print_config_say_where_defaults_live() -> None:
     assert f"(default {CompareQuestion.samples})" in compare["--samples"]
     assert f"(default {CompareQuestion.seed})" in compare["--seed"]
     assert f"(default {DEMO_OUT})" in _helps("demo")["--out"]
+
+
+def test_each_width_multiplier_help_states_its_commands_default() -> None:
+    """match-flops, space and count once said 'study and demo: 1/8 on a CPU' beside their own 1."""
+    import inspect
+
+    from archlab.train.plan import select_candidates
+    from archlab.workflows.demo import DEMO_BASE
+    from archlab.workflows.study_plan import DEFAULT_WIDTH
+
+    default = inspect.signature(select_candidates).parameters["width_multiplier"]
+    assert default.default == 1.0
+    for command in ("match-flops", "space", "count", "train-candidates"):
+        assert _helps(command)["--width-multiplier"].endswith("(default 1).")
+    assert DEFAULT_WIDTH == {"cpu": 0.125, "cuda": 1.0}
+    assert "(default: 1/8 on a CPU, 1 on CUDA)" in _helps("study")["--width-multiplier"]
+    assert DEMO_BASE["study"]["width_multiplier"] == 0.125
+    assert "(default 1/8, the demo's)" in _helps("demo")["--width-multiplier"]
+    assert all("study" not in h["--width-multiplier"] for h in map(_helps, ("space", "count")))
+
+
+def test_one_option_reads_the_same_in_every_command() -> None:
+    """--device, --store (to read) and the complexity bands: one wording where one meaning."""
+    device = {c: _helps(c)["--device"] for c in ("match-flops", "count", "study", "demo")}
+    assert all(h.startswith("auto (the default: cuda where torch sees one), cpu or cuda: ")
+               for h in device.values())  # fmt: skip
+    assert {c: _helps(c)["--store"] for c in ("results", "export", "watch")} == dict.fromkeys(
+        ("results", "export", "watch"), "The results store to read (never written)."
+    )
+    for band in ("--macs", "--params", "--acts"):
+        assert _helps("space")[band] == _helps("compare-spaces")[band]
+
+
+@pytest.mark.parametrize("command", ["train-candidates", "study", "demo", "compare-spaces"])
+def test_help_groups_the_training_options_by_the_plan_table_they_set(command: str) -> None:
+    import typer
+    from archlab.cli.main import app
+
+    panel = {"data": "Data", "recipe": "Recipe and budget", "budget": "Recipe and budget",
+             "output": "Output", "execution": "Execution"}  # fmt: skip
+    params = typer.main.get_command(app).commands[command].params  # type: ignore[attr-defined]
+    shown = {p.name: getattr(p, "rich_help_panel", None) for p in params}
+    assert {n: shown[n] for n in po.TRAINING} == {
+        n: panel[key.partition(".")[0]] for n, (key, _) in po.TRAINING.items()
+    }
+    assert all(shown[n] is None for n in shown if n not in po.TRAINING)  # its own, on top

@@ -75,7 +75,11 @@ def test_not_a_store_is_one_line_and_exit_2(cli: Cli, tmp_path: Path, what: str)
     (tmp_path / "notes.txt").write_text("these are not the runs you are looking for\n")
     code, out, err = cli("report", "--store", str(bad), "--out", str(tmp_path / "out"))
     assert code == 2 and out == ""
-    assert err.startswith("archlab: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        err.startswith("archlab report: error: ")
+        and err.count("\n") == 1
+        and "Traceback" not in err
+    )
     assert not (tmp_path / "missing.db").exists() and not (tmp_path / "out").exists()
 
 
@@ -86,7 +90,7 @@ def test_out_is_a_file(cli: Cli, store_path: Path, tmp_path: Path, paper_tables:
     out.write_text("x")
     tables = ["--paper-tables"] if paper_tables else []
     code, _, err = cli("report", *tables, "--store", str(store_path), "--out", str(out))
-    assert code == 2 and err == f"archlab: error: --out '{out}' is not a folder\n"
+    assert code == 2 and err == f"archlab report: error: --out '{out}' is not a folder\n"
 
 
 def test_out_is_required(cli: Cli) -> None:

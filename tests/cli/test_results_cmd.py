@@ -80,7 +80,10 @@ def test_parquet_without_engine_names_the_extra(
     path = tmp_path / "results.parquet"
     code, _, err = cli("results", "--store", str(store_path), "--parquet", str(path))
     assert code == 2 and not path.exists()
-    assert err == "archlab: error: parquet export needs pyarrow: pip install 'archlab[parquet]'\n"
+    assert (
+        err
+        == "archlab results: error: parquet export needs pyarrow: pip install 'archlab[parquet]'\n"
+    )
 
 
 def test_parquet(cli: Cli, store_path: Path, tmp_path: Path) -> None:
@@ -99,7 +102,11 @@ def test_bad_store_is_one_line_and_exit_2(cli: Cli, args: list[str], tmp_path: P
     (tmp_path / "notes.txt").write_text("these are not the runs you are looking for\n")
     code, out, err = cli("results", *(a.format(tmp=tmp_path) for a in args))
     assert code == 2 and out == ""
-    assert err.startswith("archlab: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        err.startswith("archlab results: error: ")
+        and err.count("\n") == 1
+        and "Traceback" not in err
+    )
     assert not (tmp_path / "missing.db").exists()  # looking never creates a store
 
 
@@ -141,7 +148,7 @@ def test_missing_store_folder_is_refused_not_created(cli: Cli, tmp_path: Path) -
     store = tmp_path / "no" / "such" / "store.db"
     code, out, err = cli("results", "--store", str(store), "--csv", str(tmp_path / "x.csv"))
     assert code == 2 and out == ""
-    assert err == f"archlab: error: no results store at {str(store)!r} (no such file)\n"
+    assert err == f"archlab results: error: no results store at {str(store)!r} (no such file)\n"
     assert not (tmp_path / "no").exists() and not (tmp_path / "x.csv").exists()
 
 

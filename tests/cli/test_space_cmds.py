@@ -375,7 +375,12 @@ def test_space_match_latency_table(cli: Cli, tmp_path: Path) -> None:
                          "--json")  # fmt: skip
     assert code == 0, err
     rows = json.loads(out)
-    assert [r["cardinality"] for r in rows] == [1, 2]
+    # Real timing on a shared machine: C = 2 may miss even a 90% tolerance under load, and is
+    # then left out with its warning (never refused, never a wrong row). C = 1 is the baseline.
+    cardinalities = [r["cardinality"] for r in rows]
+    assert cardinalities in ([1, 2], [1]), cardinalities
+    if cardinalities == [1]:
+        assert "left out C=2" in err, err
     for row in rows:
         _ordered(row, "latency_ms", "latency_ms_ci")
         assert row["measured_on"] == "latency" and row["relative_error"] <= 0.9
@@ -450,7 +455,9 @@ def test_space_match_speed_warns_of_a_left_out_c_and_refuses_when_none_is_left(
     before = _stored(store)
     code, out, err = cli(*grid, "--cardinalities", "64")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
-    assert err.startswith("archlab: error: no cardinality lies within 5% of the target: left out")
+    assert err.startswith(
+        "archlab space: error: no cardinality lies within 5% of the target: left out"
+    )
     assert before <= _stored(store)  # nothing stored lost (C = 64's own runs are kept as data)
 
 
@@ -475,7 +482,9 @@ def test_the_timed_batch_takes_counts_spelling_too(cli: Cli, command: str) -> No
     # count and the training commands say --batch-size; --batch is the same option here.
     args = ["-C", "4"] if command == "match-flops" else ["--cardinalities", "4"]
     code, _, err = cli(command, *args, "--match", "speed", "--batch-size", "0")
-    assert code == 2 and err == "archlab: error: --batch must be an integer >= 1, got 0\n"
+    assert (
+        code == 2 and err == f"archlab {command}: error: --batch must be an integer >= 1, got 0\n"
+    )
 
 
 def test_repeats_help_states_the_librarys_start_count_and_cap() -> None:

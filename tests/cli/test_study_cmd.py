@@ -262,6 +262,7 @@ def test_a_study_prints_its_arms_before_the_first_epoch(cli: Cli, tmp_path: Path
     # --min-seeds 2 --max-seeds 2: no look adds a seed, so none is promised
     assert "seeds 2 per arm\n" in plan and "one more" not in plan and "1 torch thread(s)" in plan
     assert "recipe: digits, 1 epoch per run, batch 32" in plan and "device cpu" in plan
+    assert "\ndata: digits, 10 classes (0, 1, 2, 3, 4, 5, 6, 7, ... (10)) named by label " in plan
 
 
 def test_a_study_on_a_worker_pool_stores_what_it_stores_locally(cli: Cli, tmp_path: Path) -> None:
@@ -293,7 +294,7 @@ def test_split_is_a_plan_key_and_a_bad_one_is_refused(cli: Cli, tmp_path: Path) 
     assert 'split = "per-seed"' in data  # in the plan's data table, and so in every run's
     code, out, err = cli(*args, "--split", "sometimes", "--print-config")
     assert code == 2 and out == ""
-    assert err.strip() == "archlab: error: --split must be fixed or per-seed, got 'sometimes'"
+    assert err.strip() == "archlab study: error: --split must be fixed or per-seed, got 'sometimes'"
     assert not (tmp_path / "s.db").exists()
 
 
@@ -330,3 +331,15 @@ def test_cardinality_study_at_equal_speed_then_its_report(cli: Cli, tmp_path: Pa
     assert "| ms/image | 95% interval |" in text
     assert "![error against MACs and measured time]" in text
     assert list((tmp_path / "r" / "figures").glob("verdict-*-speed.png"))
+
+
+def test_preset_help_lists_exactly_the_preset_registry(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archlab.cli.study_cmd import PRESET_HELP
+
+    from archlab.search.presets import STUDY_PRESETS
+
+    assert PRESET_HELP.removesuffix(" (or give --arms).").split(" | ") == list(STUDY_PRESETS)
+    _, out, _ = cli("study", "--help")
+    assert "depth-width-cardinality" in out

@@ -360,3 +360,29 @@ def test_time_budget_is_now_run_time_budget_with_a_notice(cli: Cli, tmp_path: Pa
     assert code == 0 and "time_budget = 30.0" in printed
     assert len(err.strip().splitlines()) == 1 and "deprecated" in err
     assert "--run-time-budget" in err
+
+
+def test_a_mistake_in_my_data_is_one_line_before_any_training(cli: Cli, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (24, 8, 8, 3), np.uint8)
+    names = np.array(["cat", "dog", "emu"] * 8)
+    np.savez(tmp_path / "good.npz", x_train=x, y_train=names, x_test=x[:6], y_test=names[:6])
+    tiny = ["--cardinalities", "1,2", "--depth", "11", "--width-multiplier", "0.0625",
+            "--epochs", "1", "--store", str(tmp_path / "s.db")]  # fmt: skip
+    code, _, err = cli("train-candidates", *tiny, "--dataset", f"npz:{tmp_path / 'good.npz'}")
+    assert code == 0, err
+    assert "3 classes (cat, dog, emu) named by the labels, sorted" in err
+    before = json.loads(cli("results", "--store", str(tmp_path / "s.db"), "--json")[1])
+    bad = {
+        "mixed.npz": ({"y_test": np.arange(6) % 3}, "y_train holds strings but y_test integers"),
+        "unseen.npz": ({"y_test": np.array(["yak"] * 6)}, "y_test has label(s) yak that never"),
+        "chw.npz": ({"x_train": x.transpose(0, 3, 1, 2).copy()}, "x.transpose(0, 2, 3, 1)"),
+    }
+    for name, (change, fragment) in bad.items():
+        arrays = {"x_train": x, "y_train": names, "x_test": x[:6], "y_test": names[:6], **change}
+        np.savez(tmp_path / name, **arrays)
+        for command in (["train-candidates", *tiny], ["study", "--preset", "cardinality", *tiny]):
+            code, _, err = cli(*command, "--dataset", f"npz:{tmp_path / name}")
+            assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+            assert f"npz: {tmp_path / name} " in err and fragment in err and "epoch" not in err
+    assert json.loads(cli("results", "--store", str(tmp_path / "s.db"), "--json")[1]) == before

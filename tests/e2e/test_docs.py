@@ -118,3 +118,21 @@ def test_design_space_family_table_is_what_space_prints() -> None:
         expected = [got["cardinality"], got["bottleneck_width"], got["group_width"], got["macs"]]
         expected += [got["params"], got["acts"], got["block_params"]]
         assert [int(n.replace(",", "")) for n in numbers] == [int(v) for v in expected], name
+
+
+def test_the_readmes_commands_table_lists_every_command_with_flags_it_has() -> None:
+    import typer
+    from archlab.cli.main import app
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    table = README.read_text(encoding="utf-8").split("## Commands", 1)[1].split("\n## ", 1)[0]
+    rows = [re.split(r"(?<!\\)\|", line)[1] for line in table.splitlines()
+            if line.startswith("| `archlab ")]  # fmt: skip
+    listed, unknown = set(), []
+    for cell in rows:
+        name = re.match(r" `archlab ([a-z-]+)", cell).group(1)  # type: ignore[union-attr]
+        listed.add(name)
+        opts = {o for p in commands[name].params for o in [*p.opts, *p.secondary_opts]}
+        unknown += [f"{name} {f}" for f in re.findall(r"--[a-z][a-z-]*", cell) if f not in opts]
+    assert unknown == []
+    assert listed == set(commands)

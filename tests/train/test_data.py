@@ -165,8 +165,22 @@ def test_folder_without_test_dir_is_refused(tmp_path: Path) -> None:
 
 def test_folder_mismatched_sizes(tmp_path: Path) -> None:
     make_folder(tmp_path)
-    _png(tmp_path / "train" / "cat" / "big.png", np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(ArchlabError, match=r"big\.png is 8x8.*share one size"):
+    _png(tmp_path / "train" / "ant" / "a.png", np.zeros((8, 8, 3), np.uint8))  # sorts first
+    with pytest.raises(ArchlabError, match=r"a\.png is 8x8 but 18 of the 19 images are 6x6; all"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+def test_folder_reads_as_imagefolder_does(tmp_path: Path) -> None:
+    make_folder(tmp_path)  # 4 train images a class, and ant/notes.txt that is no image
+    _png(tmp_path / "train" / "ant" / "more" / "deep.png", np.zeros((6, 6, 3), np.uint8))
+    Image.fromarray(np.zeros((6, 6, 3), np.uint8)).save(tmp_path / "train" / "cat" / "b.BMP")
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "train" / "dog" / "g.TIFF")
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.y_train.bincount().tolist() == [5, 5, 5]  # nested, .BMP, .TIFF (grey) all read
+    (tmp_path / "train" / "dog" / "g.TIFF").unlink()
+    wide = Image.fromarray(np.full((6, 6), 4000, np.uint16))  # 16-bit: convert() would clip
+    wide.save(tmp_path / "train" / "dog" / "w.png")
+    with pytest.raises(ArchlabError, match=r"w\.png has more than 8 bits per channel \(PIL mode I"):
         load_dataset(f"folder:{tmp_path}")
 
 
@@ -198,7 +212,7 @@ def test_folder_empty_class_and_bad_image(tmp_path: Path) -> None:
 def test_folder_split_without_images(tmp_path: Path) -> None:
     for split, cls in (("train", "a"), ("train", "b"), ("test", "a")):
         (tmp_path / split / cls).mkdir(parents=True)
-    with pytest.raises(ArchlabError, match=r"no \.png/\.jpg/\.jpeg images under"):
+    with pytest.raises(ArchlabError, match=r"no images \(\.jpg, \.jpeg, \.png, .*\) under"):
         load_dataset(f"folder:{tmp_path}")
 
 
@@ -256,12 +270,16 @@ def test_non_square_images(tmp_path: Path) -> None:
     ("arrays", "message"),
     [
         ({"x_train": np.zeros((20, 4, 4, 3), np.float32)}, "x_train must be uint8"),
+        ({"x_train": np.zeros((20, 3, 4, 4), np.float32)}, r"0\.\.1; channels first: store x"),
         ({"x_test": np.zeros((6, 4, 4, 2), np.uint8)}, r"x_test must be uint8 \(N, H, W\)"),
         ({"y_train": np.arange(19)}, "x_train has 20 images, y_train 19"),
         ({"y_test": np.array([0, 1, -1, 0, 1, 0])}, "labels must be >= 0"),
-        ({"y_test": np.zeros(6, np.float32)}, "1-D integer array"),
+        ({"y_test": np.zeros(6, np.float32)}, "1-D array of integers or strings, got float32"),
         ({"x_test": np.zeros((6, 5, 5, 3), np.uint8)}, r"train images are \(4, 4\)"),
-        ({"y_train": np.zeros(20, int), "y_test": np.zeros(6, int)}, "at least 2 classes"),
+        (
+            {"y_train": np.zeros(20, int), "y_test": np.zeros(6, int)},
+            r"y_train holds one class \(0\); need at least 2",
+        ),
         ({"flip": np.array([True, False])}, "flip must be a 0-d bool"),
     ],
 )
@@ -490,8 +508,8 @@ def test_npz_test_labels_never_seen_in_training(tmp_path: Path) -> None:
     with pytest.raises(ArchlabError) as info:
         load_dataset(f"npz:{path}")
     message = str(info.value)
-    assert message.startswith("npz:t.npz: the test split has label(s) 7, 9 ")
-    assert "never occur in the training split" in message and "\n" not in message
+    assert message.startswith(f"npz: {path} y_test has label(s) 7, 9 that never occur in y_train")
+    assert "\n" not in message
 
 
 def test_folder_test_class_without_train_images_is_refused(tmp_path: Path) -> None:
@@ -510,22 +528,28 @@ def test_cifar_test_label_missing_from_training(tmp_path: Path) -> None:
         load_dataset(f"cifar100:{tmp_path}")
 
 
-def test_a_huge_label_would_size_a_giant_classifier(tmp_path: Path) -> None:
+def test_a_huge_label_is_a_class_name_not_a_giant_classifier(tmp_path: Path) -> None:
     y_train = np.arange(20) % 3
-    y_train[5] = 1_000_000_000
-    path = make_npz(tmp_path / "h.npz", y_train=y_train)
-    with pytest.raises(ArchlabError) as info:
-        load_dataset(f"npz:{path}")
+    y_train[5] = 1_000_000_000  # labels other than 0..K-1 name the classes, in sorted order
+    ds = load_dataset(f"npz:{make_npz(tmp_path / 'h.npz', y_train=y_train)}", val_fraction=0.1)
+    assert (ds.num_classes, ds.classes_from) == (4, "labels")
+    assert ds.classes == ["0", "1", "2", "1000000000"]
+
+
+def test_as_many_classes_as_images_cannot_spare_validation(tmp_path: Path) -> None:
+    path = make_npz(tmp_path / "e.npz", y_train=np.arange(20))
+    with pytest.raises(ArchlabError) as info:  # any held-out image leaves a class untrained
+        load_dataset(f"npz:{path}", val_fraction=0.1)
     assert str(info.value) == (
-        f"npz: {path} y_train's largest label 1000000000 implies 1,000,000,001 classes for "
-        "20 training images; labels must be class indices 0..K-1"
+        "npz:e.npz: 20 training examples of 20 classes cannot spare 2 for validation "
+        "(val_fraction=0.1) and keep a training example of every class; give more images or a "
+        "validation split of its own (val/, x_val)"
     )
-
-
-def test_as_many_classes_as_images_is_allowed(tmp_path: Path) -> None:
-    labels = np.arange(20)
-    ds = load_dataset(f"npz:{make_npz(tmp_path / 'e.npz', y_train=labels)}", val_fraction=0.1)
-    assert ds.num_classes == 20
+    with pytest.raises(ArchlabError, match="cannot spare"):  # a limit that cuts nothing
+        load_dataset(f"npz:{path}", val_fraction=0.1, limit=20)
+    # A --limit pool that lacks classes already is a quick try: it takes the plain draw.
+    ds = load_dataset(f"npz:{path}", val_fraction=0.1, limit=10)
+    assert (ds.num_classes, len(ds.y_train), len(ds.y_val)) == (20, 9, 1)
 
 
 @pytest.mark.parametrize(

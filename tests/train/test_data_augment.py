@@ -256,8 +256,8 @@ def test_cli_bad_augment_is_one_line_exit_2(cli: Cli) -> None:
                          "--print-config")  # fmt: skip
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
-        "archlab: error: --augment must be one of auto | crop,flip | crop | flip | none "
-        "(parts in any order), got 'rotate'"
+        "archlab train-candidates: error: --augment must be one of auto | crop,flip | crop | "
+        "flip | none (parts in any order), got 'rotate'"
     ]
 
 
@@ -281,7 +281,7 @@ def test_cli_bad_metadata_is_one_line_exit_2(cli: Cli, tmp_path: Path) -> None:
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith(
-        f"archlab: error: data set metadata {tmp_path / 'd' / 'dataset.toml'}"
+        f"archlab train-candidates: error: data set metadata {tmp_path / 'd' / 'dataset.toml'}"
     )
     assert not (tmp_path / "runs.db").exists()
 
@@ -297,6 +297,6 @@ def test_cli_study_bad_augment(cli: Cli, tmp_path: Path) -> None:
         str(tmp_path / "s.db"),
     )
     assert code == 2 and err.strip().splitlines() == [
-        "archlab: error: --augment must be one of auto | crop,flip | crop | flip | none "
+        "archlab study: error: --augment must be one of auto | crop,flip | crop | flip | none "
         "(parts in any order), got 'crop,crop'"
     ]

@@ -10,7 +10,7 @@ import torch
 from helpers.datasets import _png, make_folder, make_npz
 
 from archlab.errors import ArchlabError
-from archlab.train.data import load_dataset
+from archlab.train.data import load_dataset, split_for_seed
 
 
 def _raises_one_line(source: str, match: str, **kw: object) -> str:
@@ -100,7 +100,7 @@ def test_npz_val_arrays_are_the_validation_split(tmp_path: Path) -> None:
         ({"y_val": np.array([0, 1])}, "only one of x_val, y_val"),
         (
             {"x_val": np.zeros((2, 4, 4, 3), np.uint8), "y_val": np.array([0, 7])},
-            r"the validation split has label\(s\) 7 that never occur",
+            r"y_val has label\(s\) 7 that never occur in y_train",
         ),
         (
             {"x_val": np.zeros((2, 4, 4), np.uint8), "y_val": np.array([0, 1])},
@@ -191,3 +191,26 @@ def test_a_given_validation_split_is_never_redrawn(tmp_path: Path) -> None:
     make_folder(tmp_path)
     data = load_dataset(f"folder:{tmp_path}")
     assert split_for_seed(data, 5) is data
+
+
+# --------------------------------------------------------------------------- every class trains
+
+
+def test_a_class_of_one_image_is_never_held_out_of_training(tmp_path: Path) -> None:
+    y = np.array([0, 1] * 9 + [2, 1])  # class 2: one image, that a random draw may hold out
+    path = make_npz(tmp_path / "t.npz", y_train=y, y_test=np.array([0, 1, 2, 0, 1, 2]))
+    moved = 0
+    for seed in (0, 1, 13):  # seed 13's plain draw holds it out
+        plain = torch.randperm(20, generator=torch.Generator().manual_seed(seed))[:2]
+        moved += int(2 in y[plain.numpy()])  # where the plain draw would have held it out
+        ds = load_dataset(f"npz:{path}", seed=seed)
+        assert 2 in ds.y_train.tolist() and len(ds.y_val) == 2
+        for run_seed in range(4):
+            drawn = split_for_seed(ds, run_seed)
+            assert 2 in drawn.y_train.tolist() and len(drawn.y_val) == 2
+    assert moved  # the rule did change some draw
+    # A draw that keeps every class anyway is the plain one: ordinary data splits as before.
+    ds = load_dataset(f"npz:{make_npz(tmp_path / 'p.npz')}", seed=3)
+    plain = torch.randperm(20, generator=torch.Generator().manual_seed(3))[:2].sort().values
+    assert torch.equal(ds.x_val, torch.from_numpy(np.load(tmp_path / "p.npz")["x_train"])[
+        plain].permute(0, 3, 1, 2))  # fmt: skip

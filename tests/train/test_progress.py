@@ -114,8 +114,9 @@ def test_train_candidates_into_a_file_gives_plain_lines(tmp_path: Path) -> None:
         assert "\r" not in text and "\x1b" not in text  # no redraws, no colour codes
     assert "━" not in stderr  # no progress-bar frame
     lines = stderr.splitlines()
-    # The plan comes first (issue 18): the candidate, seeds, recipe, device and threads.
-    plan_end = next(i for i, line in enumerate(lines) if line.startswith("device ")) + 1
+    # The plan comes first (issue 18): the candidate, seeds, recipe, device and threads, then
+    # what the data set holds (docs/data.md).
+    plan_end = next(i for i, line in enumerate(lines) if line.startswith("data: digits, ")) + 1
     assert lines[0] == "plan: 1 candidate(s), seeds 0" and "C=2 d=5" in lines[1]
     lines = lines[plan_end:]
     epochs = [m for m in map(EPOCH_RE.match, lines) if m]

@@ -107,7 +107,10 @@ def test_a_store_to_read_must_exist(cli: Cli, tmp_path: Path, command: str) -> N
     extra = ["--out", str(tmp_path / "rep")] if command == "report" else []
     code, out, err = cli(command, "--store", str(store), *extra)
     assert code == 2 and out == ""
-    assert _one_line(err) == f"archlab: error: no results store at {str(store)!r} (no such file)"
+    assert (
+        _one_line(err)
+        == f"archlab {command}: error: no results store at {str(store)!r} (no such file)"
+    )
     assert sorted(tmp_path.iterdir()) == []  # neither the store's folder nor the report's
 
 
