@@ -8,6 +8,8 @@
 - **Seeds to show equivalence**: the fewest seeds per arm at which, with no true difference, the
   interval lands inside (-rope, +rope) with probability ``POWER`` (the spread's own sampling
   error integrated over its chi-square law).
+- The noncentral t's distribution function is taken as 0 where scipy returns NaN: that happens
+  only far in a tail, below 1e-15 (docs/statistics.md, "Seeds needed, both ways").
 - **Conditional (predictive) power** (the futility rule of :mod:`archlab.stats.sequential`): the
   chance that a pair growing to ``max_seeds`` settles either way, its current difference taken
   with its uncertainty.
@@ -50,7 +52,18 @@ def win_power(effect: float, sd: float, n: int, level: float) -> float:
     df = n - 1
     c = float(special.stdtrit(df, 1 - level / 2))
     nc = effect * math.sqrt(n) / sd
-    return float(1 - special.nctdtr(df, nc, c) + special.nctdtr(df, nc, -c))
+    return float(1 - _nct_cdf(df, nc, c) + _nct_cdf(df, nc, -c))
+
+
+def _nct_cdf(df: int, nc: float, x: float) -> float:
+    """The noncentral t's distribution function, 0 where scipy's ``nctdtr`` returns NaN.
+
+    ``nctdtr`` returns NaN far in a tail (e.g. df 9, nc 10, x -2), where the probability is below
+    1e-15 (checked against numerical integration of its definition over the chi-square law); a
+    NaN power read as "not enough" sent the seeds-needed search past its answer (4x too many).
+    """
+    value = float(special.nctdtr(df, nc, x))
+    return 0.0 if math.isnan(value) else value
 
 
 def equivalence_power(sd: float, n: int, rope: float, level: float) -> float:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from archlab.stats.pairwise import PairRow
 from archlab.stats.sequential import sequential_state
@@ -80,6 +81,37 @@ def _correlated(rho: float) -> Draw:
         return BASE + shift[..., None] + math.sqrt(rho) * shared + math.sqrt(1 - rho) * own
 
     return draw
+
+
+def _uneven_counts(dispersion: float, rho: float) -> Draw:
+    def draw(rng: np.random.Generator, shift: np.ndarray, n: int) -> np.ndarray:
+        # Wrong images out of 144 (digits' default split), a mean of 0.3-1.5 per study: arm 0
+        # Poisson, the others negative binomial with the same mean and ``dispersion`` times its
+        # variance (most seeds at 0%, a few far off), joined by a Gaussian copula: one shared
+        # factor per seed, loaded +, -, +, ... when rho < 0, so arms 0 and 1 correlate by rho
+        # for any number of arms.
+        studies, arms = shift.shape
+        sign = np.where(np.arange(arms) % 2 == 1, np.sign(rho) or 1.0, 1.0)[:, None]
+        shared = rng.standard_normal((studies, 1, n))
+        own = rng.standard_normal((studies, arms, n))
+        u = stats.norm.cdf(math.sqrt(abs(rho)) * sign * shared + math.sqrt(1 - abs(rho)) * own)
+        mean = rng.uniform(0.3, 1.5, size=(studies, 1, 1)) + shift[..., None]
+        counts = np.empty_like(u)
+        counts[:, :1] = stats.poisson.ppf(u[:, :1], mean[:, :1])
+        size = mean[:, 1:] / (dispersion - 1)  # NB: mean mu, variance dispersion * mu
+        counts[:, 1:] = stats.nbinom.ppf(u[:, 1:], size, 1 / dispersion)
+        return 100.0 * counts / 144
+
+    return draw
+
+
+def uneven_counts(dispersion: float, rho: float = 0.0, *, paired: bool = True) -> Scenario:
+    """Counted errors: arm 0 Poisson, the others overdispersed at the same mean (dispersion > 1)."""
+    return Scenario(
+        f"counted on 144 images, variance 1:{dispersion:g}, correlation {rho:g}",
+        _uneven_counts(dispersion, rho),
+        paired,
+    )
 
 
 def correlated(rho: float, *, paired: bool) -> Scenario:

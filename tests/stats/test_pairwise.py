@@ -94,6 +94,19 @@ def test_paired_differences_remove_what_the_seed_shares() -> None:
     assert paired.p_adj == pytest.approx(ref.pvalue)
 
 
+def test_paired_test_floors_each_arm_as_the_unpaired_test_does() -> None:
+    # An arm whose ten seeds all sit at 0% may still have spread it did not show: var(a - b) is
+    # then a's variance alone, so each arm's own variance is floored at one image (144 images)
+    # inside the paired one, as the unpaired test floors it. Without it the paired test called
+    # "B better" (p = 0.019) where the unpaired one is undecided (p = 0.075).
+    a = [100 * c / 144 for c in (1, 0, 2, 1, 0, 1, 1, 0, 2, 1)]
+    errors = {"a": a, "b": [0.0] * 10}
+    (paired,) = compare_arms(errors, paired=True, resolution=100 / 144)
+    (unpaired,) = compare_arms(errors, resolution=100 / 144)
+    assert paired.paired and paired.verdict == "undecided"
+    assert paired.p == pytest.approx(unpaired.p)  # no covariance with a constant arm
+
+
 def test_paired_pair_with_a_missing_seed_falls_back_to_unpaired() -> None:
     a = {0: 5.0, 1: 6.0, 2: 5.5, 3: 5.2}
     b = {0: 4.0, 1: 5.1, 3: 4.4}  # seed 2 missing: pairing broken
