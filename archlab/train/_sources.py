@@ -220,9 +220,9 @@ def _image_files(class_dir: Path, split_dir: Path) -> list[Path]:
 
     As ImageFolder reads a tree (``os.walk(followlinks=True)``, docs/data.md "Image folders"),
     except that a link to a folder it sits in (an ancestor, up to the split folder, or one
-    already on the way down) is refused naming the link: os.walk would go round until the path
-    grows too long, reading the same images again on each lap. A dangling link with an image
-    suffix is refused too (ImageFolder would fail when it loads it).
+    already on the way down) is refused naming the link: os.walk would go round until the
+    system refuses the path (too many links), reading the same images again on each lap. A
+    dangling link with an image suffix is refused too (ImageFolder would fail when it loads it).
     """
     found: list[Path] = []
 

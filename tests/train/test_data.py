@@ -222,7 +222,7 @@ def test_folder_follows_symlinked_folders_and_files(tmp_path: Path) -> None:
     ],
 )
 def test_a_link_back_to_a_folder_it_sits_in_is_refused_naming_it(tmp_path: Path, link) -> None:
-    """os.walk(followlinks=True), as ImageFolder walks, goes round until the path is too long."""
+    """os.walk(followlinks=True), as ImageFolder walks, goes round until too many links."""
     make_folder(tmp_path)
     path, target = link(tmp_path)
     path.parent.mkdir(parents=True, exist_ok=True)
