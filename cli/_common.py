@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from archlab.errors import print_warning
+
 if TYPE_CHECKING:
     from archlab.search.solver import Match
     from archlab.search.speed_match import SpeedMatch
@@ -52,9 +54,20 @@ def path_text(value: str) -> str:
     return value
 
 
-# The keywords of every option or argument that names a file or folder (typer.Option(**PATH)).
+def path_argument(value: str | None) -> Path | None:
+    """:func:`path_value` for a positional path (``compare-spaces '' B.toml``), as a callback.
+
+    The argument stays typed ``Path`` so its help still reads ``<path>`` (a ``parser`` turns it
+    into ``<Path>``); ``path_type=str`` keeps the text as typed, which this turns into the Path.
+    """
+    return None if value is None else path_value(value)
+
+
+# The keywords of every option that names a file or folder (typer.Option(**PATH)).
 PATH: dict[str, Any] = {"parser": path_value, "metavar": "<path>"}
 PATH_TEXT: dict[str, Any] = {"parser": path_text, "metavar": "<path>"}
+# ... and of every positional argument that does (typer.Argument(**PATH_ARGUMENT)).
+PATH_ARGUMENT: dict[str, Any] = {"path_type": str, "callback": path_argument}
 
 
 def parse_band(text: str | None, option: str) -> tuple[float | None, float | None] | None:
@@ -90,7 +103,7 @@ def percent(fraction: float | None) -> float | None:
 def warn(lines: Iterable[str]) -> None:
     """Each warning as one line on stderr, so stdout (a table or JSON) stays clean."""
     for line in lines:
-        print(f"archlab: warning: {line}", file=sys.stderr)
+        print_warning(line)
 
 
 def print_json(data: Any) -> None:

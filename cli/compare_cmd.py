@@ -11,15 +11,19 @@ import typer
 from archlab.train.defaults import COMPARE_OUT
 
 from . import plan_options as po
-from ._common import PATH, command_line, console
+from ._common import PATH, PATH_ARGUMENT, command_line, console
 from ._train_output import print_summary
 from .options import ActsBandOpt, MacsBandOpt, ParamsBandOpt
 
 
 def compare_spaces_cmd(
     ctx: typer.Context,
-    space_a: Annotated[Path | None, typer.Argument(help="First design space (TOML).")] = None,
-    space_b: Annotated[Path | None, typer.Argument(help="Second design space (TOML).")] = None,
+    space_a: Annotated[
+        Path | None, typer.Argument(help="First design space (TOML).", **PATH_ARGUMENT)
+    ] = None,
+    space_b: Annotated[
+        Path | None, typer.Argument(help="Second design space (TOML).", **PATH_ARGUMENT)
+    ] = None,
     config: po.ConfigOpt = None,
     print_config: po.PrintConfigOpt = False,
     samples: Annotated[po.N, typer.Option(help="Candidates per space (default 16).")] = None,

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from archlab.errors import ArchlabError, OptionError
+from archlab.errors import ArchlabError, OptionError, speaking_as
 
 from . import (
     compare_cmd,
@@ -107,11 +107,14 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     Every error line has one shape, ``archlab COMMAND: error: MESSAGE`` (argparse's for a
     subcommand), whether typer or the library found the mistake: where commands are chained in a
-    script, the line says which of them failed.
+    script, the line says which of them failed. Warning lines match: ``archlab COMMAND: warning:
+    MESSAGE``.
     """
     args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        rv = app(args=args, prog_name="archlab", standalone_mode=False)
+        # Warning lines name the command too (``archlab COMMAND: warning: ...``).
+        with speaking_as(command_path(args)):
+            rv = app(args=args, prog_name="archlab", standalone_mode=False)
     except typer.TyperException as exc:  # typer's vendored click: usage and parameter errors
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `archlab`: the help was the answer
             return 0

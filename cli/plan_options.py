@@ -16,7 +16,6 @@ input gets one line, the error's, never the notice beside it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Annotated, Any, TypeAlias
 
 import typer
 
+from archlab.errors import print_warning
 from archlab.train.config import DEFAULT_KEEP, TrainConfig
 from archlab.train.defaults import COMPARE_STORE, DEFAULT_STORE, DEMO_STORE
 from archlab.train.sources import SOURCES
@@ -323,8 +323,7 @@ def notices(params: Mapping[str, Any], table: Mapping[str, tuple[str, Parse]]) -
         if name in DEPRECATED and params.get(name) is not None:
             old = "--seeds N (a count)" if name == "seed_count" else "--time-budget"
             new = DEPRECATED[name][key]
-            lines.append(f"archlab: warning: {old} is deprecated, removed in the next release; "
-                         f"use {new}")  # fmt: skip
+            lines.append(f"{old} is deprecated, removed in the next release; use {new}")
     return lines
 
 
@@ -339,4 +338,4 @@ def deprecations(
     """
     yield
     for line in notices(params, table):
-        print(line, file=sys.stderr)
+        print_warning(line)

@@ -196,9 +196,7 @@ def _read_split(
         )
     items, kinds = [], set()
     for label, cls in enumerate(classes):
-        # Nested folders inside a class folder hold its images too, as in ImageFolder (os.walk).
-        files = (split_dir / cls).rglob("*")
-        for path in sorted(p for p in files if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+        for path in sorted(_image_files(split_dir / cls, split_dir)):
             try:
                 with Image.open(path) as img:
                     mode = img.mode
@@ -215,6 +213,49 @@ def _read_split(
     if not items:
         raise ArchlabError(f"folder: no images ({', '.join(IMAGE_SUFFIXES)}) under {split_dir}")
     return items, kinds
+
+
+def _image_files(class_dir: Path, split_dir: Path) -> list[Path]:
+    """The image files under a class folder, at any depth, through symlinked folders and files.
+
+    As ImageFolder reads a tree (``os.walk(followlinks=True)``, docs/data.md "Image folders"),
+    except that a link to a folder it sits in (an ancestor, up to the split folder, or one
+    already on the way down) is refused naming the link: os.walk would go round until the
+    system refuses the path (too many links), reading the same images again on each lap. A
+    dangling link with an image suffix is refused too (ImageFolder would fail when it loads it).
+    """
+    found: list[Path] = []
+
+    def walk(folder: Path, chain: tuple[Path, ...]) -> None:
+        if folder.is_symlink():
+            target = _resolved(folder)
+            if any(target == up or target in up.parents for up in chain):
+                raise ArchlabError(
+                    f"folder: {folder} links back to {target}, a folder it sits in (a loop); "
+                    "links inside class folders are followed, loops refused: remove the link"
+                )
+        chain = (*chain, _resolved(folder))
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as exc:
+            raise ArchlabError(f"folder: cannot list {folder}: {exc.strerror or exc}") from None
+        for entry in entries:
+            if entry.is_dir():  # a symlinked folder too
+                walk(entry, chain)
+            elif entry.suffix.lower() in IMAGE_SUFFIXES:
+                if not entry.exists():
+                    raise ArchlabError(f"folder: {entry} is a broken link (nothing at its target)")
+                found.append(entry)
+
+    walk(class_dir, (_resolved(split_dir),))
+    return found
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of links, before Python 3.13
+        raise ArchlabError(f"folder: cannot follow {path}: {exc}") from None
 
 
 def _check_one_size(items: list[tuple[Path, np.ndarray, int]]) -> None:

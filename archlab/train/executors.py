@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from archlab.errors import ArchlabError
+from archlab.errors import ArchlabError, warning_line
 from archlab.train.data import DatasetSplits
 from archlab.train.execution import ExecutionOptions
 from archlab.train.loop import RunOutcome
@@ -55,7 +55,7 @@ class InProcessExecutor:
                 on_epoch=lambda metrics, task=task: on_epoch(task, metrics),  # type: ignore[misc]
                 on_step=self.reporter.step,
                 warn=lambda text, task=task: self.reporter.message(  # type: ignore[misc]
-                    f"warning: {task.label}: {text}"
+                    warning_line(f"{task.label}: {text}")
                 ),
             )
             on_done(task, result)

@@ -10,9 +10,10 @@ training goes on and no stored result is lost; a rerun sends the tracking side w
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
+
+from archlab.errors import print_warning
 
 if TYPE_CHECKING:
     from archlab.space import NetSpec
@@ -73,11 +74,9 @@ class GuardedTracker:
             except Exception as exc:  # any failure of a sink: the store and training go on
                 self._sinks.remove(sink)
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-                print(
-                    f"archlab: warning: {sink.name} tracking stopped ({first}); training goes "
-                    "on and the store keeps every result; rerun the command to send "
-                    f"{sink.name} what it missed",
-                    file=sys.stderr,
+                print_warning(
+                    f"{sink.name} tracking stopped ({first}); training goes on and the store "
+                    f"keeps every result; rerun the command to send {sink.name} what it missed"
                 )
 
     def run_started(self, store_id: str, run: RunRecord, spec: NetSpec, plan: RunPlan) -> None:

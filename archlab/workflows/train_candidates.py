@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from archlab.device import resolve_device
+from archlab.errors import warning_line
 from archlab.space import NetSpec
 from archlab.store import Store
 from archlab.train.data import DatasetSplits
@@ -69,8 +70,9 @@ def train_candidates(
     # augment 'auto' resolved for the data: runs that train alike share one stored config key.
     plan = plan.replace(config=plan.config.for_data(data))
     if "flip" in plan.config.augment.split(",") and not data.flip:
-        reporter.message(f"augment {plan.config.augment}: flipping {data.name} as asked, "
-                         "though it says horizontal flips change its labels")  # fmt: skip
+        reporter.message(warning_line(
+            f"augment {plan.config.augment}: flipping {data.name} as asked, though it says "
+            "horizontal flips change its labels"))  # fmt: skip
     executor, threads = make_executor(
         plan.execution, device=torch_device, data=data, reporter=reporter
     )

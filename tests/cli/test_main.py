@@ -296,6 +296,27 @@ def test_the_command_an_error_is_about_is_read_from_the_words_typed() -> None:
 
 
 @pytest.mark.parametrize(
+    ("argv", "start"),
+    [
+        (["match-flops", "-C", "8", "--template", "cifar", "--width-multiplier", "0.125"],
+         "archlab match-flops: warning: resnext29_8x2d_w0.125 is 20.59% off"),
+        (["train-candidates", "--cardinalities", "1", "--time-budget", "30", "--print-config"],
+         "archlab train-candidates: warning: --time-budget is deprecated"),
+        (["study", "--preset", "cardinality", "--seeds", "3", "--print-config"],
+         "archlab study: warning: --seeds N (a count) is deprecated"),
+    ],
+)  # fmt: skip
+def test_every_warning_line_names_its_command_as_an_error_line_does(
+    cli: Cli, argv: list[str], start: str
+) -> None:
+    from archlab.errors import warning_line
+
+    code, _, err = cli(*argv)
+    assert code == 0 and len(err.splitlines()) == 1 and err.startswith(start), err
+    assert warning_line("x") == "archlab: warning: x"  # the command's name ends with its run
+
+
+@pytest.mark.parametrize(
     ("argv", "flag"),
     [
         (["train-candidates", "--cardinalities", "1", "--store", ""], "--store"),

@@ -52,7 +52,8 @@ def test_bad_data_found_after_the_plan_resolves_is_one_line(cli: Cli, tmp_path: 
 def test_valid_old_spellings_each_get_their_notice(cli: Cli, tmp_path: Path) -> None:
     code, printed, err = cli(*STUDY, "--seeds", "4", "--time-budget", "60", "--print-config")
     assert code == 0 and "min_seeds = 4" in printed
-    assert err.splitlines() == po.notices({"seed_count": "4", "time_budget": 60.0}, po.STUDY)
+    notices = po.notices({"seed_count": "4", "time_budget": 60.0}, po.STUDY)
+    assert err.splitlines() == [f"archlab study: warning: {n}" for n in notices]
     assert len(err.splitlines()) == 2
 
 
@@ -72,7 +73,8 @@ def test_deprecations_print_only_when_the_body_returns(
     assert capsys.readouterr().err == ""
     with po.deprecations(params, po.RUN):
         assert capsys.readouterr().err == ""  # not before the work is done
-    assert capsys.readouterr().err.splitlines() == po.notices(params, po.RUN)
+    notices = [f"archlab: warning: {n}" for n in po.notices(params, po.RUN)]  # no command here
+    assert capsys.readouterr().err.splitlines() == notices
 
 
 @pytest.mark.parametrize("command", ["train-candidates", "study", "demo", "compare-spaces"])

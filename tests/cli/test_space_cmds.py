@@ -280,8 +280,8 @@ def test_match_flops_warns_beyond_the_tolerance(cli: Cli) -> None:
     assert code == 0
     assert json.loads(out)["relative_error"] == pytest.approx(0.2059, abs=1e-4)  # a fraction
     assert err.splitlines() == [
-        "archlab: warning: resnext29_8x2d_w0.125 is 20.59% off its target (tolerance 5%): no "
-        "integer brings it closer at this width"
+        "archlab match-flops: warning: resnext29_8x2d_w0.125 is 20.59% off its target "
+        "(tolerance 5%): no integer brings it closer at this width"
     ]
     code, out, err = cli("match-flops", *_OFF)
     assert code == 0 and "20.59% off" in err and "match err %" in out and "20.59" in out
@@ -298,7 +298,7 @@ def test_space_warns_once_per_row_beyond_the_tolerance(cli: Cli) -> None:
     rows = json.loads(out)  # stdout is JSON alone
     off = [r["name"] for r in rows if r["relative_error"] > 0.05]
     assert len(off) == 2 and len(err.splitlines()) == 2
-    assert all(f"warning: {name} is " in err for name in off)
+    assert all(f"archlab space: warning: {name} is " in err for name in off)
     code, out, err = cli(*grid, "--cardinalities", "1,2")
     assert code == 0 and err == "" and "match err %" in out and "relative_error" not in out
     code, _, err = cli(*grid, "--cardinalities", "8", "--tolerance", "0.5")
@@ -450,7 +450,7 @@ def test_space_match_speed_warns_of_a_left_out_c_and_refuses_when_none_is_left(
     assert code == 0, err
     assert [r["cardinality"] for r in json.loads(out)] == [1]
     (warning,) = [line for line in err.splitlines() if "warning" in line]
-    assert warning.startswith("archlab: warning: left out C=64 at depth 29: ")
+    assert warning.startswith("archlab space: warning: left out C=64 at depth 29: ")
     assert "the closest, d=1 (resnext29_64x1d_w0.125), measures " in warning
     before = _stored(store)
     code, out, err = cli(*grid, "--cardinalities", "64")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -182,6 +183,69 @@ def test_folder_reads_as_imagefolder_does(tmp_path: Path) -> None:
     wide.save(tmp_path / "train" / "dog" / "w.png")
     with pytest.raises(ArchlabError, match=r"w\.png has more than 8 bits per channel \(PIL mode I"):
         load_dataset(f"folder:{tmp_path}")
+
+
+def _imagefolder_counts(split: Path) -> list[int]:
+    """Images per class as ImageFolder counts them: os.walk(followlinks=True), its suffixes."""
+    suffixes = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+    classes = sorted(p.name for p in split.iterdir() if p.is_dir())
+    return [
+        sum(f.lower().endswith(suffixes) for _, _, files in os.walk(split / c, followlinks=True)
+            for f in files)
+        for c in classes
+    ]  # fmt: skip
+
+
+def test_folder_follows_symlinked_folders_and_files(tmp_path: Path) -> None:
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    make_folder(data)  # 4 train images in each of ant, cat, dog
+    for i in range(2):  # a folder of ant images kept outside the tree, linked in
+        _png(elsewhere / "ants" / f"x{i}.png", np.full((6, 6, 3), 50 + i, np.uint8))
+    (data / "train" / "ant" / "linked").symlink_to(elsewhere / "ants", target_is_directory=True)
+    _png(elsewhere / "one.png", np.full((6, 6, 3), 60, np.uint8))  # one cat image, a file link
+    (data / "train" / "cat" / "l.png").symlink_to(elsewhere / "one.png")
+    (data / "train" / "dog").rename(elsewhere / "dogs")  # a whole class folder as a link
+    (data / "train" / "dog").symlink_to(elsewhere / "dogs", target_is_directory=True)
+    ds = load_dataset(f"folder:{data}")
+    assert ds.y_train.bincount().tolist() == [6, 5, 4] == _imagefolder_counts(data / "train")
+    for value, label in ((50, 0), (51, 0), (60, 1)):
+        assert any(bool((x == value).all()) for x in ds.x_train[ds.y_train == label]), value
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        lambda d: (d / "train" / "ant" / "up", d / "train"),  # the split folder, ant inside it
+        lambda d: (d / "train" / "ant" / "a" / "self", d / "train" / "ant" / "a"),  # itself
+        lambda d: (d / "train" / "ant" / "root", d),
+        lambda d: (d / "train" / "zebra", d),  # a class folder that is a link to the data set
+    ],
+)
+def test_a_link_back_to_a_folder_it_sits_in_is_refused_naming_it(tmp_path: Path, link) -> None:
+    """os.walk(followlinks=True), as ImageFolder walks, goes round until too many links."""
+    make_folder(tmp_path)
+    path, target = link(tmp_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target, target_is_directory=True)
+    with pytest.raises(ArchlabError) as info:
+        load_dataset(f"folder:{tmp_path}")
+    assert str(info.value).startswith(f"folder: {path} links back to {target.resolve()}, ")
+    assert "(a loop)" in str(info.value)
+
+
+def test_two_links_into_each_other_are_a_loop_and_a_dangling_one_is_named(tmp_path: Path) -> None:
+    make_folder(tmp_path / "d")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "d" / "train" / "ant" / "to_other").symlink_to(tmp_path / "other")
+    (tmp_path / "other" / "back").symlink_to(tmp_path / "d" / "train" / "ant")
+    with pytest.raises(ArchlabError, match=r"ant/to_other/back links back to .* \(a loop\)"):
+        load_dataset(f"folder:{tmp_path / 'd'}")
+    (tmp_path / "other" / "back").unlink()  # a link to a folder beside the tree: followed
+    _png(tmp_path / "other" / "o.png", np.zeros((6, 6, 3), np.uint8))
+    assert load_dataset(f"folder:{tmp_path / 'd'}").y_train.bincount().tolist() == [5, 4, 4]
+    (tmp_path / "d" / "train" / "cat" / "gone.png").symlink_to(tmp_path / "nothing.png")
+    with pytest.raises(ArchlabError, match=r"cat/gone\.png is a broken link"):
+        load_dataset(f"folder:{tmp_path / 'd'}")
 
 
 @pytest.mark.parametrize(

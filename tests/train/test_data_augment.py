@@ -235,8 +235,8 @@ def test_the_store_holds_the_resolved_value_and_one_key(
                 reporter=messages)  # fmt: skip
     assert [c["recipe"]["augment"] for _, c in _stored_configs(store)] == ["crop", "crop,flip"]
     assert messages.lines == [
-        "augment crop,flip: flipping digits as asked, though it says horizontal flips change "
-        "its labels"
+        "archlab: warning: augment crop,flip: flipping digits as asked, though it says "
+        "horizontal flips change its labels"
     ]
 
 

@@ -15,7 +15,7 @@ from helpers.training import train_specs
 
 from archlab.complexity import totals
 from archlab.device import resolve_device
-from archlab.errors import ArchlabError
+from archlab.errors import ArchlabError, speaking_as
 from archlab.space import make_spec, with_overrides
 from archlab.store import Store
 from archlab.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
@@ -126,11 +126,13 @@ def test_corrupt_checkpoint_restarts_from_the_previous(
         def message(self, text: str) -> None:
             messages.append(text)
 
-    summary = train_specs(
-        TINY[:1], config=config, device="cpu", store_path=store, data=digits, reporter=Collect()
-    )
+    with speaking_as("archlab train-candidates"):  # as the CLI runs it: warnings name it
+        summary = train_specs(
+            TINY[:1], config=config, device="cpu", store_path=store, data=digits, reporter=Collect()
+        )
     assert summary.runs[0].status == "finished"
-    assert any("corrupt" in m for m in messages)
+    (warning,) = [m for m in messages if "corrupt" in m]
+    assert warning.startswith("archlab train-candidates: warning: resnext")
     after = Store(store, create=False).epochs_frame()
     assert list(after.epoch) == [1, 2, 3]
     cols = ["train_loss", "val_error", "test_error"]
