@@ -27,8 +27,8 @@ import torch
 
 from archlab.errors import ArchlabError
 from archlab.train._batches import augment, check_int, default_pad, iterate_batches, normalize
-from archlab.train._stratify import stratified_hold_out
 from archlab.train._sources import DIGITS_TEST_FRACTION, IMAGE_SUFFIXES, METADATA_NAME, TEST_SEED
+from archlab.train._stratify import stratified_hold_out
 from archlab.train.config import (
     AUGMENT_CHOICES,
     DEFAULT_VAL_FRACTION,
@@ -188,10 +188,10 @@ def load_dataset(
 
     Without a validation split of the source's own, ``val_fraction`` (in (0, 0.5]) of the
     training pool is held out by a generator seeded with ``seed``; ``stratify`` shares those
-    images out among the classes in proportion to their size (docs/data.md, "Splits"). ``limit`` caps train + val
-    together (the first ``limit`` examples of that seeded shuffle); with a given validation
-    split it caps train (seeded) and val (fixed, seed-independent) at ``limit`` each. The test
-    split is capped at ``limit`` by a fixed, seed-independent subset.
+    images out among the classes in proportion to their size (docs/data.md, "Splits").
+    ``limit`` caps train + val together (the first ``limit`` examples of that seeded shuffle);
+    with a given validation split it caps train (seeded) and val (fixed, seed-independent) at
+    ``limit`` each. The test split is capped at ``limit`` by a fixed, seed-independent subset.
     """
     number = isinstance(val_fraction, int | float) and not isinstance(val_fraction, bool)
     if not (number and 0 < val_fraction <= 0.5):
@@ -254,8 +254,9 @@ def split_for_seed(data: DatasetSplits, seed: int, *, stratify: bool = False) ->
 
     Train and validation are pooled and ``len(y_val)`` examples are held out by a generator
     seeded from ``seed`` alone, so seed s of every arm of a study sees the same split and
-    seeds differ; ``stratify`` shares them out among the classes (docs/data.md, "Splits"). Sizes, the test split and the normalisation (the loaded data's) stay as they
-    are. A source's own validation split is never redrawn: it comes back unchanged.
+    seeds differ; ``stratify`` shares them out among the classes (docs/data.md, "Splits").
+    Sizes, the test split and the normalisation (the loaded data's) stay as they are. A
+    source's own validation split is never redrawn: it comes back unchanged.
     """
     check_int("seed", seed, 0)
     _check_stratify(stratify)

@@ -124,8 +124,7 @@ class Training:
         """The data, recipe, budget, execution and output tables of the TOML layout."""
         cfg = self.config.to_dict()
         return {
-            # Every data key, stratify's false too (--print-config shows it); a run stores
-            # stratify only when on (RunPlan.run_config).
+            # stratify = false too, for --print-config; runs store it only when on (run_config)
             "data": {key: getattr(self.config, name) for key, name in DATA_FIELDS.items()},
             "recipe": {name: cfg[name] for name in RECIPE_FIELDS},
             "budget": {"epochs": cfg["epochs"], "time_budget": cfg["time_budget"]},
@@ -219,8 +218,7 @@ class RunPlan:
         plan = self.to_dict()
         for other_runs in ("candidates", "seeds", "output"):
             plan.pop(other_runs)
-        if not plan["data"]["stratify"]:  # the stored config of a run before the switch existed
-            plan["data"].pop("stratify")
+        plan["data"] = {k: v for k, v in plan["data"].items() if k != "stratify" or v}  # if on
         return {**plan, "rung": rung, "stop_epoch": stop_epoch}
 
     def to_toml(self) -> str:
