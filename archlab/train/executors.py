@@ -1,7 +1,10 @@
 """Where tasks run: in this process, in one worker process per GPU, or on a Ray cluster.
 
 Every executor hands each task's :class:`~archlab.train.loop.RunOutcome` back to the driver through
-``on_done``; only the driver writes the store, so a worker that dies loses nothing stored.
+``on_done``; only the driver writes the store, so a worker that dies loses nothing stored. A run's
+warnings reach stderr as one line each, ``archlab COMMAND: warning: LABEL: TEXT``, through the
+reporter (above any live bars): as they come in this process, with the outcome from a worker
+(docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from archlab.errors import ArchlabError, warning_line
 from archlab.train.data import DatasetSplits
 from archlab.train.execution import ExecutionOptions
 from archlab.train.loop import RunOutcome
-from archlab.train.progress import Reporter
+from archlab.train.progress import NullReporter, Reporter
 from archlab.train.tasks import RunTask, execute_task
 
 DoneCallback = Callable[[RunTask, RunOutcome], None]
@@ -54,11 +57,23 @@ class InProcessExecutor:
                 data=self.data,
                 on_epoch=lambda metrics, task=task: on_epoch(task, metrics),  # type: ignore[misc]
                 on_step=self.reporter.step,
-                warn=lambda text, task=task: self.reporter.message(  # type: ignore[misc]
-                    warning_line(f"{task.label}: {text}")
+                warn=lambda text, task=task: say_warning(  # type: ignore[misc]
+                    self.reporter, task, text
                 ),
             )
             on_done(task, result)
+
+
+def say_warning(reporter: Reporter, task: RunTask, text: str) -> None:
+    """One of a run's warnings on the reporter's message path, named by the run's label."""
+    reporter.message(warning_line(f"{task.label}: {text}"))
+
+
+def _say_worker_warnings(reporter: Reporter, task: RunTask, outcome: RunOutcome) -> None:
+    # A worker's stderr is not this command's (Ray's is not even on this machine), and its run
+    # log is a file: the parent says what the run warned of once its outcome is back.
+    for text in outcome.warnings:
+        say_warning(reporter, task, text)
 
 
 def _init_worker(slots: Any, gpus: int) -> None:
@@ -87,6 +102,7 @@ class PoolExecutor:
     workers: int
     gpus: int
     max_retries: int = 3
+    reporter: Reporter = field(default_factory=NullReporter)
 
     def run(self, tasks: Sequence[RunTask], *, on_epoch: EpochSink, on_done: DoneCallback) -> None:
         """Run the tasks across the pool; results arrive in completion order."""
@@ -122,6 +138,7 @@ class PoolExecutor:
                 except futures.process.BrokenProcessPool:
                     left.append(task)
                     continue
+                _say_worker_warnings(self.reporter, task, result)
                 on_done(task, result)
         except BaseException:  # Ctrl-C: stop now, do not drain the queue
             _stop(pool)
@@ -170,6 +187,7 @@ class RayExecutor:
     gpus_per_run: float = 0
     cpus_per_run: int = 1
     max_retries: int = 3
+    reporter: Reporter = field(default_factory=NullReporter)
 
     def connect(self) -> Any:
         """Join the cluster (or start a local Ray) unless this process is already connected."""
@@ -203,6 +221,7 @@ class RayExecutor:
             except ray.exceptions.RayError as exc:  # retries exhausted
                 reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 result = task.failed(reason)
+            _say_worker_warnings(self.reporter, task, result)
             on_done(task, result)
 
 
@@ -218,6 +237,7 @@ def make_executor(
             options.ray_address,
             gpus if gpus is not None else float(device.type == "cuda"),
             cpus_per_run=threads,
+            reporter=reporter,
         )
         executor.connect()  # fail now, before any run is written to the store
         return executor, threads
@@ -226,7 +246,8 @@ def make_executor(
     if workers == 1:
         # The airbench pattern: the whole data set moves to the GPU once, for every run.
         return InProcessExecutor(data.to(device), reporter), threads
-    return PoolExecutor(workers, gpus=gpus_here if gpus_here > 1 else 0), threads
+    pool_gpus = gpus_here if gpus_here > 1 else 0
+    return PoolExecutor(workers, gpus=pool_gpus, reporter=reporter), threads
 
 
 def planned_threads(options: ExecutionOptions, device: Any) -> int:

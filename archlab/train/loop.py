@@ -61,6 +61,9 @@ class RunOutcome:
     device: str = ""
     host: str = ""
     pid: int = 0
+    # What the run warned of, in order (each also in its run log), filled in by its task: a
+    # worker's parent says them on stderr, as this process says an in-process run's as they come.
+    warnings: tuple[str, ...] = ()
 
 
 EpochCallback = Callable[[dict[str, Any]], None]

@@ -162,8 +162,10 @@ def execute_task(
     run_dir = Path(task.run_dir)
     where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
     device_name = task.execution.device
+    said: list[str] = []  # returned with the outcome, for a parent in another process
 
     def log_warning(text: str) -> None:
+        said.append(text)
         append_log(run_dir, {"event": "warning", "message": text})
         if warn is not None:
             warn(text)
@@ -216,4 +218,4 @@ def execute_task(
         )
     finally:
         lock.release(force=True)
-    return dataclasses.replace(outcome, device=device_name, **where)
+    return dataclasses.replace(outcome, device=device_name, warnings=tuple(said), **where)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers.training import train_specs
 
-from archlab.errors import ArchlabError
+from archlab.errors import ArchlabError, speaking_as
 from archlab.search.ranges import ParamRange
 from archlab.search.sampling import DesignSpace, sample_space
 from archlab.space import make_spec
@@ -22,6 +22,7 @@ from archlab.train.config import TrainConfig
 from archlab.train.data import DatasetSplits, load_dataset
 from archlab.train.executors import ExecutionOptions, RayExecutor, check_ray_address
 from archlab.train.plan import Halving
+from archlab.train.progress import LogReporter
 
 TINY = [make_spec("cifar", 11, c, 2, width_multiplier=0.125) for c in (1, 2)]
 METRICS = ["train_loss", "train_error", "val_error", "test_error"]
@@ -163,6 +164,65 @@ def test_ray_stores_the_same_metrics_as_local(ray_local, tmp_path: Path) -> None
     _same_metrics(
         tmp_path, ExecutionOptions(threads=1), ExecutionOptions(executor="ray", threads=1)
     )
+
+
+def _warned(
+    tmp_path: Path,
+    specs: list,
+    execution: ExecutionOptions,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[type-arg]
+) -> tuple[list[str], list[str], str]:
+    """Train ``specs`` once with a corrupt checkpoint in the first run's folder, which the run
+    warns of and passes over: the warning lines on stderr, the first run's logged warnings, and
+    the line expected on stderr."""
+    store, work = tmp_path / "s.db", tmp_path / "work"
+    with Store(store, create=True) as s:
+        store_id = s.store_id
+    run_dir = work / f"{store_id}-run-00001-{specs[0].name}-s0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "epoch-0001.ckpt").write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    with speaking_as("archlab train-candidates"):
+        summary = train_specs(
+            specs,
+            config=TrainConfig(epochs=1, batch_size=64, limit=200),
+            device="cpu",
+            store_path=store,
+            workdir=work,
+            execution=execution,
+            reporter=LogReporter(),
+        )
+    assert {r.status for r in summary.runs} == {"finished"}
+    shown = [line for line in capsys.readouterr().err.splitlines() if ": warning: " in line]
+    events = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    logged = [e["message"] for e in events if e["event"] == "warning"]
+    text = f"checkpoint {run_dir / 'epoch-0001.ckpt'} is corrupt; falling back to the previous one"
+    return shown, logged, f"archlab train-candidates: warning: {specs[0].name} seed 0: {text}"
+
+
+@pytest.mark.parametrize(
+    "execution",
+    [ExecutionOptions(threads=1), ExecutionOptions(workers=2, threads=1)],
+    ids=["in-process", "pool"],
+)
+def test_a_runs_warning_is_said_once_on_stderr_and_logged(
+    execution: ExecutionOptions, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A pool worker's warnings come back with its outcome; the parent says them as the
+    # in-process executor does, once each; the other run, which warned of nothing, says nothing.
+    shown, logged, expected = _warned(tmp_path, TINY, execution, capsys)
+    assert shown == [expected]
+    assert logged == [expected.rsplit(" seed 0: ", 1)[1]]
+
+
+@pytest.mark.ray
+def test_a_ray_runs_warning_is_said_on_stderr(  # type: ignore[no-untyped-def]
+    ray_local, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    execution = ExecutionOptions(executor="ray", threads=1)
+    shown, logged, expected = _warned(tmp_path, TINY[:1], execution, capsys)
+    assert shown == [expected]
+    assert logged == [expected.rsplit(" seed 0: ", 1)[1]]
 
 
 def _starts(work: Path) -> list[dict]:  # type: ignore[type-arg]
