@@ -34,6 +34,7 @@ def demo_cmd(
     limit: po.LimitOpt = None,
     val_fraction: po.ValFractionOpt = None,
     split: po.SplitOpt = None,
+    stratify: po.StratifyOpt = None,
     epochs: po.EpochsOpt = None,
     run_time_budget: po.RunTimeBudgetOpt = None,
     batch_size: po.BatchSizeOpt = None,

@@ -73,6 +73,14 @@ SplitOpt = Annotated[
         "seed, the same for every arm) (default: per-seed in study and demo, else fixed)."
     ),
 ]
+StratifyOpt = Annotated[
+    B,
+    typer.Option(
+        "--stratify/--no-stratify",
+        help="Hold out each class's share of the validation images, as sklearn's "
+        "train_test_split(stratify=y) does, for fixed and per-seed splits alike (default off).",
+    ),
+]
 EpochsOpt = Annotated[
     N,
     typer.Option(
@@ -167,7 +175,7 @@ StudyTimeBudgetOpt = Annotated[
 # --help groups the training options by the plan section they set, as --print-config writes them
 # ([data], [recipe] with [budget], [output], [execution]); a command's own options stay on top.
 PANELS: dict[str, tuple[Any, ...]] = {
-    "Data": (DatasetOpt, LimitOpt, ValFractionOpt, SplitOpt),
+    "Data": (DatasetOpt, LimitOpt, ValFractionOpt, SplitOpt, StratifyOpt),
     "Recipe and budget": (EpochsOpt, RunTimeBudgetOpt, BatchSizeOpt, LrOpt, WeightDecayOpt,
                           MomentumOpt, ScheduleOpt, WarmupEpochsOpt, LabelSmoothingOpt, AugmentOpt,
                           ChannelsLastOpt, CompileOpt, FormOpt),
@@ -202,6 +210,7 @@ TRAINING: dict[str, tuple[str, Parse]] = {
     "limit": ("data.limit", int),
     "val_fraction": ("data.val_fraction", float),
     "split": ("data.split", str),
+    "stratify": ("data.stratify", bool),
     "epochs": ("budget.epochs", int),
     "run_time_budget": ("budget.time_budget", float),
     "batch_size": ("recipe.batch_size", int),

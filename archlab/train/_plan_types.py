@@ -115,6 +115,7 @@ PLAN_TYPES: dict[str, Check] = {
     "data.val_fraction": number(0, 0.5, lo_open=True),  # archlab.train.data.split's range
     "data.split_seed": integer(0, MAX_SEED - 1),
     "data.split": Check(lambda v: v in SPLITS, " or ".join(SPLITS)),
+    "data.stratify": BOOL,
     "data.limit": integer(1, MAX_LIMIT),
     "recipe.batch_size": integer(1, MAX_BATCH_SIZE),
     "recipe.lr": POSITIVE,

@@ -72,6 +72,10 @@ class TrainConfig:
     val_fraction: float = DEFAULT_VAL_FRACTION
     split_seed: int = 0
     split: str = DEFAULT_SPLIT
+    # Hold out each class's share of the validation images (docs/data.md, "Splits"). Off by
+    # default, and absent from to_dict() while off: stored runs, studies and checkpoints keep
+    # the keys and the splits they had before the switch existed.
+    stratify: bool = False
     limit: int | None = None
     form: str = "c"
     zero_init_residual: bool = False
@@ -123,6 +127,8 @@ class TrainConfig:
 
         if self.split not in SPLITS:
             raise ArchlabError(f"split must be one of {' | '.join(SPLITS)}, got {self.split!r}")
+        if not isinstance(self.stratify, bool):
+            raise ArchlabError(f"stratify must be true or false, got {self.stratify!r}")
 
     def for_data(self, data: DatasetSplits) -> TrainConfig:
         """This config with ``augment`` resolved for the data set (``auto`` never stored)."""
@@ -135,8 +141,11 @@ class TrainConfig:
         return self.lr
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready config, stored with every run."""
-        return dataclasses.asdict(self)
+        """JSON-ready config, stored with every run; ``stratify`` only when it is on."""
+        fields = dataclasses.asdict(self)
+        if not fields["stratify"]:  # runs stored before the switch existed keep their config
+            fields.pop("stratify")
+        return fields
 
     def key(self) -> str:
         """Short hash of the fields that change results; runtime-only switches are left out."""

@@ -28,6 +28,7 @@ import torch
 from archlab.errors import ArchlabError
 from archlab.train._batches import augment, check_int, default_pad, iterate_batches, normalize
 from archlab.train._sources import DIGITS_TEST_FRACTION, IMAGE_SUFFIXES, METADATA_NAME, TEST_SEED
+from archlab.train._stratify import stratified_hold_out
 from archlab.train.config import (
     AUGMENT_CHOICES,
     DEFAULT_VAL_FRACTION,
@@ -181,20 +182,23 @@ def load_dataset(
     val_fraction: float = DEFAULT_VAL_FRACTION,
     seed: int = 0,
     limit: int | None = None,
+    stratify: bool = False,
 ) -> DatasetSplits:
     """Load a registered source (:mod:`archlab.train.sources`): ``digits``, ``cifar10:PATH``, ...
 
     Without a validation split of the source's own, ``val_fraction`` (in (0, 0.5]) of the
-    training pool is held out by a generator seeded with ``seed``. ``limit`` caps train + val
-    together (the first ``limit`` examples of that seeded shuffle); with a given validation
-    split it caps train (seeded) and val (fixed, seed-independent) at ``limit`` each. The test
-    split is capped at ``limit`` by a fixed, seed-independent subset.
+    training pool is held out by a generator seeded with ``seed``; ``stratify`` shares those
+    images out among the classes in proportion to their size (docs/data.md, "Splits").
+    ``limit`` caps train + val together (the first ``limit`` examples of that seeded shuffle);
+    with a given validation split it caps train (seeded) and val (fixed, seed-independent) at
+    ``limit`` each. The test split is capped at ``limit`` by a fixed, seed-independent subset.
     """
     number = isinstance(val_fraction, int | float) and not isinstance(val_fraction, bool)
     if not (number and 0 < val_fraction <= 0.5):
         raise ArchlabError(f"val_fraction must be a number in (0, 0.5], got {val_fraction!r}")
     if limit is not None:
         check_int("limit", limit, 2)
+    _check_stratify(stratify)
     src = load_source(source)
     name, xtr, ytr = src.name, src.x_train, src.y_train
     check_test_labels(name, ytr, src.y_test)
@@ -214,7 +218,9 @@ def load_dataset(
         # A limit that left whole classes out of the pool made a quick try: no refusal there.
         strict = len(ytr[pool].unique()) == len(ytr.unique())
         why = f"val_fraction={val_fraction}"
-        val_idx, train_idx = _hold_out(name, pool, ytr, n_val, why, strict=strict)
+        val_idx, train_idx = _hold_out(
+            name, pool, ytr, n_val, why, strict=strict, stratify=stratify
+        )
         x_val, y_val = xtr[val_idx], ytr[val_idx]
     x_test, y_test = _fixed_subset(src.x_test, src.y_test, limit)
     x_train = xtr[train_idx]
@@ -243,22 +249,26 @@ def load_dataset(
 _SPLIT_STREAM = 2**40
 
 
-def split_for_seed(data: DatasetSplits, seed: int) -> DatasetSplits:
+def split_for_seed(data: DatasetSplits, seed: int, *, stratify: bool = False) -> DatasetSplits:
     """The same data with its validation split drawn again from ``seed`` (``split = per-seed``).
 
     Train and validation are pooled and ``len(y_val)`` examples are held out by a generator
     seeded from ``seed`` alone, so seed s of every arm of a study sees the same split and
-    seeds differ. Sizes, the test split and the normalisation (the loaded data's) stay as they
-    are. A source's own validation split is never redrawn: it comes back unchanged.
+    seeds differ; ``stratify`` shares them out among the classes (docs/data.md, "Splits").
+    Sizes, the test split and the normalisation (the loaded data's) stay as they are. A
+    source's own validation split is never redrawn: it comes back unchanged.
     """
     check_int("seed", seed, 0)
+    _check_stratify(stratify)
     if data.val_given:
         return data
     x = torch.cat([data.x_train, data.x_val.to(data.x_train.device)])
     y = torch.cat([data.y_train, data.y_val.to(data.y_train.device)])
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(_SPLIT_STREAM + seed))
     # Not strict: the loaded split kept every class when it could, and this pool is its pool.
-    val_idx, train_idx = _hold_out(data.name, order, y, len(data.y_val), f"seed {seed}")
+    val_idx, train_idx = _hold_out(
+        data.name, order, y, len(data.y_val), f"seed {seed}", stratify=stratify
+    )
     val_idx, train_idx = val_idx.to(x.device), train_idx.to(x.device)
     return dataclasses.replace(
         data, x_train=x[train_idx], y_train=y[train_idx], x_val=x[val_idx], y_val=y[val_idx]
@@ -266,25 +276,35 @@ def split_for_seed(data: DatasetSplits, seed: int) -> DatasetSplits:
 
 
 def _hold_out(
-    name: str, order: torch.Tensor, y: torch.Tensor, n_val: int, why: str, *, strict: bool = False
+    name: str,
+    order: torch.Tensor,
+    y: torch.Tensor,
+    n_val: int,
+    why: str,
+    *,
+    strict: bool = False,
+    stratify: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Validation and training indices (sorted): the first ``n_val`` of ``order`` held out,
     passing over an example that is the last of its class left for training, so that every
     class of the pool keeps a training example (docs/data.md, "Splits"). A draw that keeps one
     of every class anyway is the plain one: only a class of a few images changes the split.
     Where no draw can keep them all, ``strict`` refuses; otherwise (a ``limit``'s pool that
-    lacks whole classes already) the plain draw is taken."""
+    lacks whole classes already) the plain draw is taken, or under ``stratify`` a stratified
+    one that may hold out a class whole. ``stratify`` holds out each class's share of
+    ``n_val`` instead, from the front of the same ``order`` (:mod:`archlab.train._stratify`)."""
     labels = y.cpu()[order]
     n_classes = len(labels.unique())
-    if len(order) - n_val < n_classes and not strict:
-        return order[:n_val].sort().values, order[n_val:].sort().values
-    if len(order) - n_val < n_classes:
+    short = len(order) - n_val < n_classes  # no draw can keep a training example per class
+    if short and strict:
         raise ArchlabError(
             f"{name}: {len(order)} training examples of {n_classes} classes cannot spare "
             f"{n_val} for validation ({why}) and keep a training example of every class; "
             "give more images or a validation split of its own (val/, x_val)"
         )
-    if len(labels[n_val:].unique()) == n_classes:
+    if stratify:
+        return stratified_hold_out(order, labels, n_val, keep_one=not short)
+    if short or len(labels[n_val:].unique()) == n_classes:
         return order[:n_val].sort().values, order[n_val:].sort().values
     left = torch.bincount(labels).tolist()  # each class's examples not held out (yet)
     held = torch.zeros(len(order), dtype=torch.bool)
@@ -295,6 +315,11 @@ def _hold_out(
         if left[label] > 1:
             held[pos], left[label], taken = True, left[label] - 1, taken + 1
     return order[held].sort().values, order[~held].sort().values
+
+
+def _check_stratify(stratify: object) -> None:
+    if not isinstance(stratify, bool):
+        raise ArchlabError(f"stratify must be true or false, got {stratify!r}")
 
 
 def _grey(x: torch.Tensor) -> bool:

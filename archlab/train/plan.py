@@ -5,7 +5,7 @@ consumes it, every run stores its slice of it (:meth:`RunPlan.run_config`), and
 :meth:`RunPlan.to_toml` writes it back as a file that resolves to the same plan. The TOML layout::
 
     seeds = [0, 1]
-    [data]       name, val_fraction, split_seed, split, limit
+    [data]       name, val_fraction, split_seed, split, stratify, limit
     [recipe]     batch_size, lr, momentum, weight_decay, schedule, ... (TrainConfig's recipe)
     [budget]     epochs or time_budget (none with halving: its max_epochs is the budget)
     [strategy]   name = "grid" | "halving", and for halving eta, min_epochs, max_epochs
@@ -47,7 +47,7 @@ from archlab.train.execution import ExecutionOptions as ExecutionOptions  # re-e
 
 STRATEGIES = ("grid", "halving")
 DATA_FIELDS = {"name": "dataset", "val_fraction": "val_fraction", "split_seed": "split_seed",
-               "split": "split", "limit": "limit"}  # fmt: skip
+               "split": "split", "stratify": "stratify", "limit": "limit"}  # fmt: skip
 BUDGET_FIELDS = ("epochs", "time_budget")
 OUTPUT_FIELDS = ("store", "workdir", "keep", "mlflow", "tensorboard")
 RECIPE_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig)
@@ -124,7 +124,8 @@ class Training:
         """The data, recipe, budget, execution and output tables of the TOML layout."""
         cfg = self.config.to_dict()
         return {
-            "data": {key: cfg[name] for key, name in DATA_FIELDS.items()},
+            # stratify = false too, for --print-config; runs store it only when on (run_config)
+            "data": {key: getattr(self.config, name) for key, name in DATA_FIELDS.items()},
             "recipe": {name: cfg[name] for name in RECIPE_FIELDS},
             "budget": {"epochs": cfg["epochs"], "time_budget": cfg["time_budget"]},
             "execution": dataclasses.asdict(self.execution),
@@ -217,6 +218,7 @@ class RunPlan:
         plan = self.to_dict()
         for other_runs in ("candidates", "seeds", "output"):
             plan.pop(other_runs)
+        plan["data"] = {k: v for k, v in plan["data"].items() if k != "stratify" or v}  # if on
         return {**plan, "rung": rung, "stop_epoch": stop_epoch}
 
     def to_toml(self) -> str:

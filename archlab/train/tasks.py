@@ -68,21 +68,30 @@ class RunTask:
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_dataset(source: str, val_fraction: float, split_seed: int, limit: int | None) -> Any:
+def _cached_dataset(
+    source: str, val_fraction: float, split_seed: int, limit: int | None, stratify: bool
+) -> Any:
     # A worker serves many tasks of one invocation: load the data once per process.
-    return load_dataset(source, val_fraction=val_fraction, seed=split_seed, limit=limit)
+    return load_dataset(
+        source, val_fraction=val_fraction, seed=split_seed, limit=limit, stratify=stratify
+    )
 
 
 def dataset_for(config: TrainConfig) -> DatasetSplits:
     """The config's data set with its seeded validation split (cached per process)."""
-    return _cached_dataset(config.dataset, config.val_fraction, config.split_seed, config.limit)
+    return _cached_dataset(
+        config.dataset, config.val_fraction, config.split_seed, config.limit, config.stratify
+    )
 
 
 def run_data(config: TrainConfig, seed: int, data: DatasetSplits | None = None) -> DatasetSplits:
     """The data one run trains on: the config's (or ``data``), its validation split drawn from
-    ``seed`` when ``config.split`` is ``per-seed`` (the same for every arm of a study)."""
+    ``seed`` when ``config.split`` is ``per-seed`` (the same for every arm of a study), and
+    stratified when ``config.stratify`` is on."""
     data = data if data is not None else dataset_for(config)
-    return split_for_seed(data, seed) if config.split == "per-seed" else data
+    if config.split != "per-seed":
+        return data
+    return split_for_seed(data, seed, stratify=config.stratify)
 
 
 def append_log(run_dir: Path, event: dict[str, Any]) -> None:

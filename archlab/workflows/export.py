@@ -158,7 +158,8 @@ def _best_run(db: Store, dataset: str | None) -> RunRecord:
             )
         raise ArchlabError(
             f"finished runs{where} were validated on different splits (val_fraction, "
-            "split_seed or limit differ): their errors do not compare; export one run by id"
+            "split_seed, stratify or limit differ): their errors do not compare; export one run "
+            "by id"
         )
     chosen = frame[frame["run_id"].isin(list(splits))]
     best = chosen.sort_values(["best_val_error", "run_id"]).iloc[0]
@@ -168,7 +169,8 @@ def _best_run(db: Store, dataset: str | None) -> RunRecord:
 def _validation_split(run: RunRecord) -> tuple[Any, ...]:
     """What makes two runs' validation errors comparable: the data set and its held-out split."""
     data = json.loads(run.config_json).get("data", {}) if run.config_json else {}
-    return tuple(data.get(key) for key in ("name", "val_fraction", "split_seed", "limit"))
+    held = tuple(data.get(key) for key in ("name", "val_fraction", "split_seed", "limit"))
+    return (*held, bool(data.get("stratify", False)))  # stored only when on
 
 
 def _check_same_run(

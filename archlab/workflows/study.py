@@ -201,7 +201,7 @@ def _prepare(training: Training, data: DatasetSplits | None) -> tuple[Training, 
     if data is None:
         data = load_dataset(
             config.dataset, val_fraction=config.val_fraction, seed=config.split_seed,
-            limit=config.limit,
+            limit=config.limit, stratify=config.stratify,
         )  # fmt: skip
     # augment 'auto' resolved: the stored key says what ran
     return dataclasses.replace(training, config=config.for_data(data)), data

@@ -206,3 +206,50 @@ def test_help_groups_the_training_options_by_the_plan_table_they_set(command: st
         n: panel[key.partition(".")[0]] for n, (key, _) in po.TRAINING.items()
     }
     assert all(shown[n] is None for n in shown if n not in po.TRAINING)  # its own, on top
+
+
+# --------------------------------------------------------------------------- --stratify
+
+COMMANDS = {
+    "train-candidates": ["train-candidates", "--cardinalities", "1"],
+    "study": STUDY,
+    "demo": ["demo"],
+    "compare-spaces": ["compare-spaces", "a.toml", "b.toml"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_stratify_round_trips_through_print_config(cli: Cli, tmp_path: Path, command: str) -> None:
+    args = COMMANDS[command]
+    code, default, err = cli(*args, "--print-config")
+    assert code == 0, err
+    assert "\nstratify = false\n" in default  # every default filled in, this one too
+    code, printed, err = cli(*args, "--stratify", "--print-config")
+    assert code == 0, err
+    assert printed == default.replace("\nstratify = false\n", "\nstratify = true\n")
+    plan = tmp_path / "plan.toml"
+    plan.write_text(printed, encoding="utf-8")
+    code, again, err = cli(command, "--config", str(plan), "--print-config")
+    assert (code, again) == (0, printed), err
+    code, off, err = cli(command, "--config", str(plan), "--no-stratify", "--print-config")
+    assert (code, off) == (0, default), err
+
+
+@pytest.mark.parametrize(
+    ("given", "line"),
+    [
+        (["--stratify=yes"], "Option '--stratify' does not take a value."),
+        (["--config", "{plan}"], "--stratify must be true or false, got 'yes'"),
+    ],
+)
+def test_a_bad_stratify_value_is_one_line(
+    cli: Cli, tmp_path: Path, given: list[str], line: str
+) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[data]\nstratify = "yes"\n[select]\ncardinalities = [1]\n', encoding="utf-8")
+    store = tmp_path / "s.db"
+    args = [a.format(plan=plan) for a in given]
+    code, out, err = cli("train-candidates", *args, "--store", str(store), "--cardinalities", "1")
+    assert (code, out) == (2, "")
+    assert err == f"archlab train-candidates: error: {line}\n"
+    assert not store.exists()

@@ -217,3 +217,16 @@ def test_a_continued_rung_exports_its_inherited_best_epoch(
     result = export_run(store, run_id=last.id, out=tmp_path)
     assert last.epochs_done == 4 and result.epoch == 1 and result.val_error == pytest.approx(0.1)
     assert torch.load(result.weights, weights_only=True)
+
+
+def test_a_stratified_split_is_another_split_for_the_best_run() -> None:
+    from types import SimpleNamespace
+
+    from archlab.workflows.export import _validation_split
+
+    def split(**data: Any) -> tuple[Any, ...]:
+        data = {"name": "digits", "val_fraction": 0.1, "split_seed": 0, "limit": None, **data}
+        return _validation_split(SimpleNamespace(config_json=json.dumps({"data": data})))  # type: ignore[arg-type]
+
+    assert split() == split(stratify=False)  # runs stored before the switch: not stratified
+    assert split(stratify=True) != split()
