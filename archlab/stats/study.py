@@ -175,8 +175,11 @@ def correlation(x: list[float], y: list[float]) -> float | None:
 def settings(definition: dict[str, Any]) -> dict[str, Any]:
     """The statistical settings a study's verdict used: its test, pairing and futility rule."""
     paired = bool(definition.get("paired", True))
-    split = str(definition.get("train", {}).get("split", "fixed"))
+    train = definition.get("train", {})
+    split = str(train.get("split", "fixed"))
     shared = "a per-seed validation split" if split == "per-seed" else "one fixed validation split"
+    if train.get("stratify"):  # only a stratified study's definition holds the key
+        split, shared = f"{split}, stratified", f"{shared} (stratified)"
     return {
         "test": "difference of means, seed variance floored at one validation image, "
         "Hsu's min(n) - 1 df; Bonferroni over the pairs",
